@@ -5,7 +5,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= full
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 REPORT_DIR ?= reports
 export DATA_SOURCE
 
@@ -28,12 +27,7 @@ data: $(STAMP) ## get the dataset (DATA_SOURCE, else download) and write data/pr
 	$(PY) -m utils.data
 
 report: $(STAMP) ## execute every notebook in order into reports/ (figures into figures/)
-	@mkdir -p $(REPORT_DIR)
-	@set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb ($(PROFILE))"; \
-	  $(VENV)/bin/papermill $$nb $(REPORT_DIR)/$$(basename $$nb) --cwd notebooks \
-	    -f profiles/$(PROFILE).yaml -k python3 --no-progress-bar; \
-	done
+	$(PY) -m utils.report --profile $(PROFILE) --output-dir $(REPORT_DIR)
 
 smoke: ## the whole notebook chain in the fast offline smoke profile
 	$(MAKE) report PROFILE=smoke
@@ -46,3 +40,6 @@ strip: $(STAMP) ## remove outputs from the source notebooks
 
 clean: ## remove generated reports, figures and processed data (keeps raw data and the venv)
 	rm -rf $(REPORT_DIR)/*.ipynb figures/*.png data/processed data/features data/models
+
+bench: $(STAMP) ## measure pipeline vs bare-model throughput and head training time (reports/bench.json)
+	$(PY) -m utils.bench

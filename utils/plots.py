@@ -107,3 +107,77 @@ def show_array(ax: plt.Axes, image: np.ndarray, title: str = "") -> None:
     ax.imshow(image)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
+
+
+def learning_curves(histories: dict[str, pd.DataFrame], best_epochs: dict[str, int]) -> plt.Figure:
+    """Loss and accuracy per epoch, train vs validation, one column per model; the kept epoch marked."""
+    fig, axes = plt.subplots(2, len(histories), figsize=(5.5 * len(histories), 6.5), squeeze=False, sharex="col")
+    for c, (name, h) in enumerate(histories.items()):
+        for r, (metric, label) in enumerate((("loss", "cross-entropy"), ("acc", "accuracy"))):
+            ax = axes[r, c]
+            ax.plot(h["epoch"], h[f"train_{metric}"], "o-", ms=3, label="train")
+            ax.plot(h["epoch"], h[f"val_{metric}"], "o-", ms=3, label="validation")
+            ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label=f"kept: epoch {best_epochs[name]}")
+            ax.set_ylabel(label)
+            if r == 0:
+                ax.set_title(name)
+            else:
+                ax.set_xlabel("epoch")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(confusions: dict[str, list[list[int]]], classes: list[str]) -> plt.Figure:
+    """Row-normalised confusion matrices (counts annotated), one per model."""
+    fig, axes = plt.subplots(1, len(confusions), figsize=(6.2 * len(confusions), 5.4), squeeze=False)
+    short = [c if len(c) <= 16 else c[:15] + "…" for c in classes]
+    for ax, (name, cm) in zip(axes[0], confusions.items()):
+        cm = np.asarray(cm)
+        share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        sns.heatmap(share, annot=cm, fmt="d", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax,
+                    xticklabels=short, yticklabels=short, annot_kws={"fontsize": 8})
+        ax.set(title=name, xlabel="predicted", ylabel="true")
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def results_synthesis(table: pd.DataFrame, repeats: pd.DataFrame) -> plt.Figure:
+    """Left: test accuracy and macro-F1 with 95% bootstrap intervals. Right: accuracy over repeated splits."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    models = list(table.index)
+    x = np.arange(len(models))
+    for k, metric in enumerate(("accuracy", "macro_f1")):
+        values = table[metric].to_numpy()
+        err = np.vstack([values - table[f"{metric}_low"].to_numpy(), table[f"{metric}_high"].to_numpy() - values])
+        a.bar(x + (k - 0.5) * 0.38, values, 0.38, yerr=err, capsize=4, label=metric.replace("_", "-"))
+    a.set_xticks(x, models)
+    a.set_ylim(0, 1)
+    a.set_title("test split (95% bootstrap CI)")
+    a.legend(loc="lower right")
+    long = repeats.reset_index().melt(id_vars="seed", var_name="model", value_name="test accuracy")
+    sns.boxplot(data=long, x="model", y="test accuracy", ax=b, color="white", width=0.4)
+    sns.stripplot(data=long, x="model", y="test accuracy", ax=b, size=6, alpha=0.8)
+    b.set_title(f"{repeats.shape[0]} repeated group-aware splits")
+    b.set_ylim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int = 0) -> plt.Figure:
+    """t-SNE of each encoder's features (standardised), coloured by category."""
+    from sklearn.manifold import TSNE
+    from sklearn.preprocessing import StandardScaler
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(6 * len(matrices), 5), squeeze=False)
+    for k, (ax, (name, X)) in enumerate(zip(axes[0], matrices.items())):
+        perplexity = min(30.0, (len(X) - 1) / 3)
+        xy = TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(StandardScaler().fit_transform(X))
+        sns.scatterplot(x=xy[:, 0], y=xy[:, 1], hue=labels.to_numpy(), s=14, ax=ax, legend=k == len(matrices) - 1)
+        ax.set(title=f"{name} features (t-SNE)", xticks=[], yticks=[])
+    if len(matrices):
+        axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,60 @@
+"""utils.train: heads, the shared loop, selection on validation, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from utils import train
+
+
+def _blobs(n: int, seed: int, n_classes: int = 3, dim: int = 8, spread: float = 0.5):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(n_classes, dim) * 4
+    y = rng.integers(0, n_classes, n)
+    return (centres[y] + rng.normal(0, spread, (n, dim))).astype(np.float32), y
+
+
+@pytest.mark.parametrize("kind", ["clip", "vgg16"])
+def test_learns_a_separable_problem(kind) -> None:
+    config = train.default_config(kind, 8, 3, epochs=40, patience=40, lr=1e-2, hidden=16)
+    result = train.fit(config, _blobs(150, 0), _blobs(60, 1))
+    X, y = _blobs(200, 2)
+    assert (train.predict_proba(result.head, X).argmax(1) == y).mean() > 0.95
+    assert list(result.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+
+
+def test_the_designs_of_the_note() -> None:
+    clip = train.make_head(train.default_config("clip", 512, 7))
+    vgg = train.make_head(train.default_config("vgg16", 512, 7))
+    assert [type(m).__name__ for m in clip] == ["Linear", "ReLU", "Linear"]
+    assert [type(m).__name__ for m in vgg] == ["Linear", "ReLU", "Dropout", "Linear"]
+    assert vgg[0].out_features == 256 and clip[-1].out_features == 7
+    assert train.default_config("clip", 1, 2).optimizer == "adam"
+    assert train.default_config("vgg16", 1, 2).optimizer == "rmsprop"
+
+
+def test_keeps_the_best_validation_epoch_and_stops_early() -> None:
+    # validation labels are noise: the validation loss soon rises while training keeps improving
+    Xt, yt = _blobs(120, 0)
+    Xv, _ = _blobs(60, 1)
+    yv = np.random.default_rng(3).integers(0, 3, 60)
+    config = train.default_config("clip", 8, 3, epochs=60, patience=4, lr=1e-2, hidden=32)
+    result = train.fit(config, (Xt, yt), (Xv, yv))
+    h = result.history
+    assert result.best_epoch == int(h.loc[h["val_loss"].idxmin(), "epoch"])
+    assert h["epoch"].max() == result.best_epoch + config.patience < 60
+    _, val_acc = train._evaluate(result.head, torch.as_tensor(Xv), torch.as_tensor(yv), torch.nn.CrossEntropyLoss())
+    assert val_acc == pytest.approx(h.set_index("epoch").loc[result.best_epoch, "val_acc"])
+
+
+def test_same_seed_same_result_and_save_load_roundtrip(tmp_path) -> None:
+    config = train.default_config("vgg16", 8, 3, epochs=5, lr=1e-2)
+    a = train.fit(config, _blobs(90, 0), _blobs(30, 1))
+    b = train.fit(config, _blobs(90, 0), _blobs(30, 1))
+    assert a.history.equals(b.history)
+    train.save_head(a, tmp_path / "h.pt", classes=["x", "y", "z"])
+    head, cfg, ckpt = train.load_head(tmp_path / "h.pt")
+    X, _ = _blobs(10, 5)
+    np.testing.assert_array_equal(train.predict_proba(head, X), train.predict_proba(a.head, X))
+    assert cfg == config and ckpt["meta"]["classes"] == ["x", "y", "z"] and ckpt["best_epoch"] == a.best_epoch

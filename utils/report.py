@@ -1,0 +1,64 @@
+"""Execute the numbered notebooks in order with papermill (``make report`` / ``make smoke``).
+
+Each notebook receives, from the profile file and the overrides, only the parameters its
+``parameters`` cell declares, so one profile file can serve every notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import papermill as pm
+import yaml
+
+from .paths import REPORTS, ROOT
+
+NOTEBOOKS = ROOT / "notebooks"
+PROFILES = ROOT / "profiles"
+
+
+def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def profile_parameters(profile: str) -> dict:
+    path = PROFILES / f"{profile}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no profile {profile!r}: expected {path}")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: list[str] | None = None,
+        **overrides) -> list[Path]:
+    """Run every notebook (or those whose name starts with one of ``only``) into ``output_dir``."""
+    params = {**profile_parameters(profile), **overrides}
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    done = []
+    for nb in notebooks():
+        if only and not any(nb.name.startswith(o) for o in only):
+            continue
+        declared = pm.inspect_notebook(str(nb))
+        mine = {k: v for k, v in params.items() if k in declared}
+        start = time.perf_counter()
+        print(f"== {nb.name} ({profile}) {mine}", flush=True)
+        pm.execute_notebook(str(nb), str(output_dir / nb.name), parameters=mine, cwd=str(NOTEBOOKS),
+                            kernel_name="python3", progress_bar=False)
+        print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
+        done.append(output_dir / nb.name)
+    return done
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="full", help="profiles/<name>.yaml (full, smoke)")
+    parser.add_argument("--output-dir", default=str(REPORTS))
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 02")
+    args = parser.parse_args(argv)
+    run(args.profile, args.output_dir, args.only)
+
+
+if __name__ == "__main__":
+    main()
