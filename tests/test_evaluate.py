@@ -46,7 +46,7 @@ def test_repeated_splits_retrain_per_seed() -> None:
     rng = np.random.default_rng(0)
     n = 90
     labels = np.repeat(["a", "b", "c"], n // 3)
-    rows = pd.DataFrame({"row": range(n), "image": [f"{i}.jpg" for i in range(n)], "path": "", "label": labels,
+    rows = pd.DataFrame({"row": range(n), "image": [f"{i}.jpg" for i in range(n)], "path": "", "label": labels, "product_name": "",
                          "sha256": "", "phash": [f"{rng.integers(0, 2**63):016x}" for _ in range(n)]})
     y = pd.Series(labels).map({"a": 0, "b": 1, "c": 2}).to_numpy()
     good = (np.eye(3, 6)[y] * 4 + rng.normal(0, 0.5, (n, 6))).astype(np.float32)

@@ -18,7 +18,7 @@ def _rows(n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, see
         for i in range(n_per_label):
             h = rows[-1]["phash"] if i % dup_every == 1 else "".join(rng.choice(list("0123456789abcdef"), 16))
             rows.append({"row": len(rows), "image": f"{label}{i}.jpg", "path": f"/x/{label}{i}.jpg",
-                         "label": label, "sha256": f"s{len(rows)}", "phash": h})
+                         "label": label, "product_name": "", "sha256": f"s{len(rows)}", "phash": h})
     return pd.DataFrame(rows)
 
 

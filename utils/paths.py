@@ -34,6 +34,10 @@ class Layout:
         return Path(self.data_dir) / "models"
 
     @property
+    def explanations(self) -> Path:  # cached LIME / SHAP results
+        return Path(self.data_dir) / "explanations"
+
+    @property
     def catalog(self) -> Path:
         return self.processed / "catalog.csv"
 

@@ -13,6 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from .data import load_image
+from .explain import top_segments
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -181,3 +182,72 @@ def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int =
         axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
     return fig
+
+
+def lime_examples(images: list[np.ndarray], results: list[dict], classes: list[str], top_k: int = 10) -> plt.Figure:
+    """The note's Figure 7: each image, then its ``top_k`` most important superpixels (positive weights)."""
+    from skimage.segmentation import mark_boundaries
+
+    fig, axes = plt.subplots(len(images), 3, figsize=(10, 3.4 * len(images)), squeeze=False)
+    for row, (image, r) in zip(axes, zip(images, results)):
+        keep = np.isin(r["segments"], sorted(top_segments(r["weights"], top_k)))
+        shown = np.where(keep[..., None], image, (image * 0.25 + 191).astype(np.uint8))
+        heat = r["weights"][r["segments"]]
+        lim = np.abs(heat).max() or 1.0
+        show_array(row[0], image, "input")
+        show_array(row[1], mark_boundaries(shown, r["segments"] * keep, color=(1, 0.8, 0)),
+                   f"{top_k} most important superpixels")
+        row[2].imshow(image)
+        row[2].imshow(heat, cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.6)
+        row[2].set_title("LIME weight per superpixel", fontsize=8)
+        row[2].axis("off")
+        row[0].set_title(f"predicted {classes[r['label']]} (p = {r['probability']:.2f})", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def global_maps(maps: dict[str, np.ndarray], counts: dict[str, int], backgrounds: dict[str, np.ndarray]) -> plt.Figure:
+    """The note's Figure 9: per category, the mean LIME map over ``counts[c]`` images, over a mean photo."""
+    labels = list(maps)
+    cols = min(4, len(labels))
+    rows = int(np.ceil(len(labels) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, label in zip(axes.ravel(), labels):
+        if label in backgrounds:
+            ax.imshow(backgrounds[label].astype(np.uint8), alpha=0.6)
+        if counts.get(label):
+            lim = np.abs(maps[label]).max() or 1.0
+            ax.imshow(maps[label], cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.65)
+        ax.set_title(f"{label[:24]}\n(n = {counts.get(label, 0)})", fontsize=8)
+    fig.suptitle("Mean LIME importance per category (red: supports the class)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def trust(stability: dict[int, dict], curves: dict[str, np.ndarray], auc: dict[str, float], k: int) -> plt.Figure:
+    """Left: top-k overlap between LIME seeds per sample count. Right: deletion curves with their areas."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    counts = list(stability)
+    a.bar([str(c) for c in counts], [stability[c]["mean_jaccard"] for c in counts], color=sns.color_palette()[0])
+    a.scatter([str(c) for c in counts], [stability[c]["min_jaccard"] for c in counts], color="k", zorder=3, label="worst pair")
+    a.set(ylim=(0, 1), xlabel="LIME perturbed copies per image", ylabel=f"Jaccard of top-{k} superpixels",
+          title="Stability across seeds")
+    a.legend()
+    for method, curve in curves.items():
+        b.plot(np.linspace(0, 100, len(curve)), curve, label=f"{method} (area {auc[method]:.3f})")
+    b.set(xlabel="% of pixels deleted (most important first)", ylabel="probability of the predicted class",
+          title="Deletion curves (lower area = more faithful)")
+    b.legend()
+    fig.tight_layout()
+    return fig
+
+
+def shap_figure(shap_values, true_labels: list[str] | None = None) -> plt.Figure:
+    """SHAP's own ``image_plot`` (one row per image, predicted class named above its map), as a figure."""
+    import shap
+
+    names = np.asarray(shap_values.output_names)
+    shap.image_plot(shap_values, labels=names if names.ndim == 2 else None, true_labels=true_labels, show=False)
+    return plt.gcf()

@@ -65,7 +65,7 @@ def make_split(rows: pd.DataFrame, seed: int = 42, val_fraction: float = 0.2, te
     ``StratifiedGroupKFold`` with ``1/test_fraction`` folds takes one fold as test, then again on the
     rest for validation; both keep every near-duplicate group whole. Same seed, same split.
     """
-    out = rows[["row", "image", "path", "label", "sha256", "phash"]].reset_index(drop=True).copy()
+    out = rows[["row", "image", "path", "label", "product_name", "sha256", "phash"]].reset_index(drop=True).copy()
     out["group"] = near_duplicate_groups(out["phash"].tolist(), max_distance)
     y, groups = out["label"].to_numpy(), out["group"].to_numpy()
 
