@@ -32,3 +32,14 @@ def real_images(dataset_dir: Path) -> list[Path]:
     rows["label"] = rows["product_category_tree"].map(data.parse_category)
     picks = rows.groupby("label").head(1)
     return [dataset_dir / "Images" / name for name in picks["image"] if (dataset_dir / "Images" / name).exists()]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
+    """Execute every notebook in order, smoke profile, everything written under one scratch folder."""
+    from utils import report
+
+    run = tmp_path_factory.mktemp("smoke")
+    report.run("smoke", run / "reports", data_dir=str(run / "data"), figures_dir=str(run / "figures"),
+               reports_dir=str(run / "reports"), data_source=str(dataset_dir))
+    return run

@@ -21,15 +21,6 @@ SMOKE = yaml.safe_load((ROOT / "profiles" / "smoke.yaml").read_text())
 pytestmark = pytest.mark.notebooks
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
-    """Execute every notebook in order, smoke profile, everything written under one scratch folder."""
-    run = tmp_path_factory.mktemp("smoke")
-    report.run("smoke", run / "reports", data_dir=str(run / "data"), figures_dir=str(run / "figures"),
-               reports_dir=str(run / "reports"), data_source=str(dataset_dir))
-    return run
-
-
 def test_every_notebook_executed(smoke_run: Path) -> None:
     assert sorted(p.name for p in (smoke_run / "reports").glob("*.ipynb")) == [nb.name for nb in NOTEBOOKS]
 
@@ -103,3 +94,52 @@ def test_05_evaluation_recorded_with_intervals_and_paired_test(smoke_run: Path) 
     assert ev["repeats"]["n_splits"] == SMOKE["repeat_seeds"]
     for name in ("fig06_results", "fig06b_confusion"):
         assert (smoke_run / "figures" / f"{name}.png").exists()
+
+
+def test_06_explanations_recorded(smoke_run: Path) -> None:
+    ex = _metrics(smoke_run)["explanations"]
+    assert len(ex["examples"]) == 2 and ex["examples"][0]["true"] == "Watches"
+    assert set(ex["deletion"]["auc"]) == {"LIME", "SHAP", "random"}
+    assert set(ex["stability"]) == {str(n) for n in SMOKE["stability_samples"]}
+    assert sum(ex["global"].values()) > 0
+    for name in ("fig07_lime", "fig08_shap", "fig09_global_importance", "fig10_trust"):
+        assert (smoke_run / "figures" / f"{name}.png").exists()
+
+
+def test_07_note_has_every_figure_and_the_run_numbers(smoke_run: Path) -> None:
+    from utils import note
+
+    assert note.missing_figures(smoke_run / "figures") == []
+    text = (smoke_run / "reports" / "note.md").read_text()
+    ev = _metrics(smoke_run)["evaluation"]
+    assert f"{100 * ev['table']['CLIP']['accuracy']:.1f}%" in text
+    assert "not produced by this run" not in text
+    html = (smoke_run / "reports" / "note.html").read_text()
+    assert html.count("data:image/png;base64,") == len(note.FIGURES)
+
+
+def test_07_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
+    """A real browser opens the page: every image must load; a screenshot is kept beside the note."""
+    import re
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=10000"]
+    page = (smoke_run / "reports" / "note.html").resolve().as_uri()
+    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'a'}", "--dump-dom", page],
+                         capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, "chromium returned no page"
+    total = int(re.search(r'data-images-total="(\d+)"', body.group(1)).group(1))
+    broken = int(re.search(r'data-images-broken="(\d+)"', body.group(1)).group(1))
+    from utils import note
+
+    assert (total, broken) == (len(note.FIGURES), 0)
+    shot = smoke_run / "reports" / "note_screenshot.png"
+    subprocess.run([*flags, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1200,4000", f"--screenshot={shot}", page],
+                   capture_output=True, timeout=120)
+    assert shot.stat().st_size > 10_000

@@ -4,7 +4,8 @@ Full-size architectures with random weights (the same compute as the pretrained 
 offline on any machine. For each encoder it measures images per second through the feature
 pipeline (decode + preprocess + forward, via ``features.extract`` with an empty cache) and through
 the bare forward pass on pre-made tensors; their ratio says how much of the model's speed the
-pipeline keeps (target: at least 0.8). Prints a table and writes ``reports/bench.json``.
+pipeline keeps (target: at least 0.8). It also times head training and one LIME explanation
+(each perturbed copy is a full encoder pass). Prints a table and writes ``reports/bench.json``.
 """
 from __future__ import annotations
 
@@ -70,12 +71,28 @@ def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs
             "seconds": round(result.seconds, 3), "seconds_per_epoch": round(result.seconds / epochs, 4)}
 
 
+def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: int = 32) -> dict:
+    """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7 head."""
+    from . import explain
+
+    encoder = models.load_encoder("clip", models.RANDOM, device=device)
+    head = train.make_head(train.default_config("clip", encoder.dim, 7))
+    pipeline = explain.Pipeline(encoder, head, batch_size=batch_size)
+    image = explain.prepare_image(rows["path"].iloc[0])
+    start = time.perf_counter()
+    r = explain.lime_explain(pipeline, image, num_samples=num_samples)
+    seconds = time.perf_counter() - start
+    return {"explainer": "LIME", "num_samples": num_samples, "superpixels": len(r["weights"]),
+            "seconds_per_image": round(seconds, 2), "encoder_passes": pipeline.calls}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-workers", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--lime-samples", type=int, default=100, help="0 skips the LIME timing")
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
@@ -83,12 +100,17 @@ def main(argv: list[str] | None = None) -> dict:
     device = str(models.pick_device(args.device))
     encoders = [bench_encoder(kind, rows, args.batch_size, args.num_workers, device) for kind in ("clip", "vgg16")]
     heads = [bench_head("clip", 512), bench_head("vgg16", 512)]
+    lime = [bench_lime(rows, args.lime_samples, device)] if args.lime_samples else []
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": device,
                           "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
-              "target_ratio": TARGET_RATIO, "encoders": encoders, "heads": heads}
+              "target_ratio": TARGET_RATIO, "encoders": encoders, "heads": heads,
+              "explanations": lime}
     print(pd.DataFrame(encoders).to_string(index=False))
     print()
     print(pd.DataFrame(heads).to_string(index=False))
+    if lime:
+        print()
+        print(pd.DataFrame(lime).to_string(index=False))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
     print(f"\nwrote {args.output}")

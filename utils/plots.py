@@ -40,7 +40,7 @@ def category_counts(counts: pd.Series) -> plt.Figure:
 def example_grid(rows: pd.DataFrame, per_category: int = 4, seed: int = 0, side: int = 160) -> plt.Figure:
     """A grid of example photos: one row per category, ``per_category`` images each."""
     labels = sorted(rows["label"].unique())
-    fig, axes = plt.subplots(len(labels), per_category, figsize=(1.9 * per_category, 1.9 * len(labels)),
+    fig, axes = plt.subplots(len(labels), per_category, figsize=(1.9 * per_category + 2.2, 1.9 * len(labels)),
                              squeeze=False)
     for r, label in enumerate(labels):
         group = rows[rows["label"] == label]
@@ -251,3 +251,37 @@ def shap_figure(shap_values, true_labels: list[str] | None = None) -> plt.Figure
     names = np.asarray(shap_values.output_names)
     shap.image_plot(shap_values, labels=names if names.ndim == 2 else None, true_labels=true_labels, show=False)
     return plt.gcf()
+
+
+def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figure:
+    """The note's Figure 4: both pipelines as boxes (sizes from the loaded models and head configs),
+    and the loss they minimise, cross-entropy -log p(true class)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    fig = plt.figure(figsize=(13, 4.2))
+    ax = fig.add_axes([0, 0, 0.72, 1])
+    ax.set(xlim=(0, 10), ylim=(0, len(encoders) * 2))
+    ax.axis("off")
+    for r, (name, enc) in enumerate(encoders.items()):
+        h = heads[name]
+        y = (len(encoders) - 1 - r) * 2 + 0.6
+        layers = [f"Linear {h['in_dim']}→{h['hidden']}", "ReLU"] + (["Dropout " + str(h["dropout"])] if h["dropout"] else [])
+        boxes = [("photo\n224×224", "#eeeeee"),
+                 (f"{name} encoder\n(frozen, {enc['parameters'] / 1e6:.1f} M params)", "#c6dbef"),
+                 (f"{enc['dim']}-d\nfeatures", "#eeeeee"),
+                 ("\n".join(layers + [f"Linear {h['hidden']}→{h['n_classes']}"]), "#fdd0a2"),
+                 (f"softmax\n{h['optimizer']}, lr {h['lr']:g}", "#eeeeee")]
+        widths = [1.3, 2.4, 1.2, 2.2, 1.6]
+        x = 0.1
+        for (text, colour), w in zip(boxes, widths):
+            ax.add_patch(FancyBboxPatch((x, y), w - 0.25, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"))
+            ax.text(x + (w - 0.25) / 2, y + 0.5, text, ha="center", va="center", fontsize=8)
+            if x + w < 9.5:
+                ax.annotate("", (x + w, y + 0.5), (x + w - 0.25, y + 0.5), arrowprops=dict(arrowstyle="->"))
+            x += w
+        ax.text(0.1, y + 1.15, name, fontsize=10, weight="bold")
+    loss_ax = fig.add_axes([0.78, 0.18, 0.2, 0.7])
+    p = np.linspace(0.01, 1, 200)
+    loss_ax.plot(p, -np.log(p))
+    loss_ax.set(xlabel="predicted probability of the true class", ylabel="cross-entropy loss", title="loss")
+    return fig
