@@ -143,3 +143,15 @@ def test_07_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -
     subprocess.run([*flags, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1200,4000", f"--screenshot={shot}", page],
                    capture_output=True, timeout=120)
     assert shot.stat().st_size > 10_000
+
+
+def test_full_profile_offline_stops_with_one_clear_sentence(smoke_run: Path, tmp_path: Path, monkeypatch) -> None:
+    """Without the pretrained weights, `make report` stops at notebook 03 saying what to download."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(report.NotebookFailed) as info:
+        report.run("full", tmp_path, only=["03"], data_dir=str(smoke_run / "data"), reports_dir=str(tmp_path),
+                   figures_dir=str(tmp_path))
+    message = str(info.value)
+    assert message.startswith("03_features.ipynb stopped: ModelUnavailableError:")
+    assert "hf download openai/clip-vit-base-patch32" in message

@@ -87,6 +87,18 @@ def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], di
 
 
 # --------------------------------------------------------------------------- LIME
+class CachedLime:
+    """LIME with the notebook's settings, cached per (model, image content, settings, seed)."""
+
+    def __init__(self, pipeline: "Pipeline", cache_dir: str | os.PathLike | None, seed: int = 0, **settings) -> None:
+        self.pipeline, self.cache_dir, self.seed, self.settings = pipeline, cache_dir, seed, settings
+        self._model = pipeline.fingerprint()
+
+    def __call__(self, image: np.ndarray, image_key: str) -> dict:
+        key = {"lime": self._model, "image": image_key, "seed": self.seed, **self.settings}
+        return cached(self.cache_dir, key, lambda: lime_explain(self.pipeline, image, seed=self.seed, **self.settings))
+
+
 def segment(image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0) -> np.ndarray:
     """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or ``quickshift``."""
     from lime.wrappers.scikit_image import SegmentationAlgorithm
@@ -131,6 +143,11 @@ def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, 
 def pixel_map(segments: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per-pixel importance: each pixel gets its superpixel's weight."""
     return weights[segments]
+
+
+def lime_map(result: dict) -> np.ndarray:
+    """Per-pixel importance of a ``lime_explain`` result."""
+    return pixel_map(result["segments"], result["weights"])
 
 
 def top_segments(weights: np.ndarray, k: int = 10) -> set[int]:
@@ -211,6 +228,19 @@ def area_under(curve: np.ndarray) -> float:
     """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what matters."""
     x = np.linspace(0, 1, len(curve))
     return float(np.trapezoid(curve, x))
+
+
+def compare_deletion(pipeline: "Pipeline", images: list[np.ndarray], lime_results: list[dict], shap_values,
+                     steps: int = 20, seed: int = 0) -> "Deletion":
+    """Deletion curves of LIME, SHAP and a random order (same superpixels' label) on each image."""
+    curves: dict[str, list[np.ndarray]] = {"LIME": [], "SHAP": [], "random": []}
+    for j, (image, r) in enumerate(zip(images, lime_results)):
+        maps = {"LIME": lime_map(r),
+                "SHAP": shap_values.values[j, ..., 0].sum(axis=-1),
+                "random": np.zeros(r["segments"].shape)}
+        for method, importance in maps.items():
+            curves[method].append(deletion_curve(pipeline, image, importance, r["label"], steps=steps, seed=seed))
+    return deletion_summary(curves)
 
 
 @dataclass

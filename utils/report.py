@@ -19,6 +19,10 @@ NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ROOT / "profiles"
 
 
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message is the error's own sentence and where the traceback is."""
+
+
 def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
@@ -44,8 +48,12 @@ def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: li
         mine = {k: v for k, v in params.items() if k in declared}
         start = time.perf_counter()
         print(f"== {nb.name} ({profile}) {mine}", flush=True)
-        pm.execute_notebook(str(nb), str(output_dir / nb.name), parameters=mine, cwd=str(NOTEBOOKS),
-                            kernel_name="python3", progress_bar=False)
+        try:
+            pm.execute_notebook(str(nb), str(output_dir / nb.name), parameters=mine, cwd=str(NOTEBOOKS),
+                                kernel_name="python3", progress_bar=False)
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(f"{nb.name} stopped: {exc.ename}: {exc.evalue}\n"
+                                 f"(full traceback in the executed copy: {output_dir / nb.name})") from None
         print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
         done.append(output_dir / nb.name)
     return done
@@ -57,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output-dir", default=str(REPORTS))
     parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 02")
     args = parser.parse_args(argv)
-    run(args.profile, args.output_dir, args.only)
+    try:
+        run(args.profile, args.output_dir, args.only)
+    except NotebookFailed as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":
