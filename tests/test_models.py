@@ -50,7 +50,7 @@ def test_missing_clip_fails_at_once_with_one_sentence(monkeypatch, tmp_path) -> 
     with pytest.raises(models.ModelUnavailableError) as info:
         models.load_clip("openai/clip-vit-base-patch32", device="cpu")
     message = str(info.value)
-    assert "hf download openai/clip-vit-base-patch32" in message and "clip_model" in message
+    assert "hf download openai/clip-vit-base-patch32" in message and "models/clip-vit-base-patch32/" in message
 
 
 def test_missing_vgg_weights_fail_with_one_sentence(monkeypatch, tmp_path) -> None:
@@ -67,3 +67,16 @@ def test_device_selection() -> None:
     assert models.pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError):
         models.load_encoder("resnet", "x")
+
+
+def test_hub_names_are_found_in_the_models_folder_first(tmp_path, monkeypatch) -> None:
+    """A user who downloaded the weights by hand puts them in data/models/ under their own names."""
+    from torchvision.models import vgg16
+
+    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    models.build_tiny_clip(tmp_path / "clip-vit-base-patch32")
+    clip = models.load_clip("openai/clip-vit-base-patch32", device="cpu", models_dir=tmp_path)
+    assert clip.dim == 16
+    torch.save(vgg16(weights=None).state_dict(), tmp_path / "vgg16-397923af.pth")
+    assert models.load_vgg16("IMAGENET1K_V1", device="cpu", models_dir=tmp_path).dim == 512

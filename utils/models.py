@@ -4,8 +4,9 @@
   projected image embeddings (512-d for ViT-B/32).
 - VGG16: torchvision's ``vgg16``; the conv base, frozen, then global average pooling (512-d).
 
-``load_encoder(kind, name)`` accepts a hub name / torchvision weights name, a local folder (CLIP) or
-weights file (VGG16), ``"random"`` (full-size architecture, random weights: same compute, for
+``load_encoder(kind, name)`` accepts a hub name / torchvision weights name (looked up first in
+``models_dir``, i.e. ``data/models/clip-vit-base-patch32/`` or ``data/models/vgg16-397923af.pth``), a
+local folder (CLIP) or weights file (VGG16), ``"random"`` (full-size architecture, random weights: same compute, for
 benchmarks) or ``"tiny-random"`` (a tiny model built from a config, saved under ``models_dir`` and
 loaded back through the same loader: the smoke profile and the tests). Offline, a model that is not
 on disk fails at once with one sentence saying what to download and where to put it.
@@ -139,15 +140,17 @@ def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | 
         model = CLIPVisionModelWithProjection.from_pretrained(name)
         processor = CLIPImageProcessor.from_pretrained(name)
     else:
+        local = Path(models_dir) / Path(name).name          # e.g. data/models/clip-vit-base-patch32
+        source = str(local) if (local / "config.json").exists() else name
         try:
-            model = CLIPVisionModelWithProjection.from_pretrained(name, local_files_only=True)
-            processor = CLIPImageProcessor.from_pretrained(name, local_files_only=True)
+            model = CLIPVisionModelWithProjection.from_pretrained(source, local_files_only=True)
+            processor = CLIPImageProcessor.from_pretrained(source, local_files_only=True)
         except OSError:
             if not _online("huggingface.co"):
                 raise ModelUnavailableError(
                     f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
-                    f"on a machine with internet run `hf download {name} --local-dir models/{Path(name).name}`, "
-                    f"copy that folder here and set clip_model to its path."
+                    f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
+                    f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
                 ) from None
             model = CLIPVisionModelWithProjection.from_pretrained(name)
             processor = CLIPImageProcessor.from_pretrained(name)
@@ -217,11 +220,14 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
             raise ModelUnavailableError(
                 f"vgg_weights={weights!r} is neither a torchvision weights name (IMAGENET1K_V1) nor a file."
             ) from None
+        local = Path(models_dir) / Path(w.url).name          # e.g. data/models/vgg16-397923af.pth
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
+        if local.exists():
+            return load_vgg16(str(local), device=device, models_dir=models_dir)
         if not cached.exists() and not _online("download.pytorch.org"):
             raise ModelUnavailableError(
                 f"VGG16 {weights} weights are not on this machine and download.pytorch.org cannot be reached: "
-                f"download {w.url} and put it in {cached.parent}/ (or set vgg_weights to the file's path)."
+                f"download {w.url} and put it in {local.resolve().parent}/ (or set vgg_weights to the file's path)."
             )
         features = vgg16(weights=w).features
     dim = [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels

@@ -256,28 +256,29 @@ def shap_figure(shap_values, true_labels: list[str] | None = None) -> plt.Figure
 def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figure:
     """The note's Figure 4: both pipelines as boxes (sizes from the loaded models and head configs),
     and the loss they minimise, cross-entropy -log p(true class)."""
-    from matplotlib.patches import FancyBboxPatch
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     fig = plt.figure(figsize=(13, 4.2))
     ax = fig.add_axes([0, 0, 0.72, 1])
-    ax.set(xlim=(0, 10), ylim=(0, len(encoders) * 2))
+    ax.set(xlim=(0, 10.2), ylim=(0, len(encoders) * 2))
     ax.axis("off")
     for r, (name, enc) in enumerate(encoders.items()):
         h = heads[name]
         y = (len(encoders) - 1 - r) * 2 + 0.6
         layers = [f"Linear {h['in_dim']}→{h['hidden']}", "ReLU"] + (["Dropout " + str(h["dropout"])] if h["dropout"] else [])
         boxes = [("photo\n224×224", "#eeeeee"),
-                 (f"{name} encoder\n(frozen, {enc['parameters'] / 1e6:.1f} M params)", "#c6dbef"),
+                 (f"{name} encoder\n(frozen, {enc['parameters']:,} parameters)", "#c6dbef"),
                  (f"{enc['dim']}-d\nfeatures", "#eeeeee"),
                  ("\n".join(layers + [f"Linear {h['hidden']}→{h['n_classes']}"]), "#fdd0a2"),
                  (f"softmax\n{h['optimizer']}, lr {h['lr']:g}", "#eeeeee")]
-        widths = [1.3, 2.4, 1.2, 2.2, 1.6]
+        widths = [1.5, 2.6, 1.4, 2.3, 1.9]
         x = 0.1
         for (text, colour), w in zip(boxes, widths):
-            ax.add_patch(FancyBboxPatch((x, y), w - 0.25, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"))
-            ax.text(x + (w - 0.25) / 2, y + 0.5, text, ha="center", va="center", fontsize=8)
+            ax.add_patch(FancyBboxPatch((x, y), w - 0.5, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"))
+            ax.text(x + (w - 0.5) / 2, y + 0.5, text, ha="center", va="center", fontsize=8)
             if x + w < 9.5:
-                ax.annotate("", (x + w, y + 0.5), (x + w - 0.25, y + 0.5), arrowprops=dict(arrowstyle="->"))
+                ax.add_patch(FancyArrowPatch((x + w - 0.42, y + 0.5), (x + w - 0.08, y + 0.5), arrowstyle="-|>",
+                                             mutation_scale=12, color="#555555"))
             x += w
         ax.text(0.1, y + 1.15, name, fontsize=10, weight="bold")
     loss_ax = fig.add_axes([0.78, 0.18, 0.2, 0.7])
