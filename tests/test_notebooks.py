@@ -37,8 +37,8 @@ def test_01_catalog_lists_every_row(smoke_run: Path) -> None:
 
 def test_02_split_is_small_stratified_and_leak_free(smoke_run: Path) -> None:
     s = split_mod.load_split(Layout(smoke_run / "data").split)
-    assert len(s.rows) == 7 * SMOKE["max_per_category"]
-    assert split_mod.straddling_groups(s.rows) == []
+    assert len(s) == 7 * SMOKE["max_per_category"]
+    assert split_mod.straddling_groups(s.all_rows_for_final_evaluation()) == []
     assert set(s.counts().columns) == {"train", "val", "test"}
     assert (smoke_run / "figures" / "fig03_split.png").stat().st_size > 1000
 

@@ -65,8 +65,9 @@ def test_test_rows_are_locked(tmp_path) -> None:
     with pytest.raises(split.TestSetLocked):
         s.test
     test = s.test_for_final_evaluation()
-    assert set(test["split"]) == {"test"} and len(test) + len(s.train) + len(s.val) == len(s.rows)
-    assert s.counts().loc["total"].sum() == len(s.rows)
+    assert set(test["split"]) == {"test"} and len(test) + len(s.train) + len(s.val) == len(s)
+    assert s.counts().loc["total"].sum() == len(s)
+    assert list(s.images().columns) == ["image", "path", "sha256"]          # no labels, no split names
 
 
 def test_subsample_keeps_at_most_n_per_label() -> None:

@@ -8,7 +8,6 @@ evaluation calls once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +89,19 @@ def straddling_groups(split_rows: pd.DataFrame) -> list[int]:
     return per_group[per_group > 1].index.tolist()
 
 
-@dataclass
 class Split:
-    """The split of one run. ``train`` and ``val`` are open; the test rows are locked."""
+    """The split of one run. ``train`` and ``val`` are open; the test rows are locked.
 
-    rows: pd.DataFrame
+    ``images()`` lists every image without its label or split (enough for label-free work such as
+    feature extraction); the test rows, and all rows with labels, are handed out only by the two
+    ``..._for_final_evaluation()`` methods.
+    """
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self._rows = rows.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -110,22 +117,30 @@ class Split:
             "The test split is read once, by the final evaluation: call split.test_for_final_evaluation()."
         )
 
+    def images(self) -> pd.DataFrame:
+        """Every image of the split (``image``, ``path``, ``sha256``), without labels or split names."""
+        return self._rows[["image", "path", "sha256"]].copy()
+
     def test_for_final_evaluation(self) -> pd.DataFrame:
-        """The test rows. Only the final evaluation (notebook 05) calls this."""
+        """The test rows. Only the final evaluation (notebook 05) and post-hoc analyses call this."""
         return self._part("test")
+
+    def all_rows_for_final_evaluation(self) -> pd.DataFrame:
+        """Every row with its label and split (the final evaluation's repeated splits)."""
+        return self._rows.copy()
 
     def labels(self) -> list[str]:
         """Class names in a fixed (sorted) order; index i is class id i."""
-        return sorted(self.rows["label"].unique())
+        return sorted(self._rows["label"].unique())
 
     def counts(self) -> pd.DataFrame:
         """Images per category and split (counts only: no test content is exposed)."""
-        table = pd.crosstab(self.rows["label"], self.rows["split"]).reindex(columns=list(SPLITS), fill_value=0)
+        table = pd.crosstab(self._rows["label"], self._rows["split"]).reindex(columns=list(SPLITS), fill_value=0)
         table.loc["total"] = table.sum()
         return table
 
     def _part(self, name: str) -> pd.DataFrame:
-        return self.rows[self.rows["split"] == name].reset_index(drop=True)
+        return self._rows[self._rows["split"] == name].reset_index(drop=True)
 
 
 def save_split(split_rows: pd.DataFrame, path: str | os.PathLike) -> None:
