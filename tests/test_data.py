@@ -167,3 +167,12 @@ def test_acquire_rejects_a_wrong_csv(tmp_path: Path) -> None:
     (folder / data.CSV_NAME).write_text("not,the,dataset\n")
     with pytest.raises(data.DataUnavailableError, match="sha256"):
         data.acquire(folder, tmp_path / "data")
+
+
+def test_model_inputs_are_drafted_but_never_below_min_side(real_images) -> None:
+    from PIL import Image
+
+    for path in real_images:
+        full = Image.open(path).size
+        im = data.load_image(path, max_side=None, min_side=256)
+        assert min(im.size) >= min(256, *full) and max(im.size) <= max(full)

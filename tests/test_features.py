@@ -32,7 +32,7 @@ def test_features_match_a_direct_forward_pass(encoder, rows, tmp_path) -> None:
     import torch
 
     X, _ = features.extract(encoder, rows, tmp_path, num_workers=0)
-    direct = encoder(torch.stack([encoder.preprocess(data.load_image(p)) for p in rows["path"]])).numpy()
+    direct = encoder(torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])).numpy()
     np.testing.assert_allclose(X, direct, rtol=1e-4, atol=1e-5)
 
 

@@ -209,11 +209,13 @@ def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike
 
 
 # --------------------------------------------------------------------------- decoding
-def load_image(path: str | os.PathLike, max_side: int | None = DECODE_SIDE) -> Image.Image:
+def load_image(path: str | os.PathLike, max_side: int | None = DECODE_SIDE, min_side: int | None = None) -> Image.Image:
     """Open any image as RGB, fast and safely.
 
-    JPEGs are decoded through draft mode at about ``max_side`` (a 94 MP photo takes ~0.1 s instead
-    of ~2 s), then shrunk so the longer side is at most ``max_side`` (``None`` keeps full size).
+    JPEGs are decoded through draft mode (DCT scaling: a 94 MP photo takes ~0.1 s instead of ~2 s)
+    at the smallest scale that keeps both sides at least ``min_side`` (default: ``max_side``); then,
+    if ``max_side`` is set, the image is shrunk so its longer side is at most ``max_side``. Model
+    inputs use ``max_side=None, min_side=256``: the model's own preprocessing does the resizing.
     Palette, grayscale, CMYK and 16-bit images are converted; transparency is composited on white.
     Pillow's decompression-bomb guard is replaced by our own explicit limit, ``MAX_PIXELS``.
     """
@@ -226,8 +228,9 @@ def load_image(path: str | os.PathLike, max_side: int | None = DECODE_SIDE) -> I
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageTooLargeError(f"{im.width}x{im.height} exceeds MAX_PIXELS={MAX_PIXELS}")
-            if max_side and im.format == "JPEG":
-                im.draft("RGB", (max_side, max_side))
+            draft = min_side or max_side
+            if draft and im.format == "JPEG":
+                im.draft("RGB", (draft, draft))
             im.load()
             im = ImageOps.exif_transpose(im)
             if im.mode == "P":

@@ -31,7 +31,7 @@ from .models import Encoder
 # --------------------------------------------------------------------------- the pipeline
 def prepare_image(path: str | os.PathLike, size: int = 224) -> np.ndarray:
     """The image as the encoder sees its content: shorter side ``size``, centre crop, uint8 HxWx3."""
-    im = load_image(path, max_side=4 * size)
+    im = load_image(path, max_side=None, min_side=size)
     scale = size / min(im.size)
     im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.Resampling.BICUBIC)
     left, top = (im.width - size) // 2, (im.height - size) // 2

@@ -1,6 +1,6 @@
 """Encoder features, computed once and cached on disk.
 
-The cache is ``<features_dir>/<kind>-<model identity>/<image sha256>.npy``: a changed model gets a
+The cache is ``<features_dir>/<kind>-<model identity>-s<decode size>/<image sha256>.npy``: a changed model gets a
 new folder, a changed image a new file, so only what changed is recomputed. Files are written
 atomically (temporary name, then rename) and checked when read (shape, dtype, finite values); a
 partial or corrupt file is recomputed, never used. Images stream through a ``DataLoader`` in
@@ -16,12 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from .data import load_image
 from .models import Encoder
 from .split import Split
+
+# Images are decoded (JPEG draft mode) no smaller than this on either side before the model's own
+# preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key.
+INPUT_MIN_SIDE = 256
+
+
+def load_model_input(path: str) -> Image.Image:
+    """The decoded image handed to an encoder's preprocessing."""
+    return load_image(path, max_side=None, min_side=INPUT_MIN_SIDE)
 
 
 class _Images(Dataset):
@@ -32,7 +42,7 @@ class _Images(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.preprocess(load_image(self.paths[i]))
+        return self.preprocess(load_model_input(self.paths[i]))
 
 
 def image_loader(paths: list[str], preprocess, batch_size: int = 16, num_workers: int = 1) -> DataLoader:
@@ -42,7 +52,7 @@ def image_loader(paths: list[str], preprocess, batch_size: int = 16, num_workers
 
 
 def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
-    return Path(features_dir) / f"{encoder.kind}-{encoder.identity}"
+    return Path(features_dir) / f"{encoder.kind}-{encoder.identity}-s{INPUT_MIN_SIDE}"
 
 
 def _read(path: Path, dim: int) -> np.ndarray | None:
