@@ -39,7 +39,7 @@ strip: $(STAMP) ## remove outputs from the source notebooks
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean: ## remove generated reports, figures and processed data (keeps raw data and the venv)
-	rm -rf $(REPORT_DIR)/*.ipynb figures/*.png data/processed data/features data/models
+	rm -rf $(REPORT_DIR)/*.ipynb $(REPORT_DIR)/note.* $(REPORT_DIR)/*.json figures/*.png data/processed data/features data/models data/explanations
 
 bench: $(STAMP) ## measure pipeline vs bare-model throughput and head training time (reports/bench.json)
 	$(PY) -m utils.bench
