@@ -63,6 +63,7 @@ def test_every_row_gets_the_right_status(faulty_dataset: Path, tmp_path: Path) -
     written = data.load_catalog(tmp_path / "out" / "catalog.csv")
     assert written["status"].tolist() == catalog["status"].tolist()
     assert set(data.excluded(written)["status"]) == {"unreadable", "too_small", "missing", "unlabelled"}
+    assert set(written["status"]) <= set(data.STATUSES)
     assert (data.usable(written)["status"] == "ok").all()
 
 

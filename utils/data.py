@@ -43,7 +43,7 @@ MAX_PIXELS = 150_000_000
 MIN_SIDE = 32
 DECODE_SIDE = 448   # longest side we ever need (224 px model inputs, with margin)
 
-STATUSES = ("ok", "missing", "unreadable", "unlabelled", "too_small", "too_large")
+STATUSES = ("ok", "missing", "unreadable", "unlabelled", "too_small", "too_large")   # every status a row can get
 
 
 class DataUnavailableError(RuntimeError):

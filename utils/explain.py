@@ -232,7 +232,7 @@ def area_under(curve: np.ndarray) -> float:
 
 def compare_deletion(pipeline: "Pipeline", images: list[np.ndarray], lime_results: list[dict], shap_values,
                      steps: int = 20, seed: int = 0) -> "Deletion":
-    """Deletion curves of LIME, SHAP and a random order (same superpixels' label) on each image."""
+    """Deletion curves of LIME, SHAP and a random order on each image, for the class LIME explained."""
     curves: dict[str, list[np.ndarray]] = {"LIME": [], "SHAP": [], "random": []}
     for j, (image, r) in enumerate(zip(images, lime_results)):
         maps = {"LIME": lime_map(r),
