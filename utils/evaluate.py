@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from .features import image_loader, label_ids
+from .split import make_split
+from .train import fit, predict_proba
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
@@ -103,36 +110,24 @@ def repeated_splits(rows: pd.DataFrame, features: dict[str, np.ndarray], configs
     ``features[name]`` holds the cached features of ``rows`` (same order) and ``configs[name]`` the
     ``HeadConfig`` to retrain with; every split reselects its epoch on its own validation part.
     """
-    from dataclasses import replace
-
-    from .features import label_ids
-    from .split import make_split
-    from .train import fit, predict_proba
-
     classes = sorted(rows["label"].unique())
     y = label_ids(rows["label"], classes)
     out = []
     for seed in seeds:
         parts = make_split(rows, seed=seed, **split_kw)["split"].to_numpy()
         idx = {name: np.flatnonzero(parts == name) for name in ("train", "val", "test")}
-        record_ = {"seed": seed}
+        accuracies = {"seed": seed}
         for name, X in features.items():
             result = fit(replace(configs[name], seed=seed), (X[idx["train"]], y[idx["train"]]),
                          (X[idx["val"]], y[idx["val"]]))
             pred = predict_proba(result.head, X[idx["test"]]).argmax(1)
-            record_[name] = accuracy(y[idx["test"]], pred)
-        out.append(record_)
+            accuracies[name] = accuracy(y[idx["test"]], pred)
+        out.append(accuracies)
     return pd.DataFrame(out).set_index("seed")
 
 
 def time_inference(encoder, head, paths: list[str], batch_size: int = 16, repeats: int = 1) -> float:
     """Seconds per image for the whole pipeline: decode, preprocess, encoder forward, head."""
-    import time
-
-    import torch
-
-    from .features import image_loader
-
     start = time.perf_counter()
     for _ in range(repeats):
         for batch in image_loader(paths, encoder.preprocess, batch_size, num_workers=0):

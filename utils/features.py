@@ -83,8 +83,9 @@ def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLik
     """
     folder = cache_dir(encoder, features_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.json").write_text(json.dumps({"kind": encoder.kind, "name": encoder.name,
-                                                    "identity": encoder.identity, "dim": encoder.dim}))
+    if not (folder / "model.json").exists():          # a human-readable label for the hashed folder name
+        (folder / "model.json").write_text(json.dumps({"kind": encoder.kind, "name": encoder.name,
+                                                        "identity": encoder.identity, "dim": encoder.dim}))
     out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
     todo = []
     for i, sha in enumerate(rows["sha256"]):
