@@ -1,9 +1,13 @@
-"""Shared fixtures: the real dataset (from $DATA_SOURCE) and a scratch catalog of real images."""
+"""Shared fixtures: the real dataset (from $DATA_SOURCE), small real images, tiny models, and the
+notebook chain run once in the smoke profile (every candidate) for the notebook tests."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from utils import data
@@ -24,22 +28,70 @@ def dataset_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_images(dataset_dir: Path) -> list[Path]:
-    """A few real product photos, one per category where possible (small and fast)."""
-    import pandas as pd
-
-    rows = pd.read_csv(dataset_dir / data.CSV_NAME, dtype=str)
+def real_csv(dataset_dir: Path) -> pd.DataFrame:
+    rows = pd.read_csv(dataset_dir / data.CSV_NAME, dtype=str, keep_default_na=False)
     rows["label"] = rows["product_category_tree"].map(data.parse_category)
-    picks = rows.groupby("label").head(1)
-    return [dataset_dir / "Images" / name for name in picks["image"] if (dataset_dir / "Images" / name).exists()]
+    rows["present"] = [(dataset_dir / "Images" / n).exists() for n in rows["image"]]
+    return rows
+
+
+@pytest.fixture(scope="session")
+def real_images(dataset_dir: Path, real_csv: pd.DataFrame) -> list[Path]:
+    """A few real product photos, one per category (small and fast)."""
+    picks = real_csv[real_csv["present"]].groupby("label").head(1)
+    return [dataset_dir / "Images" / name for name in picks["image"]]
+
+
+@pytest.fixture(scope="session")
+def real_rows(dataset_dir: Path, real_csv: pd.DataFrame) -> pd.DataFrame:
+    """Catalog-like rows of real products: 6 per category (42), with path, sha256, texts and label."""
+    picks = real_csv[real_csv["present"]].groupby("label").head(6).reset_index(drop=True)
+    paths = [dataset_dir / "Images" / n for n in picks["image"]]
+    return pd.DataFrame({"row": range(len(picks)), "image": picks["image"], "path": [str(p) for p in paths],
+                         "sha256": [data._sha256(p) for p in paths], "label": picks["label"],
+                         "product_name": picks["product_name"], "description": picks["description"]})
+
+
+def make_own_catalog(dataset_dir: Path, real_csv: pd.DataFrame, folder: Path) -> Path:
+    """A team's catalog of the note's schema: a second-level-like long tail of categories built from real
+    photos (renamed so the category sizes are 16, 12, 11, 10, 10, 3 and a few singletons), extra columns, and
+    faulty rows (traversal, absolute, empty and duplicated names, a missing and a broken photo)."""
+    images = folder / "Images"
+    images.mkdir(parents=True)
+    present = real_csv[real_csv["present"]]
+    sizes = {"Watches": 16, "Kitchen & Dining": 12, "Computers": 11, "Baby Care": 10, "Home Furnishing": 10,
+             "Beauty and Personal Care": 3, "Home Decor & Festive Needs": 1}
+    rows = []
+    for label, n in sizes.items():
+        for _, r in present[present["label"] == label].head(n).iterrows():
+            name = f"own_{len(rows):03d}.jpg"
+            shutil.copy(dataset_dir / "Images" / r["image"], images / name)
+            rows.append({**r.drop(["label", "present"]).to_dict(), "image": name, "warehouse": "B7"})
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    template = dict(rows[0])
+    faulty = {"../escape.jpg": "traversal", "/etc/passwd": "absolute", "": "empty", "own_000.jpg": "duplicate",
+              "absent.jpg": "missing", "broken.jpg": "broken"}
+    for name in faulty:
+        rows.append({**template, "image": name, "uniq_id": f"faulty-{faulty[name]}"})
+    pd.DataFrame(rows).to_csv(folder / "our_catalog.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def own_catalog(tmp_path_factory, dataset_dir: Path, real_csv: pd.DataFrame) -> Path:
+    return make_own_catalog(dataset_dir, real_csv, tmp_path_factory.mktemp("own") / "catalog")
 
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
-    """Execute every notebook in order, smoke profile, everything written under one scratch folder."""
+    """Execute every notebook in order, smoke profile, every candidate, everything under one scratch folder."""
     from utils import report
 
     run = tmp_path_factory.mktemp("smoke")
     report.run("smoke", run / "reports", data_dir=str(run / "data"), figures_dir=str(run / "figures"),
                reports_dir=str(run / "reports"), data_source=str(dataset_dir))
     return run
+
+
+def metrics_of(run: Path) -> dict:
+    return json.loads((run / "reports" / "metrics.json").read_text())

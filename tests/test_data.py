@@ -16,13 +16,14 @@ from utils.paths import Layout
 TREE = '["Watches >> Wrist Watches >> X"]'
 
 
-def _write_csv(folder: Path, rows: list[tuple[str, str]]) -> None:
+def _write_csv(folder: Path, rows: list[tuple[str, str]], name: str = data.CSV_NAME) -> None:
     pd.DataFrame({
         "uniq_id": [f"id{i}" for i in range(len(rows))],
         "product_name": [f"product {i}" for i in range(len(rows))],
         "product_category_tree": [tree for _, tree in rows],
         "image": [image for image, _ in rows],
-    }).to_csv(folder / data.CSV_NAME, index=False)
+        "description": [f"description of product {i}" for i in range(len(rows))],
+    }).to_csv(folder / name, index=False)
 
 
 @pytest.fixture()
@@ -32,6 +33,8 @@ def faulty_dataset(tmp_path: Path, real_images: list[Path]) -> Path:
     images.mkdir()
     real = real_images[0]
     shutil.copy(real, images / "real.jpg")
+    shutil.copy(real, images / "real2.jpg")
+    shutil.copy(real, images / "real3.jpg")
     raw = real.read_bytes()
     (images / "truncated.jpg").write_bytes(raw[: len(raw) // 3])
     (images / "empty.jpg").write_bytes(b"")
@@ -47,13 +50,13 @@ def faulty_dataset(tmp_path: Path, real_images: list[Path]) -> Path:
     _write_csv(tmp_path, [
         ("real.jpg", TREE), ("truncated.jpg", TREE), ("empty.jpg", TREE), ("text.jpg", TREE),
         ("cmyk.jpg", TREE), ("gray.png", TREE), ("alpha.png", TREE), ("palette.png", TREE),
-        ("tiny.png", TREE), ("absent.jpg", TREE), ("real.jpg", "not a tree"), ("real.jpg", ""),
+        ("tiny.png", TREE), ("absent.jpg", TREE), ("real2.jpg", "not a tree"), ("real3.jpg", ""),
     ])
     return tmp_path
 
 
 def test_every_row_gets_the_right_status(faulty_dataset: Path, tmp_path: Path) -> None:
-    catalog = data.build_catalog(faulty_dataset, tmp_path / "out" / "catalog.csv")
+    catalog = data.build_catalog(faulty_dataset, tmp_path / "out" / "catalog.csv", min_per_category=1)
     status = dict(zip(catalog["row"], catalog["status"]))
     assert [status[i] for i in range(12)] == [
         "ok", "unreadable", "unreadable", "unreadable", "ok", "ok", "ok", "ok",
@@ -117,7 +120,7 @@ def test_real_catalog_lists_the_missing_images(dataset_dir: Path, tmp_path: Path
     subset.to_csv(folder / data.CSV_NAME, index=False)
     for name in present["image"]:
         shutil.copy(dataset_dir / "Images" / name, folder / "Images" / name)
-    catalog = data.build_catalog(folder)
+    catalog = data.build_catalog(folder, min_per_category=1)
     assert catalog["status"].tolist() == ["missing"] * len(keep) + ["ok"] * 3
     assert catalog["sha256"].iloc[-1] == data._sha256(folder / "Images" / present["image"].iloc[-1])
 
@@ -162,12 +165,31 @@ def test_acquire_offline_fails_with_one_clear_sentence(tmp_path: Path, monkeypat
     assert not (Layout(tmp_path / "data").raw / "flipkart_sample.zip").exists()
 
 
-def test_acquire_rejects_a_wrong_csv(tmp_path: Path) -> None:
+def test_acquire_names_a_missing_column(tmp_path: Path) -> None:
     folder = tmp_path / "src"
     (folder / "Images").mkdir(parents=True)
-    (folder / data.CSV_NAME).write_text("not,the,dataset\n")
-    with pytest.raises(data.DataUnavailableError, match="sha256"):
+    (folder / data.CSV_NAME).write_text("image,product_name,product_category_tree\na.jpg,x,[]\n")
+    with pytest.raises(data.DataUnavailableError, match="no column 'description'"):
         data.acquire(folder, tmp_path / "data")
+
+
+def test_another_csv_is_a_catalog_with_a_warning_but_a_corrupt_download_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    (folder / "Images").mkdir(parents=True)
+    _write_csv(folder, [("a.jpg", TREE)], name="our_products.csv")
+    with pytest.warns(UserWarning, match="results will differ from the note's"):
+        found = data.acquire(folder, tmp_path / "data")
+    assert data.find_csv(found).name == "our_products.csv"
+    with pytest.raises(data.DataUnavailableError, match="corrupt"):
+        data.verify_dataset(folder, strict=True)
+
+
+def test_several_csvs_beside_images_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "Images").mkdir()
+    _write_csv(tmp_path, [("a.jpg", TREE)], name="a.csv")
+    _write_csv(tmp_path, [("a.jpg", TREE)], name="b.csv")
+    with pytest.raises(data.DataUnavailableError, match="several CSV"):
+        data.find_dataset_dir(tmp_path)
 
 
 def test_model_inputs_are_drafted_but_never_below_min_side(real_images) -> None:
@@ -177,3 +199,69 @@ def test_model_inputs_are_drafted_but_never_below_min_side(real_images) -> None:
         full = Image.open(path).size
         im = data.load_image(path, max_side=None, min_side=256)
         assert min(im.size) >= min(256, *full) and max(im.size) <= max(full)
+
+
+def test_bad_image_names_get_their_own_status_and_are_never_opened(tmp_path: Path, real_images, monkeypatch) -> None:
+    (tmp_path / "Images").mkdir()
+    shutil.copy(real_images[0], tmp_path / "Images" / "a.jpg")
+    shutil.copy(real_images[1], tmp_path / "Images" / "b.jpg")
+    (tmp_path / "secret.jpg").write_bytes(real_images[0].read_bytes())      # outside Images/
+    _write_csv(tmp_path, [("a.jpg", TREE), ("../secret.jpg", TREE), ("/etc/passwd", TREE), ("", TREE),
+                          ("b.jpg", TREE), ("b.jpg", TREE), ("..\\secret.jpg", TREE)])
+    opened = []
+    real_inspect = data.inspect_image
+    monkeypatch.setattr(data, "inspect_image", lambda p: opened.append(Path(p).name) or real_inspect(p))
+    catalog = data.build_catalog(tmp_path, min_per_category=1)
+    assert catalog["status"].tolist() == ["ok", "unsafe_name", "unsafe_name", "no_image_name", "duplicate_name",
+                                          "duplicate_name", "unsafe_name"]
+    assert opened == ["a.jpg"], "only the row with a sound, unique name is read"
+    assert "row(s) [5]" in catalog.loc[4, "detail"]
+    assert set(catalog["status"]) <= set(data.STATUSES)
+
+
+def test_category_level_and_rare_categories(tmp_path: Path, real_images) -> None:
+    (tmp_path / "Images").mkdir()
+    rows = []
+    for i in range(14):
+        shutil.copy(real_images[i % len(real_images)], tmp_path / "Images" / f"{i}.jpg")
+        sub = "Wrist Watches" if i < 11 else "Clocks"
+        rows.append((f"{i}.jpg", f'["Watches >> {sub} >> X"]'))
+    _write_csv(tmp_path, rows)
+    top = data.build_catalog(tmp_path, min_per_category=10)
+    assert set(top["label"]) == {"Watches"} and (top["status"] == "ok").all()
+    second = data.build_catalog(tmp_path, category_level=2, min_per_category=10)
+    assert set(second.loc[second["status"] == "ok", "label"]) == {"Watches >> Wrist Watches"}
+    rare = second[second["status"] == "rare_category"]
+    assert len(rare) == 3 and "3 usable image(s)" in rare["detail"].iloc[0]
+    assert data.parse_category('["A >> B"]', level=3) is None
+
+
+def test_validation_resumes_from_its_cache(tmp_path: Path, real_images, monkeypatch) -> None:
+    (tmp_path / "Images").mkdir()
+    for i, p in enumerate(real_images[:3]):
+        shutil.copy(p, tmp_path / "Images" / f"{i}.jpg")
+    _write_csv(tmp_path, [(f"{i}.jpg", TREE) for i in range(3)])
+    cache = tmp_path / "inspected.jsonl"
+    first = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
+    with open(cache, "a") as f:
+        f.write('{"key": "cut off by an interrupti')                    # a line cut by an interruption
+    calls = []
+    monkeypatch.setattr(data, "inspect_image", lambda p: calls.append(p) or {})
+    again = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
+    assert calls == [] and again["sha256"].tolist() == first["sha256"].tolist()
+    (tmp_path / "Images" / "1.jpg").write_bytes((tmp_path / "Images" / "0.jpg").read_bytes())   # a changed file
+    monkeypatch.undo()
+    changed = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
+    assert changed.loc[1, "sha256"] == changed.loc[0, "sha256"] != first.loc[1, "sha256"]
+
+
+def test_own_catalog_every_row_gets_a_status(own_catalog: Path) -> None:
+    catalog = data.build_catalog(own_catalog)
+    csv = pd.read_csv(own_catalog / "our_catalog.csv", dtype=str, keep_default_na=False)
+    status = pd.Series(catalog["status"].to_numpy(), index=csv["uniq_id"])
+    assert status["faulty-traversal"] == status["faulty-absolute"] == "unsafe_name"
+    assert status["faulty-empty"] == "no_image_name" and status["faulty-duplicate"] == "duplicate_name"
+    assert status["faulty-missing"] == "missing" and status["faulty-broken"] == "unreadable"
+    assert set(catalog.loc[catalog["status"] == "rare_category", "label"]) == {"Beauty and Personal Care",
+                                                                                 "Home Decor & Festive Needs"}
+    assert len(catalog) == len(pd.read_csv(own_catalog / "our_catalog.csv"))

@@ -10,6 +10,9 @@ from PIL import Image, ImageEnhance
 from utils import data, split
 
 
+WORDS = [f"word{i}" for i in range(400)]
+
+
 def _rows(n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, seed: int = 0) -> pd.DataFrame:
     """Synthetic catalog rows with random hashes; every ``dup_every``-th row copies the previous hash."""
     rng = np.random.default_rng(seed)
@@ -18,7 +21,8 @@ def _rows(n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, see
         for i in range(n_per_label):
             h = rows[-1]["phash"] if i % dup_every == 1 else "".join(rng.choice(list("0123456789abcdef"), 16))
             rows.append({"row": len(rows), "image": f"{label}{i}.jpg", "path": f"/x/{label}{i}.jpg",
-                         "label": label, "product_name": "", "sha256": f"s{len(rows)}", "phash": h})
+                         "label": label, "product_name": f"product {len(rows)}",
+                         "description": " ".join(rng.choice(WORDS, 8)), "sha256": f"s{len(rows)}", "phash": h})
     return pd.DataFrame(rows)
 
 
@@ -67,7 +71,7 @@ def test_test_rows_are_locked(tmp_path) -> None:
     test = s.test_for_final_evaluation()
     assert set(test["split"]) == {"test"} and len(test) + len(s.train) + len(s.val) == len(s)
     assert s.counts().loc["total"].sum() == len(s)
-    assert list(s.images().columns) == ["image", "path", "sha256"]          # no labels, no split names
+    assert list(s.inputs().columns) == ["image", "path", "sha256", "product_name", "description"]   # no labels
 
 
 def test_subsample_keeps_at_most_n_per_label() -> None:
@@ -75,3 +79,82 @@ def test_subsample_keeps_at_most_n_per_label() -> None:
     small = split.subsample(rows, 4, seed=0)
     assert small["label"].value_counts().tolist() == [4, 4, 4]
     assert split.subsample(rows, None, seed=0).equals(rows)
+
+
+def _brute_force(hashes: list[str], d: int) -> set[tuple[int, int]]:
+    ints = [int(h, 16) for h in hashes]
+    return {(i, j) for i in range(len(ints)) for j in range(i + 1, len(ints)) if bin(ints[i] ^ ints[j]).count("1") <= d}
+
+
+def test_packed_hamming_pairs_match_brute_force_whatever_the_chunk() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 2**63, 40, dtype=np.uint64)
+    flips = base ^ (np.uint64(1) << rng.integers(0, 64, 40).astype(np.uint64))        # 1-bit neighbours
+    hashes = [f"{int(x):016x}" for x in np.concatenate([base, flips, base[:5]])]
+    expected = _brute_force(hashes, 4)
+    for chunk in (7, 1000, 10**7):
+        assert {tuple(p) for p in split.hamming_pairs(hashes, 4, chunk_elements=chunk)} == expected
+
+
+def test_grouping_20000_hashes_in_bounded_memory() -> None:
+    """The old N x N x 64 bit array needed 26 GB at this size; packed and chunked it needs tens of MB."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    hashes = [f"{int(x):016x}" for x in rng.integers(0, 2**63, 20_000, dtype=np.uint64)]
+    hashes[123] = hashes[19_000]
+    tracemalloc.start()
+    groups = split.near_duplicate_groups(hashes, 4)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert groups[123] == groups[19_000] and len(set(groups)) == 19_999
+
+
+def test_near_identical_descriptions_with_different_photos_land_on_one_side() -> None:
+    rows = _rows(n_per_label=40, dup_every=10**6)            # no photo duplicates at all
+    template = "Rockmantra ceramic mug printed design 325 ml microwave safe gift for coffee lovers"
+    rows.loc[3, "description"] = template + " red"
+    rows.loc[50, "description"] = template + " blue"           # same template, another label even
+    g = split.leak_groups(rows, max_distance=4, text_threshold=0.9)
+    assert g.loc[3, "text_group"] == g.loc[50, "text_group"] and g.loc[3, "image_group"] != g.loc[50, "image_group"]
+    for seed in range(5):
+        out = split.make_split(rows, seed=seed)
+        assert out.loc[3, "split"] == out.loc[50, "split"]
+        assert split.straddling_groups(out) == []
+    assert (split.leak_groups(rows, text_threshold=1.1)["text_group"].nunique()) == len(rows)      # switched off
+
+
+def test_other_splits_never_reproduce_the_headline_test_rows() -> None:
+    rows = split.make_split(_rows(n_per_label=10, labels=("a", "b")), seed=5)
+    others = split.other_splits(rows, seed=5, n=4, val_fraction=0.2, test_fraction=0.2)
+    assert len(others) == 4 and 5 not in others
+    headline = set(np.flatnonzero(rows["split"] == "test"))
+    for parts in others.values():
+        assert set(np.flatnonzero(parts == "test")) != headline
+        assert set(parts) == {"train", "val", "test"}
+
+
+def test_split_info_is_saved_beside_the_split(tmp_path) -> None:
+    out = split.make_split(_rows(), seed=3)
+    split_id = split.save_split(out, tmp_path / "split.csv", {"seed": 3, "val_fraction": 0.2})
+    info = split.load_split_info(tmp_path / "split.csv")
+    assert info == {"seed": 3, "val_fraction": 0.2, "split_id": split_id}
+    assert split.load_split(tmp_path / "split.csv").split_id == split_id
+
+
+def test_datasetdict_round_trip(real_rows, tmp_path) -> None:
+    from datasets import load_from_disk
+
+    rng = np.random.default_rng(0)
+    rows = real_rows.assign(phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)])
+    split.save_split(split.make_split(rows, seed=1), tmp_path / "split.csv")
+    s = split.load_split(tmp_path / "split.csv")
+    split.to_datasets(s, tmp_path / "hf")
+    loaded = load_from_disk(str(tmp_path / "hf"))
+    assert {k: len(v) for k, v in loaded.items()} == {"train": len(s.train), "validation": len(s.val),
+                                                      "test": len(s.test_for_final_evaluation())}
+    assert loaded["train"].features["label"].names == s.labels()
+    assert [s.labels()[i] for i in loaded["validation"]["label"]] == s.val["label"].tolist()
+    first = loaded["test"][0]
+    assert first["image"].size[0] > 0 and first["image_name"] == s.test_for_final_evaluation()["image"].iloc[0]

@@ -1,9 +1,11 @@
-"""Getting the Flipkart sample, decoding its images safely, and validating every CSV row.
+"""Getting the Flipkart sample (or a team's own catalog of the same schema), decoding its images
+safely, and validating every CSV row.
 
 ``acquire`` puts the dataset under ``data/raw/flipkart`` (a link to a local folder, or a safe
-extraction of the public zip); ``build_catalog`` checks each row and writes
-``data/processed/catalog.csv`` with one row per CSV row and a ``status`` column, so that a row
-that cannot be used is listed, never silently dropped.
+extraction of a zip); ``build_catalog`` checks each row and writes ``data/processed/catalog.csv``
+with one row per CSV row and a ``status`` column, so that a row that cannot be used is listed,
+never silently dropped. A CSV other than the note's is accepted with a warning; its schema (the
+columns this project reads) is checked instead of its checksum.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ import urllib.request
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-import imagehash
+import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 from tqdm import tqdm
@@ -35,6 +37,8 @@ DATASET_URL = (
     "Dataset+projet+pre%CC%81traitement+textes+images.zip"
 )
 DATASET_DIRNAME = "flipkart"
+# The columns this project reads; any other column of a catalog is ignored.
+REQUIRED_COLUMNS = ("image", "product_category_tree", "product_name", "description")
 
 # Decoding policy. Pillow warns above ~89.5 MP and raises above twice that; we decide ourselves:
 # anything up to MAX_PIXELS is decoded (JPEGs through draft mode, so a 94 MP photo costs ~0.1 s),
@@ -42,12 +46,27 @@ DATASET_DIRNAME = "flipkart"
 MAX_PIXELS = 150_000_000
 MIN_SIDE = 32
 DECODE_SIDE = 448   # longest side we ever need (224 px model inputs, with margin)
+MIN_PER_CATEGORY = 10
 
-STATUSES = ("ok", "missing", "unreadable", "unlabelled", "too_small", "too_large")   # every status a row can get
+# Every status a row can get, and what it means (notebook 01 lists every row that is not "ok").
+STATUSES = {
+    "ok": "usable",
+    "missing": "the image file is not in Images/",
+    "unreadable": "the file cannot be decoded as an image",
+    "unlabelled": "no category at the requested level of product_category_tree",
+    "too_small": f"shorter side under {MIN_SIDE} px",
+    "too_large": f"more than {MAX_PIXELS:,} pixels",
+    "no_image_name": "the image column is empty",
+    "duplicate_name": "another row names the same image file",
+    "unsafe_name": "the image name leaves Images/ (absolute path or ..)",
+    "rare_category": "its category has fewer usable images than min_per_category",
+}
+# Bumped when inspect_image changes what it reports: older cached inspections are then ignored.
+INSPECT_VERSION = f"2-{MAX_PIXELS}-{MIN_SIDE}-{DECODE_SIDE}"
 
 
 class DataUnavailableError(RuntimeError):
-    """The dataset is neither here nor downloadable; the message says what to do."""
+    """The dataset is neither here nor downloadable, or it is not a catalog of the expected schema."""
 
 
 class ImageTooLargeError(ValueError):
@@ -63,11 +82,25 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def find_csv(folder: Path) -> Path | None:
+    """The catalog CSV beside ``folder/Images``: the note's file name, else the only ``*.csv`` there."""
+    folder = Path(folder)
+    if not (folder / "Images").is_dir():
+        return None
+    if (folder / CSV_NAME).is_file():
+        return folder / CSV_NAME
+    csvs = sorted(p for p in folder.glob("*.csv") if p.is_file())
+    if len(csvs) > 1:
+        raise DataUnavailableError(f"{folder} holds several CSV files ({', '.join(p.name for p in csvs)}) beside "
+                                   "Images/: keep only the catalog's.")
+    return csvs[0] if csvs else None
+
+
 def find_dataset_dir(folder: Path) -> Path | None:
-    """The folder holding the CSV and ``Images/`` (the folder itself or a child like ``Flipkart/``)."""
+    """The folder holding a catalog CSV and ``Images/`` (the folder itself or a child like ``Flipkart/``)."""
     folder = Path(folder)
     for candidate in (folder, *sorted(p for p in folder.glob("*") if p.is_dir())):
-        if (candidate / CSV_NAME).is_file() and (candidate / "Images").is_dir():
+        if find_csv(candidate) is not None:
             return candidate
     return None
 
@@ -96,9 +129,12 @@ def safe_extract(zip_path: Path, dest: Path) -> Path:
     tmp.mkdir(parents=True)
     with zipfile.ZipFile(zip_path) as zf:
         members = zf.infolist()
-        csv_members = [m for m in members if PurePosixPath(m.filename).name == CSV_NAME]
+        csv_members = sorted((m for m in members if m.filename.lower().endswith(".csv")
+                              and "__MACOSX" not in m.filename),
+                             key=lambda m: (PurePosixPath(m.filename).name != CSV_NAME, m.filename))
         if not csv_members:
-            raise DataUnavailableError(f"{zip_path} holds no {CSV_NAME}: is it the Flipkart sample zip?")
+            raise DataUnavailableError(f"{zip_path} holds no CSV: is it the Flipkart sample zip (CSV + Images/)?")
+        csv_name = PurePosixPath(csv_members[0].filename).name
         prefix = PurePosixPath(csv_members[0].filename).parent
         wanted = []
         for m in members:
@@ -109,7 +145,7 @@ def safe_extract(zip_path: Path, dest: Path) -> Path:
                 rel = p.relative_to(prefix)
             except ValueError:
                 continue
-            if m.is_dir() or not (rel.parts[:1] == ("Images",) or str(rel) == CSV_NAME):
+            if m.is_dir() or not (rel.parts[:1] == ("Images",) or str(rel) == csv_name):
                 continue
             target = (tmp / rel).resolve()
             if not target.is_relative_to(tmp.resolve()):
@@ -148,41 +184,64 @@ def download(url: str, target: Path, timeout: float = 30) -> Path:
     return target
 
 
-def verify_dataset(folder: Path) -> dict:
-    """Check the CSV checksum and count the images; a wrong CSV is an error, missing images are not."""
-    csv_sha = _sha256(folder / CSV_NAME)
-    if csv_sha != CSV_SHA256:
+def read_csv(path: Path) -> pd.DataFrame:
+    """The catalog CSV as strings, after checking that every column this project reads is there."""
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if missing:
         raise DataUnavailableError(
-            f"{folder / CSV_NAME} has sha256 {csv_sha}, expected {CSV_SHA256}: not the note's dataset."
-        )
+            f"{path} has no column {', '.join(repr(c) for c in missing)}: a catalog needs the columns "
+            f"{', '.join(REQUIRED_COLUMNS)} (other columns are ignored).")
+    return rows
+
+
+def verify_dataset(folder: Path, strict: bool = False) -> dict:
+    """Check the catalog: its schema always; its checksum against the note's CSV.
+
+    ``strict`` (the downloaded public zip): another checksum means a corrupt download, an error.
+    Otherwise (a folder or zip given as ``DATA_SOURCE``) another CSV is a team's own catalog: a
+    warning says results will differ from the note's. Missing image files are never an error here;
+    the catalog lists their rows.
+    """
+    csv = find_csv(folder)
+    read_csv(csv)
+    csv_sha = _sha256(csv)
     n_images = sum(1 for p in (folder / "Images").iterdir() if p.is_file())
-    if n_images != EXPECTED_IMAGES:
+    note_dataset = csv_sha == CSV_SHA256
+    if not note_dataset:
+        if strict:
+            raise DataUnavailableError(
+                f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry.")
+        warnings.warn(f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
+                      "results will differ from the note's.", stacklevel=2)
+    elif n_images != EXPECTED_IMAGES:
         warnings.warn(
             f"{folder / 'Images'} holds {n_images} files, {EXPECTED_IMAGES} expected; "
             "the catalog will list the rows whose image is missing.",
             stacklevel=2,
         )
-    return {"csv_sha256": csv_sha, "n_images": n_images}
+    return {"csv": csv.name, "csv_sha256": csv_sha, "n_images": n_images, "note_dataset": note_dataset}
 
 
 def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike = Layout().data_dir,
             url: str = DATASET_URL) -> Path:
-    """Make ``<data_dir>/raw/flipkart`` hold the CSV and ``Images/``; return that folder.
+    """Make ``<data_dir>/raw/flipkart`` hold the catalog CSV and ``Images/``; return that folder.
 
     ``source`` may be a folder (the CSV and ``Images/``, or a parent of them), which is linked and
-    never modified, or the dataset's zip, which is extracted safely. Without a source an existing
-    ``raw/flipkart`` is reused, otherwise the public zip is downloaded (resumable). ``source=None``
-    falls back to the ``DATA_SOURCE`` environment variable.
+    never modified, or a zip, which is extracted safely. Without a source an existing
+    ``raw/flipkart`` is reused, otherwise the public zip is downloaded (resumable) and its checksum
+    verified. ``source=None`` falls back to the ``DATA_SOURCE`` environment variable.
     """
     source = source or os.environ.get("DATA_SOURCE") or None
     raw = Layout(Path(data_dir)).raw
     dest = raw / DATASET_DIRNAME
+    downloaded = False
     if source:
         source = Path(source).expanduser()
         if source.is_dir():
             found = find_dataset_dir(source)
             if found is None:
-                raise DataUnavailableError(f"DATA_SOURCE={source} holds no {CSV_NAME} beside an Images/ folder.")
+                raise DataUnavailableError(f"DATA_SOURCE={source} holds no catalog CSV beside an Images/ folder.")
             if not (dest.is_symlink() and dest.resolve() == found.resolve()):
                 _link(found, dest)
         elif zipfile.is_zipfile(source):
@@ -201,10 +260,11 @@ def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike
                     f"(or unzip it and set DATA_SOURCE to the Flipkart folder holding {CSV_NAME} and Images/)."
                 ) from exc
         safe_extract(zip_path, dest)
+        downloaded = True
     folder = find_dataset_dir(dest)
     if folder is None:
-        raise DataUnavailableError(f"{dest} holds no {CSV_NAME} beside an Images/ folder.")
-    verify_dataset(folder)
+        raise DataUnavailableError(f"{dest} holds no catalog CSV beside an Images/ folder.")
+    verify_dataset(folder, strict=downloaded)
     return folder
 
 
@@ -248,10 +308,12 @@ def load_image(path: str | os.PathLike, max_side: int | None = DECODE_SIDE, min_
 
 
 # --------------------------------------------------------------------------- validation
-def parse_category(tree: object) -> str | None:
-    """First level of ``product_category_tree`` (``'["A >> B >> ..."]'`` gives ``'A'``).
+def parse_category(tree: object, level: int = 1) -> str | None:
+    """The category path of ``product_category_tree`` down to ``level``.
 
-    Anything that is not that JSON list of one ``>>``-separated path gives None (row "unlabelled").
+    ``'["A >> B >> C"]'`` gives ``'A'`` at level 1 and ``'A >> B'`` at level 2 (the full path keeps
+    second-level names unambiguous). Anything that is not that JSON list of one ``>>``-separated
+    path, or a path shorter than ``level``, gives None (row "unlabelled").
     """
     if not isinstance(tree, str) or not tree.strip():
         return None
@@ -262,8 +324,20 @@ def parse_category(tree: object) -> str | None:
         return None
     if not isinstance(first, str):
         return None
-    top = first.split(">>")[0].strip()
-    return top or None
+    parts = [p.strip() for p in first.split(">>")]
+    if len(parts) < level or not all(parts[:level]):
+        return None
+    return " >> ".join(parts[:level])
+
+
+def name_problem(name: str) -> str | None:
+    """Why an image name cannot be read safely (``no_image_name`` / ``unsafe_name``), or None."""
+    if not name.strip():
+        return "no_image_name"
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or PureWindowsPath(name).drive or name.startswith(("/", "\\")):
+        return "unsafe_name"
+    return None
 
 
 def inspect_image(path: Path) -> dict:
@@ -285,33 +359,121 @@ def inspect_image(path: Path) -> dict:
         return {**out, "status": "unreadable", "detail": f"{type(exc).__name__}: {exc}"}
     if min(out["width"], out["height"]) < MIN_SIDE:
         return {**out, "status": "too_small", "detail": f"{out['width']}x{out['height']} < {MIN_SIDE} px"}
+    import imagehash
+
     out["phash"] = str(imagehash.phash(rgb))
     return out
 
 
-def build_catalog(dataset_dir: str | os.PathLike, out_csv: str | os.PathLike | None = None,
-                  workers: int = 2) -> pd.DataFrame:
-    """Validate every CSV row and return (and optionally write) the catalog, one row per CSV row."""
+class InspectionCache:
+    """Per-image validation results, appended line by line to a JSON-lines file as they come.
+
+    Keyed by file name, size and modification time (and ``INSPECT_VERSION``), so an interrupted
+    validation resumes where it stopped and an unchanged catalog is re-validated in seconds.
+    """
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path else None
+        self.known: dict[str, dict] = {}
+        if self.path and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.known[entry["key"]] = entry["facts"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue                       # a line cut by an interruption
+        self._out = None
+
+    @staticmethod
+    def key(path: Path) -> str:
+        try:
+            st = path.stat()
+            return f"{INSPECT_VERSION}|{path}|{st.st_size}|{st.st_mtime_ns}"
+        except OSError:
+            return f"{INSPECT_VERSION}|{path}|absent"
+
+    def inspect(self, path: Path) -> dict:
+        key = self.key(path)
+        if key in self.known:
+            return self.known[key]
+        facts = inspect_image(path)
+        if self.path:
+            if self._out is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._out = open(self.path, "a")
+            self._out.write(json.dumps({"key": key, "facts": facts}) + "\n")
+            self._out.flush()
+        return facts
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+def build_catalog(dataset_dir: str | os.PathLike, out_csv: str | os.PathLike | None = None, workers: int = 2,
+                  category_level: int = 1, min_per_category: int = MIN_PER_CATEGORY,
+                  cache: str | os.PathLike | None = None, progress: bool = True) -> pd.DataFrame:
+    """Validate every CSV row and return (and optionally write) the catalog, one row per CSV row.
+
+    Image names are checked before any file is opened: an empty, duplicated or escaping name
+    (``../``, absolute) gets its own status and is never read. Images are inspected in
+    ``workers`` threads, results cached in ``cache`` (a JSON-lines file) as they come. Last,
+    categories with fewer than ``min_per_category`` usable images get status ``rare_category``:
+    too few to be split into train, validation and test.
+    """
     dataset_dir = Path(dataset_dir)
-    rows = pd.read_csv(dataset_dir / CSV_NAME, dtype=str, keep_default_na=False)
+    rows = read_csv(find_csv(dataset_dir))
     images = dataset_dir / "Images"
-    paths = [images / name if name else images / f"<row {i}: no image name>" for i, name in enumerate(rows["image"])]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        facts = list(tqdm(pool.map(inspect_image, paths), total=len(paths), desc="validate", unit="img"))
+    names = rows["image"].astype(str)
+    problems = [name_problem(n) for n in names]
+    counts = names[[p is None for p in problems]].value_counts()
+    for i, n in enumerate(names):
+        if problems[i] is None and counts.get(n, 0) > 1:
+            problems[i] = "duplicate_name"
+    paths = [images / n if p is None else None for n, p in zip(names, problems)]
+    readable = [p for p in paths if p is not None]
+    store = InspectionCache(cache)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            facts_iter = tqdm(pool.map(store.inspect, readable), total=len(readable), desc="validate", unit="img",
+                              disable=not progress)
+            found = iter(list(facts_iter))
+    finally:
+        store.close()
+    empty = {"status": "ok", "detail": "", "width": None, "height": None, "mode": None, "sha256": None, "phash": None}
+    facts = []
+    for i, (p, problem) in enumerate(zip(paths, problems)):
+        if p is not None:
+            facts.append(next(found))
+        elif problem == "duplicate_name":
+            others = [int(j) for j in np.flatnonzero(names.to_numpy() == names.iloc[i]) if j != i]
+            facts.append({**empty, "status": problem, "detail": f"same image name as row(s) {others[:5]}"})
+        else:
+            facts.append({**empty, "status": problem, "detail": STATUSES[problem] + (f": {names.iloc[i]!r}" if names.iloc[i] else "")})
     catalog = pd.DataFrame({
         "row": range(len(rows)),
-        "image": rows["image"],
-        "path": [str(p) for p in paths],
-        "label": [parse_category(t) for t in rows["product_category_tree"]],
+        "image": names,
+        "path": [str(p) if p is not None else "" for p in paths],
+        "label": [parse_category(t, category_level) for t in rows["product_category_tree"]],
         "product_name": rows["product_name"],
+        "description": rows["description"],
     })
     catalog = pd.concat([catalog, pd.DataFrame(facts)], axis=1)
     unlabelled = catalog["label"].isna() & (catalog["status"] == "ok")
     catalog.loc[unlabelled, "status"] = "unlabelled"
-    catalog.loc[unlabelled, "detail"] = "no category in product_category_tree"
+    catalog.loc[unlabelled, "detail"] = f"no category at level {category_level} of product_category_tree"
+    ok = catalog["status"] == "ok"
+    per_label = catalog.loc[ok, "label"].value_counts()
+    rare = ok & catalog["label"].map(per_label).lt(min_per_category)
+    catalog.loc[rare, "status"] = "rare_category"
+    catalog.loc[rare, "detail"] = [f"{per_label[lab]} usable image(s) in {lab!r} < min_per_category={min_per_category}"
+                                   for lab in catalog.loc[rare, "label"]]
     if out_csv:
         Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-        catalog.to_csv(out_csv, index=False)
+        tmp = Path(out_csv).with_name(Path(out_csv).name + ".tmp")
+        catalog.to_csv(tmp, index=False)
+        os.replace(tmp, out_csv)
     return catalog
 
 
@@ -320,8 +482,9 @@ def load_catalog(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run notebook 01 or `make data` first.")
-    return pd.read_csv(path, dtype={"phash": str, "sha256": str, "image": str}, keep_default_na=False,
-                       na_values={"width": [""], "height": [""]})
+    return pd.read_csv(path, dtype={"phash": str, "sha256": str, "image": str, "label": str, "product_name": str,
+                                    "description": str, "path": str, "detail": str},
+                       keep_default_na=False, na_values={"width": [""], "height": [""]})
 
 
 def usable(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -334,19 +497,29 @@ def excluded(catalog: pd.DataFrame) -> pd.DataFrame:
     return catalog.loc[catalog["status"] != "ok", ["row", "image", "label", "status", "detail"]]
 
 
+def status_table(catalog: pd.DataFrame) -> pd.DataFrame:
+    """Rows per status, every status listed (zeros included), with what it means."""
+    counts = catalog["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+    return pd.DataFrame({"rows": counts, "meaning": pd.Series(STATUSES)})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Get the Flipkart sample and write data/processed/catalog.csv")
     parser.add_argument("--source", default=None,
                         help="folder (CSV + Images/) or zip of the dataset; default: $DATA_SOURCE, else download")
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
+    parser.add_argument("--category-level", type=int, default=1, help="level of product_category_tree used as label")
+    parser.add_argument("--min-per-category", type=int, default=MIN_PER_CATEGORY,
+                        help="categories with fewer usable images are excluded (status rare_category)")
     args = parser.parse_args(argv)
     try:
         folder = acquire(args.source, args.data_dir)
     except DataUnavailableError as exc:
         raise SystemExit(f"error: {exc}") from None
     layout = Layout(Path(args.data_dir))
-    catalog = build_catalog(folder, layout.catalog)
-    print(catalog["status"].value_counts().to_string())
+    catalog = build_catalog(folder, layout.catalog, category_level=args.category_level,
+                            min_per_category=args.min_per_category, cache=layout.inspected)
+    print(status_table(catalog).to_string())
     print(f"wrote {layout.catalog}")
 
 

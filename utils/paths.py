@@ -1,7 +1,8 @@
 """Default locations in the project tree (cookiecutter-data-science layout).
 
 Notebooks take these as parameters (``data_dir``, ``figures_dir``...), so a test can point a
-whole run at a scratch folder; the functions in ``utils`` always receive explicit paths.
+whole run at a scratch folder; the functions in ``utils`` always receive explicit paths. Every path
+derived from a candidate's name is made here, in one place.
 """
 from __future__ import annotations
 
@@ -22,15 +23,19 @@ class Layout:
         return Path(self.data_dir) / "raw"
 
     @property
-    def processed(self) -> Path:    # catalog.csv, split.csv
+    def processed(self) -> Path:    # catalog.csv, split.csv, split.json, the DatasetDict
         return Path(self.data_dir) / "processed"
 
     @property
-    def features(self) -> Path:     # cached encoder features
+    def features(self) -> Path:     # cached encoder features (images, texts, pixels, augmented views)
         return Path(self.data_dir) / "features"
 
     @property
-    def models(self) -> Path:       # trained heads and the smoke profile's tiny encoders
+    def activations(self) -> Path:  # cached frozen-prefix activations for fine-tuning
+        return Path(self.data_dir) / "activations"
+
+    @property
+    def models(self) -> Path:       # hand-downloaded weights, the smoke profile's tiny encoders, trained candidates
         return Path(self.data_dir) / "models"
 
     @property
@@ -42,8 +47,24 @@ class Layout:
         return self.processed / "catalog.csv"
 
     @property
+    def inspected(self) -> Path:    # per-image validation results, so an interrupted validation resumes
+        return self.processed / "inspected.jsonl"
+
+    @property
     def split(self) -> Path:
         return self.processed / "split.csv"
+
+    @property
+    def split_info(self) -> Path:   # the settings notebook 02 used (seed, fractions, grouping thresholds)
+        return self.processed / "split.json"
+
+    @property
+    def hf_split(self) -> Path:     # the split as a Hugging Face DatasetDict (datasets.load_from_disk)
+        return self.processed / "hf_split"
+
+    def candidate(self, name: str) -> Path:
+        """Folder of a trained candidate: its model file(s) and ``meta.json``."""
+        return self.models / "candidates" / name
 
 
 FIGURES = ROOT / "figures"
