@@ -22,8 +22,8 @@ def rows(real_images) -> pd.DataFrame:
 def test_cache_hit_returns_identical_features(encoder, rows, tmp_path) -> None:
     first, s1 = features.extract(encoder, rows, tmp_path, batch_size=3, num_workers=0)
     second, s2 = features.extract(encoder, rows, tmp_path, batch_size=3, num_workers=1)
-    assert s1["computed"] == 4 and s1["cached"] == 0 and s1["seconds_per_image"] > 0
-    assert s2["computed"] == 0 and s2["cached"] == 4 and s2["seconds_per_image"] is None
+    assert s1["computed"] == 4 and s1["cached"] == 0 and s1["seconds_per_item"] > 0
+    assert s2["computed"] == 0 and s2["cached"] == 4 and s2["seconds_per_item"] is None
     np.testing.assert_array_equal(first, second)
     assert first.shape == (4, encoder.dim) and np.isfinite(first).all()
 
@@ -64,14 +64,64 @@ def test_partial_or_corrupt_cache_files_are_recomputed(encoder, rows, tmp_path, 
     np.testing.assert_allclose(again, good, rtol=1e-5)
 
 
-def test_train_val_never_reads_test(encoder, real_images, tmp_path, monkeypatch) -> None:
-    from utils import split
+def test_precision_is_part_of_the_cache_key(encoder, rows, tmp_path) -> None:
+    from dataclasses import replace
 
-    rows = pd.DataFrame({"path": [str(p) for p in real_images] * 3, "sha256": [data._sha256(p) for p in real_images] * 3,
-                         "label": ["a", "b"] * (3 * len(real_images) // 2) + ["a"] * (3 * len(real_images) % 2),
-                         "split": (["train", "val", "test"] * len(real_images))[: 3 * len(real_images)]})
-    s = split.Split(rows)
-    monkeypatch.setattr(split.Split, "test_for_final_evaluation", lambda self: pytest.fail("test rows read"))
-    parts = features.train_val(encoder, s, tmp_path, num_workers=0)
-    assert set(parts) == {"train", "val"}
-    assert len(parts["train"][0]) == len(s.train) and len(parts["val"][1]) == len(s.val)
+    features.extract(encoder, rows, tmp_path, num_workers=0)
+    b16 = replace(encoder, precision="bfloat16")
+    assert features.cache_dir(b16, tmp_path) != features.cache_dir(encoder, tmp_path)
+    _, stats = features.extract(b16, rows.head(1), tmp_path, num_workers=0)
+    assert stats["computed"] == 1
+
+
+def test_activations_ride_along_the_feature_pass_and_match_the_prefix(encoder, rows, tmp_path) -> None:
+    import torch
+
+    from utils import models
+
+    X, _ = features.extract(encoder, rows, tmp_path / "f", num_workers=0, also_activations=(1, tmp_path / "a"))
+    A, stats = features.activations(encoder, 1, rows, tmp_path / "a")
+    assert stats["computed"] == 0 and A.dtype == np.float16, "cached by the feature pass"
+    prefix, tail = models.split_at(encoder, 1)
+    x = torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
+    with torch.no_grad():
+        np.testing.assert_allclose(A.astype(np.float32), prefix(x).numpy(), rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(tail(torch.from_numpy(A.astype(np.float32))).numpy(), X, rtol=1e-2, atol=1e-2)
+
+
+def test_augmented_views_are_deterministic_and_keyed_by_their_settings(encoder, rows, tmp_path) -> None:
+    from utils.augment import Augmentation, make_view
+
+    image = features.load_model_input(rows["path"][0])
+    aug = Augmentation(views=2, seed=0)
+    a, b = make_view(image, aug, "sha", 1), make_view(image, aug, "sha", 1)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (224, 224, 3)
+    assert not np.array_equal(a, make_view(image, aug, "sha", 2))
+    assert not np.array_equal(a, make_view(image, Augmentation(views=2, seed=1), "sha", 1))
+    assert Augmentation(views=2).key == Augmentation(views=8).key != Augmentation(scale=(0.3, 1.0)).key
+    with pytest.raises(ValueError):
+        make_view(image, aug, "sha", 0)
+    V, s1 = features.view_features(encoder, 1, rows.head(2), tmp_path, aug)
+    assert V.shape == (4, encoder.dim) and s1["computed"] == 4
+    _, s2 = features.view_features(encoder, 1, rows.head(2), tmp_path, aug)
+    assert s2["computed"] == 0
+    _, s3 = features.view_features(encoder, 1, rows.head(2), tmp_path, Augmentation(views=2, jitter=0.4))
+    assert s3["computed"] == 4, "other augmentation settings: other cache entries"
+
+
+def test_text_and_pixel_features_are_cached(tmp_path, rows, real_images) -> None:
+    from utils import models
+
+    text = models.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
+    names = ["analog watch for men", "ceramic coffee mug", "analog watch for men"]
+    T, s1 = features.extract_text(text, names, tmp_path)
+    assert T.shape == (3, text.dim) and s1["computed"] == 3 and s1["truncated"] == 0
+    np.testing.assert_array_equal(T[0], T[2])
+    _, s2 = features.extract_text(text, names, tmp_path)
+    assert s2["computed"] == 0
+    P, p1 = features.extract_pixels(rows, tmp_path)
+    assert P.shape == (len(rows), features.pixel_dim()) and np.isfinite(P).all() and p1["computed"] == len(rows)
+    hist = P[:, :128]
+    np.testing.assert_allclose(hist.sum(axis=1), 1, rtol=1e-5)
+    assert features.extract_pixels(rows, tmp_path)[1]["computed"] == 0

@@ -16,7 +16,7 @@ def test_tiny_clip_is_saved_and_loaded_back_through_the_loader(tiny_dir, real_im
     folder = models.build_tiny_clip(tiny_dir / "clip")
     a = models.load_clip(str(folder), device="cpu")
     b = models.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)       # builds its own, same seed
-    assert a.kind == "clip" and a.dim == 16 and a.identity == b.identity
+    assert a.kind == "clip" and a.dim == 16 and a.identity == b.identity and a.key.endswith("float32")
     x = torch.stack([a.preprocess(data.load_image(p)) for p in real_images[:2]])
     assert x.shape == (2, 3, 224, 224)
     out = a(x)
@@ -80,3 +80,90 @@ def test_hub_names_are_found_in_the_models_folder_first(tmp_path, monkeypatch) -
     assert clip.dim == 16
     torch.save(vgg16(weights=None).state_dict(), tmp_path / "vgg16-397923af.pth")
     assert models.load_vgg16("IMAGENET1K_V1", device="cpu", models_dir=tmp_path).dim == 512
+
+
+def test_tiny_clip_has_a_text_tower_and_a_tokenizer_built_offline(tiny_dir, real_images) -> None:
+    from transformers import CLIPTokenizer, CLIPTokenizerFast
+
+    corpus = ["Maserati Time Analog Watch for Boys", "Rockmantra Ceramic Mug", "Cotton Double Bedsheet"] * 5
+    folder = models.build_tiny_clip(tiny_dir / "clip-text", corpus=corpus)
+    for cls in (CLIPTokenizer, CLIPTokenizerFast):
+        tok = cls.from_pretrained(folder)
+        ids = tok("an analog watch")["input_ids"]
+        assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id and len(ids) > 3
+    text = models.load_clip_text(str(folder), device="cpu")
+    image = models.load_clip(str(folder), device="cpu")
+    e = text(["an analog watch", "a ceramic mug"])
+    assert e.shape == (2, image.dim) and torch.isfinite(e).all()
+    assert text.truncated(["word " * 100, "short"]) == 1
+    again = models.train_tiny_tokenizer(tiny_dir / "tok-again", corpus)
+    assert (again / "tokenizer.json").read_text() == (folder / "tokenizer.json").read_text(), "same corpus, same tokenizer"
+
+
+def test_random_full_size_models_are_seeded(tmp_path) -> None:
+    a, b = models.load_vgg16("random", device="cpu"), models.load_vgg16("random", device="cpu")
+    assert a.identity == b.identity and a.random_seed == models.RANDOM_SEED
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    models.load_clip("random", device="cpu")
+    assert torch.equal(before, torch.rand(1)), "building the random model leaves the caller's random state alone"
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch) -> None:
+    assert models.resolve_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    assert models.resolve_precision("auto", "cpu") == "float32"
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+    assert models.resolve_precision("auto", "cpu") == "bfloat16"
+    with pytest.raises(ValueError, match="precision"):
+        models.resolve_precision("fp8", "cpu")
+
+
+@pytest.mark.parametrize("kind", ["clip", "vgg16"])
+def test_bfloat16_and_float32_agree_and_float32_is_the_plain_model(kind, tiny_dir, real_images) -> None:
+    f32 = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="float32")
+    b16 = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="bfloat16")
+    assert f32.identity == b16.identity and f32.key != b16.key          # same weights, another cache key
+    x = torch.stack([f32.preprocess(data.load_image(p, max_side=None, min_side=256)) for p in real_images])
+    with torch.no_grad():
+        plain = f32.module(x)
+    assert torch.equal(f32(x), plain), "float32 is the model's own forward pass, bit for bit"
+    head = torch.nn.Linear(f32.dim, 7)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(head.weight)
+    with torch.no_grad():
+        assert torch.equal(head(f32(x)).argmax(1), head(b16(x)).argmax(1))
+    cos = torch.nn.functional.cosine_similarity(f32(x), b16(x))
+    assert cos.min() > 0.99
+
+
+def test_preprocessing_splits_into_geometry_and_normalisation_exactly(tiny_dir, real_images) -> None:
+    from torchvision.models import VGG16_Weights
+
+    clip = models.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)
+    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tiny_dir)
+    for path in real_images[:3]:
+        image = data.load_image(path, max_side=None, min_side=256)
+        pixels = clip.preprocess.geometry(image)
+        assert pixels.shape == (224, 224, 3) and pixels.dtype == "uint8"
+        assert torch.equal(clip.preprocess.normalise(pixels),
+                           clip.preprocess.processor(images=image, return_tensors="pt")["pixel_values"][0])
+        assert torch.equal(vgg.preprocess(image), VGG16_Weights.IMAGENET1K_V1.transforms()(image))
+
+
+@pytest.mark.parametrize("kind,k", [("clip", 1), ("clip", 2), ("vgg16", 1), ("vgg16", 2)])
+def test_prefix_then_tail_is_the_whole_encoder(kind, k, tiny_dir) -> None:
+    enc = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir)
+    prefix, tail = models.split_at(enc, k)
+    x = torch.randn(3, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(tail(prefix(x)), enc.module(x), rtol=1e-5, atol=1e-5)
+    captured = []
+    handle = models.tap(enc, k).register_forward_pre_hook(lambda m, a: captured.append(a[0]))
+    with torch.no_grad():
+        enc.module(x)
+        torch.testing.assert_close(captured[0], prefix(x))
+    handle.remove()
+    with pytest.raises(ValueError):
+        models.split_at(enc, 99)

@@ -1,13 +1,21 @@
-"""Encoder features, computed once and cached on disk.
+"""Everything an encoder computes, computed once and cached on disk.
 
-The cache is ``<features_dir>/<kind>-<model identity>-s<decode size>/<image sha256>.npy``: a changed model gets a
-new folder, a changed image a new file, so only what changed is recomputed. Files are written
-atomically (temporary name, then rename) and checked when read (shape, dtype, finite values); a
-partial or corrupt file is recomputed, never used. Images stream through a ``DataLoader`` in
-batches (decoding in worker processes overlaps the forward pass), so memory stays flat.
+- image features: ``<features_dir>/<kind>-<identity>-<precision>-s<decode size>/<image sha256>.npy``
+- text features (CLIP text tower): ``<features_dir>/clip-text-<identity>-<precision>/<text sha256>.npy``
+- classical pixel features: ``<features_dir>/pixels-<settings hash>-s<decode size>/<image sha256>.npy``
+- frozen-prefix activations (fine-tuning, augmented views):
+  ``<activations_dir>/<kind>-<identity>-<precision>-k<blocks>-s<decode size>/<image sha256>-v0.npy``
+  (the photo itself) and ``...-a<augmentation key>-v<view>.npy`` (augmented views), float16.
+
+A changed model, precision or image gets new keys, so only what changed is recomputed. Files are
+written atomically (temporary name, then rename) and checked when read (shape, dtype, finite
+values); a partial or corrupt file is recomputed, never used. Images stream through a
+``DataLoader`` in batches (decoding in worker processes overlaps the forward pass), so memory stays
+flat and an interrupted run resumes from what was written.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -20,12 +28,15 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from . import models
+from .augment import Augmentation, make_view
 from .data import load_image
-from .models import Encoder
+from .models import Encoder, TextEncoder
 from .split import Split
 
 # Images are decoded (JPEG draft mode) no smaller than this on either side before the model's own
-# preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key.
+# preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key. The
+# explanations decode through the same function, so they perturb exactly the evaluated pixels.
 INPUT_MIN_SIDE = 256
 
 
@@ -34,6 +45,51 @@ def load_model_input(path: str) -> Image.Image:
     return load_image(path, max_side=None, min_side=INPUT_MIN_SIDE)
 
 
+def model_pixels(encoder: Encoder, path: str) -> np.ndarray:
+    """The pixels ``encoder`` sees for the image at ``path`` (after its resize and crop): uint8 HxWx3."""
+    return encoder.preprocess.geometry(load_model_input(path))
+
+
+# --------------------------------------------------------------------------- the on-disk cache
+class VectorCache:
+    """One ``.npy`` file per item under ``folder``; reads check shape, dtype and finiteness."""
+
+    def __init__(self, folder: Path, shape: tuple[int, ...], dtype=np.float32, label: dict | None = None) -> None:
+        self.folder, self.shape, self.dtype = Path(folder), tuple(shape), np.dtype(dtype)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if label and not (self.folder / "model.json").exists():      # a human-readable label for the hashed name
+            (self.folder / "model.json").write_text(json.dumps(label, default=str))
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.npy"
+
+    def read(self, key: str) -> np.ndarray | None:
+        """A cached array, or None if absent, partial or corrupt."""
+        try:
+            arr = np.load(self.path(key), allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if arr.shape != self.shape or arr.dtype != self.dtype or not np.isfinite(arr).all():
+            return None
+        return arr
+
+    def write(self, key: str, arr: np.ndarray) -> None:
+        path = self.path(key)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(arr, dtype=self.dtype).reshape(self.shape))
+        os.replace(tmp, path)
+
+    def files(self) -> list[Path]:
+        return sorted(self.folder.glob("*.npy"))
+
+
+def _stats(n: int, todo: int, seconds: float) -> dict:
+    return {"cached": n - todo, "computed": todo, "seconds": round(seconds, 3),
+            "seconds_per_item": round(seconds / todo, 4) if todo else None}
+
+
+# --------------------------------------------------------------------------- image features
 class _Images(Dataset):
     def __init__(self, paths: list[str], preprocess) -> None:
         self.paths, self.preprocess = paths, preprocess
@@ -52,81 +108,232 @@ def image_loader(paths: list[str], preprocess, batch_size: int = 16, num_workers
 
 
 def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
-    return Path(features_dir) / f"{encoder.kind}-{encoder.identity}-s{INPUT_MIN_SIDE}"
+    return Path(features_dir) / f"{encoder.key}-s{INPUT_MIN_SIDE}"
 
 
-def _read(path: Path, dim: int) -> np.ndarray | None:
-    """A cached vector, or None if absent, partial or corrupt."""
-    try:
-        vec = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if vec.shape != (dim,) or vec.dtype != np.float32 or not np.isfinite(vec).all():
-        return None
-    return vec
+def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
+    """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
+    prefix, _ = models.split_at(encoder, k)
+    with torch.inference_mode():
+        shape = tuple(prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:])
+    return VectorCache(Path(activations_dir) / f"{encoder.key}-k{k}-s{INPUT_MIN_SIDE}", shape, np.float16,
+                       label={**models.describe(encoder), "blocks_after": k})
 
 
-def _write(path: Path, vec: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, vec.astype(np.float32))
-    os.replace(tmp, path)
+class _Tap:
+    """Captures the input of one module during a forward pass (a forward pre-hook)."""
+
+    def __init__(self, module) -> None:
+        self.value = None
+        self.handle = module.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module, args):
+        self.value = args[0].detach().float().cpu().numpy()
+
+    def close(self) -> None:
+        self.handle.remove()
 
 
 def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLike, batch_size: int = 16,
-            num_workers: int = 1, progress: bool = True) -> tuple[np.ndarray, dict]:
+            num_workers: int = 1, progress: bool = True, also_activations: tuple[int, os.PathLike] | None = None
+            ) -> tuple[np.ndarray, dict]:
     """Features of ``rows`` (columns ``path`` and ``sha256``), in row order, and what it cost.
 
     Cached vectors are reused; the others are computed in batches and written as they come.
-    Returns ``(features, stats)`` with stats: ``cached``, ``computed``, ``seconds``,
-    ``seconds_per_image`` (of the computed ones; None when everything came from the cache).
+    ``also_activations=(k, activations_dir)`` also caches, from the same forward pass, the
+    activations entering the last ``k`` blocks (fine-tuning reuses them).
+    Returns ``(features, stats)`` with stats ``cached``, ``computed``, ``seconds``,
+    ``seconds_per_item`` (of the computed ones; None when everything came from the cache).
     """
-    folder = cache_dir(encoder, features_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "model.json").exists():          # a human-readable label for the hashed folder name
-        (folder / "model.json").write_text(json.dumps({"kind": encoder.kind, "name": encoder.name,
-                                                        "identity": encoder.identity, "dim": encoder.dim}))
+    cache = VectorCache(cache_dir(encoder, features_dir), (encoder.dim,), label=models.describe(encoder))
+    acts = activation_cache(encoder, also_activations[0], also_activations[1]) if also_activations else None
     out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
     todo = []
     for i, sha in enumerate(rows["sha256"]):
-        vec = _read(folder / f"{sha}.npy", encoder.dim)
-        if vec is None:
+        vec = cache.read(sha)
+        if vec is None or (acts is not None and not acts.path(f"{sha}-v0").exists()):
             todo.append(i)
         else:
             out[i] = vec
     start = time.perf_counter()
     if todo:
-        paths = rows["path"].iloc[todo].tolist()
-        loader = image_loader(paths, encoder.preprocess, batch_size, num_workers)
+        loader = image_loader(rows["path"].iloc[todo].tolist(), encoder.preprocess, batch_size, num_workers)
+        hook = _Tap(models.tap(encoder, also_activations[0])) if acts is not None else None
         done = 0
-        with tqdm(total=len(todo), desc=f"{encoder.kind} features", unit="img", disable=not progress) as bar:
-            for batch in loader:
-                vecs = encoder(batch).numpy()
-                for j, vec in enumerate(vecs):
-                    i = todo[done + j]
-                    out[i] = vec
-                    _write(folder / f"{rows['sha256'].iloc[i]}.npy", vec)
-                done += len(vecs)
-                bar.update(len(vecs))
-    seconds = time.perf_counter() - start
-    stats = {"cached": len(rows) - len(todo), "computed": len(todo), "seconds": round(seconds, 3),
-             "seconds_per_image": round(seconds / len(todo), 4) if todo else None}
+        try:
+            with tqdm(total=len(todo), desc=f"{encoder.kind} features", unit="img", disable=not progress) as bar:
+                for batch in loader:
+                    vecs = encoder(batch).numpy()
+                    for j, vec in enumerate(vecs):
+                        i = todo[done + j]
+                        out[i] = vec
+                        sha = rows["sha256"].iloc[i]
+                        cache.write(sha, vec)
+                        if hook is not None:
+                            acts.write(f"{sha}-v0", hook.value[j])
+                    done += len(vecs)
+                    bar.update(len(vecs))
+        finally:
+            if hook is not None:
+                hook.close()
+    return out, _stats(len(rows), len(todo), time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- activations and augmented views
+def activations(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: str | os.PathLike,
+                aug: Augmentation | None = None, batch_size: int = 16, progress: bool = True
+                ) -> tuple[np.ndarray, dict]:
+    """Cached activations entering the last ``k`` blocks: the photos themselves (``aug=None``), or
+    ``aug.views`` augmented views of each row (row-major: row 0's views, then row 1's...).
+
+    Returns ``(float16 array, stats)``. Only the frozen prefix runs; a changed augmentation
+    setting gives other cache names.
+    """
+    cache = activation_cache(encoder, k, activations_dir)
+    prefix, _ = models.split_at(encoder, k)
+    views = [0] if aug is None else list(range(1, aug.views + 1))
+    keys = [(i, v, f"{sha}-v0" if v == 0 else f"{sha}-a{aug.key}-v{v}")
+            for i, sha in enumerate(rows["sha256"]) for v in views]
+    out = np.zeros((len(keys), *cache.shape), dtype=np.float16)
+    todo = []
+    for n, (i, v, key) in enumerate(keys):
+        arr = cache.read(key)
+        if arr is None:
+            todo.append(n)
+        else:
+            out[n] = arr
+    start = time.perf_counter()
+    label = "views" if aug else "activations"
+    with tqdm(total=len(todo), desc=f"{encoder.kind} {label}", unit="view", disable=not progress or not todo) as bar:
+        decoded: dict[int, Image.Image] = {}
+        for b in range(0, len(todo), batch_size):
+            chunk = todo[b:b + batch_size]
+            tensors = []
+            for n in chunk:
+                i, v, _ = keys[n]
+                if i not in decoded:
+                    decoded.clear()
+                    decoded[i] = load_model_input(rows["path"].iloc[i])
+                image = decoded[i]
+                pixels = encoder.preprocess.geometry(image) if v == 0 else make_view(image, aug, rows["sha256"].iloc[i], v)
+                tensors.append(encoder.preprocess.normalise(pixels))
+            with torch.inference_mode(), models.autocast(encoder.device, encoder.precision):
+                acts = prefix(torch.stack(tensors).to(encoder.device)).float().cpu().numpy()
+            for n, a in zip(chunk, acts):
+                out[n] = a
+                cache.write(keys[n][2], a)
+            bar.update(len(chunk))
+    return out, _stats(len(keys), len(todo), time.perf_counter() - start)
+
+
+def view_features(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: str | os.PathLike,
+                  aug: Augmentation, batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, dict]:
+    """Frozen features of ``aug.views`` augmented views per row: the cached activations through the
+    frozen last ``k`` blocks (views are encoded once, shared with fine-tuning)."""
+    acts, stats = activations(encoder, k, rows, activations_dir, aug, progress=progress)
+    _, tail = models.split_at(encoder, k)
+    out = []
+    with torch.inference_mode(), models.autocast(encoder.device, encoder.precision):
+        for b in range(0, len(acts), batch_size):
+            out.append(tail(torch.from_numpy(acts[b:b + batch_size].astype(np.float32)).to(encoder.device)).float().cpu())
+    X = torch.cat(out).numpy() if out else np.zeros((0, encoder.dim), np.float32)
+    return X, stats
+
+
+# --------------------------------------------------------------------------- text features
+def text_sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def extract_text(encoder: TextEncoder, texts: list[str], features_dir: str | os.PathLike, batch_size: int = 64,
+                 progress: bool = True) -> tuple[np.ndarray, dict]:
+    """CLIP text embeddings of ``texts`` (truncated to 77 tokens), cached per text."""
+    cache = VectorCache(Path(features_dir) / encoder.key, (encoder.dim,), label=models.describe(encoder))
+    keys = [text_sha(t) for t in texts]
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    todo = []
+    for i, key in enumerate(keys):
+        vec = cache.read(key)
+        if vec is None:
+            todo.append(i)
+        else:
+            out[i] = vec
+    start = time.perf_counter()
+    with tqdm(total=len(todo), desc="clip text features", unit="text", disable=not progress or not todo) as bar:
+        for b in range(0, len(todo), batch_size):
+            chunk = todo[b:b + batch_size]
+            vecs = encoder([texts[i] for i in chunk]).numpy()
+            for i, vec in zip(chunk, vecs):
+                out[i] = vec
+                cache.write(keys[i], vec)
+            bar.update(len(chunk))
+    stats = _stats(len(texts), len(todo), time.perf_counter() - start)
+    stats["truncated"] = encoder.truncated(texts)
     return out, stats
 
 
+# --------------------------------------------------------------------------- classical pixel features
+PIXEL_SETTINGS = {"side": 128, "hsv_bins": [8, 4, 4], "hog_orientations": 9, "hog_cell": 16, "hog_block": 2}
+
+
+def pixel_vector(image: Image.Image, settings: dict = PIXEL_SETTINGS) -> np.ndarray:
+    """A pre-deep-learning description of a photo: HSV colour histogram + HOG (scikit-image) of its grey levels."""
+    from skimage.feature import hog
+
+    side = settings["side"]
+    small = image.convert("RGB").resize((side, side), Image.Resampling.BILINEAR)
+    hsv = np.asarray(small.convert("HSV")).reshape(-1, 3)
+    hist, _ = np.histogramdd(hsv, bins=settings["hsv_bins"], range=[(0, 256)] * 3)
+    hist = hist.ravel() / hist.sum()
+    grey = np.asarray(small.convert("L"), dtype=np.float32) / 255.0
+    shape = hog(grey, orientations=settings["hog_orientations"],
+                pixels_per_cell=(settings["hog_cell"],) * 2, cells_per_block=(settings["hog_block"],) * 2,
+                feature_vector=True)
+    return np.concatenate([hist, shape]).astype(np.float32)
+
+
+def pixel_dim(settings: dict = PIXEL_SETTINGS) -> int:
+    return len(pixel_vector(Image.new("RGB", (settings["side"],) * 2), settings))
+
+
+def extract_pixels(rows: pd.DataFrame, features_dir: str | os.PathLike, settings: dict = PIXEL_SETTINGS,
+                   progress: bool = True) -> tuple[np.ndarray, dict]:
+    """Colour histogram + HOG features of ``rows`` (``path``, ``sha256``), cached per image."""
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    dim = pixel_dim(settings)
+    cache = VectorCache(Path(features_dir) / f"pixels-{key}-s{INPUT_MIN_SIDE}", (dim,), label=settings)
+    out = np.zeros((len(rows), dim), dtype=np.float32)
+    todo = []
+    for i, sha in enumerate(rows["sha256"]):
+        vec = cache.read(sha)
+        if vec is None:
+            todo.append(i)
+        else:
+            out[i] = vec
+    start = time.perf_counter()
+    for i in tqdm(todo, desc="pixel features", unit="img", disable=not progress or not todo):
+        out[i] = pixel_vector(load_model_input(rows["path"].iloc[i]), settings)
+        cache.write(rows["sha256"].iloc[i], out[i])
+    return out, _stats(len(rows), len(todo), time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- labels
 def label_ids(labels: pd.Series, classes: list[str]) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
     return labels.map(index).to_numpy(dtype=np.int64)
 
 
-def train_val(encoder: Encoder, split: Split, features_dir: str | os.PathLike, **kw) -> dict:
-    """``{"train": (X, y), "val": (X, y)}`` for model fitting and selection; no test rows here."""
-    classes = split.labels()
-    return {name: (extract(encoder, part, features_dir, progress=False, **kw)[0], label_ids(part["label"], classes))
-            for name, part in (("train", split.train), ("val", split.val))}
+def product_text(rows: pd.DataFrame) -> list[str]:
+    """What the text candidates read: product name and description, one string per row."""
+    return (rows["product_name"].fillna("") + ". " + rows["description"].fillna("")).tolist()
 
 
-def final_test(encoder: Encoder, split: Split, features_dir: str | os.PathLike, **kw) -> tuple[np.ndarray, np.ndarray]:
-    """Test features and labels: for the final evaluation only (reads the locked test rows)."""
-    test = split.test_for_final_evaluation()
-    return extract(encoder, test, features_dir, progress=False, **kw)[0], label_ids(test["label"], split.labels())
+def example_views(encoder: Encoder, rows: pd.DataFrame, aug: Augmentation, n: int = 3
+                  ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+    """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views (Figure 12)."""
+    originals, views = [], []
+    for _, row in rows.head(n).iterrows():
+        image = load_model_input(row["path"])
+        originals.append(encoder.preprocess.geometry(image))
+        views.append([make_view(image, aug, row["sha256"], v) for v in range(1, aug.views + 1)])
+    return originals, views

@@ -1,25 +1,35 @@
-"""The two frozen image encoders, loaded from the hub, a local folder or file, or built tiny for tests.
+"""The frozen encoders, loaded from the hub, a local folder or file, or built tiny for tests.
 
-- CLIP: ``CLIPVisionModelWithProjection`` + ``CLIPImageProcessor`` (transformers); features are the
-  projected image embeddings (512-d for ViT-B/32).
+- CLIP image tower: ``CLIPVisionModelWithProjection`` + ``CLIPImageProcessor`` (transformers);
+  features are the projected image embeddings (512-d for ViT-B/32).
+- CLIP text tower: ``CLIPTextModelWithProjection`` + ``CLIPTokenizer``, from the same CLIP folder
+  or hub name (zero-shot classification and text features share the image embeddings' space).
 - VGG16: torchvision's ``vgg16``; the conv base, frozen, then global average pooling (512-d).
 
-``load_encoder(kind, name)`` accepts a hub name / torchvision weights name (looked up first in
-``models_dir``, i.e. ``data/models/clip-vit-base-patch32/`` or ``data/models/vgg16-397923af.pth``), a
-local folder (CLIP) or weights file (VGG16), ``"random"`` (full-size architecture, random weights: same compute, for
-benchmarks) or ``"tiny-random"`` (a tiny model built from a config, saved under ``models_dir`` and
-loaded back through the same loader: the smoke profile and the tests). Offline, a model that is not
-on disk fails at once with one sentence saying what to download and where to put it.
+``load_clip`` / ``load_clip_text`` / ``load_vgg16`` accept a hub name / torchvision weights name
+(looked up first in ``models_dir``, i.e. ``data/models/clip-vit-base-patch32/`` or
+``data/models/vgg16-397923af.pth``), a local folder (CLIP) or weights file (VGG16), ``"random"``
+(full-size architecture, random weights drawn from the fixed seed ``RANDOM_SEED``: the same model in
+every notebook, the same compute as the real one, for benchmarks and timing) or ``"tiny-random"``
+(a tiny model built from a config, with a small BPE tokenizer trained offline, saved under
+``models_dir`` and loaded back through the same loaders: the smoke profile and the tests). Offline,
+a model that is not on disk fails at once with one sentence saying what to download and where.
+
+Every encoder runs at a ``precision``: ``float32``, or ``bfloat16`` through ``torch.autocast``;
+``auto`` picks bfloat16 on CUDA GPUs and CPUs with native bfloat16 instructions, float32 elsewhere.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -28,8 +38,11 @@ CLIP_DEFAULT = "openai/clip-vit-base-patch32"
 VGG_DEFAULT = "IMAGENET1K_V1"
 TINY = "tiny-random"
 RANDOM = "random"
+RANDOM_SEED = 0                 # the full-size random models are drawn from this seed: one model per name
 VGG_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 TINY_VGG_CFG = [8, "M", 16, "M", 32, "M", 32, "M"]
+PRECISIONS = ("auto", "float32", "bfloat16")
+TEXT_MAX_TOKENS = 77            # CLIP's context: start token + 75 tokens + end token
 
 
 class ModelUnavailableError(RuntimeError):
@@ -43,6 +56,41 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX-512 BF16 or AMX), as PyTorch detects it.
+
+    Without it, bfloat16 autocast on CPU is emulated and several times slower than float32.
+    """
+    try:
+        caps = torch._C._cpu._get_cpu_capability()
+        return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+    except (AttributeError, RuntimeError):                 # older/newer torch: read the CPU flags
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``float32`` or ``bfloat16`` for ``precision`` (``auto`` decides from the hardware)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if device.type == "cpu" and cpu_has_native_bf16() else "float32"
+
+
+def autocast(device: torch.device, precision: str):
+    """The context a forward pass runs in: bfloat16 autocast, or nothing for float32."""
+    if precision == "bfloat16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _online(host: str, timeout: float = 3.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE") == "1" and "huggingface" in host:
         return False
@@ -53,6 +101,75 @@ def _online(host: str, timeout: float = 3.0) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """Draw random weights from ``seed`` without touching the caller's random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+# --------------------------------------------------------------------------- preprocessing
+class Preprocess:
+    """PIL image -> model input tensor, in two stages that compose exactly into the model's own.
+
+    ``geometry`` resizes and crops to the model's input size (uint8 HxWx3 array: the pixels the
+    model sees, which the explanations perturb); ``normalise`` turns such an array into the
+    normalised CHW float tensor. ``__call__`` is the two in a row (feature extraction).
+    """
+
+    def geometry(self, image: Image.Image) -> np.ndarray:
+        raise NotImplementedError
+
+    def normalise(self, array: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.normalise(self.geometry(image))
+
+
+class ClipPreprocess(Preprocess):
+    """``CLIPImageProcessor`` (shortest side 224, bicubic, centre crop 224, CLIP mean/std), split in two."""
+
+    def __init__(self, processor) -> None:
+        self.processor = processor
+
+    def geometry(self, image: Image.Image) -> np.ndarray:
+        out = self.processor(images=image, do_rescale=False, do_normalize=False, return_tensors="pt")["pixel_values"][0]
+        return out.permute(1, 2, 0).contiguous().numpy().astype(np.uint8, copy=False)
+
+    def normalise(self, array: np.ndarray) -> torch.Tensor:
+        return self.processor(images=np.ascontiguousarray(array), do_resize=False, do_center_crop=False,
+                              return_tensors="pt")["pixel_values"][0]
+
+    def __repr__(self) -> str:
+        return f"CLIPPreprocess({self.processor.to_json_string()})"
+
+
+class TorchvisionPreprocess(Preprocess):
+    """torchvision's ``ImageClassification`` transform (VGG16: resize 256, crop 224, ImageNet mean/std), split in two."""
+
+    def __init__(self, transform) -> None:
+        self.transform = transform
+
+    def geometry(self, image: Image.Image) -> np.ndarray:
+        from torchvision.transforms import functional as F
+
+        t = self.transform
+        image = F.resize(image, t.resize_size, interpolation=t.interpolation, antialias=t.antialias)
+        return np.array(F.center_crop(image, t.crop_size))
+
+    def normalise(self, array: np.ndarray) -> torch.Tensor:
+        from torchvision.transforms import functional as F
+
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+        return F.normalize(F.convert_image_dtype(tensor, torch.float), mean=self.transform.mean, std=self.transform.std)
+
+    def __repr__(self) -> str:
+        return repr(self.transform)
+
+
+# --------------------------------------------------------------------------- encoders
 @dataclass
 class Encoder:
     """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x dim)."""
@@ -60,19 +177,28 @@ class Encoder:
     kind: str
     name: str
     module: nn.Module
-    preprocess: Callable[[Image.Image], torch.Tensor]
+    preprocess: Preprocess
     dim: int
     device: torch.device
+    precision: str = "float32"
     identity: str = field(default="")
+    random_seed: int | None = None
 
     def __post_init__(self) -> None:
         self.module.eval().requires_grad_(False).to(self.device)
+        self.precision = resolve_precision(self.precision, self.device)
         if not self.identity:
             self.identity = fingerprint(self.kind, self.module, self.preprocess)
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.module(batch.to(self.device)).float().cpu()
+        with autocast(self.device, self.precision):
+            return self.module(batch.to(self.device)).float().cpu()
+
+    @property
+    def key(self) -> str:
+        """Cache key of what this encoder computes: weights, preprocessing and precision."""
+        return f"{self.kind}-{self.identity}-{self.precision}"
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
@@ -81,8 +207,8 @@ class Encoder:
         return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
 
 
-def fingerprint(kind: str, module: nn.Module, preprocess: object) -> str:
-    """A short hash of the weights and the preprocessing: the feature cache's model key."""
+def fingerprint(kind: str, module: nn.Module, preprocess: object = "") -> str:
+    """A short hash of the weights and the preprocessing: the caches' model key."""
     h = hashlib.sha256(kind.encode())
     h.update(repr(preprocess).encode())
     for key, tensor in module.state_dict().items():
@@ -91,8 +217,17 @@ def fingerprint(kind: str, module: nn.Module, preprocess: object) -> str:
     return h.hexdigest()[:16]
 
 
+def describe(encoder) -> dict:
+    """Facts about an encoder (image or text) for tables and metrics.json."""
+    return {"kind": encoder.kind, "name": encoder.name, "dim": encoder.dim, "identity": encoder.identity,
+            "parameters": encoder.n_parameters(), "size_mb": round(encoder.size_mb(), 1),
+            "device": str(encoder.device), "precision": encoder.precision, "random_seed": encoder.random_seed}
+
+
 # --------------------------------------------------------------------------- CLIP
-class _ClipImageEmbeds(nn.Module):
+class ClipImageEmbeds(nn.Module):
+    """``CLIPVisionModelWithProjection`` -> projected image embeddings."""
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -101,65 +236,229 @@ class _ClipImageEmbeds(nn.Module):
         return self.model(pixel_values=pixel_values).image_embeds
 
 
-class _ClipPreprocess:
-    def __init__(self, processor) -> None:
-        self.processor = processor
+def train_tiny_tokenizer(folder: str | os.PathLike, corpus: Iterable[str] | None = None, merges: int = 200) -> Path:
+    """A small byte-level BPE learned offline from ``corpus``, saved in CLIP's tokenizer format.
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        return self.processor(images=image, return_tensors="pt")["pixel_values"][0]
+    Words are cut exactly as CLIP's own tokenizer cuts them (its normaliser and pre-tokeniser, from
+    ``CLIPTokenizer``), then ``merges`` byte-pair merges are learned, the most frequent pair first and
+    ties broken alphabetically, so the same corpus always gives the same tokenizer (the ``tokenizers``
+    trainer breaks ties in hash order, a new vocabulary at every run). Vocabulary layout as CLIP's:
+    256 byte symbols, the same with ``</w>`` (end of word), the merges, then the two special tokens.
+    ``corpus``: the catalog's product texts (any strings; a few category words when None).
+    """
+    from collections import Counter
 
-    def __repr__(self) -> str:
-        return f"CLIPPreprocess({self.processor.to_json_string()})"
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizer
 
-
-def build_tiny_clip(folder: str | os.PathLike, seed: int = 0) -> Path:
-    """A tiny random CLIP vision tower (2 layers, 32-d, 16-d projection) + the standard processor."""
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(seed)
-    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=224, patch_size=32, projection_dim=16)
+    corpus = list(corpus or []) or ["a photo of a product sold online", "watches wrist watch analog",
+                                    "home furnishing bed linen curtains", "baby care infant wear",
+                                    "kitchen dining coffee mug cookware", "beauty personal care fragrance",
+                                    "computers laptop accessories network", "home decor festive needs showpiece"]
+    backend = CLIPTokenizer()._tokenizer                       # CLIP's normaliser and pre-tokeniser
+    counts: Counter = Counter()
+    for text in corpus:
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(str(text))):
+            counts[tuple(word[:-1]) + (word[-1] + "</w>",)] += 1
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = sorted(alphabet) + sorted(a + "</w>" for a in alphabet)
+    learned: list[tuple[str, str]] = []
+    words = dict(counts)
+    for _ in range(merges):
+        pairs: Counter = Counter()
+        for word, n in words.items():
+            for pair in zip(word, word[1:]):
+                pairs[pair] += n
+        if not pairs:
+            break
+        best = min(pairs, key=lambda p: (-pairs[p], p))
+        learned.append(best)
+        vocab.append(best[0] + best[1])
+        merged = {}
+        for word, n in words.items():
+            out, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    out.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    out.append(word[i])
+                    i += 1
+            merged[tuple(out)] = merged.get(tuple(out), 0) + n
+        words = merged
+    vocab = list(dict.fromkeys(vocab + ["<|startoftext|>", "<|endoftext|>"]))
     folder = Path(folder)
-    CLIPVisionModelWithProjection(config).save_pretrained(folder)
+    CLIPTokenizer(vocab={t: i for i, t in enumerate(vocab)}, merges=learned).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_clip(folder: str | os.PathLike, seed: int = 0, corpus: Iterable[str] | None = None) -> Path:
+    """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE tokenizer."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPTokenizer, CLIPVisionConfig
+
+    folder = Path(folder)
+    train_tiny_tokenizer(folder, corpus)
+    tokenizer = CLIPTokenizer.from_pretrained(folder)
+    text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=2, max_position_embeddings=TEXT_MAX_TOKENS, projection_dim=16,
+                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                          pad_token_id=tokenizer.pad_token_id)
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=224, patch_size=32, projection_dim=16)
+    with _seeded(seed):
+        model = CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16))
+    with _quiet_transformers():
+        model.save_pretrained(folder)
     CLIPImageProcessor().save_pretrained(folder)
     return folder
 
 
-def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models") -> Encoder:
+def _clip_source(name: str, models_dir: str | os.PathLike, corpus: Iterable[str] | None) -> str:
+    """Where to load CLIP ``name`` from: a local folder (tiny models built on first use), else the hub name."""
+    if name == TINY:
+        folder = Path(models_dir) / "tiny-clip"
+        if not (folder / "config.json").exists() or not (folder / "tokenizer_config.json").exists():
+            build_tiny_clip(folder, corpus=corpus)
+        return str(folder)
+    if name == RANDOM or Path(name).is_dir():
+        return name
+    local = Path(models_dir) / Path(name).name          # e.g. data/models/clip-vit-base-patch32
+    return str(local) if (local / "config.json").exists() else name
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """No load report (a CLIP folder holds both towers: the other one's weights are "unexpected") and no bars."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        hf_logging.enable_progress_bar()
+
+
+def _from_hub(name: str, models_dir: str | os.PathLike, load: Callable[..., object]):
+    """``load(name, local_files_only=True)``, then the hub if reachable, else one clear sentence."""
+    with _quiet_transformers():
+        return _from_hub_loud(name, models_dir, load)
+
+
+def _from_hub_loud(name: str, models_dir: str | os.PathLike, load: Callable[..., object]):
+    try:
+        return load(name, local_files_only=True)
+    except OSError:
+        if not _online("huggingface.co"):
+            local = Path(models_dir) / Path(name).name
+            raise ModelUnavailableError(
+                f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
+                f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
+                f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
+            ) from None
+        return load(name)
+
+
+def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
+              precision: str = "float32", corpus: Iterable[str] | None = None) -> Encoder:
     """CLIP image encoder from a hub name, a local folder, ``"random"`` or ``"tiny-random"``."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    if name == TINY:
-        folder = Path(models_dir) / "tiny-clip"
-        if not (folder / "config.json").exists():
-            build_tiny_clip(folder)
-        name = str(folder)
-    if name == RANDOM:
-        model, processor = CLIPVisionModelWithProjection(CLIPVisionConfig()), CLIPImageProcessor()
-    elif Path(name).is_dir():
-        model = CLIPVisionModelWithProjection.from_pretrained(name)
-        processor = CLIPImageProcessor.from_pretrained(name)
+    source = _clip_source(name, models_dir, corpus)
+    seed = None
+    if source == RANDOM:
+        with _seeded(RANDOM_SEED):
+            model = CLIPVisionModelWithProjection(CLIPVisionConfig())
+        processor, seed = CLIPImageProcessor(), RANDOM_SEED
     else:
-        local = Path(models_dir) / Path(name).name          # e.g. data/models/clip-vit-base-patch32
-        source = str(local) if (local / "config.json").exists() else name
-        try:
-            model = CLIPVisionModelWithProjection.from_pretrained(source, local_files_only=True)
-            processor = CLIPImageProcessor.from_pretrained(source, local_files_only=True)
-        except OSError:
-            if not _online("huggingface.co"):
-                raise ModelUnavailableError(
-                    f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
-                    f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
-                    f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
-                ) from None
-            model = CLIPVisionModelWithProjection.from_pretrained(name)
-            processor = CLIPImageProcessor.from_pretrained(name)
-    return Encoder("clip", name, _ClipImageEmbeds(model), _ClipPreprocess(processor),
-                   model.config.projection_dim, pick_device(device))
+        def load(src, **kw):
+            return (CLIPVisionModelWithProjection.from_pretrained(src, **kw), CLIPImageProcessor.from_pretrained(src, **kw))
+        model, processor = _from_hub(source, models_dir, load)
+    return Encoder("clip", name, ClipImageEmbeds(model), ClipPreprocess(processor), model.config.projection_dim,
+                   pick_device(device), precision, random_seed=seed)
+
+
+@dataclass
+class TextEncoder:
+    """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77 tokens)."""
+
+    name: str
+    module: nn.Module
+    tokenizer: object
+    dim: int
+    device: torch.device
+    precision: str = "float32"
+    identity: str = ""
+    random_seed: int | None = None
+    kind: str = "clip-text"
+    max_tokens: int = TEXT_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        self.module.eval().requires_grad_(False).to(self.device)
+        self.precision = resolve_precision(self.precision, self.device)
+        if not self.identity:
+            vocab = json.dumps(self.tokenizer.get_vocab(), sort_keys=True)
+            self.identity = fingerprint(self.kind, self.module, hashlib.sha256(vocab.encode()).hexdigest())
+
+    def tokenize(self, texts: list[str]) -> dict:
+        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens,
+                              return_tensors="pt")
+
+    def truncated(self, texts: list[str]) -> int:
+        """How many of ``texts`` are longer than the 77-token context (their end is cut)."""
+        ids = self.tokenizer(list(texts), truncation=False)["input_ids"]
+        return int(sum(len(i) > self.max_tokens for i in ids))
+
+    @torch.inference_mode()
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+        with autocast(self.device, self.precision):
+            return self.module(**batch).text_embeds.float().cpu()
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.identity}-{self.precision}"
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    def size_mb(self) -> float:
+        return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
+
+
+def load_clip_text(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
+                   precision: str = "float32", corpus: Iterable[str] | None = None) -> TextEncoder:
+    """CLIP text tower and tokenizer, by the same rules as ``load_clip`` (same folder or hub name).
+
+    ``"random"``: a full-size text tower drawn from ``RANDOM_SEED``, with the tiny BPE tokenizer
+    (no real vocabulary offline; the compute is the real one's).
+    """
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer
+
+    source = _clip_source(name, models_dir, corpus)
+    seed = None
+    if source == RANDOM:
+        folder = Path(models_dir) / "random-clip-tokenizer"
+        if not (folder / "tokenizer_config.json").exists():
+            train_tiny_tokenizer(folder, corpus)
+        tokenizer = CLIPTokenizer.from_pretrained(folder)
+        with _seeded(RANDOM_SEED):
+            model = CLIPTextModelWithProjection(CLIPTextConfig(eos_token_id=tokenizer.eos_token_id,
+                                                               bos_token_id=tokenizer.bos_token_id,
+                                                               pad_token_id=tokenizer.pad_token_id))
+        seed = RANDOM_SEED
+    else:
+        def load(src, **kw):
+            return CLIPTextModelWithProjection.from_pretrained(src, **kw), CLIPTokenizer.from_pretrained(src, **kw)
+        model, tokenizer = _from_hub(source, models_dir, load)
+    return TextEncoder(name, model, tokenizer, model.config.projection_dim, pick_device(device), precision,
+                       random_seed=seed)
 
 
 # --------------------------------------------------------------------------- VGG16
-class _ConvBasePooled(nn.Module):
+class ConvBasePooled(nn.Module):
     """VGG conv base followed by global average pooling: N x C feature vectors."""
 
     def __init__(self, features: nn.Module) -> None:
@@ -175,19 +474,20 @@ def build_tiny_vgg(path: str | os.PathLike, seed: int = 0) -> Path:
     """A tiny VGG-style conv base (4 blocks, 8-32 channels), saved as {"cfg", "features"}."""
     from torchvision.models.vgg import make_layers
 
-    torch.manual_seed(seed)
-    features = make_layers(TINY_VGG_CFG)
-    for m in features.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    with _seeded(seed):
+        features = make_layers(TINY_VGG_CFG)
+        for m in features.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"cfg": TINY_VGG_CFG, "features": features.state_dict()}, path)
     return path
 
 
-def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models") -> Encoder:
+def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
+               precision: str = "float32") -> Encoder:
     """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or ``tiny-random``.
 
     A weights file is either a full ``vgg16`` state dict (as torchvision publishes it) or a
@@ -196,14 +496,17 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
     from torchvision.models import VGG16_Weights, vgg16
     from torchvision.models.vgg import make_layers
 
-    preprocess = VGG16_Weights.IMAGENET1K_V1.transforms()   # resize 256, crop 224, ImageNet mean/std
+    preprocess = TorchvisionPreprocess(VGG16_Weights.IMAGENET1K_V1.transforms())   # resize 256, crop 224
+    name, seed = str(weights), None
     if weights == TINY:
         path = Path(models_dir) / "tiny-vgg.pt"
         if not path.exists():
             build_tiny_vgg(path)
         weights = str(path)
     if weights == RANDOM:
-        features = vgg16(weights=None).features
+        with _seeded(RANDOM_SEED):
+            features = vgg16(weights=None).features
+        seed = RANDOM_SEED
     elif Path(weights).is_file():
         state = torch.load(weights, map_location="cpu", weights_only=True)
         if "cfg" in state:
@@ -223,7 +526,9 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
         local = Path(models_dir) / Path(w.url).name          # e.g. data/models/vgg16-397923af.pth
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
         if local.exists():
-            return load_vgg16(str(local), device=device, models_dir=models_dir)
+            encoder = load_vgg16(str(local), device=device, models_dir=models_dir, precision=precision)
+            encoder.name = name
+            return encoder
         if not cached.exists() and not _online("download.pytorch.org"):
             raise ModelUnavailableError(
                 f"VGG16 {weights} weights are not on this machine and download.pytorch.org cannot be reached: "
@@ -231,19 +536,126 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
             )
         features = vgg16(weights=w).features
     dim = [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
-    return Encoder("vgg16", str(weights), _ConvBasePooled(features), preprocess, dim, pick_device(device))
+    return Encoder("vgg16", name, ConvBasePooled(features), preprocess, dim, pick_device(device), precision,
+                   random_seed=seed)
 
 
-def load_encoder(kind: str, name: str, device: str = "auto", models_dir: str | os.PathLike = "data/models") -> Encoder:
+# --------------------------------------------------------------------------- frozen prefix / trainable tail
+class ClipPrefix(nn.Module):
+    """CLIP vision tower up to (not including) its last ``k`` transformer blocks: pixels -> N x tokens x width."""
+
+    def __init__(self, vision_model: nn.Module, k: int) -> None:
+        super().__init__()
+        self.embeddings, self.pre_layrnorm = vision_model.embeddings, vision_model.pre_layrnorm
+        self.layers = nn.ModuleList(list(vision_model.encoder.layers)[: len(vision_model.encoder.layers) - k])
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        hidden = self.pre_layrnorm(self.embeddings(pixel_values))
+        for layer in self.layers:
+            hidden = layer(hidden, None)
+        return hidden
+
+
+def class_token_block(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    """One CLIP encoder block computed for the class token only (N x 1 x width).
+
+    The embedding reads only the class token of the last block's output, so that block needs keys
+    and values for every token but queries, attention output and MLP for one: about a fifth of the
+    block's work. Same weights, same result as ``layer(hidden)[:, :1]`` (to float rounding).
+    """
+    attn = layer.self_attn
+    n, t, width = hidden.shape
+    heads, head_dim = attn.num_heads, attn.head_dim
+    h = layer.layer_norm1(hidden)
+    q = attn.q_proj(h[:, :1]).view(n, 1, heads, head_dim).transpose(1, 2)
+    k = attn.k_proj(h).view(n, t, heads, head_dim).transpose(1, 2)
+    v = attn.v_proj(h).view(n, t, heads, head_dim).transpose(1, 2)
+    out = nn.functional.scaled_dot_product_attention(q, k, v, scale=attn.scale)
+    out = attn.out_proj(out.transpose(1, 2).reshape(n, 1, width))
+    x = hidden[:, :1] + out
+    return x + layer.mlp(layer.layer_norm2(x))
+
+
+class ClipTail(nn.Module):
+    """CLIP's last ``k`` blocks, post-layernorm of the class token and projection: N x tokens x width -> N x dim.
+
+    The very last block is computed for the class token only (``class_token_block``).
+    """
+
+    def __init__(self, model: nn.Module, k: int) -> None:
+        super().__init__()
+        vision = model.vision_model
+        self.layers = nn.ModuleList(list(vision.encoder.layers)[len(vision.encoder.layers) - k:])
+        self.post_layernorm, self.projection = vision.post_layernorm, model.visual_projection
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            hidden = layer(hidden, None)
+        hidden = class_token_block(self.layers[-1], hidden)
+        return self.projection(self.post_layernorm(hidden[:, 0, :]))
+
+
+def _vgg_cut(features: nn.Sequential, k: int) -> int:
+    pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
+    if not 1 <= k < len(pools):
+        raise ValueError(f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} of them")
+    return pools[-(k + 1)] + 1
+
+
+def split_at(encoder: Encoder, k: int) -> tuple[nn.Module, nn.Module]:
+    """``(prefix, tail)`` of ``encoder`` with its last ``k`` blocks in the tail (weights shared, not copied).
+
+    ``tail(prefix(x)) == encoder.module(x)``. CLIP: the last ``k`` transformer blocks, post-layernorm
+    and projection; VGG16: the last ``k`` conv blocks (``block5`` for k=1) and the global pooling.
+    """
+    if encoder.kind == "clip":
+        model = encoder.module.model
+        layers = len(model.vision_model.encoder.layers)
+        if not 1 <= k <= layers:
+            raise ValueError(f"k={k}: this CLIP has {layers} blocks")
+        return ClipPrefix(model.vision_model, k), ClipTail(model, k)
+    if encoder.kind == "vgg16":
+        features = encoder.module.features
+        cut = _vgg_cut(features, k)
+        return features[:cut], nn.Sequential(features[cut:], nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+    raise ValueError(f"cannot split a {encoder.kind!r} encoder")
+
+
+def tap(encoder: Encoder, k: int) -> nn.Module:
+    """The module whose input is the activation entering the last ``k`` blocks (for a forward pre-hook)."""
+    if encoder.kind == "clip":
+        layers = encoder.module.model.vision_model.encoder.layers
+        return layers[len(layers) - k]
+    features = encoder.module.features
+    return features[_vgg_cut(features, k)]
+
+
+def fast_module(encoder: Encoder, batch_size: int = 2) -> tuple[nn.Module, torch.memory_format, str]:
+    """The encoder's module made faster for long inference-only runs (explanations): channels-last memory
+    (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the plain module
+    in the last float bits, so the plain module stays the one that makes cached features. Returns
+    ``(module, memory format, what was done)``; falls back to the plain module, saying why, if
+    compiling fails (no C++ compiler, say).
+    """
+    import copy
+    import warnings
+
+    fmt = torch.channels_last if encoder.kind == "vgg16" else torch.contiguous_format
+    module = copy.deepcopy(encoder.module).to(memory_format=fmt)
+    compiled = torch.compile(module)
+    try:
+        with torch.inference_mode(), autocast(encoder.device, encoder.precision):
+            compiled(torch.zeros(batch_size, 3, 224, 224, device=encoder.device).contiguous(memory_format=fmt))
+    except Exception as exc:  # noqa: BLE001 - any compiler failure: keep the plain, correct path
+        warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc)[:200]}); using the plain model", stacklevel=2)
+        return encoder.module, torch.contiguous_format, "plain (compile failed)"
+    return compiled, fmt, "torch.compile" + (" + channels_last" if encoder.kind == "vgg16" else "")
+
+
+def load_encoder(kind: str, name: str, device: str = "auto", models_dir: str | os.PathLike = "data/models",
+                 precision: str = "float32", **kw) -> Encoder:
     """``kind`` is ``"clip"`` or ``"vgg16"``."""
     loaders = {"clip": load_clip, "vgg16": load_vgg16}
     if kind not in loaders:
         raise ValueError(f"unknown encoder kind {kind!r}; expected one of {sorted(loaders)}")
-    return loaders[kind](name, device=device, models_dir=models_dir)
-
-
-def describe(encoder: Encoder) -> dict:
-    """Facts about an encoder for tables and metrics.json."""
-    return {"kind": encoder.kind, "name": encoder.name, "dim": encoder.dim, "identity": encoder.identity,
-            "parameters": encoder.n_parameters(), "size_mb": round(encoder.size_mb(), 1),
-            "device": str(encoder.device)}
+    return loaders[kind](name, device=device, models_dir=models_dir, precision=precision, **kw)
