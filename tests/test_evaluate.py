@@ -1,4 +1,4 @@
-"""utils.evaluate: metrics against scikit-learn, bootstrap, McNemar, repeated splits, metrics file."""
+"""utils.evaluate: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats, budgets, timing."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from utils import evaluate, train
+from utils import evaluate
+
+
+def _noisy(n: int, acc: float, seed: int, n_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    wrong = (y + 1 + rng.integers(0, n_classes - 1, n)) % n_classes
+    return y, np.where(rng.random(n) < acc, y, wrong)
 
 
 def test_metrics_match_scikit_learn() -> None:
@@ -19,17 +26,38 @@ def test_metrics_match_scikit_learn() -> None:
     assert np.sum(m["confusion"]) == 200
 
 
+def test_bootstrap_macro_f1_uses_every_class_like_the_point_estimate() -> None:
+    """A class that is never predicted nor present still counts (as 0), in the estimate and in every resample."""
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0, 1, 1, 1, 0, 0])
+    W = np.ones((1, len(y)), dtype=int)                      # the "resample" that is the sample itself
+    acc, f1 = evaluate._scores(W @ evaluate._confusions(y, p, np.arange(len(y)), 3), 3)
+    assert f1[0] == pytest.approx(f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0))
+    assert acc[0] == pytest.approx(accuracy_score(y, p))
+    table, _, _ = evaluate.compare(y, {"m": p}, ["a", "b", "c"], None, n_boot=200)
+    assert table.loc["m", "macro_f1"] == pytest.approx(f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0))
+
+
 def test_bootstrap_interval_contains_the_estimate_and_narrows_with_n() -> None:
-    rng = np.random.default_rng(1)
-    small_y = rng.integers(0, 2, 50)
-    small_p = np.where(rng.random(50) < 0.8, small_y, 1 - small_y)
-    big_y = rng.integers(0, 2, 2000)
-    big_p = np.where(rng.random(2000) < 0.8, big_y, 1 - big_y)
-    lo, hi = evaluate.bootstrap_ci(small_y, small_p, evaluate.accuracy, n_boot=500)
-    assert lo <= evaluate.accuracy(small_y, small_p) <= hi
-    blo, bhi = evaluate.bootstrap_ci(big_y, big_p, evaluate.accuracy, n_boot=500)
+    small_y, small_p = _noisy(50, 0.8, 1)
+    big_y, big_p = _noisy(2000, 0.8, 2)
+    lo, hi = evaluate.bootstrap_ci(small_y, small_p, "accuracy", n_boot=500)
+    assert lo <= np.mean(small_y == small_p) <= hi
+    blo, bhi = evaluate.bootstrap_ci(big_y, big_p, "accuracy", n_boot=500)
     assert bhi - blo < (hi - lo) / 3
     assert 0.76 < blo < 0.8 < bhi < 0.84
+
+
+def test_cluster_bootstrap_is_wider_when_images_come_in_duplicated_pairs() -> None:
+    """60 images that are 30 duplicated pairs carry the evidence of 30: resampling pairs says so."""
+    y, p = _noisy(30, 0.7, 3)
+    y2, p2 = np.repeat(y, 2), np.repeat(p, 2)
+    pairs = np.repeat(np.arange(30), 2)
+    img = evaluate.bootstrap_ci(y2, p2, "accuracy", groups=None, n_boot=2000)
+    grp = evaluate.bootstrap_ci(y2, p2, "accuracy", groups=pairs, n_boot=2000)
+    assert grp[1] - grp[0] > 1.25 * (img[1] - img[0])
+    alone = evaluate.bootstrap_ci(y, p, "accuracy", n_boot=2000)
+    assert abs((grp[1] - grp[0]) - (alone[1] - alone[0])) < 0.05
 
 
 def test_mcnemar_counts_and_p_value() -> None:
@@ -42,24 +70,56 @@ def test_mcnemar_counts_and_p_value() -> None:
     assert evaluate.mcnemar(y, a, a)["p_value"] == 1.0
 
 
-def test_repeated_splits_retrain_per_seed() -> None:
-    rng = np.random.default_rng(0)
-    n = 90
-    labels = np.repeat(["a", "b", "c"], n // 3)
-    rows = pd.DataFrame({"row": range(n), "image": [f"{i}.jpg" for i in range(n)], "path": "", "label": labels, "product_name": "",
-                         "sha256": "", "phash": [f"{rng.integers(0, 2**63):016x}" for _ in range(n)]})
-    y = pd.Series(labels).map({"a": 0, "b": 1, "c": 2}).to_numpy()
-    good = (np.eye(3, 6)[y] * 4 + rng.normal(0, 0.5, (n, 6))).astype(np.float32)
-    noise = rng.normal(0, 1, (n, 6)).astype(np.float32)
-    cfg = train.default_config("clip", 6, 3, epochs=30, lr=1e-2, hidden=16)
-    acc = evaluate.repeated_splits(rows, {"good": good, "noise": noise}, {"good": cfg, "noise": cfg}, seeds=[0, 1, 2])
-    assert list(acc.index) == [0, 1, 2]
-    assert (acc["good"] > 0.9).all() and acc["noise"].mean() < 0.6
-    assert set(evaluate.summarize_repeats(acc).columns) == {"mean", "std", "min", "max"}
+def test_compare_gives_paired_intervals_against_the_reference() -> None:
+    y, good = _noisy(300, 0.9, 4, n_classes=3)
+    _, bad = _noisy(300, 0.5, 5, n_classes=3)
+    groups = np.arange(300) // 3
+    table, details, paired = evaluate.compare(y, {"ref": good, "bad": bad, "same": good}, ["a", "b", "c"], groups,
+                                              reference="ref", n_boot=500)
+    assert set(paired) == {"bad", "same"}
+    d = paired["bad"]
+    assert d["difference_high"] < 0 and d["mcnemar"]["p_value"] < 1e-6
+    assert d["accuracy_difference"] == pytest.approx(table.loc["bad", "accuracy"] - table.loc["ref", "accuracy"])
+    assert paired["same"]["difference_low"] == paired["same"]["difference_high"] == 0
+    assert all(table["accuracy_low"] <= table["accuracy"]) and all(table["accuracy"] <= table["accuracy_high"])
+    method = evaluate.intervals_method(500)
+    assert method["resamples"] == 500 and method["level"] == 0.95 and "group" in method["method"]
 
 
-def test_metrics_file_keeps_other_sections(tmp_path) -> None:
-    path = tmp_path / "metrics.json"
-    evaluate.record(path, "a", {"x": np.float32(0.5), "n": np.int64(3)})
-    evaluate.record(path, "b", {"y": [1, 2]})
-    assert evaluate.load_metrics(path) == {"a": {"x": 0.5, "n": 3}, "b": {"y": [1, 2]}}
+def test_wins_ties_and_losses_are_counted_apart() -> None:
+    acc = pd.DataFrame({"ref": [0.8, 0.8, 0.7, 0.9], "other": [0.9, 0.8, 0.6, 0.9]}, index=[1, 2, 3, 4])
+    assert evaluate.wins_ties_losses(acc, "ref") == {"other": {"ahead": 1, "tied": 2, "behind": 1, "splits": 4}}
+
+
+def test_budget_draws_take_k_per_category_from_training_rows_only() -> None:
+    train = pd.DataFrame({"label": list("aaaaabbb"), "x": range(8)}, index=range(10, 18))
+    draws = evaluate.budget_draws(train, [1, 4, "all"], draws=3, seed=0)
+    assert [(k, d) for k, d, _ in draws] == [(1, 0), (1, 1), (1, 2), (4, 0), (4, 1), (4, 2), ("all", 0)]
+    for k, _, rows in draws:
+        assert set(rows.index) <= set(train.index)
+        counts = rows["label"].value_counts()
+        assert counts["a"] == (5 if k == "all" else k) and counts["b"] == (3 if k == "all" else min(k, 3))
+    assert not draws[0][2].equals(draws[1][2]) or not draws[1][2].equals(draws[2][2]), "draws differ"
+    again = evaluate.budget_draws(train, [1], draws=3, seed=0)
+    assert all(a[2].equals(b[2]) for a, b in zip(draws, again)), "seeded"
+
+
+def test_inference_timing_warms_up_and_repeats() -> None:
+    calls = []
+    rows = pd.DataFrame({"x": range(10)})
+    out = evaluate.time_inference(lambda r: calls.append(len(r)), rows, repeats=3)
+    assert calls == [2, 10, 10, 10]
+    assert out["repeats"] == 3 and out["items"] == 10 and out["median_s_per_item"] == pytest.approx(np.median(out["runs_s_per_item"]), abs=1e-5)
+
+
+def test_headline_conclusion_reads_the_paired_numbers() -> None:
+    y, good = _noisy(200, 0.9, 6, n_classes=3)
+    _, bad = _noisy(200, 0.6, 7, n_classes=3)
+    table, _, paired = evaluate.compare(y, {"clip-head": good, "vgg16-head": bad}, list("abc"), None,
+                                        reference="clip-head", n_boot=300)
+    costs = {n: {"inference_s_per_item": 0.01, "repeats": 3, "batch_size": 16, "device": "cpu", "precision": "float32"}
+             for n in ("clip-head", "vgg16-head")}
+    text = evaluate.conclusion({"headline": ["clip-head", "vgg16-head"], "table": table.to_dict("index"),
+                                "paired": paired, "costs": costs, "profile": "full"})
+    assert f"clip-head reaches {100 * table.loc['clip-head', 'accuracy']:.1f}%" in text
+    assert "clip-head beats vgg16-head" in text

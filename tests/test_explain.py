@@ -1,10 +1,11 @@
-"""utils.explain: LIME, SHAP, averaging, stability and deletion curves, on known answers and real images."""
+"""utils.explain: LIME, SHAP, averaging, stability and deletion checks, on known answers and real images."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from utils import explain, models, train
+from utils import explain, features, models, train
 
 
 class ToyPipeline:
@@ -12,8 +13,12 @@ class ToyPipeline:
 
     batch_size = 64
 
+    def __init__(self) -> None:
+        self.seen = 0
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, dtype=np.float64)
+        self.seen += len(images)
         p = images[:, :64, :64].mean(axis=(1, 2, 3)) / 255.0
         return np.stack([1 - p, p], axis=1)
 
@@ -27,31 +32,73 @@ def bright_corner() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def tiny_pipeline(tmp_path_factory):
+def tiny(tmp_path_factory):
     encoder = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path_factory.mktemp("m"))
-    head = train.make_head(train.default_config("clip", encoder.dim, 7))
-    return explain.Pipeline(encoder, head, batch_size=16)
+    head = train.make_head(train.head_config("clip", encoder.dim, 7))
+    return encoder, head
+
+
+@pytest.fixture()
+def tiny_pipeline(tiny):
+    encoder, head = tiny
+    return explain.Pipeline(encoder, lambda X: train.predict_proba(head, X), batch_size=16)
 
 
 def test_lime_finds_the_region_that_matters(bright_corner) -> None:
     r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=200, n_segments=100, hide_color=0, seed=0)
-    assert r["label"] == 1 and r["weights"].shape == (r["segments"].max() + 1,)
+    assert r["label"] == 1 and r["weights"].shape == (r["segments"].max() + 1,) and 0 <= r["score"] <= 1
     for s in explain.top_segments(r["weights"], k=5):
         ys, xs = np.nonzero(r["segments"] == s)
         assert ys.mean() < 80 and xs.mean() < 80, "a top superpixel lies outside the corner"
 
 
-def test_deletion_curve_true_map_beats_random(bright_corner) -> None:
-    truth = np.zeros((224, 224))
-    truth[:64, :64] = 1
+def test_deletion_over_superpixels_true_order_beats_random_orders(bright_corner) -> None:
+    segments = explain.segment(bright_corner, n_segments=100)
+    corner = np.zeros(segments.max() + 1)
+    np.add.at(corner, segments[:64, :64].ravel(), 1)
+    order = explain.ranking(corner)
     fill = np.zeros(3)
-    true_curve = explain.deletion_curve(ToyPipeline(), bright_corner, truth, label=1, steps=10, fill=fill)
-    random_curve = explain.deletion_curve(ToyPipeline(), bright_corner, np.zeros((224, 224)), label=1, steps=10, fill=fill)
-    assert true_curve[0] == pytest.approx(random_curve[0]) and true_curve[-1] == pytest.approx(0)
-    assert true_curve[1] == pytest.approx(0, abs=0.01)           # 10% of pixels already covers the corner
-    assert explain.area_under(true_curve) < explain.area_under(random_curve) / 3
-    summary = explain.deletion_summary({"truth": [true_curve], "random": [random_curve]})
-    assert summary.auc["truth"] < summary.auc["random"]
+    truth = explain.deletion_curve(ToyPipeline(), bright_corner, segments, order, label=1, steps=10, fill=fill)
+    rng = np.random.default_rng(0)
+    randoms = [explain.deletion_curve(ToyPipeline(), bright_corner, segments, rng.permutation(len(corner)), 1, 10, fill)
+               for _ in range(5)]
+    assert truth[0] == pytest.approx(randoms[0][0]) and truth[-1] == pytest.approx(0)
+    assert explain.area_under(truth) < np.mean([explain.area_under(c) for c in randoms]) / 2
+
+
+def test_random_deletion_removes_whole_superpixels_with_the_same_fill(bright_corner) -> None:
+    """The reference deletes the explanation's own superpixels, in random order, not scattered pixels."""
+    segments = explain.segment(bright_corner, n_segments=100)
+    shown = []
+
+    def record(batch):
+        shown.append(np.asarray(batch))
+        return np.zeros((len(batch), 2))
+
+    rng = np.random.default_rng(1)
+    explain.deletion_curve(record, bright_corner, segments, rng.permutation(segments.max() + 1), 0, steps=4, fill=[7, 7, 7])
+    for step in shown[0][1:]:
+        filled = (step == 7).all(axis=-1)
+        for s in np.unique(segments):
+            inside = filled[segments == s]
+            assert inside.all() or not inside.any(), "a superpixel was only partly deleted"
+    assert (shown[0][-1] == 7).all(), "in the end every superpixel is deleted"
+
+
+def test_compare_deletion_and_the_faithfulness_test(bright_corner) -> None:
+    from types import SimpleNamespace
+
+    values = np.zeros((6, 224, 224, 3, 1))
+    values[:, :64, :64] = 1.0                   # SHAP-like values: the corner carries all of it
+    lime = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=200, hide_color=0, seed=0)
+    d = explain.compare_deletion(ToyPipeline(), [bright_corner] * 6, [lime] * 6, SimpleNamespace(values=values),
+                                 steps=10, random_orders=4, seed=0)
+    assert set(d.per_image) == {"LIME", "SHAP", "random"} and len(d.per_image["random"]) == 6
+    assert d.auc["SHAP"] < d.auc["random"] and d.auc["LIME"] < d.auc["random"]
+    f = explain.faithfulness(d.per_image, n_boot=500)
+    assert f["SHAP"]["gain_low"] > 0 and f["SHAP"]["better_on"] == 6 and f["SHAP"]["wilcoxon_p"] < 0.05
+    flat = explain.faithfulness({"LIME": [0.5, 0.4, 0.6], "random": [0.5, 0.4, 0.6]})
+    assert flat["LIME"]["mean_gain"] == 0 and flat["LIME"]["wilcoxon_p"] == 1.0
 
 
 def test_global_importance_on_planted_masks() -> None:
@@ -68,25 +115,59 @@ def test_global_importance_on_planted_masks() -> None:
         explain.global_importance([])
 
 
-def test_stability_is_perfect_for_one_seed_and_in_range(bright_corner) -> None:
+def test_jaccard_of_empty_explanations_is_not_stability() -> None:
+    assert explain.jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3)
+    assert explain.jaccard(set(), set()) == 0.0
+    assert explain.top_segments(np.array([-1.0, -2.0, 0.0])) == set()
+
+
+def test_stability_reuses_the_perturbations_shared_between_sample_counts(bright_corner) -> None:
+    toy = ToyPipeline()
+    memo = explain.Pipeline.__new__(explain.Pipeline)           # the memory of a real Pipeline around the toy
+    explain.Pipeline.__init__(memo, encoder=None, predict_vectors=None, batch_size=64)
+    memo._forward = lambda images: toy(images)
+    out = explain.stability(memo, bright_corner, [30, 60], seeds=[0, 1], k=5, hide_color=0)
+    assert set(out) == {30, 60} and all(0 <= v["min_jaccard"] <= v["mean_jaccard"] <= 1 for v in out.values())
+    assert toy.seen <= 1 + 2 * 60, "each seed pays only for its largest count (plus the intact image)"
     same = explain.stability(ToyPipeline(), bright_corner, [50], seeds=[3, 3], k=5, hide_color=0)
     assert same[50]["mean_jaccard"] == 1.0
-    varied = explain.stability(ToyPipeline(), bright_corner, [30, 300], seeds=[0, 1, 2], k=5, hide_color=0)
-    assert all(0 <= v["min_jaccard"] <= v["mean_jaccard"] <= 1 for v in varied.values())
-    assert explain.jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3)
 
 
-def test_pipeline_on_real_images(tiny_pipeline, real_images) -> None:
-    images = np.stack([explain.prepare_image(p) for p in real_images[:3]])
-    assert images.shape == (3, 224, 224, 3) and images.dtype == np.uint8
-    probs = tiny_pipeline(images)
-    assert probs.shape == (3, 7)
-    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
-    np.testing.assert_allclose(tiny_pipeline(images.astype(np.float32) / 255), probs, rtol=1e-4, atol=1e-6)
+def test_stable_count_is_the_smallest_count_reaching_the_threshold() -> None:
+    per_image = [{50: {"mean_jaccard": 0.4}, 100: {"mean_jaccard": 0.75}, 200: {"mean_jaccard": 0.9}},
+                 {50: {"mean_jaccard": 0.5}, 100: {"mean_jaccard": 0.65}, 200: {"mean_jaccard": 0.8}},
+                 {50: {"mean_jaccard": 0.6}, 100: {"mean_jaccard": 0.71}, 200: {"mean_jaccard": 0.7}}]
+    assert explain.stable_count(per_image, 0.7)[:1] == (100,)
+    count, medians, reached = explain.stable_count(per_image, 0.95)
+    assert (count, reached) == (200, False) and medians[50] == 0.5
 
 
-def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny_pipeline, real_images) -> None:
-    image = explain.prepare_image(real_images[0])
+def test_checks_draw_their_images_round_robin_over_categories() -> None:
+    rows = pd.DataFrame({"label": ["a"] * 6 + ["b"] * 3 + ["c"] * 2, "product_name": "x"})
+    chosen = explain.per_category(rows, np.ones(len(rows), bool), n=10)
+    items = explain.round_robin(chosen, per_category=2)
+    assert [c for _, c in items] == ["a", "b", "c", "a", "b", "c"]
+    assert {c for _, c in explain.round_robin(chosen, 1)} == {"a", "b", "c"}
+    assert len(explain.round_robin({"a": [0], "b": []}, 3)) == 1
+
+
+def test_explained_pixels_are_the_evaluated_pixels(tiny, tiny_pipeline, real_images, tmp_path) -> None:
+    """One decode path: the pipeline's prediction on the prepared pixels equals the one from cached features."""
+    encoder, head = tiny
+    rows = pd.DataFrame({"path": [str(p) for p in real_images], "sha256": [f"s{i}" for i in range(len(real_images))]})
+    X, _ = features.extract(encoder, rows, tmp_path, num_workers=0)
+    from_cache = train.predict_proba(head, X)
+    prepared = np.stack([explain.prepare_image(encoder, p) for p in real_images])
+    assert prepared.shape == (len(real_images), 224, 224, 3) and prepared.dtype == np.uint8
+    np.testing.assert_allclose(tiny_pipeline(prepared), from_cache, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tiny_pipeline(prepared.astype(np.float32) / 255), from_cache, rtol=1e-4, atol=1e-5)
+    before = tiny_pipeline.calls
+    tiny_pipeline(prepared)
+    assert tiny_pipeline.calls == before, "images already seen are not recomputed"
+
+
+def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny, tiny_pipeline, real_images) -> None:
+    image = explain.prepare_image(tiny[0], real_images[0])
     a = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
     b = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
     np.testing.assert_array_equal(a["weights"], b["weights"])          # seeded: reproducible
@@ -96,6 +177,8 @@ def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny_pipeline, real_images
     predicted = tiny_pipeline(image[None])[0].max()
     # Partition SHAP is additive: base value + sum of attributions = the model's output
     assert float(values.base_values[0, 0] + values.values[0].sum()) == pytest.approx(predicted, abs=1e-4)
+    per_sp = explain.per_superpixel(explain.shap_pixels(values, 0), a["segments"])
+    assert per_sp.shape == a["weights"].shape and per_sp.sum() == pytest.approx(values.values[0].sum(), rel=1e-6)
 
 
 def test_cached_explanations_are_reused_and_corruption_recomputed(tmp_path) -> None:
@@ -118,8 +201,6 @@ def test_cached_explanations_are_reused_and_corruption_recomputed(tmp_path) -> N
 
 
 def test_pick_examples_and_per_category() -> None:
-    import pandas as pd
-
     rows = pd.DataFrame({"label": ["W", "W", "H", "H"],
                          "product_name": ["Strap", "Analog Watch", "Lamp", "Lord Ganesha frame"]})
     assert explain.pick_examples(rows, {"W": "watch", "H": "ganesh", "X": "x"}) == [1, 3]
@@ -127,3 +208,13 @@ def test_pick_examples_and_per_category() -> None:
     chosen = explain.per_category(rows, np.array([True, False, False, True]), 5)
     assert chosen == {"H": [3], "W": [0]}
     assert explain.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)["W"] == [0, 1]
+
+
+def test_shap_figure_with_as_many_images_as_colour_channels(tiny_pipeline) -> None:
+    """shap 0.51's image_plot misreads an Explanation of exactly 3 RGB images; the figure must not care."""
+    from utils import plots
+
+    images = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3)).astype(np.uint8)
+    values = explain.shap_explain(tiny_pipeline, images, [str(i) for i in range(7)], max_evals=32)
+    fig = plots.shap_figure(values, ["a", "b", "c"], true_labels=["x", "y", "z"])
+    assert len(fig.axes) >= 6

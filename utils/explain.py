@@ -1,68 +1,104 @@
-"""Explanations of the full pipeline (pixels -> frozen encoder -> trained head) and how far to trust them.
+"""Explanations of an image candidate (pixels -> encoder -> classifier) and how far to trust them.
 
-- LIME (``lime``) on SLIC superpixels: local importance of each superpixel for one image.
+- LIME (``lime``) on SLIC superpixels: local importance of each superpixel for one image, with the
+  R² of LIME's local surrogate per explanation.
 - Per-category ("global") importance: the average of per-image LIME maps, each scaled to [-1, 1].
 - SHAP (``shap``) Partition explainer with a blur masker, drawn with ``shap.image_plot``.
-- Stability: overlap (Jaccard) of the top-k superpixels across LIME seeds, at several sample counts.
-- Faithfulness: deletion curves (remove the most important pixels first, follow the probability of
-  the explained class) for any importance map, and their area; a random order is the reference.
+- Stability: overlap (Jaccard) of the top-k superpixels across LIME seeds, at several sample
+  counts; the figures use the smallest count the check finds stable.
+- Faithfulness: deletion curves over the *same superpixels* (most important first) for LIME and
+  SHAP against several random orders of those superpixels, with the same fill colour; per-image
+  areas compared with a paired Wilcoxon test and a bootstrap interval.
 
-Explanations are costly (each perturbed copy is a full encoder pass), so ``cached`` stores them
-under ``data/explanations`` keyed by the model, the image and the settings.
+The explained pixels are exactly the evaluated ones: ``prepare_image`` decodes through the feature
+pipeline's own function and the encoder's own resize and crop, and the ``Pipeline`` only
+normalises. Explanations are costly (each perturbed copy is a full encoder pass), so ``cached``
+stores them under ``data/explanations`` keyed by the model (weights, precision), the image and the
+settings, and the ``Pipeline`` remembers the probabilities of images it has already seen.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
-from torch import nn
+from scipy.stats import wilcoxon
 
-from .data import load_image
-from .models import Encoder
+from .features import model_pixels
 
 
 # --------------------------------------------------------------------------- the pipeline
-def prepare_image(path: str | os.PathLike, size: int = 224) -> np.ndarray:
-    """The image as the encoder sees its content: shorter side ``size``, centre crop, uint8 HxWx3."""
-    im = load_image(path, max_side=None, min_side=size)
-    scale = size / min(im.size)
-    im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))), Image.Resampling.BICUBIC)
-    left, top = (im.width - size) // 2, (im.height - size) // 2
-    return np.asarray(im.crop((left, top, left + size, top + size)))
+def prepare_image(encoder, path: str | os.PathLike) -> np.ndarray:
+    """The pixels ``encoder`` classifies for this image (same decode, resize and crop as the features)."""
+    return model_pixels(encoder, str(path))
 
 
 class Pipeline:
-    """Batch of HxWx3 images (uint8, or float in [0, 1]) -> class probabilities, through encoder and head."""
+    """Batch of HxWx3 model pixels (uint8, or float in [0, 1]) -> class probabilities.
 
-    def __init__(self, encoder: Encoder, head: nn.Module, batch_size: int = 32) -> None:
-        self.encoder, self.head, self.batch_size = encoder, head.eval(), batch_size
-        self.calls = 0
+    ``encoder`` normalises and encodes; ``predict_vectors`` (a fitted candidate's) classifies.
+    Probabilities of images already seen are remembered (up to ``memory`` images), so LIME runs
+    that share perturbed copies (the same seed at several sample counts) pay for them once.
+    """
+
+    def __init__(self, encoder, predict_vectors: Callable[[np.ndarray], np.ndarray], model_key: str = "",
+                 batch_size: int = 32, memory: int = 50_000, fast: bool = False) -> None:
+        self.encoder, self.predict_vectors, self.batch_size = encoder, predict_vectors, batch_size
+        self.model_key = model_key
+        self.calls = 0            # images sent through the encoder
+        self.requests = 0         # images asked for
+        self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._memory = memory
+        self.kernels = "plain"
+        self._module, self._format = None, torch.contiguous_format
+        if fast and encoder is not None:
+            from .models import fast_module
+
+            self._module, self._format, self.kernels = fast_module(encoder)
+
+    def _encode(self, batch: torch.Tensor) -> np.ndarray:
+        if self._module is None:
+            return self.encoder(batch).numpy()
+        from .models import autocast
+
+        with torch.inference_mode(), autocast(self.encoder.device, self.encoder.precision):
+            x = batch.to(self.encoder.device).contiguous(memory_format=self._format)
+            return self._module(x).float().cpu().numpy()
+
+    def _forward(self, images: np.ndarray) -> np.ndarray:
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            batch = torch.stack([self.encoder.preprocess.normalise(im) for im in images[i:i + self.batch_size]])
+            out.append(np.asarray(self.predict_vectors(self._encode(batch)), dtype=np.float64))
+        self.calls += len(images)
+        return np.concatenate(out)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
         if images.dtype != np.uint8:
             images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8) if images.max() <= 1.0 + 1e-6 \
                 else np.clip(images, 0, 255).astype(np.uint8)
-        out = []
-        for i in range(0, len(images), self.batch_size):
-            batch = torch.stack([self.encoder.preprocess(Image.fromarray(im)) for im in images[i:i + self.batch_size]])
-            with torch.inference_mode():
-                out.append(torch.softmax(self.head(self.encoder(batch)), dim=1).numpy())
-        self.calls += len(images)
-        return np.concatenate(out) if out else np.zeros((0, 0))
+        self.requests += len(images)
+        keys = [hashlib.blake2b(im.tobytes(), digest_size=16).digest() for im in images]
+        todo = [i for i, k in enumerate(keys) if k not in self._memo]
+        if todo:
+            unique = list(dict.fromkeys(keys[i] for i in todo))
+            first = {k: next(i for i in todo if keys[i] == k) for k in unique}
+            probs = self._forward(images[[first[k] for k in unique]])
+            for k, p in zip(unique, probs):
+                self._memo[k] = p
+            while len(self._memo) > self._memory:
+                self._memo.popitem(last=False)
+        return np.stack([self._memo[k] for k in keys]) if keys else np.zeros((0, 0))
 
     def fingerprint(self) -> str:
-        h = hashlib.sha256(self.encoder.identity.encode())
-        for t in self.head.state_dict().values():
-            h.update(t.detach().cpu().numpy().tobytes())
-        return h.hexdigest()[:16]
+        return hashlib.sha256(f"{self.encoder.key}|{self.model_key}|{self.kernels}".encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- cache
@@ -88,15 +124,16 @@ def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], di
 
 # --------------------------------------------------------------------------- LIME
 class CachedLime:
-    """LIME with the notebook's settings, cached per (model, image content, settings, seed)."""
+    """LIME with fixed settings, cached per (model, image content, settings, sample count, seed)."""
 
-    def __init__(self, pipeline: "Pipeline", cache_dir: str | os.PathLike | None, seed: int = 0, **settings) -> None:
+    def __init__(self, pipeline: Pipeline, cache_dir: str | os.PathLike | None, seed: int = 0, **settings) -> None:
         self.pipeline, self.cache_dir, self.seed, self.settings = pipeline, cache_dir, seed, settings
         self._model = pipeline.fingerprint()
 
-    def __call__(self, image: np.ndarray, image_key: str) -> dict:
-        key = {"lime": self._model, "image": image_key, "seed": self.seed, **self.settings}
-        return cached(self.cache_dir, key, lambda: lime_explain(self.pipeline, image, seed=self.seed, **self.settings))
+    def __call__(self, image: np.ndarray, image_key: str, num_samples: int) -> dict:
+        key = {"lime": self._model, "image": image_key, "seed": self.seed, "num_samples": num_samples, **self.settings}
+        return cached(self.cache_dir, key, lambda: lime_explain(self.pipeline, image, num_samples=num_samples,
+                                                                seed=self.seed, **self.settings))
 
 
 def segment(image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0) -> np.ndarray:
@@ -109,7 +146,15 @@ def segment(image: np.ndarray, method: str = "slic", n_segments: int = 100, seed
         fn = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed)
     else:
         raise ValueError(f"unknown segmentation {method!r}: use 'slic' or 'quickshift'")
-    return fn(image)
+    segments = fn(image)
+    return np.unique(segments, return_inverse=True)[1].reshape(segments.shape)     # ids 0..n-1, as LIME assumes
+
+
+def _quiet_lime() -> None:
+    """LIME draws a progress bar per explained image; the notebooks draw one per step instead."""
+    from lime import lime_image
+
+    lime_image.tqdm = lambda iterable, *a, **k: iterable
 
 
 def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, n_segments: int = 100,
@@ -118,12 +163,15 @@ def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, 
     """LIME weights of each superpixel for ``label`` (default: the predicted class).
 
     Returns ``segments`` (HxW ints), ``weights`` (one per superpixel), ``label``, ``probability`` of
-    that label on the intact image, ``score`` (R² of LIME's local linear model) and ``seconds``.
+    that label on the intact image, ``score`` (R² of LIME's weighted local linear surrogate on its
+    own samples: with about as many samples as superpixels it fits almost anything, so it is a
+    ceiling, not a quality) and ``seconds``.
     """
     import time
 
     from lime import lime_image
 
+    _quiet_lime()
     start = time.perf_counter()
     segments = segment(image, segmentation, n_segments, seed) if segments is None else segments
     probs = pipeline(image[None])[0]
@@ -137,7 +185,7 @@ def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, 
         weights[idx] = w
     return {"segments": segments, "weights": weights, "label": label, "probability": float(probs[label]),
             "score": float(explanation.score[label] if isinstance(explanation.score, dict) else explanation.score),
-            "seconds": time.perf_counter() - start}
+            "num_samples": num_samples, "seconds": time.perf_counter() - start}
 
 
 def pixel_map(segments: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -180,84 +228,28 @@ def shap_explain(pipeline: Pipeline, images: np.ndarray, classes: list[str], max
                      outputs=shap.Explanation.argsort.flip[:1], silent=True)
 
 
-# --------------------------------------------------------------------------- trust
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0
+def shap_pixels(shap_values, j: int) -> np.ndarray:
+    """Per-pixel SHAP value of image ``j`` for its explained class (summed over colour channels)."""
+    return np.asarray(shap_values.values[j, ..., 0]).sum(axis=-1)
 
 
-def stability(pipeline: Pipeline, image: np.ndarray, sample_counts: list[int], seeds: list[int], k: int = 10,
-              n_segments: int = 100, segmentation: str = "slic", hide_color: float | None = None) -> dict:
-    """Mean pairwise Jaccard overlap of the top-``k`` superpixels across LIME seeds, per sample count.
-
-    The segmentation is fixed (computed once), so only LIME's random perturbations differ.
-    """
-    segments = segment(image, segmentation, n_segments, seeds[0])
-    label = int(pipeline(image[None])[0].argmax())
-    out = {}
-    for n in sample_counts:
-        tops = [top_segments(lime_explain(pipeline, image, n, segments=segments, hide_color=hide_color,
-                                          seed=s, label=label)["weights"], k) for s in seeds]
-        pairs = [jaccard(tops[i], tops[j]) for i in range(len(tops)) for j in range(i + 1, len(tops))]
-        out[n] = {"mean_jaccard": float(np.mean(pairs)), "min_jaccard": float(np.min(pairs)), "pairs": len(pairs)}
-    return out
-
-
-def deletion_curve(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, importance: np.ndarray,
-                   label: int, steps: int = 20, fill: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """Probability of ``label`` as the most important pixels are replaced by ``fill`` (default: mean colour).
-
-    Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all pixels deleted. Ties in
-    ``importance`` are broken at random (seeded), so a constant map gives a random order.
-    """
-    h, w = importance.shape
-    rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(h * w), -importance.ravel()))
-    fill = image.reshape(-1, image.shape[-1]).mean(axis=0) if fill is None else fill
-    batch = []
-    for s in range(steps + 1):
-        n = round(s * h * w / steps)
-        flat = image.reshape(-1, image.shape[-1]).astype(np.float64).copy()
-        flat[order[:n]] = fill
-        batch.append(flat.reshape(image.shape))
-    batch = np.stack(batch)
-    batch = batch.round().clip(0, 255).astype(np.uint8) if image.dtype == np.uint8 else batch.astype(image.dtype)
-    return predict(batch)[:, label]
-
-
-def area_under(curve: np.ndarray) -> float:
-    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what matters."""
-    x = np.linspace(0, 1, len(curve))
-    return float(np.trapezoid(curve, x))
-
-
-def compare_deletion(pipeline: "Pipeline", images: list[np.ndarray], lime_results: list[dict], shap_values,
-                     steps: int = 20, seed: int = 0) -> "Deletion":
-    """Deletion curves of LIME, SHAP and a random order on each image, for the class LIME explained."""
-    curves: dict[str, list[np.ndarray]] = {"LIME": [], "SHAP": [], "random": []}
-    for j, (image, r) in enumerate(zip(images, lime_results)):
-        maps = {"LIME": lime_map(r),
-                "SHAP": shap_values.values[j, ..., 0].sum(axis=-1),
-                "random": np.zeros(r["segments"].shape)}
-        for method, importance in maps.items():
-            curves[method].append(deletion_curve(pipeline, image, importance, r["label"], steps=steps, seed=seed))
-    return deletion_summary(curves)
-
-
-@dataclass
-class Deletion:
-    curves: dict[str, np.ndarray]      # method -> mean curve over images
-    auc: dict[str, float]              # method -> mean area
-    per_image: dict[str, list[float]]  # method -> area per image
-
-
-def deletion_summary(curves: dict[str, list[np.ndarray]]) -> Deletion:
-    """Mean deletion curve and area per method, from one curve per image and method."""
-    per_image = {m: [area_under(c) for c in cs] for m, cs in curves.items()}
-    return Deletion(curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
-                    auc={m: float(np.mean(v)) for m, v in per_image.items()}, per_image=per_image)
+def per_superpixel(pixel_values: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Total of a per-pixel map within each superpixel (SHAP brought to LIME's superpixels)."""
+    return np.bincount(segments.ravel(), weights=pixel_values.ravel(), minlength=segments.max() + 1)
 
 
 # --------------------------------------------------------------------------- choosing images
+def round_robin(chosen: dict[str, list[int]], per_category: int) -> list[tuple[int, str]]:
+    """``(index, category)``: the first image of every category, then the second of every category...,
+    up to ``per_category`` per category, so no check rests on one category."""
+    out = []
+    for r in range(per_category):
+        for label in sorted(chosen):
+            if r < len(chosen[label]):
+                out.append((chosen[label][r], label))
+    return out
+
+
 def pick_examples(rows, queries: dict[str, str]) -> list[int]:
     """For each ``category: regex``, the first row of that category whose product name matches
     (case-insensitive), else the first row of the category; categories absent are skipped."""
@@ -271,30 +263,197 @@ def pick_examples(rows, queries: dict[str, str]) -> list[int]:
     return picks
 
 
-def per_category(rows, correct: np.ndarray, n: int, only_correct: bool = True) -> dict[str, list[int]]:
-    """Up to ``n`` row indices per category, correctly classified ones only unless ``only_correct`` is False."""
+def per_category(rows, correct: np.ndarray, n: int, only_correct: bool = True,
+                 categories: list[str] | None = None) -> dict[str, list[int]]:
+    """Up to ``n`` row indices per category (``categories``, default all), correctly classified ones
+    only unless ``only_correct`` is False."""
     out = {}
-    for label in sorted(rows["label"].unique()):
+    for label in categories or sorted(rows["label"].unique()):
         mask = (rows["label"] == label).to_numpy() & (correct if only_correct else True)
         out[label] = [int(i) for i in np.flatnonzero(mask)[:n]]
     return out
 
 
+# --------------------------------------------------------------------------- stability
+def jaccard(a: set, b: set) -> float:
+    """Overlap of two top-k sets. Two empty sets (explanations with no positive weight) score 0:
+    agreeing on nothing is not stability."""
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
+def stability(pipeline: Pipeline, image: np.ndarray, sample_counts: list[int], seeds: list[int], k: int = 10,
+              n_segments: int = 100, segmentation: str = "slic", hide_color: float | None = None) -> dict:
+    """Pairwise Jaccard overlap of the top-``k`` superpixels across LIME seeds, per sample count.
+
+    The segmentation is fixed (computed once), so only LIME's random perturbations differ. For
+    each seed the largest count runs first: LIME's first ``n`` perturbations of a seed are the same
+    at every count, so the smaller counts reuse the pipeline's remembered probabilities.
+    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (``r2``: LIME's surrogate R² per seed).
+    """
+    segments = segment(image, segmentation, n_segments, seeds[0])
+    label = int(pipeline(image[None])[0].argmax())
+    results: dict[int, dict[int, dict]] = {n: {} for n in sample_counts}
+    for s in seeds:
+        for n in sorted(sample_counts, reverse=True):
+            results[n][s] = lime_explain(pipeline, image, n, segments=segments, hide_color=hide_color, seed=s,
+                                         label=label)
+    out = {}
+    for n in sample_counts:
+        tops = [top_segments(results[n][s]["weights"], k) for s in seeds]
+        pairs = [jaccard(tops[i], tops[j]) for i in range(len(tops)) for j in range(i + 1, len(tops))]
+        out[n] = {"mean_jaccard": float(np.mean(pairs)), "min_jaccard": float(np.min(pairs)), "pairs": len(pairs),
+                  "r2": [round(results[n][s]["score"], 4) for s in seeds]}
+    return out
+
+
+def stable_count(per_image: list[dict], threshold: float) -> tuple[int, dict, bool]:
+    """The smallest sample count whose median (over images) top-k Jaccard reaches ``threshold``.
+
+    Returns ``(count, medians, reached)``; when no count reaches it, the largest count and False.
+    """
+    counts = sorted({int(n) for s in per_image for n in s})
+    medians = {n: float(np.median([s[n]["mean_jaccard"] for s in per_image])) for n in counts}
+    for n in counts:
+        if medians[n] >= threshold:
+            return n, medians, True
+    return counts[-1], medians, False
+
+
+# --------------------------------------------------------------------------- faithfulness
+def deletion_curve(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, segments: np.ndarray,
+                   order: np.ndarray, label: int, steps: int = 20, fill: np.ndarray | None = None) -> np.ndarray:
+    """Probability of ``label`` as superpixels are replaced by ``fill`` in ``order`` (most important first).
+
+    Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all superpixels deleted. ``fill``
+    defaults to the image's mean colour; every method's curve uses the same.
+    """
+    fill = image.reshape(-1, image.shape[-1]).mean(axis=0) if fill is None else np.asarray(fill, dtype=np.float64)
+    order = np.asarray(order)
+    batch = []
+    for s in range(steps + 1):
+        n = round(s * len(order) / steps)
+        out = image.astype(np.float64).copy()
+        out[np.isin(segments, order[:n])] = fill
+        batch.append(out)
+    batch = np.stack(batch).round().clip(0, 255).astype(np.uint8)
+    return predict(batch)[:, label]
+
+
+def area_under(curve: np.ndarray) -> float:
+    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what matters."""
+    x = np.linspace(0, 1, len(curve))
+    return float(np.trapezoid(curve, x))
+
+
+def ranking(scores: np.ndarray) -> np.ndarray:
+    """Superpixel ids, most important (largest score) first; ties in id order."""
+    return np.argsort(-np.asarray(scores), kind="stable")
+
+
+@dataclass
+class Deletion:
+    curves: dict[str, np.ndarray]      # method -> mean curve over images
+    auc: dict[str, float]              # method -> mean area
+    per_image: dict[str, list[float]]  # method -> area per image (random: mean over its orders)
+
+
+def compare_deletion(pipeline: Pipeline, images: list[np.ndarray], lime_results: list[dict], shap_values,
+                     steps: int = 20, random_orders: int = 5, seed: int = 0) -> Deletion:
+    """Deletion curves on each image's LIME superpixels: LIME's order, SHAP's (SHAP summed within
+    each superpixel) and ``random_orders`` random orders of the same superpixels, for the class LIME explained."""
+    rng = np.random.default_rng(seed)
+    curves: dict[str, list[np.ndarray]] = {"LIME": [], "SHAP": [], "random": []}
+    per_image_random = []
+    for j, (image, r) in enumerate(zip(images, lime_results)):
+        segs = r["segments"]
+        n = int(segs.max()) + 1
+        curves["LIME"].append(deletion_curve(pipeline, image, segs, ranking(r["weights"]), r["label"], steps))
+        curves["SHAP"].append(deletion_curve(pipeline, image, segs,
+                                             ranking(per_superpixel(shap_pixels(shap_values, j), segs)), r["label"], steps))
+        randoms = [deletion_curve(pipeline, image, segs, rng.permutation(n), r["label"], steps)
+                   for _ in range(random_orders)]
+        curves["random"].append(np.mean(randoms, axis=0))
+        per_image_random.append(float(np.mean([area_under(c) for c in randoms])))
+    per_image = {m: [area_under(c) for c in cs] for m, cs in curves.items() if m != "random"}
+    per_image["random"] = per_image_random
+    return Deletion(curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
+                    auc={m: float(np.mean(v)) for m, v in per_image.items()}, per_image=per_image)
+
+
+def faithfulness(per_image: dict[str, list[float]], n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Per method: mean area difference to the random order (random minus method: positive = more
+    faithful), its bootstrap interval over images, and the paired Wilcoxon signed-rank test."""
+    out = {}
+    rand = np.asarray(per_image["random"])
+    rng = np.random.default_rng(seed)
+    for method, areas in per_image.items():
+        if method == "random":
+            continue
+        d = rand - np.asarray(areas)
+        boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1) if len(d) else np.zeros(1)
+        alpha = (1 - level) / 2
+        nonzero = d[np.abs(d) > 1e-12]
+        p = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else 1.0
+        out[method] = {"images": len(d), "mean_gain": float(d.mean()) if len(d) else 0.0,
+                       "gain_low": float(np.quantile(boots, alpha)), "gain_high": float(np.quantile(boots, 1 - alpha)),
+                       "wilcoxon_p": p, "better_on": int((d > 0).sum())}
+    return out
+
+
 def verdict(summary: dict) -> str:
-    """Plain-language reading of the stability and faithfulness numbers in ``summary`` (notebook 06)."""
-    stab = summary["stability"]
-    counts = sorted(stab, key=int)
-    parts = [f"Top-{summary['settings']['top_k']} superpixel overlap between LIME seeds: "
-             + ", ".join(f"{stab[c]['mean_jaccard']:.2f} at {c} copies" for c in counts) + "."]
-    low, high = stab[counts[0]]["mean_jaccard"], stab[counts[-1]]["mean_jaccard"]
-    if high - low > 0.1:
-        parts.append(f"{counts[0]} perturbed copies give visibly less stable explanations than {counts[-1]}.")
+    """Plain-language reading of the stability and faithfulness numbers (notebook 06, the note)."""
+    st = summary["stability"]
+    k, thr = summary["settings"]["top_k"], summary["stability_threshold"]
+    medians = st["median_jaccard"]
+    counts = sorted(medians, key=int)
+    parts = [f"Across {len(st['seeds'])} LIME seeds on {st['images']} image(s) from {len(st['categories'])} "
+             f"categor{'y' if len(st['categories']) == 1 else 'ies'}, the median top-{k} superpixel overlap is "
+             + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts) + "."]
+    chosen, note = summary["lime_samples"], summary["settings"]["note_samples"]
+    if st["reached"]:
+        parts.append(f"The figures use {chosen} perturbed copies, the smallest count whose median overlap reaches "
+                     f"{thr:g}" + (" (the note's setting)." if chosen == note else f"; the note's {note} copies stay "
+                                                                              "beside them in Figure 7."))
     else:
-        parts.append(f"Going from {counts[0]} to {counts[-1]} copies changes the overlap by {high - low:+.2f}.")
-    auc = summary["deletion"]["auc"]
-    for method in ("LIME", "SHAP"):
-        if method in auc:
-            gain = auc["random"] - auc[method]
-            parts.append(f"{method}: deletion area {auc[method]:.3f} vs {auc['random']:.3f} for a random order "
-                         + ("(more faithful than random)." if gain > 0.01 else "(no better than random).")) 
+        parts.append(f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, and their "
+                     "top superpixels should be read as indicative only.")
+    for method, f in summary["deletion"]["faithfulness"].items():
+        gain = f"{f['mean_gain']:+.3f} (95% CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
+        if f["gain_low"] > 0 and f["wilcoxon_p"] < 0.05:
+            word = "more faithful than a random order of the same superpixels"
+        elif f["gain_high"] < 0 and f["wilcoxon_p"] < 0.05:
+            word = "less faithful than a random order of the same superpixels"
+        else:
+            word = "not distinguishable from a random order of the same superpixels"
+        parts.append(f"{method}: deleting its most important superpixels first lowers the deletion area by {gain} "
+                     f"against random orders; better on {f['better_on']} of {f['images']} images, Wilcoxon p = "
+                     f"{f['wilcoxon_p']:.3g}: {word}.")
+    agree = summary.get("agreement")
+    if agree:
+        parts.append(f"On {agree['agree']} of {agree['images']} explained images the pipeline's prediction on the "
+                     f"explained pixels equals the evaluated prediction ({100 * agree['rate']:.0f}%).")
     return " ".join(parts)
+
+
+class NothingToExplain(RuntimeError):
+    """The candidate to explain reads no image (or is not in the panel): notebook 06 has nothing to do."""
+
+
+def require_image_candidate(name: str, panel, metrics_path, profile: str, split_id: str) -> None:
+    """Stop notebook 06 with one sentence (recorded in the metrics) unless ``name`` is a trained image candidate."""
+    from . import runs
+    from .candidates import CANDIDATES
+
+    c = CANDIDATES.get(name)
+    reason = None
+    if c is None:
+        reason = f"explain_model={name!r} is not a candidate"
+    elif c.reads != "image" or c.family == "late-fusion" or c.inputs[0] not in ("clip-image", "vgg16-image"):
+        reason = (f"{name} reads {c.reads} through {', '.join(c.inputs) or 'its members'}, and LIME and SHAP here "
+                  "explain candidates built on the CLIP or VGG16 image encoder")
+    elif not (panel.layout.candidate(name) / "meta.json").exists():
+        reason = f"{name} was not trained in this run (not in notebook 04's models)"
+    if reason:
+        runs.record(metrics_path, "explanations", {"profile": profile, "skipped": f"Explanations skipped: {reason}."},
+                    split_id=split_id)
+        raise NothingToExplain(f"{reason}; set explain_model to a trained image candidate (e.g. clip-head).")
