@@ -6,14 +6,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= full
 REPORT_DIR ?= reports
+ARGS ?=
 export DATA_SOURCE
 
 .DEFAULT_GOAL := help
-.PHONY: help env data report smoke test bench strip clean
+.PHONY: help env data report smoke test bench lab predict figures-table strip clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  settings: DATA_SOURCE=<folder or zip> PROFILE=full|smoke"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo "  settings: DATA_SOURCE=<folder or zip> PROFILE=full|smoke ARGS='<extra arguments>'"
+	@echo "  e.g. make report ARGS=\"-p models '[\\\"text-tfidf\\\"]' -p seed 7\"   (papermill-style overrides)"
+	@echo "       make data ARGS='--category-level 2'     make predict ARGS='photo.jpg --model clip-probe'"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
@@ -24,22 +27,31 @@ $(STAMP): requirements.txt pyproject.toml
 env: $(STAMP) ## create the virtual environment (.venv) if missing
 
 data: $(STAMP) ## get the dataset (DATA_SOURCE, else download) and write data/processed/catalog.csv
-	$(PY) -m utils.data
+	$(PY) -m utils.data $(ARGS)
 
-report: $(STAMP) ## execute every notebook in order into reports/ (figures into figures/)
-	$(PY) -m utils.report --profile $(PROFILE) --output-dir $(REPORT_DIR)
+report: $(STAMP) ## execute every notebook in order into reports/ (figures into figures/); ARGS: -p name value
+	$(PY) -m utils.report --profile $(PROFILE) --output-dir $(REPORT_DIR) $(ARGS)
 
-smoke: ## the whole notebook chain in the fast offline smoke profile
+smoke: ## the whole notebook chain in the fast offline smoke profile (every candidate, tiny models)
 	$(MAKE) report PROFILE=smoke
 
 test: $(STAMP) ## run the test suite (real-data tests need DATA_SOURCE)
 	$(VENV)/bin/pytest -q
 
+bench: $(STAMP) ## measure throughput, precision, fine-tuning and scale costs (reports/bench.json); ARGS: --sections ...
+	$(PY) -m utils.bench $(ARGS)
+
+lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's environment as the kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+predict: $(STAMP) ## classify new photos with a trained candidate: make predict ARGS='a.jpg b.jpg [--model clip-head]'
+	$(PY) -m utils.predict $(ARGS)
+
+figures-table: $(STAMP) ## rewrite the README's figure table from utils/figures.py
+	$(PY) -m utils.figures --update-readme
+
 strip: $(STAMP) ## remove outputs from the source notebooks
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean: ## remove generated reports, figures and processed data (keeps raw data and the venv)
-	rm -rf $(REPORT_DIR)/*.ipynb $(REPORT_DIR)/note.* $(REPORT_DIR)/*.json figures/*.png data/processed data/features data/models data/explanations
-
-bench: $(STAMP) ## measure pipeline vs bare-model throughput and head training time (reports/bench.json)
-	$(PY) -m utils.bench
+	rm -rf $(REPORT_DIR)/*.ipynb $(REPORT_DIR)/note.* $(REPORT_DIR)/*.json $(REPORT_DIR)/*.png figures/*.png data/processed data/features data/activations data/models data/explanations

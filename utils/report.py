@@ -1,7 +1,9 @@
 """Execute the numbered notebooks in order with papermill (``make report`` / ``make smoke``).
 
-Each notebook receives, from the profile file and the overrides, only the parameters its
-``parameters`` cell declares, so one profile file can serve every notebook.
+Each notebook receives, from the profile file and the command-line overrides, only the parameters
+its ``parameters`` cell declares, so one profile file can serve every notebook. Overrides are
+papermill-style: ``-p name value`` (the value read as YAML: ``-p seed 7``, ``-p models '["text-tfidf"]'``)
+or ``-y 'name: value'``; a name no notebook declares is an error, not a silent no-op.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from .paths import REPORTS, ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ROOT / "profiles"
+# A notebook that stops with one of these has nothing to do in this run (it recorded why); the chain goes on.
+SKIPS = {"NothingToExplain"}
 
 
 class NotebookFailed(RuntimeError):
@@ -34,10 +38,19 @@ def profile_parameters(profile: str) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
+def declared_parameters() -> set[str]:
+    """Every parameter some notebook's ``parameters`` cell declares."""
+    return {name for nb in notebooks() for name in pm.inspect_notebook(str(nb))}
+
+
 def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: list[str] | None = None,
         **overrides) -> list[Path]:
     """Run every notebook (or those whose name starts with one of ``only``) into ``output_dir``."""
     params = {**profile_parameters(profile), **overrides}
+    unknown = sorted(set(params) - declared_parameters())
+    if unknown:
+        raise ValueError(f"no notebook has a parameter named {', '.join(map(repr, unknown))}; "
+                         "see the parameters cells of notebooks/*.ipynb")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     done = []
@@ -52,6 +65,10 @@ def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: li
             pm.execute_notebook(str(nb), str(output_dir / nb.name), parameters=mine, cwd=str(NOTEBOOKS),
                                 kernel_name="python3", progress_bar=False)
         except pm.PapermillExecutionError as exc:
+            if exc.ename in SKIPS:
+                print(f"   skipped: {exc.evalue}", flush=True)
+                done.append(output_dir / nb.name)
+                continue
             raise NotebookFailed(f"{nb.name} stopped: {exc.ename}: {exc.evalue}\n"
                                  f"(full traceback in the executed copy: {output_dir / nb.name})") from None
         print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
@@ -59,15 +76,31 @@ def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: li
     return done
 
 
+def parse_overrides(pairs: list[list[str]] | None, yamls: list[str] | None) -> dict:
+    """``-p name value`` pairs (values parsed as YAML) and ``-y`` YAML snippets, as one dict."""
+    out = {}
+    for name, value in pairs or []:
+        out[name] = yaml.safe_load(value)
+    for snippet in yamls or []:
+        loaded = yaml.safe_load(snippet)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"-y expects a YAML mapping, got {snippet!r}")
+        out.update(loaded)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="full", help="profiles/<name>.yaml (full, smoke)")
     parser.add_argument("--output-dir", default=str(REPORTS))
-    parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 01 02")
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 05 06")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="override a notebook parameter (value read as YAML), e.g. -p seed 7")
+    parser.add_argument("-y", "--yaml", action="append", help="overrides as a YAML mapping, e.g. -y 'seed: 7'")
     args = parser.parse_args(argv)
     try:
-        run(args.profile, args.output_dir, args.only)
-    except NotebookFailed as exc:
+        run(args.profile, args.output_dir, args.only, **parse_overrides(args.parameter, args.yaml))
+    except (NotebookFailed, ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
 
