@@ -1,30 +1,47 @@
-"""``make bench``: throughput of the real pipeline vs the bare model, head training time.
+"""``make bench``: what the pipeline costs on this machine, measured, written to ``reports/bench.json``.
 
 Full-size architectures with random weights (the same compute as the pretrained ones), so it runs
-offline on any machine. For each encoder it measures images per second through the feature
-pipeline (decode + preprocess + forward, via ``features.extract`` with an empty cache) and through
-the bare forward pass on pre-made tensors; their ratio says how much of the model's speed the
-pipeline keeps (target: at least 0.8). It also times head training and one LIME explanation
-(each perturbed copy is a full encoder pass). Prints a table and writes ``reports/bench.json``.
+offline on any machine. Sections (``--sections``, all by default):
+
+- ``pipeline``: images per second through the feature pipeline (decode + preprocess + forward,
+  ``features.extract`` on an empty cache) against the bare forward pass; their ratio (target >= 0.8).
+- ``precision``: float32 against bfloat16 autocast, same images, same run: throughput of each and
+  their ratio (target on a CPU with native bfloat16: >= 1.8 for CLIP), cosine similarity of the
+  embeddings, and agreement of a head's predictions on both (a head trained on 7 k-means clusters of
+  the float32 embeddings, since random weights know no categories).
+- ``options``: what else PyTorch offers, kept only where it helps: ``channels_last`` for VGG16,
+  ``torch.compile``, larger explanation batches.
+- ``finetune``: seconds per fine-tuning epoch on cached activations of 630 images against one
+  full encoder forward pass over 630 images (target <= 0.25 for CLIP with k = 1), and the
+  activation cache's size per image and view.
+- ``heads``: head training time; ``lime``: one LIME explanation (each copy is an encoder pass).
+- ``scale``: a synthetic catalog (long-tailed categories, small generated photos) at 1k, 5k and
+  20k rows: validation, grouping and splitting time with peak memory.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
 import tempfile
 import time
+import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import data, features, models, train
+from . import data, features, models, split, train
 from .paths import REPORTS, Layout
 
 TARGET_RATIO = 0.8
+TARGET_BF16 = 1.8
+TARGET_FINETUNE = 0.25
+SECTIONS = ("pipeline", "precision", "options", "finetune", "heads", "lime", "scale")
 
 
 def _images(source: str | None, n: int) -> pd.DataFrame:
@@ -36,37 +53,167 @@ def _images(source: str | None, n: int) -> pd.DataFrame:
     return pd.DataFrame({"path": [str(p) for p in paths], "sha256": [f"bench{i}" for i in range(len(paths))]})
 
 
-def _bare_forward(encoder: models.Encoder, n: int, batch_size: int) -> float:
-    batch = torch.randn(batch_size, 3, 224, 224)
-    encoder(batch)                                         # warm-up
-    start = time.perf_counter()
-    done = 0
-    while done < n:
-        encoder(batch[: min(batch_size, n - done)])
-        done += batch_size
-    return time.perf_counter() - start
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
-def bench_encoder(kind: str, rows: pd.DataFrame, batch_size: int, num_workers: int, device: str) -> dict:
-    encoder = models.load_encoder(kind, models.RANDOM, device=device)
-    bare = _bare_forward(encoder, len(rows), batch_size)
+def _forward_seconds(fn, batch: torch.Tensor, n: int, batch_size: int, device: torch.device, repeats: int = 3) -> float:
+    """Median seconds to push ``n`` images through ``fn`` in batches (after a warm-up batch)."""
+    fn(batch[:batch_size])
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = 0
+        while done < n:
+            fn(batch[: min(batch_size, n - done)])
+            done += batch_size
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _real_batch(encoder: models.Encoder, rows: pd.DataFrame) -> torch.Tensor:
+    return torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
+
+
+# --------------------------------------------------------------------------- sections
+def bench_pipeline(kind: str, rows: pd.DataFrame, batch_size: int, num_workers: int, device: str, precision: str) -> dict:
+    encoder = models.load_encoder(kind, models.RANDOM, device=device, precision=precision)
+    x = _real_batch(encoder, rows.head(batch_size)).to(encoder.device)
+    bare = _forward_seconds(encoder, x.repeat(int(np.ceil(len(rows) / len(x))), 1, 1, 1), len(rows), batch_size,
+                            encoder.device, repeats=1)
     with tempfile.TemporaryDirectory() as cache:
         warm = rows.head(2).assign(sha256=["warm-up-0", "warm-up-1"][: min(2, len(rows))])
-        features.extract(encoder, warm, cache, batch_size, num_workers=0, progress=False)         # warm-up
+        features.extract(encoder, warm, cache, batch_size, num_workers=0, progress=False)
         _, stats = features.extract(encoder, rows, cache, batch_size, num_workers, progress=False)
-    pipeline_ips = stats["computed"] / stats["seconds"]
-    bare_ips = len(rows) / bare
-    return {"encoder": kind, "parameters": encoder.n_parameters(), "images": len(rows), "batch_size": batch_size,
-            "num_workers": num_workers, "pipeline_img_per_s": round(pipeline_ips, 2),
+    pipeline_ips, bare_ips = stats["computed"] / stats["seconds"], len(rows) / bare
+    return {"encoder": kind, "parameters": encoder.n_parameters(), "precision": encoder.precision, "images": len(rows),
+            "batch_size": batch_size, "num_workers": num_workers, "pipeline_img_per_s": round(pipeline_ips, 2),
             "bare_forward_img_per_s": round(bare_ips, 2), "ratio": round(pipeline_ips / bare_ips, 3),
             "meets_target": pipeline_ips / bare_ips >= TARGET_RATIO}
+
+
+def _cluster_head(X: np.ndarray, seed: int = 0) -> torch.nn.Module:
+    from sklearn.cluster import KMeans
+
+    k = min(7, len(X))
+    y = KMeans(k, n_init=4, random_state=seed).fit_predict(X)
+    config = train.head_config("clip", X.shape[1], k, epochs=30, patience=30, seed=seed)
+    return train.fit(config, (X, y), (X, y)).model
+
+
+def _timed_pass(encoder: models.Encoder, x: torch.Tensor, batch_size: int) -> tuple[float, np.ndarray]:
+    """Seconds for one pass over ``x`` (after a warm-up batch) and the embeddings it produced."""
+    encoder(x[:batch_size])
+    _sync(encoder.device)
+    start = time.perf_counter()
+    out = torch.cat([encoder(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    _sync(encoder.device)
+    return time.perf_counter() - start, out.numpy()
+
+
+def bench_precision(kind: str, rows: pd.DataFrame, batch_size: int, device: str, emulated_images: int = 2) -> dict:
+    """float32 vs bfloat16 on the same images. Where bfloat16 is emulated (a CPU without native
+    support: tens of times slower), it is timed on ``emulated_images`` images only, and said so."""
+    f32 = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
+    b16 = replace(f32, precision="bfloat16")
+    native = f32.device.type == "cuda" or models.cpu_has_native_bf16()
+    x = _real_batch(f32, rows).to(f32.device)
+    x16 = x if native else x[:emulated_images]
+    t32, e32 = _timed_pass(f32, x, batch_size)
+    t16, e16 = _timed_pass(b16, x16, batch_size)
+    e32 = e32[: len(x16)] if len(x16) < len(x) else e32
+    cos = (e32 * e16).sum(1) / (np.linalg.norm(e32, axis=1) * np.linalg.norm(e16, axis=1))
+    head = _cluster_head(e32)
+    agree = float(np.mean(train.predict_proba(head, e32).argmax(1) == train.predict_proba(head, e16).argmax(1)))
+    ips32, ips16 = len(x) / t32, len(x16) / t16
+    return {"encoder": kind, "device": str(f32.device), "images": len(x), "bf16_images": len(x16),
+            "batch_size": batch_size, "float32_img_per_s": round(ips32, 2), "bfloat16_img_per_s": round(ips16, 2),
+            "ratio": round(ips16 / ips32, 3), "cosine_min": round(float(cos.min()), 6),
+            "cosine_mean": round(float(cos.mean()), 6), "head_agreement": agree, "native_bf16": native,
+            "auto_picks": models.resolve_precision("auto", f32.device)}
+
+
+def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bool) -> list[dict]:
+    """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP pipeline)."""
+    out = []
+    vgg = models.load_encoder("vgg16", models.RANDOM, device=device, precision="float32")
+    x = _real_batch(vgg, rows).to(vgg.device)
+    base = _forward_seconds(vgg, x, len(rows), batch_size, vgg.device)
+    cl = copy.deepcopy(vgg.module).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        t = _forward_seconds(lambda b: cl(b.contiguous(memory_format=torch.channels_last)), x, len(rows), batch_size,
+                             vgg.device)
+    out.append({"option": "channels_last", "encoder": "vgg16", "baseline_img_per_s": round(len(rows) / base, 2),
+                "option_img_per_s": round(len(rows) / t, 2), "speedup": round(base / t, 3)})
+    if compile_:
+        for kind in ("clip", "vgg16"):
+            enc = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
+            xb = _real_batch(enc, rows).to(enc.device)
+            base = _forward_seconds(enc, xb, len(rows), batch_size, enc.device)
+            compiled = torch.compile(enc.module)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                compiled(xb[:batch_size])
+                _sync(enc.device)
+                first = time.perf_counter() - start
+                t = _forward_seconds(compiled, xb, len(rows), batch_size, enc.device)
+            out.append({"option": "torch.compile", "encoder": kind, "baseline_img_per_s": round(len(rows) / base, 2),
+                        "option_img_per_s": round(len(rows) / t, 2), "speedup": round(base / t, 3),
+                        "compile_seconds": round(first, 1)})
+    from . import explain
+
+    clip = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
+    head = train.make_head(train.head_config("clip", clip.dim, 7))
+    image = explain.prepare_image(clip, rows["path"].iloc[0])
+    copies = np.repeat(image[None], 64, axis=0)
+    copies[:, :8] = np.arange(64, dtype=np.uint8)[:, None, None, None]      # distinct copies: no memo hits
+    for bs in (16, 32, 64):
+        pipe = explain.Pipeline(clip, lambda X: train.predict_proba(head, X), batch_size=bs)
+        pipe(copies[:2])
+        start = time.perf_counter()
+        pipe(copies)
+        out.append({"option": f"explanation batch {bs}", "encoder": "clip", "option_img_per_s":
+                    round(len(copies) / (time.perf_counter() - start), 2)})
+    return out
+
+
+def bench_finetune(kind: str, n: int, k: int, device: str, epochs: int = 2, batch_size: int = 32) -> dict:
+    """Seconds per epoch of fine-tuning the last ``k`` blocks + head on ``n`` cached activations,
+    against one full encoder forward pass over ``n`` images, in the same run; cache size per view."""
+    from torch import nn
+
+    encoder = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
+    x = torch.randn(batch_size, 3, 224, 224, device=encoder.device)
+    forward = _forward_seconds(encoder, x.repeat(int(np.ceil(n / batch_size)), 1, 1, 1), n, batch_size,
+                               encoder.device, repeats=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = features.activation_cache(encoder, k, tmp)
+        A = np.random.default_rng(0).normal(size=(n, *cache.shape)).astype(np.float16)
+        cache.write("example-v0", A[0])
+        bytes_per_view = cache.path("example-v0").stat().st_size
+    _, tail = models.split_at(encoder, k)
+    tail = copy.deepcopy(tail).float().requires_grad_(True)
+    config = train.head_config("clip", encoder.dim, 7, optimizer="adamw", lr=1e-3, encoder_lr=1e-5, epochs=epochs,
+                               patience=epochs, batch_size=batch_size)
+    y = np.random.default_rng(1).integers(0, 7, n)
+    result = train.fit(config, (A, y), (A[:batch_size], y[:batch_size]), model=nn.Sequential(tail, train.make_head(config)),
+                       encoder_params=list(tail.parameters()), device=encoder.device)
+    return {"encoder": kind, "blocks": k, "images": n, "device": str(encoder.device), "precision": encoder.precision,
+            "forward_seconds": round(forward, 3), "epoch_seconds": round(result.seconds_per_epoch, 3),
+            "ratio": round(result.seconds_per_epoch / forward, 3), "meets_target": result.seconds_per_epoch / forward
+            <= TARGET_FINETUNE if kind == "clip" else None, "activation_shape": list(cache.shape),
+            "cache_kb_per_view": round(bytes_per_view / 1024, 1),
+            "trainable_parameters": sum(p.numel() for p in tail.parameters())}
 
 
 def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs: int = 10) -> dict:
     rng = np.random.default_rng(0)
     train_set = (rng.normal(size=(n_train, dim)).astype(np.float32), rng.integers(0, 7, n_train))
     val_set = (rng.normal(size=(n_val, dim)).astype(np.float32), rng.integers(0, 7, n_val))
-    config = train.default_config(kind, dim, 7, epochs=epochs, patience=epochs)
+    config = train.head_config(kind, dim, 7, epochs=epochs, patience=epochs)
     result = train.fit(config, train_set, val_set)
     return {"head": kind, "in_dim": dim, "train_images": n_train, "epochs": epochs,
             "seconds": round(result.seconds, 3), "seconds_per_epoch": round(result.seconds / epochs, 4)}
@@ -76,44 +223,132 @@ def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: in
     """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7 head."""
     from . import explain
 
-    encoder = models.load_encoder("clip", models.RANDOM, device=device)
-    head = train.make_head(train.default_config("clip", encoder.dim, 7))
-    pipeline = explain.Pipeline(encoder, head, batch_size=batch_size)
-    image = explain.prepare_image(rows["path"].iloc[0])
+    encoder = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
+    head = train.make_head(train.head_config("clip", encoder.dim, 7))
+    pipeline = explain.Pipeline(encoder, lambda X: train.predict_proba(head, X), batch_size=batch_size)
+    image = explain.prepare_image(encoder, rows["path"].iloc[0])
     start = time.perf_counter()
     r = explain.lime_explain(pipeline, image, num_samples=num_samples)
     seconds = time.perf_counter() - start
     return {"explainer": "LIME", "num_samples": num_samples, "superpixels": len(r["weights"]),
-            "seconds_per_image": round(seconds, 2), "encoder_passes": pipeline.calls}
+            "precision": encoder.precision, "seconds_per_image": round(seconds, 2), "encoder_passes": pipeline.calls}
+
+
+# --------------------------------------------------------------------------- scale
+WORDS = ("cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women home "
+         "kitchen office travel classic modern floral digital wireless portable soft large small blue red black").split()
+
+
+def synthetic_catalog(folder: Path, n: int, n_categories: int = 200, seed: int = 0, side: int = 64) -> Path:
+    """A same-schema catalog of ``n`` products over ``n_categories`` long-tailed (Zipf) categories:
+    small generated photos (some near-duplicates), templated descriptions (some near-identical)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, n_categories + 1) ** 1.1
+    cats = rng.choice(n_categories, size=n, p=weights / weights.sum())
+    images = folder / "Images"
+    images.mkdir(parents=True, exist_ok=True)
+    names, descriptions, trees = [], [], []
+    base = None
+    for i in range(n):
+        name = f"p{i:06d}.jpg"
+        if i % 50 == 1 and base is not None:              # a near-duplicate of the previous photo
+            pixels = np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8)
+        else:
+            blocks = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+            pixels = np.kron(blocks, np.ones((side // 4, side // 4, 1), dtype=np.uint8))
+        base = pixels
+        Image.fromarray(pixels).save(images / name, quality=85)
+        names.append(name)
+        words = rng.choice(WORDS, 12)
+        descriptions.append(" ".join(words) if i % 40 else descriptions[-1] if descriptions else " ".join(words))
+        trees.append(json.dumps([f"Category {cats[i]:03d} >> Sub {cats[i] % 7} >> Item"]))
+    pd.DataFrame({"uniq_id": [f"u{i}" for i in range(n)], "product_name": [f"product {i}" for i in range(n)],
+                  "product_category_tree": trees, "image": names, "description": descriptions,
+                  "brand": "synthetic"}).to_csv(folder / "catalog.csv", index=False)
+    return folder
+
+
+def _measured(fn):
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    start = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, round(seconds, 2), round(peak / 2**20, 1)
+
+
+def bench_scale(sizes: list[int], workers: int = 2) -> list[dict]:
+    """Validation, grouping and splitting of synthetic catalogs of each size: seconds and peak memory (MiB)."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        full = synthetic_catalog(Path(tmp) / "full", max(sizes))
+        rows = pd.read_csv(full / "catalog.csv", dtype=str, keep_default_na=False)
+        for n in sizes:
+            folder = Path(tmp) / f"n{n}"
+            folder.mkdir()
+            (folder / "Images").symlink_to(full / "Images")
+            rows.head(n).to_csv(folder / "catalog.csv", index=False)
+            catalog, t_val, m_val = _measured(lambda: data.build_catalog(folder, workers=workers, progress=False))
+            ok = data.usable(catalog)
+            groups, t_grp, m_grp = _measured(lambda: split.leak_groups(ok))
+            ok = ok.join(groups)
+            _, t_split, m_split = _measured(lambda: split.assign(ok["label"].to_numpy(), ok["group"].to_numpy(), 0))
+            out.append({"rows": n, "usable": len(ok), "categories": int(ok["label"].nunique()),
+                        "rare_excluded": int((catalog["status"] == "rare_category").sum()),
+                        "groups": int(ok["group"].value_counts().gt(1).sum()),
+                        "validate_s": t_val, "validate_peak_mib": m_val, "group_s": t_grp, "group_peak_mib": m_grp,
+                        "split_s": t_split, "split_peak_mib": m_split})
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", nargs="*", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--precision-images", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num-workers", type=int, default=1)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--lime-samples", type=int, default=100, help="0 skips the LIME timing")
+    parser.add_argument("--precision", default="auto", help="the pipeline section's precision")
+    parser.add_argument("--lime-samples", type=int, default=100)
+    parser.add_argument("--finetune-images", type=int, default=630)
+    parser.add_argument("--compile", action="store_true", help="also try torch.compile (minutes on a CPU)")
+    parser.add_argument("--scale-sizes", type=int, nargs="*", default=[1000, 5000, 20000])
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
-    rows = _images(args.source, args.images)
     device = str(models.pick_device(args.device))
-    encoders = [bench_encoder(kind, rows, args.batch_size, args.num_workers, device) for kind in ("clip", "vgg16")]
-    heads = [bench_head("clip", 512), bench_head("vgg16", 512)]
-    lime = [bench_lime(rows, args.lime_samples, device)] if args.lime_samples else []
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": device,
-                          "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
-              "target_ratio": TARGET_RATIO, "encoders": encoders, "heads": heads,
-              "explanations": lime}
-    print(pd.DataFrame(encoders).to_string(index=False))
-    print()
-    print(pd.DataFrame(heads).to_string(index=False))
-    if lime:
-        print()
-        print(pd.DataFrame(lime).to_string(index=False))
+                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                          "native_bf16_cpu": models.cpu_has_native_bf16()},
+              "targets": {"pipeline_ratio": TARGET_RATIO, "bf16_speedup_clip": TARGET_BF16,
+                          "finetune_over_forward_clip": TARGET_FINETUNE}}
+    needs_images = {"pipeline", "precision", "options", "lime"} & set(args.sections)
+    rows = _images(args.source, max(args.images, args.precision_images)) if needs_images else None
+    steps = {
+        "pipeline": lambda: [bench_pipeline(k, rows.head(args.images), args.batch_size, args.num_workers, device,
+                                            args.precision) for k in ("clip", "vgg16")],
+        "precision": lambda: [bench_precision(k, rows.head(args.precision_images), args.batch_size, device)
+                              for k in ("clip", "vgg16")],
+        "options": lambda: bench_options(rows.head(args.precision_images), args.batch_size, device, args.compile),
+        "finetune": lambda: [bench_finetune(k, args.finetune_images, 1, device) for k in ("clip", "vgg16")],
+        "heads": lambda: [bench_head("clip", 512), bench_head("vgg16", 512)],
+        "lime": lambda: [bench_lime(rows, args.lime_samples, device)] if args.lime_samples else [],
+        "scale": lambda: bench_scale(args.scale_sizes),
+    }
+    for name in SECTIONS:
+        if name in args.sections:
+            start = time.perf_counter()
+            result[name] = steps[name]()
+            print(f"\n[{name}] ({time.perf_counter() - start:.0f} s)")
+            print(pd.DataFrame(result[name]).to_string(index=False))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2))
+    Path(args.output).write_text(json.dumps(result, indent=2, default=str))
     print(f"\nwrote {args.output}")
     return result
 
