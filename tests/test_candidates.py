@@ -137,3 +137,30 @@ def test_text_only_candidate_on_the_whole_real_catalog(dataset_dir, tmp_path_fac
         accuracies.append(float(np.mean(fitted.predict_proba(panel, test).argmax(1) == panel.y(test))))
     assert accuracies[0] == accuracies[1]
     assert accuracies[0] > 0.8, f"text alone: {accuracies[0]:.3f} (chance: {1 / len(s.labels()):.3f})"
+
+
+def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(layout, small_split) -> None:
+    panel = _panel(layout, small_split, finetune_objective="text")
+    fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
+    assert fitted.info["objective"] == "text" and isinstance(fitted.head, candidates.TextClassifier)
+    assert fitted.parameters() == fitted.info["trainable_encoder_parameters"], "the prompts are fixed, only blocks train"
+    test = small_split.test_for_final_evaluation()
+    # cached activations are float16 and the prompt classifier scales cosines by 100: a looser tolerance
+    full, cached = fitted.infer(panel, test), fitted.predict_proba(panel, test)
+    np.testing.assert_allclose(full, cached, atol=2e-3)
+    assert (full.argmax(1) == cached.argmax(1)).all()
+    with pytest.raises(ValueError, match="clip-finetune only"):
+        candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val)
+
+
+def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(panel, small_split, layout) -> None:
+    from utils import explain
+
+    candidates.fit("clip-finetune", panel, small_split.train, small_split.val).save(layout.candidate("clip-finetune"))
+    fitted = candidates.load("clip-finetune", panel)
+    encoder = fitted.image_encoder(panel)
+    assert encoder.identity == fitted.info["finetuned_identity"] != panel.encoder("clip").identity
+    pipeline = explain.Pipeline(encoder, fitted.predict_vectors, fitted.fingerprint())
+    test = small_split.test_for_final_evaluation()
+    pixels = np.stack([explain.prepare_image(encoder, p) for p in test["path"]])
+    np.testing.assert_allclose(pipeline(pixels), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4)

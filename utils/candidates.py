@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import features, models, train
+from . import features, models, runs, train
 from .augment import Augmentation
 from .paths import Layout
 
@@ -414,7 +414,7 @@ class Fitted:
         self._save_payload(folder)
         meta = {"candidate": asdict(self.candidate), "classes": self.classes, "info": self.info,
                 "encoders": self.encoders, "split_id": self.split_id, "family": self.candidate.family}
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=_jsonable))
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=runs.jsonable))
         return folder
 
     def _save_payload(self, folder: Path) -> None:
@@ -434,16 +434,6 @@ class Fitted:
         if self.classes != panel.classes:
             raise CandidateMismatch(f"{self.name} was trained on classes {self.classes}, this run has "
                                     f"{panel.classes}: re-run notebook 04 (training).")
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

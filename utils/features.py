@@ -83,6 +83,17 @@ class VectorCache:
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("*.npy"))
 
+    def read_many(self, keys: list[str], out: np.ndarray) -> list[int]:
+        """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be computed."""
+        todo = []
+        for i, key in enumerate(keys):
+            arr = self.read(key)
+            if arr is None:
+                todo.append(i)
+            else:
+                out[i] = arr
+        return todo
+
 
 def _stats(n: int, todo: int, seconds: float) -> dict:
     return {"cached": n - todo, "computed": todo, "seconds": round(seconds, 3),
@@ -148,13 +159,10 @@ def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLik
     cache = VectorCache(cache_dir(encoder, features_dir), (encoder.dim,), label=models.describe(encoder))
     acts = activation_cache(encoder, also_activations[0], also_activations[1]) if also_activations else None
     out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
-    todo = []
-    for i, sha in enumerate(rows["sha256"]):
-        vec = cache.read(sha)
-        if vec is None or (acts is not None and not acts.path(f"{sha}-v0").exists()):
-            todo.append(i)
-        else:
-            out[i] = vec
+    shas = rows["sha256"].tolist()
+    todo = cache.read_many(shas, out)
+    if acts is not None:
+        todo = sorted(set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()})
     start = time.perf_counter()
     if todo:
         loader = image_loader(rows["path"].iloc[todo].tolist(), encoder.preprocess, batch_size, num_workers)
@@ -195,13 +203,7 @@ def activations(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: s
     keys = [(i, v, f"{sha}-v0" if v == 0 else f"{sha}-a{aug.key}-v{v}")
             for i, sha in enumerate(rows["sha256"]) for v in views]
     out = np.zeros((len(keys), *cache.shape), dtype=np.float16)
-    todo = []
-    for n, (i, v, key) in enumerate(keys):
-        arr = cache.read(key)
-        if arr is None:
-            todo.append(n)
-        else:
-            out[n] = arr
+    todo = cache.read_many([key for _, _, key in keys], out)
     start = time.perf_counter()
     label = "views" if aug else "activations"
     with tqdm(total=len(todo), desc=f"{encoder.kind} {label}", unit="view", disable=not progress or not todo) as bar:
@@ -251,13 +253,7 @@ def extract_text(encoder: TextEncoder, texts: list[str], features_dir: str | os.
     cache = VectorCache(Path(features_dir) / encoder.key, (encoder.dim,), label=models.describe(encoder))
     keys = [text_sha(t) for t in texts]
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    todo = []
-    for i, key in enumerate(keys):
-        vec = cache.read(key)
-        if vec is None:
-            todo.append(i)
-        else:
-            out[i] = vec
+    todo = cache.read_many(keys, out)
     start = time.perf_counter()
     with tqdm(total=len(todo), desc="clip text features", unit="text", disable=not progress or not todo) as bar:
         for b in range(0, len(todo), batch_size):
@@ -303,13 +299,7 @@ def extract_pixels(rows: pd.DataFrame, features_dir: str | os.PathLike, settings
     dim = pixel_dim(settings)
     cache = VectorCache(Path(features_dir) / f"pixels-{key}-s{INPUT_MIN_SIDE}", (dim,), label=settings)
     out = np.zeros((len(rows), dim), dtype=np.float32)
-    todo = []
-    for i, sha in enumerate(rows["sha256"]):
-        vec = cache.read(sha)
-        if vec is None:
-            todo.append(i)
-        else:
-            out[i] = vec
+    todo = cache.read_many(rows["sha256"].tolist(), out)
     start = time.perf_counter()
     for i in tqdm(todo, desc="pixel features", unit="img", disable=not progress or not todo):
         out[i] = pixel_vector(load_model_input(rows["path"].iloc[i]), settings)

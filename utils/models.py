@@ -170,8 +170,28 @@ class TorchvisionPreprocess(Preprocess):
 
 
 # --------------------------------------------------------------------------- encoders
+class _Weights:
+    """What image and text encoders share: the cache key and their size."""
+
+    kind: str
+    identity: str
+    precision: str
+    module: nn.Module
+
+    @property
+    def key(self) -> str:
+        """Cache key of what this encoder computes: weights, preprocessing and precision."""
+        return f"{self.kind}-{self.identity}-{self.precision}"
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    def size_mb(self) -> float:
+        return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
+
+
 @dataclass
-class Encoder:
+class Encoder(_Weights):
     """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x dim)."""
 
     kind: str
@@ -194,17 +214,6 @@ class Encoder:
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         with autocast(self.device, self.precision):
             return self.module(batch.to(self.device)).float().cpu()
-
-    @property
-    def key(self) -> str:
-        """Cache key of what this encoder computes: weights, preprocessing and precision."""
-        return f"{self.kind}-{self.identity}-{self.precision}"
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
-
-    def size_mb(self) -> float:
-        return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
 
 
 def fingerprint(kind: str, module: nn.Module, preprocess: object = "") -> str:
@@ -381,7 +390,7 @@ def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | 
 
 
 @dataclass
-class TextEncoder:
+class TextEncoder(_Weights):
     """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77 tokens)."""
 
     name: str
@@ -416,16 +425,6 @@ class TextEncoder:
         batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
         with autocast(self.device, self.precision):
             return self.module(**batch).text_embeds.float().cpu()
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}-{self.identity}-{self.precision}"
-
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.module.parameters())
-
-    def size_mb(self) -> float:
-        return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
 
 
 def load_clip_text(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",

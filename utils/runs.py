@@ -38,7 +38,8 @@ def code_version() -> str:
         return "unknown"
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """JSON for numpy scalars and arrays (everything else as its string)."""
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -53,7 +54,7 @@ def _jsonable(obj):
 def _write(path: Path, metrics: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, default=_jsonable))
+    tmp.write_text(json.dumps(metrics, indent=2, default=jsonable))
     os.replace(tmp, path)
 
 
