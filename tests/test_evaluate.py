@@ -123,3 +123,9 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
                                 "paired": paired, "costs": costs, "profile": "full"})
     assert f"clip-head reaches {100 * table.loc['clip-head', 'accuracy']:.1f}%" in text
     assert "clip-head beats vgg16-head" in text
+
+
+def test_conclusions_of_stand_in_runs_say_so() -> None:
+    assert evaluate.caveat({"profile": "full"}) == ""
+    assert "Smoke profile" in evaluate.caveat({"profile": "smoke", "random_weights": ["clip"]})
+    assert evaluate.caveat({"profile": "laptop", "random_weights": ["clip", "vgg16"]}).startswith("**Random weights (clip, vgg16)")

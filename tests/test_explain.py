@@ -208,6 +208,9 @@ def test_pick_examples_and_per_category() -> None:
     chosen = explain.per_category(rows, np.array([True, False, False, True]), 5)
     assert chosen == {"H": [3], "W": [0]}
     assert explain.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)["W"] == [0, 1]
+    assert explain.per_category(rows, np.array([False, True, False, True]), 5, only_correct=False) == \
+        {"H": [3, 2], "W": [1, 0]}, "correct ones first, then the others: every category represented"
+    assert explain.per_category(rows, np.array([False, False, False, True]), 5)["W"] == []
 
 
 def test_shap_figure_with_as_many_images_as_colour_channels(tiny_pipeline) -> None:

@@ -242,10 +242,18 @@ def conclusion(ev: dict) -> str:
                  "larger than chance: treat it as suggestive.")
     else:
         text += f"On this data, the test split cannot tell {better} and {worse} apart."
+    return caveat(ev) + text
+
+
+def caveat(ev: dict) -> str:
+    """The warning that opens every conclusion drawn from a run whose encoders are not the real ones."""
     if ev.get("profile") == "smoke":
-        text = ("**Smoke profile: tiny random encoders on a few images; these numbers test the pipeline and "
-                "say nothing about CLIP or VGG16.** " + text)
-    return text
+        return ("**Smoke profile: tiny random encoders on a few images; these numbers test the pipeline and "
+                "say nothing about CLIP or VGG16.** ")
+    if ev.get("random_weights"):
+        return (f"**Random weights ({', '.join(ev['random_weights'])}): a timing stand-in; the numbers of candidates "
+                "reading these encoders say nothing about the real models.** ")
+    return ""
 
 
 def best_candidate(table: pd.DataFrame, costs: dict) -> str:
@@ -296,9 +304,7 @@ def panel_conclusion(ev: dict) -> str:
             if len(reach):
                 text += (f"{name} comes within 2 points of its all-label test accuracy with {reach.iloc[0]['k']} "
                          "labelled images per category (mean of the draws). ")
-    if ev.get("profile") == "smoke":
-        text = "**Smoke profile: these numbers test the pipeline only.** " + text
-    return text.strip()
+    return (caveat(ev) + text).strip()
 
 
 # --------------------------------------------------------------------------- the panel on the test split
@@ -420,11 +426,11 @@ def improvements_verdict(vs_frozen: dict, costs: dict) -> str:
         d, lo, hi = 100 * p["accuracy_difference"], 100 * p["difference_low"], 100 * p["difference_high"]
         extra = (costs.get(name, {}).get("train_seconds") or 0) - (costs.get(base, {}).get("train_seconds") or 0)
         if lo > 0:
-            word = f"a measurable gain, worth {extra:.0f} s more training"
+            word = f"a measurable gain for {extra:.0f} s more training"
         elif hi < 0:
             word = "measurably worse: not worth it"
         else:
-            word = "no measurable change on this test split: not worth its cost here"
+            word = f"no measurable change on this test split, for {extra:.0f} s more training: not worth it here"
         parts.append(f"{name} vs {base}: {d:+.1f} points (paired 95% CI {lo:+.1f} to {hi:+.1f}, McNemar p = "
                      f"{p['mcnemar']['p_value']:.3g}), {word}.")
     return " ".join(parts)

@@ -265,12 +265,16 @@ def pick_examples(rows, queries: dict[str, str]) -> list[int]:
 
 def per_category(rows, correct: np.ndarray, n: int, only_correct: bool = True,
                  categories: list[str] | None = None) -> dict[str, list[int]]:
-    """Up to ``n`` row indices per category (``categories``, default all), correctly classified ones
-    only unless ``only_correct`` is False."""
+    """Up to ``n`` row indices per category (``categories``, default all): correctly classified ones
+    only, or (``only_correct=False``) correctly classified ones first, then the others, so that every
+    category is represented even where the model gets none right."""
     out = {}
+    correct = np.asarray(correct, dtype=bool)
     for label in categories or sorted(rows["label"].unique()):
-        mask = (rows["label"] == label).to_numpy() & (correct if only_correct else True)
-        out[label] = [int(i) for i in np.flatnonzero(mask)[:n]]
+        in_label = (rows["label"] == label).to_numpy()
+        right, wrong = np.flatnonzero(in_label & correct), np.flatnonzero(in_label & ~correct)
+        order = right if only_correct else np.concatenate([right, wrong])
+        out[label] = [int(i) for i in order[:n]]
     return out
 
 

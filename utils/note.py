@@ -269,19 +269,20 @@ def _panel(m: dict) -> str:
 
 def _improvements(m: dict) -> str:
     ev, tr = m.get("evaluation", {}), m.get("training", {})
-    t, paired = ev.get("table", {}), ev.get("paired", {})
+    t = ev.get("table", {})
     new = [n for n in ("clip-head-aug", "vgg16-head-aug", "clip-finetune", "vgg16-finetune", "clip-finetune-aug",
                        "vgg16-finetune-aug") if n in t]
     if not new:
         return "Neither fine-tuning nor augmentation was part of this run's panel.\n"
     ft = tr.get("finetune", {})
     rows = {}
+    frozen = ev.get("versus_frozen", {})
     for n in new:
-        base = "clip-head" if n.startswith("clip") else "vgg16-head"
-        p = paired.get(n)
-        rows[n] = {"accuracy (95% CI)": _ci(t[n]), f"Δ vs {ev['reference']}": (f"{100 * p['accuracy_difference']:+.1f} "
-                   f"({100 * p['difference_low']:+.1f} to {100 * p['difference_high']:+.1f}), p = {p['mcnemar']['p_value']:.3g}")
-                   if p else "—", "frozen head": _ci(t[base]) if base in t else "—",
+        p = frozen.get(n)
+        rows[n] = {"accuracy (95% CI)": _ci(t[n]), "frozen head": f"{p['vs']}: {_ci(t[p['vs']])}" if p else "—",
+                   "Δ vs frozen head (paired 95% CI), McNemar p": (
+                       f"{100 * p['accuracy_difference']:+.1f} ({100 * p['difference_low']:+.1f} to "
+                       f"{100 * p['difference_high']:+.1f}), p = {p['mcnemar']['p_value']:.3g}") if p else "—",
                    "objective": ft.get(n, {}).get("objective", "head (cross-entropy)"),
                    "training": f"{tr['summary'][n]['train_seconds']:.1f} s"}
     text = (f"Fine-tuning trains the last {ft.get('blocks', 1)} block(s) of the encoder with the head (AdamW, encoder "
@@ -339,6 +340,10 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
     if run.get("profile") == "smoke":
         out.append('<p class="warning"><b>Smoke profile.</b> Tiny randomly initialised encoders on a few images per '
                    "category: this run checks the pipeline end to end; its numbers say nothing about CLIP or VGG16.</p>\n")
+    elif metrics.get("evaluation", {}).get("random_weights"):
+        out.append('<p class="warning"><b>Random weights.</b> Full-size encoders with random weights ('
+                   + ", ".join(metrics["evaluation"]["random_weights"]) + "): a stand-in for timing the report; the "
+                   "numbers of candidates that read them say nothing about CLIP or VGG16.</p>\n")
     for key, title in SECTIONS.items():
         out.append(f"## {title}\n")
         out.append(WRITERS[key](metrics))
