@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from utils import candidates, data, features, models, split
+from utils import candidates, data, models, split
 from utils.paths import Layout
 
 

@@ -5,7 +5,7 @@ import imagehash
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import ImageEnhance
 
 from utils import data, split
 

@@ -48,18 +48,13 @@ def test_keeps_the_best_validation_epoch_and_stops_early() -> None:
     assert val_acc == pytest.approx(h.set_index("epoch").loc[result.best_epoch, "val_acc"])
 
 
-def test_same_seed_same_result_and_save_load_roundtrip(tmp_path) -> None:
+def test_same_seed_same_result() -> None:
     config = train.head_config("vgg16", 8, 3, epochs=5, lr=1e-2)
     a = train.fit(config, _blobs(90, 0), _blobs(30, 1))
     b = train.fit(config, _blobs(90, 0), _blobs(30, 1))
     assert a.history.equals(b.history)
-    train.save_module(a, tmp_path / "h.pt", classes=["x", "y", "z"])
-    ckpt = train.load_checkpoint(tmp_path / "h.pt")
-    head = train.make_head(train.HeadConfig(**ckpt["config"]))
-    head.load_state_dict(ckpt["state_dict"])
     X, _ = _blobs(10, 5)
-    np.testing.assert_array_equal(train.predict_proba(head, X), train.predict_proba(a.head, X))
-    assert ckpt["meta"]["classes"] == ["x", "y", "z"] and ckpt["best_epoch"] == a.best_epoch
+    np.testing.assert_array_equal(train.predict_proba(a.head, X), train.predict_proba(b.head, X))
 
 
 def test_a_validation_loss_never_finite_fails_with_one_sentence() -> None:

@@ -93,7 +93,6 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in [
 ]}
 REFERENCE = "clip-head"              # the note's model: every candidate is tested against it
 HEADLINE = ("clip-head", "vgg16-head")
-NO_WEIGHTS = ("text-tfidf", "pixels-classic")   # candidates that need no downloaded weights
 
 
 class CandidateMismatch(RuntimeError):

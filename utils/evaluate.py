@@ -350,11 +350,8 @@ def label_budget(panel, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFra
     records = []
     for k, d, subset in tqdm(budget_draws(train, ks, draws, seed), desc="label budget", disable=not progress):
         done: dict = {}
-        for name in sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion"):
-            f = done.get(name) or fit(name, panel, subset, val, fitted=done)
-            done[name] = f
-            for m in getattr(f, "members", []):
-                done.setdefault(m.name, m)
+        for name in sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion"):   # members first
+            f = done[name] = fit(name, panel, subset, val, fitted=done)
             acc = float(np.mean(f.predict_proba(panel, test).argmax(1) == y_test))
             records.append({"candidate": name, "k": k, "draw": d, "labelled_train": len(subset), "accuracy": acc})
     return pd.DataFrame(records)

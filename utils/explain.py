@@ -51,8 +51,7 @@ class Pipeline:
                  batch_size: int = 32, memory: int = 50_000, fast: bool = False) -> None:
         self.encoder, self.predict_vectors, self.batch_size = encoder, predict_vectors, batch_size
         self.model_key = model_key
-        self.calls = 0            # images sent through the encoder
-        self.requests = 0         # images asked for
+        self.calls = 0            # images sent through the encoder (the rest came from memory)
         self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._memory = memory
         self.kernels = "plain"
@@ -84,7 +83,6 @@ class Pipeline:
         if images.dtype != np.uint8:
             images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8) if images.max() <= 1.0 + 1e-6 \
                 else np.clip(images, 0, 255).astype(np.uint8)
-        self.requests += len(images)
         keys = [hashlib.blake2b(im.tobytes(), digest_size=16).digest() for im in images]
         todo = [i for i, k in enumerate(keys) if k not in self._memo]
         if todo:

@@ -32,7 +32,6 @@ from . import models
 from .augment import Augmentation, make_view
 from .data import load_image
 from .models import Encoder, TextEncoder
-from .split import Split
 
 # Images are decoded (JPEG draft mode) no smaller than this on either side before the model's own
 # preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key. The
@@ -79,9 +78,6 @@ class VectorCache:
         with open(tmp, "wb") as f:
             np.save(f, np.asarray(arr, dtype=self.dtype).reshape(self.shape))
         os.replace(tmp, path)
-
-    def files(self) -> list[Path]:
-        return sorted(self.folder.glob("*.npy"))
 
     def read_many(self, keys: list[str], out: np.ndarray) -> list[int]:
         """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be computed."""

@@ -13,10 +13,8 @@ Model selection reads the validation split only, never the test split.
 from __future__ import annotations
 
 import copy
-import os
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -248,19 +246,3 @@ def compare_optimizers(design: str, train: tuple, val: tuple, n_classes: int, gr
         chosen[name] = {"lr": lr, "best_val_loss": round(score, 4), "best_epoch": result.best_epoch}
         curves.append(result.history.assign(optimizer=name, lr=lr))
     return pd.concat(curves, ignore_index=True), chosen
-
-
-# --------------------------------------------------------------------------- saving
-def save_module(result: TrainResult, path: str | os.PathLike, **meta) -> None:
-    """Save a trained module's weights with its config, history and any extra facts."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": result.model.state_dict(), "config": asdict(result.config),
-                "history": result.history.to_dict("list"), "best_epoch": result.best_epoch,
-                "seconds": result.seconds, "meta": meta}, path)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run notebook 04 first.")
-    return torch.load(path, map_location="cpu", weights_only=False)
