@@ -163,3 +163,18 @@ def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(panel, small_
     test = small_split.test_for_final_evaluation()
     pixels = np.stack([explain.prepare_image(encoder, p) for p in test["path"]])
     np.testing.assert_allclose(pipeline(pixels), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4)
+
+
+def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_encoder_sits(panel, small_split, layout) -> None:
+    """Its tail reads cached float32 activations on the CPU, as when it was fitted, whatever the run's encoder
+    placement (a CUDA run stopped here: tail on the GPU, activations on the CPU; on this CPU-only machine another
+    dtype stands in for another device)."""
+    fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
+    fitted.save(layout.candidate("clip-finetune"))
+    test = small_split.test_for_final_evaluation()
+    expected = fitted.predict_proba(panel, test)
+    elsewhere = _panel(layout, small_split)
+    elsewhere.encoder("clip").module.double()
+    loaded = candidates.load("clip-finetune", elsewhere)
+    assert {(p.device.type, p.dtype) for p in loaded.tail.parameters()} == {("cpu", torch.float32)}
+    np.testing.assert_allclose(loaded.predict_proba(elsewhere, test), expected, rtol=1e-5, atol=1e-6)

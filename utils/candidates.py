@@ -644,7 +644,7 @@ class FinetuneModel(Fitted):
                 f"{base['candidate'].name} fine-tuned {kind} encoder {base['encoders'].get(kind)}, but this run's "
                 f"{kind} encoder is {encoder.identity} ({encoder.name!r}): re-run notebook 04 (training).")
         _, tail = models.split_at(encoder, ckpt["k"])
-        tail = copy.deepcopy(tail)
+        tail = copy.deepcopy(tail).cpu().float()       # like the cached activations it reads (and as fitted)
         tail.load_state_dict(ckpt["tail"])
         config = train.HeadConfig(**ckpt["config"])
         head = TextClassifier(ckpt["class_embeddings"].numpy()) if ckpt["class_embeddings"] is not None \
