@@ -178,3 +178,17 @@ def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_enco
     loaded = candidates.load("clip-finetune", elsewhere)
     assert {(p.device.type, p.dtype) for p in loaded.tail.parameters()} == {("cpu", torch.float32)}
     np.testing.assert_allclose(loaded.predict_proba(elsewhere, test), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_repeated_splits_fit_each_fusion_member_once_per_split(panel, small_split, monkeypatch) -> None:
+    from utils import evaluate
+
+    calls = []
+    real = candidates._fit
+    monkeypatch.setattr(candidates, "_fit", lambda name, *a, **kw: calls.append(name) or real(name, *a, **kw))
+    rows = small_split.all_rows_for_final_evaluation()
+    others = split.other_splits(rows, 3, 2, 0.2, 0.2)
+    names = ["fusion-late", "clip-probe", "text-tfidf"]
+    accuracies = evaluate.panel_repeats(panel, rows, names, others, progress=False)
+    assert list(accuracies.columns) == names and list(accuracies.index) == list(others)
+    assert sorted(calls) == sorted(names * len(others)), "members are not refitted for the fusion"

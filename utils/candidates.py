@@ -320,14 +320,18 @@ def prepare(panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd
     return pd.DataFrame(panel.stats).T
 
 
+def fit_order(names: list[str]) -> list[str]:
+    """``names`` with the late-fusion candidates last, so that their members are fitted first and shared."""
+    return sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion")
+
+
 def fit_all(names: list[str], panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
             layout: Layout | None = None, progress: bool = True) -> dict[str, "Fitted"]:
     """Fit every candidate (training rows, selection on validation rows) and save it under ``layout``."""
     from tqdm.auto import tqdm
 
     out = {}
-    order = sorted(resolve(names), key=lambda n: CANDIDATES[n].family == "late-fusion")   # members first
-    for name in tqdm(order, desc="fit candidates", disable=not progress):
+    for name in tqdm(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
         out[name] = fit(name, panel, train_rows, val_rows, fitted=out)
         if layout is not None:
             out[name].save(layout.candidate(name))

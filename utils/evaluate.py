@@ -318,20 +318,21 @@ def panel_repeats(panel, rows: pd.DataFrame, names: list[str], splits: dict[int,
     """Test accuracy of each candidate retrained on each of ``splits`` (``{seed: split name per row}``).
 
     Every split reselects epochs / ``C`` / weights on its own validation part; features come from the cache.
+    Fusion members fitted on a split are shared with the fusion candidates of that split, not fitted twice.
     """
     from tqdm.auto import tqdm
 
-    from .candidates import fit
+    from .candidates import fit, fit_order
 
     y = panel.y(rows)
     out = []
     for seed, parts in tqdm(splits.items(), desc="repeated splits", disable=not progress):
         part = {name: rows[parts == name] for name in ("train", "val", "test")}
-        accuracies = {"seed": seed}
-        for name in names:
-            f = fit(name, panel, part["train"], part["val"])
+        accuracies, done = {"seed": seed}, {}
+        for name in fit_order(names):
+            f = done[name] = fit(name, panel, part["train"], part["val"], fitted=done)
             accuracies[name] = float(np.mean(f.predict_proba(panel, part["test"]).argmax(1) == y[parts == "test"]))
-        out.append(accuracies)
+        out.append({"seed": seed, **{n: accuracies[n] for n in names}})
     return pd.DataFrame(out).set_index("seed")
 
 
@@ -344,13 +345,13 @@ def label_budget(panel, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFra
     """
     from tqdm.auto import tqdm
 
-    from .candidates import CANDIDATES, fit
+    from .candidates import fit, fit_order
 
     y_test = panel.y(test)
     records = []
     for k, d, subset in tqdm(budget_draws(train, ks, draws, seed), desc="label budget", disable=not progress):
         done: dict = {}
-        for name in sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion"):   # members first
+        for name in fit_order(names):
             f = done[name] = fit(name, panel, subset, val, fitted=done)
             acc = float(np.mean(f.predict_proba(panel, test).argmax(1) == y_test))
             records.append({"candidate": name, "k": k, "draw": d, "labelled_train": len(subset), "accuracy": acc})
