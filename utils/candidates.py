@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import softmax
 from torch import nn
 
 from . import features, models, runs, train
@@ -290,7 +291,7 @@ class Panel:
         s = self.settings
         A, stats = features.activations(self.encoder(kind), k or s.finetune_blocks, rows, self.layout.activations,
                                         s.augmentation if augmented else None, s.batch_size, progress=self.progress)
-        self._add_stats(f"{kind}-activations" + ("-views" if augmented else ""), stats)
+        self._add_stats(f"{kind}-views" if augmented else f"{kind}-activations", stats)
         return A
 
     def y(self, rows: pd.DataFrame) -> np.ndarray:
@@ -316,7 +317,7 @@ def prepare(panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd
     for kind in sorted(panel.capture):
         panel.activations(kind, inputs)                 # already cached by the pass above: a check
     for kind in sorted({c.inputs[0].split("-")[0] for c in chosen if c.augment}):
-        panel.views(kind, train_rows)
+        panel.activations(kind, train_rows, augmented=True)   # what is cached; heads run the frozen tail in 04
     return pd.DataFrame(panel.stats).T
 
 
@@ -439,12 +440,6 @@ class Fitted:
                                     f"{panel.classes}: re-run notebook 04 (training).")
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 class HeadModel(Fitted):
     """A head (``train.make_head``) on cached vectors."""
 
@@ -519,7 +514,7 @@ class ZeroShotModel(Fitted):
         return X @ self.class_embeddings.T
 
     def predict_vectors(self, X) -> np.ndarray:
-        return _softmax(self.SCALE * self.similarities(X))
+        return softmax(self.SCALE * self.similarities(X), axis=1)
 
     def weights(self) -> list[np.ndarray]:
         return [self.class_embeddings]
@@ -539,9 +534,13 @@ class LateFusionModel(Fitted):
         super().__init__(*args, **kw)
         self.members, self.weight = members, float(weight)
 
-    def combine(self, image: np.ndarray, text: np.ndarray) -> np.ndarray:
-        p = self.weight * np.asarray(image, np.float64) + (1 - self.weight) * np.asarray(text, np.float64)
+    @staticmethod
+    def mix(weight: float, image: np.ndarray, text: np.ndarray) -> np.ndarray:
+        p = weight * np.asarray(image, np.float64) + (1 - weight) * np.asarray(text, np.float64)
         return p / p.sum(axis=1, keepdims=True)
+
+    def combine(self, image: np.ndarray, text: np.ndarray) -> np.ndarray:
+        return self.mix(self.weight, image, text)
 
     def predict_proba(self, panel: Panel, rows: pd.DataFrame) -> np.ndarray:
         return self.combine(*(m.predict_proba(panel, rows) for m in self.members))
@@ -757,13 +756,12 @@ def _fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFra
 
     if c.family == "late-fusion":
         members = [(fitted or {}).get(m) or fit(m, panel, train_rows, val_rows) for m in c.members]
-        image, text = (m.predict_proba(panel, val_rows).astype(np.float64) for m in members)
+        image, text = (m.predict_proba(panel, val_rows) for m in members)
         from sklearn.metrics import log_loss
 
         sweep = []
         for w in s.fusion_weights:
-            p = w * image + (1 - w) * text
-            p /= p.sum(axis=1, keepdims=True)
+            p = LateFusionModel.mix(w, image, text)
             sweep.append({"weight": float(w), "val_loss": float(log_loss(y_val, p, labels=list(range(n_classes)))),
                           "val_accuracy": float(np.mean(p.argmax(1) == y_val))})
         best = min(sweep, key=lambda r: (r["val_loss"], -r["weight"]))
@@ -781,11 +779,10 @@ def _fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFra
 
 def _tfidf_pipeline(seed: int):
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     return lambda C: make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, dtype=np.float32),
-                                   LogisticRegression(C=C, max_iter=3000, random_state=seed))
+                                   train.logistic_regression(C, seed))
 
 
 def _fit_finetune(c: Candidate, panel: Panel, train_rows, val_rows, y_train, y_val, base, labelled) -> FinetuneModel:

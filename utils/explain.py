@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from scipy.stats import wilcoxon
 
+from .evaluate import percentile
 from .features import model_pixels
 
 
@@ -393,11 +394,11 @@ def faithfulness(per_image: dict[str, list[float]], n_boot: int = 2000, level: f
             continue
         d = rand - np.asarray(areas)
         boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1) if len(d) else np.zeros(1)
-        alpha = (1 - level) / 2
+        low, high = percentile(boots, level)
         nonzero = d[np.abs(d) > 1e-12]
         p = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else 1.0
         out[method] = {"images": len(d), "mean_gain": float(d.mean()) if len(d) else 0.0,
-                       "gain_low": float(np.quantile(boots, alpha)), "gain_high": float(np.quantile(boots, 1 - alpha)),
+                       "gain_low": low, "gain_high": high,
                        "wilcoxon_p": p, "better_on": int((d > 0).sum())}
     return out
 

@@ -214,13 +214,19 @@ def fit_probe(make: Callable[[float], object], train: tuple, val: tuple, n_class
                  "train_seconds": round(time.perf_counter() - start, 3)}
 
 
+def logistic_regression(C: float, seed: int = 0):
+    """The multinomial logistic regression (lbfgs) of every probe and of the TF-IDF pipeline."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=3000, random_state=seed)
+
+
 def logistic_probe(C: float, seed: int = 0):
     """Standardised features, multinomial logistic regression (lbfgs)."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=3000, random_state=seed))
+    return make_pipeline(StandardScaler(), logistic_regression(C, seed))
 
 
 # --------------------------------------------------------------------------- optimisers (the note's Figure 6)
