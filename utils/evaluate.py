@@ -423,12 +423,13 @@ def improvements_verdict(vs_frozen: dict, costs: dict) -> str:
         base = p["vs"]
         d, lo, hi = 100 * p["accuracy_difference"], 100 * p["difference_low"], 100 * p["difference_high"]
         extra = (costs.get(name, {}).get("train_seconds") or 0) - (costs.get(base, {}).get("train_seconds") or 0)
+        training = f"{abs(extra):.1f} s {'more' if extra >= 0 else 'less'} training"
         if lo > 0:
-            word = f"a measurable gain for {extra:.0f} s more training"
+            word = f"a measurable gain for {training}"
         elif hi < 0:
             word = "measurably worse: not worth it"
         else:
-            word = f"no measurable change on this test split, for {extra:.0f} s more training: not worth it here"
+            word = f"no measurable change on this test split, for {training}: not worth it here"
         parts.append(f"{name} vs {base}: {d:+.1f} points (paired 95% CI {lo:+.1f} to {hi:+.1f}, McNemar p = "
                      f"{p['mcnemar']['p_value']:.3g}), {word}.")
     return " ".join(parts)
