@@ -1,5 +1,6 @@
 """Shared fixtures: the real dataset (from $DATA_SOURCE), small real images, tiny models, and the
 notebook chain run once in the smoke profile (every candidate) for the notebook tests."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ def dataset_dir() -> Path:
     """The real Flipkart folder; tests that need it are skipped, with the reason, when it is absent."""
     source = os.environ.get("DATA_SOURCE")
     if not source:
-        pytest.skip("DATA_SOURCE is not set: point it at the Flipkart folder (CSV + Images/) to run this test")
+        pytest.skip(
+            "DATA_SOURCE is not set: point it at the Flipkart folder (CSV + Images/) to run this test"
+        )
     folder = data.find_dataset_dir(Path(source))
     if folder is None:
         pytest.skip(f"DATA_SOURCE={source} holds no {data.CSV_NAME} beside Images/")
@@ -47,9 +50,17 @@ def real_rows(dataset_dir: Path, real_csv: pd.DataFrame) -> pd.DataFrame:
     """Catalog-like rows of real products: 6 per category (42), with path, sha256, texts and label."""
     picks = real_csv[real_csv["present"]].groupby("label").head(6).reset_index(drop=True)
     paths = [dataset_dir / "Images" / n for n in picks["image"]]
-    return pd.DataFrame({"row": range(len(picks)), "image": picks["image"], "path": [str(p) for p in paths],
-                         "sha256": [data._sha256(p) for p in paths], "label": picks["label"],
-                         "product_name": picks["product_name"], "description": picks["description"]})
+    return pd.DataFrame(
+        {
+            "row": range(len(picks)),
+            "image": picks["image"],
+            "path": [str(p) for p in paths],
+            "sha256": [data._sha256(p) for p in paths],
+            "label": picks["label"],
+            "product_name": picks["product_name"],
+            "description": picks["description"],
+        }
+    )
 
 
 def make_own_catalog(dataset_dir: Path, real_csv: pd.DataFrame, folder: Path) -> Path:
@@ -59,18 +70,33 @@ def make_own_catalog(dataset_dir: Path, real_csv: pd.DataFrame, folder: Path) ->
     images = folder / "Images"
     images.mkdir(parents=True)
     present = real_csv[real_csv["present"]]
-    sizes = {"Watches": 16, "Kitchen & Dining": 12, "Computers": 11, "Baby Care": 10, "Home Furnishing": 10,
-             "Beauty and Personal Care": 3, "Home Decor & Festive Needs": 1}
+    sizes = {
+        "Watches": 16,
+        "Kitchen & Dining": 12,
+        "Computers": 11,
+        "Baby Care": 10,
+        "Home Furnishing": 10,
+        "Beauty and Personal Care": 3,
+        "Home Decor & Festive Needs": 1,
+    }
     rows = []
     for label, n in sizes.items():
         for _, r in present[present["label"] == label].head(n).iterrows():
             name = f"own_{len(rows):03d}.jpg"
             shutil.copy(dataset_dir / "Images" / r["image"], images / name)
-            rows.append({**r.drop(["label", "present"]).to_dict(), "image": name, "warehouse": "B7"})
+            rows.append(
+                {**r.drop(["label", "present"]).to_dict(), "image": name, "warehouse": "B7"}
+            )
     (images / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     template = dict(rows[0])
-    faulty = {"../escape.jpg": "traversal", "/etc/passwd": "absolute", "": "empty", "own_000.jpg": "duplicate",
-              "absent.jpg": "missing", "broken.jpg": "broken"}
+    faulty = {
+        "../escape.jpg": "traversal",
+        "/etc/passwd": "absolute",
+        "": "empty",
+        "own_000.jpg": "duplicate",
+        "absent.jpg": "missing",
+        "broken.jpg": "broken",
+    }
     for name in faulty:
         rows.append({**template, "image": name, "uniq_id": f"faulty-{faulty[name]}"})
     pd.DataFrame(rows).to_csv(folder / "our_catalog.csv", index=False)
@@ -88,8 +114,14 @@ def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
     from utils import report
 
     run = tmp_path_factory.mktemp("smoke")
-    report.run("smoke", run / "reports", data_dir=str(run / "data"), figures_dir=str(run / "figures"),
-               reports_dir=str(run / "reports"), data_source=str(dataset_dir))
+    report.run(
+        "smoke",
+        run / "reports",
+        data_dir=str(run / "data"),
+        figures_dir=str(run / "figures"),
+        reports_dir=str(run / "reports"),
+        data_source=str(dataset_dir),
+    )
     return run
 
 

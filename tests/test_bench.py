@@ -1,4 +1,5 @@
 """utils.bench runs end to end on a few images (its numbers are not checked: speed lives in `make bench`)."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,32 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
     from utils import bench
 
     out = tmp_path / "bench.json"
-    result = bench.main(["--sections", "pipeline", "finetune", "heads", "scale", "--images", "2",
-                         "--precision-images", "2", "--batch-size", "2", "--num-workers", "0", "--finetune-images", "4",
-                         "--scale-sizes", "60", "120", "--source", str(dataset_dir), "--output", str(out)])
+    result = bench.main(
+        [
+            "--sections",
+            "pipeline",
+            "finetune",
+            "heads",
+            "scale",
+            "--images",
+            "2",
+            "--precision-images",
+            "2",
+            "--batch-size",
+            "2",
+            "--num-workers",
+            "0",
+            "--finetune-images",
+            "4",
+            "--scale-sizes",
+            "60",
+            "120",
+            "--source",
+            str(dataset_dir),
+            "--output",
+            str(out),
+        ]
+    )
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(result, default=str))
     assert [e["encoder"] for e in saved["pipeline"]] == ["clip", "vgg16"]
@@ -20,8 +44,14 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
     assert p["float32_img_per_s"] > 0 and p["bfloat16_img_per_s"] > 0 and p["ratio"] > 0
     assert p["cosine_min"] > 0.99 and p["head_agreement"] == 1.0
     clip = saved["finetune"][0]
-    assert clip["activation_shape"] == [50, 768] and clip["epoch_seconds"] > 0 and clip["cache_kb_per_view"] > 70
-    assert [s["rows"] for s in saved["scale"]] == [60, 120] and all(s["validate_peak_mib"] >= 0 for s in saved["scale"])
+    assert (
+        clip["activation_shape"] == [50, 768]
+        and clip["epoch_seconds"] > 0
+        and clip["cache_kb_per_view"] > 70
+    )
+    assert [s["rows"] for s in saved["scale"]] == [60, 120] and all(
+        s["validate_peak_mib"] >= 0 for s in saved["scale"]
+    )
 
 
 def test_synthetic_catalog_has_the_schema_and_a_long_tail(tmp_path) -> None:

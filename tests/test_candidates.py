@@ -1,4 +1,5 @@
 """utils.candidates: every family fitted, saved, reloaded and checked on tiny models and real photos and texts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,9 @@ from utils.paths import Layout
 @pytest.fixture(scope="module")
 def small_split(real_rows, tmp_path_factory) -> split.Split:
     rng = np.random.default_rng(0)
-    rows = real_rows.assign(phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)])
+    rows = real_rows.assign(
+        phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)]
+    )
     path = tmp_path_factory.mktemp("split") / "split.csv"
     split.save_split(split.make_split(rows, seed=3, text_threshold=1.1), path)
     return split.load_split(path)
@@ -24,8 +27,17 @@ def layout(tmp_path_factory) -> Layout:
 
 
 def _panel(layout, s: split.Split, **kw) -> candidates.Panel:
-    settings = candidates.Settings(clip_model="tiny-random", vgg_weights="tiny-random", device="cpu", precision="float32",
-                                   epochs=4, finetune_epochs=2, views=2, probe_cs=(0.1, 1.0), **kw)
+    settings = candidates.Settings(
+        clip_model="tiny-random",
+        vgg_weights="tiny-random",
+        device="cpu",
+        precision="float32",
+        epochs=4,
+        finetune_epochs=2,
+        views=2,
+        probe_cs=(0.1, 1.0),
+        **kw,
+    )
     return candidates.Panel(layout, settings, s.labels(), s.split_id, progress=False)
 
 
@@ -39,7 +51,9 @@ def test_the_registry_declares_every_candidate_once() -> None:
     assert len(table) == len(candidates.CANDIDATES) >= 16 and table.index.is_unique
     for c in candidates.CANDIDATES.values():
         assert c.reads in ("image", "text", "image+text") and c.family in candidates.FAMILIES
-        assert set(c.inputs) <= set(candidates.SOURCES) and set(c.members) <= set(candidates.CANDIDATES)
+        assert set(c.inputs) <= set(candidates.SOURCES) and set(c.members) <= set(
+            candidates.CANDIDATES
+        )
     assert candidates.needs(["fusion-late"]) == {"clip-image", "text"}
     assert "clip-text-tower" in candidates.needs(["clip-zeroshot"])
     with pytest.raises(ValueError, match="unknown candidate"):
@@ -54,10 +68,16 @@ def test_each_candidate_fits_saves_reloads_and_predicts(name, panel, small_split
     np.testing.assert_allclose(val.sum(axis=1), 1, rtol=1e-5)
     fitted.save(layout.candidate(name))
     again = candidates.load(name, panel)
-    np.testing.assert_allclose(again.predict_proba(panel, small_split.val), val, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        again.predict_proba(panel, small_split.val), val, rtol=1e-5, atol=1e-6
+    )
     test = small_split.test_for_final_evaluation()
-    np.testing.assert_allclose(again.infer(panel, test), again.predict_proba(panel, test), rtol=1e-3, atol=1e-4)
-    assert fitted.info["labelled_train"] == (0 if name == "clip-zeroshot" else len(small_split.train))
+    np.testing.assert_allclose(
+        again.infer(panel, test), again.predict_proba(panel, test), rtol=1e-3, atol=1e-4
+    )
+    assert fitted.info["labelled_train"] == (
+        0 if name == "clip-zeroshot" else len(small_split.train)
+    )
     assert fitted.fingerprint() == again.fingerprint()
 
 
@@ -66,17 +86,30 @@ def test_zero_shot_reads_the_prompts_through_the_text_tower(panel, small_split) 
     E = zs.class_embeddings
     assert E.shape == (len(panel.classes), panel.encoder("clip").dim)
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1, rtol=1e-5)
-    assert zs.info["class_names"][panel.classes.index("Home Decor & Festive Needs")] == "home decor and festive needs"
+    assert (
+        zs.info["class_names"][panel.classes.index("Home Decor & Festive Needs")]
+        == "home decor and festive needs"
+    )
     assert candidates.category_name("Watches >> Wrist Watches") == "wrist watches"
     other = candidates.class_embeddings(panel, prompts=("a photo of a {}.",))
     assert not np.allclose(other, E), "prompt ensembling changes the class embeddings"
 
 
-def test_a_candidate_loaded_with_another_encoder_is_refused(panel, small_split, layout, tmp_path) -> None:
-    candidates.fit("clip-head", panel, small_split.train, small_split.val).save(layout.candidate("clip-head"))
+def test_a_candidate_loaded_with_another_encoder_is_refused(
+    panel, small_split, layout, tmp_path
+) -> None:
+    candidates.fit("clip-head", panel, small_split.train, small_split.val).save(
+        layout.candidate("clip-head")
+    )
     models.build_tiny_clip(tmp_path / "other-clip", seed=1)
-    other = candidates.Panel(layout, candidates.Settings(clip_model=str(tmp_path / "other-clip"), device="cpu",
-                                                         precision="float32"), panel.classes, panel.split_id)
+    other = candidates.Panel(
+        layout,
+        candidates.Settings(
+            clip_model=str(tmp_path / "other-clip"), device="cpu", precision="float32"
+        ),
+        panel.classes,
+        panel.split_id,
+    )
     with pytest.raises(candidates.CandidateMismatch, match="re-run notebook 04"):
         candidates.load("clip-head", other)
     moved = candidates.Panel(layout, panel.settings, panel.classes, "another-split")
@@ -84,19 +117,27 @@ def test_a_candidate_loaded_with_another_encoder_is_refused(panel, small_split, 
         candidates.load("clip-head", moved)
 
 
-def test_fine_tuning_changes_only_the_last_blocks_and_its_cached_path_is_the_full_forward(panel, small_split) -> None:
+def test_fine_tuning_changes_only_the_last_blocks_and_its_cached_path_is_the_full_forward(
+    panel, small_split
+) -> None:
     encoder = panel.encoder("clip")
     before = {k: v.clone() for k, v in encoder.module.state_dict().items()}
     fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
-    assert all(torch.equal(before[k], v) for k, v in encoder.module.state_dict().items()), "the run's encoder is untouched"
+    assert all(torch.equal(before[k], v) for k, v in encoder.module.state_dict().items()), (
+        "the run's encoder is untouched"
+    )
     tuned = fitted.encoder(panel)
     assert tuned.identity != encoder.identity == fitted.encoders["clip"]
     changed = {k for k, v in tuned.module.state_dict().items() if not torch.equal(before[k], v)}
     last = len(encoder.module.model.vision_model.encoder.layers) - 1
-    assert changed and all(f"encoder.layers.{last}." in k or "post_layernorm" in k or "visual_projection" in k
-                           for k in changed), changed
+    assert changed and all(
+        f"encoder.layers.{last}." in k or "post_layernorm" in k or "visual_projection" in k
+        for k in changed
+    ), changed
     test = small_split.test_for_final_evaluation()
-    np.testing.assert_allclose(fitted.infer(panel, test), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        fitted.infer(panel, test), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4
+    )
 
 
 def test_vgg_fine_tuning_trains_block5_only(panel, small_split) -> None:
@@ -114,7 +155,9 @@ def test_augmented_views_are_made_for_training_rows_only(panel, small_split, mon
 
     made = []
     real = f.make_view
-    monkeypatch.setattr(f, "make_view", lambda image, aug, sha, v: made.append(sha) or real(image, aug, sha, v))
+    monkeypatch.setattr(
+        f, "make_view", lambda image, aug, sha, v: made.append(sha) or real(image, aug, sha, v)
+    )
     layout2 = Layout(panel.layout.data_dir / "fresh")
     fresh = _panel(layout2, small_split)
     candidates.fit("clip-head-aug", fresh, small_split.train, small_split.val)
@@ -128,21 +171,31 @@ def test_text_only_candidate_on_the_whole_real_catalog(dataset_dir, tmp_path_fac
     catalog = data.build_catalog(dataset_dir, progress=False)
     split.save_split(split.make_split(data.usable(catalog), seed=42), folder / "split.csv")
     s = split.load_split(folder / "split.csv")
-    panel = candidates.Panel(Layout(folder), candidates.Settings(), s.labels(), s.split_id, progress=False)
+    panel = candidates.Panel(
+        Layout(folder), candidates.Settings(), s.labels(), s.split_id, progress=False
+    )
     test = s.test_for_final_evaluation()
     accuracies = []
     for _ in range(2):
         fitted = candidates.fit("text-tfidf", panel, s.train, s.val)
-        accuracies.append(float(np.mean(fitted.predict_proba(panel, test).argmax(1) == panel.y(test))))
+        accuracies.append(
+            float(np.mean(fitted.predict_proba(panel, test).argmax(1) == panel.y(test)))
+        )
     assert accuracies[0] == accuracies[1]
-    assert accuracies[0] > 0.8, f"text alone: {accuracies[0]:.3f} (chance: {1 / len(s.labels()):.3f})"
+    assert accuracies[0] > 0.8, (
+        f"text alone: {accuracies[0]:.3f} (chance: {1 / len(s.labels()):.3f})"
+    )
 
 
-def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(layout, small_split) -> None:
+def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(
+    layout, small_split
+) -> None:
     panel = _panel(layout, small_split, finetune_objective="text")
     fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
     assert fitted.info["objective"] == "text" and isinstance(fitted.head, candidates.TextClassifier)
-    assert fitted.parameters() == fitted.info["trainable_encoder_parameters"], "the prompts are fixed, only blocks train"
+    assert fitted.parameters() == fitted.info["trainable_encoder_parameters"], (
+        "the prompts are fixed, only blocks train"
+    )
     test = small_split.test_for_final_evaluation()
     # cached activations are float16 and the prompt classifier scales cosines by 100: a looser tolerance
     full, cached = fitted.infer(panel, test), fitted.predict_proba(panel, test)
@@ -152,20 +205,28 @@ def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(lay
         candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val)
 
 
-def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(panel, small_split, layout) -> None:
+def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(
+    panel, small_split, layout
+) -> None:
     from utils import explain
 
-    candidates.fit("clip-finetune", panel, small_split.train, small_split.val).save(layout.candidate("clip-finetune"))
+    candidates.fit("clip-finetune", panel, small_split.train, small_split.val).save(
+        layout.candidate("clip-finetune")
+    )
     fitted = candidates.load("clip-finetune", panel)
     encoder = fitted.image_encoder(panel)
     assert encoder.identity == fitted.info["finetuned_identity"] != panel.encoder("clip").identity
     pipeline = explain.Pipeline(encoder, fitted.predict_vectors, fitted.fingerprint())
     test = small_split.test_for_final_evaluation()
     pixels = np.stack([explain.prepare_image(encoder, p) for p in test["path"]])
-    np.testing.assert_allclose(pipeline(pixels), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        pipeline(pixels), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4
+    )
 
 
-def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_encoder_sits(panel, small_split, layout) -> None:
+def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_encoder_sits(
+    panel, small_split, layout
+) -> None:
     """Its tail reads cached float32 activations on the CPU, as when it was fitted, whatever the run's encoder
     placement (a CUDA run stopped here: tail on the GPU, activations on the CPU; on this CPU-only machine another
     dtype stands in for another device)."""
@@ -177,15 +238,21 @@ def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_enco
     elsewhere.encoder("clip").module.double()
     loaded = candidates.load("clip-finetune", elsewhere)
     assert {(p.device.type, p.dtype) for p in loaded.tail.parameters()} == {("cpu", torch.float32)}
-    np.testing.assert_allclose(loaded.predict_proba(elsewhere, test), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict_proba(elsewhere, test), expected, rtol=1e-5, atol=1e-6
+    )
 
 
-def test_repeated_splits_fit_each_fusion_member_once_per_split(panel, small_split, monkeypatch) -> None:
+def test_repeated_splits_fit_each_fusion_member_once_per_split(
+    panel, small_split, monkeypatch
+) -> None:
     from utils import evaluate
 
     calls = []
     real = candidates._fit
-    monkeypatch.setattr(candidates, "_fit", lambda name, *a, **kw: calls.append(name) or real(name, *a, **kw))
+    monkeypatch.setattr(
+        candidates, "_fit", lambda name, *a, **kw: calls.append(name) or real(name, *a, **kw)
+    )
     rows = small_split.all_rows_for_final_evaluation()
     others = split.other_splits(rows, 3, 2, 0.2, 0.2)
     names = ["fusion-late", "clip-probe", "text-tfidf"]

@@ -1,4 +1,5 @@
 """utils.data: acquisition, robust decoding, per-row validation."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,13 +18,15 @@ TREE = '["Watches >> Wrist Watches >> X"]'
 
 
 def _write_csv(folder: Path, rows: list[tuple[str, str]], name: str = data.CSV_NAME) -> None:
-    pd.DataFrame({
-        "uniq_id": [f"id{i}" for i in range(len(rows))],
-        "product_name": [f"product {i}" for i in range(len(rows))],
-        "product_category_tree": [tree for _, tree in rows],
-        "image": [image for image, _ in rows],
-        "description": [f"description of product {i}" for i in range(len(rows))],
-    }).to_csv(folder / name, index=False)
+    pd.DataFrame(
+        {
+            "uniq_id": [f"id{i}" for i in range(len(rows))],
+            "product_name": [f"product {i}" for i in range(len(rows))],
+            "product_category_tree": [tree for _, tree in rows],
+            "image": [image for image, _ in rows],
+            "description": [f"description of product {i}" for i in range(len(rows))],
+        }
+    ).to_csv(folder / name, index=False)
 
 
 @pytest.fixture()
@@ -43,34 +46,65 @@ def faulty_dataset(tmp_path: Path, real_images: list[Path]) -> Path:
     rgb.convert("CMYK").save(images / "cmyk.jpg")
     rgb.convert("L").save(images / "gray.png")
     rgba = rgb.convert("RGBA")
-    rgba.putalpha(Image.new("L", rgba.size, 0))                 # fully transparent: must come out white
+    rgba.putalpha(Image.new("L", rgba.size, 0))  # fully transparent: must come out white
     rgba.save(images / "alpha.png")
     rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(images / "palette.png")
     Image.new("RGB", (1, 1), (10, 20, 30)).save(images / "tiny.png")
-    _write_csv(tmp_path, [
-        ("real.jpg", TREE), ("truncated.jpg", TREE), ("empty.jpg", TREE), ("text.jpg", TREE),
-        ("cmyk.jpg", TREE), ("gray.png", TREE), ("alpha.png", TREE), ("palette.png", TREE),
-        ("tiny.png", TREE), ("absent.jpg", TREE), ("real2.jpg", "not a tree"), ("real3.jpg", ""),
-    ])
+    _write_csv(
+        tmp_path,
+        [
+            ("real.jpg", TREE),
+            ("truncated.jpg", TREE),
+            ("empty.jpg", TREE),
+            ("text.jpg", TREE),
+            ("cmyk.jpg", TREE),
+            ("gray.png", TREE),
+            ("alpha.png", TREE),
+            ("palette.png", TREE),
+            ("tiny.png", TREE),
+            ("absent.jpg", TREE),
+            ("real2.jpg", "not a tree"),
+            ("real3.jpg", ""),
+        ],
+    )
     return tmp_path
 
 
 def test_every_row_gets_the_right_status(faulty_dataset: Path, tmp_path: Path) -> None:
-    catalog = data.build_catalog(faulty_dataset, tmp_path / "out" / "catalog.csv", min_per_category=1)
+    catalog = data.build_catalog(
+        faulty_dataset, tmp_path / "out" / "catalog.csv", min_per_category=1
+    )
     status = dict(zip(catalog["row"], catalog["status"]))
     assert [status[i] for i in range(12)] == [
-        "ok", "unreadable", "unreadable", "unreadable", "ok", "ok", "ok", "ok",
-        "too_small", "missing", "unlabelled", "unlabelled",
+        "ok",
+        "unreadable",
+        "unreadable",
+        "unreadable",
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "too_small",
+        "missing",
+        "unlabelled",
+        "unlabelled",
     ]
     assert len(catalog) == 12, "one catalog row per CSV row, none dropped"
     written = data.load_catalog(tmp_path / "out" / "catalog.csv")
     assert written["status"].tolist() == catalog["status"].tolist()
-    assert set(data.excluded(written)["status"]) == {"unreadable", "too_small", "missing", "unlabelled"}
+    assert set(data.excluded(written)["status"]) == {
+        "unreadable",
+        "too_small",
+        "missing",
+        "unlabelled",
+    }
     assert set(written["status"]) <= set(data.STATUSES)
     assert (data.usable(written)["status"] == "ok").all()
 
 
-@pytest.mark.parametrize("name", ["cmyk.jpg", "gray.png", "alpha.png", "palette.png", "tiny.png", "real.jpg"])
+@pytest.mark.parametrize(
+    "name", ["cmyk.jpg", "gray.png", "alpha.png", "palette.png", "tiny.png", "real.jpg"]
+)
 def test_odd_modes_load_as_rgb(faulty_dataset: Path, name: str) -> None:
     im = data.load_image(faulty_dataset / "Images" / name)
     assert im.mode == "RGB" and min(im.size) >= 1
@@ -83,7 +117,9 @@ def test_transparency_is_composited_on_white(faulty_dataset: Path) -> None:
 
 def test_huge_jpeg_decodes_small_and_without_bomb_warning(tmp_path: Path, recwarn) -> None:
     path = tmp_path / "big.jpg"
-    Image.new("RGB", (12000, 8000), (200, 10, 10)).save(path, quality=50)   # 96 MP: above Pillow's warning
+    Image.new("RGB", (12000, 8000), (200, 10, 10)).save(
+        path, quality=50
+    )  # 96 MP: above Pillow's warning
     im = data.load_image(path, max_side=448)
     assert max(im.size) == 448 and im.mode == "RGB"
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
@@ -99,11 +135,19 @@ def test_images_over_our_pixel_limit_are_refused(tmp_path: Path, monkeypatch) ->
     assert data.inspect_image(path)["status"] == "too_large"
 
 
-@pytest.mark.parametrize("tree,expected", [
-    ('["Home Furnishing >> Curtains >> X"]', "Home Furnishing"),
-    ('["Watches"]', "Watches"),
-    ("[]", None), ("", None), (None, None), ('[">> B"]', None), ("Watches >> X", None), ("[3]", None),
-])
+@pytest.mark.parametrize(
+    "tree,expected",
+    [
+        ('["Home Furnishing >> Curtains >> X"]', "Home Furnishing"),
+        ('["Watches"]', "Watches"),
+        ("[]", None),
+        ("", None),
+        (None, None),
+        ('[">> B"]', None),
+        ("Watches >> X", None),
+        ("[3]", None),
+    ],
+)
 def test_parse_category(tree, expected) -> None:
     assert data.parse_category(tree) == expected
 
@@ -129,7 +173,7 @@ def test_acquire_links_a_folder_without_modifying_it(dataset_dir: Path, tmp_path
     folder = data.acquire(dataset_dir, tmp_path / "data")
     link = Layout(tmp_path / "data").raw / data.DATASET_DIRNAME
     assert link.is_symlink() and folder.resolve() == dataset_dir.resolve()
-    assert data.acquire(dataset_dir, tmp_path / "data") == folder          # idempotent
+    assert data.acquire(dataset_dir, tmp_path / "data") == folder  # idempotent
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -140,19 +184,32 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def test_safe_extract_refuses_paths_that_escape(tmp_path: Path) -> None:
-    bad = _zip(tmp_path / "bad.zip", {f"Flipkart/{data.CSV_NAME}": b"x", "Flipkart/Images/../../evil.txt": b"x"})
+    bad = _zip(
+        tmp_path / "bad.zip",
+        {f"Flipkart/{data.CSV_NAME}": b"x", "Flipkart/Images/../../evil.txt": b"x"},
+    )
     with pytest.raises(data.DataUnavailableError, match="unsafe path"):
         data.safe_extract(bad, tmp_path / "out" / "flipkart")
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out" / "flipkart").exists()
 
 
 def test_safe_extract_keeps_only_the_dataset_and_redoes_a_partial_run(tmp_path: Path) -> None:
-    good = _zip(tmp_path / "good.zip", {f"Flipkart/{data.CSV_NAME}": b"a,b\n", "Flipkart/Images/a.jpg": b"1",
-                                        "Other/readme.txt": b"not ours"})
+    good = _zip(
+        tmp_path / "good.zip",
+        {
+            f"Flipkart/{data.CSV_NAME}": b"a,b\n",
+            "Flipkart/Images/a.jpg": b"1",
+            "Other/readme.txt": b"not ours",
+        },
+    )
     dest = tmp_path / "raw" / "flipkart"
-    (dest.with_name("flipkart.partial") / "junk").mkdir(parents=True)        # an interrupted earlier run
+    (dest.with_name("flipkart.partial") / "junk").mkdir(parents=True)  # an interrupted earlier run
     data.safe_extract(good, dest)
-    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == ["Images", "Images/a.jpg", data.CSV_NAME]
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")) == [
+        "Images",
+        "Images/a.jpg",
+        data.CSV_NAME,
+    ]
     assert not dest.with_name("flipkart.partial").exists()
 
 
@@ -173,7 +230,9 @@ def test_acquire_names_a_missing_column(tmp_path: Path) -> None:
         data.acquire(folder, tmp_path / "data")
 
 
-def test_another_csv_is_a_catalog_with_a_warning_but_a_corrupt_download_is_an_error(tmp_path: Path) -> None:
+def test_another_csv_is_a_catalog_with_a_warning_but_a_corrupt_download_is_an_error(
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "src"
     (folder / "Images").mkdir(parents=True)
     _write_csv(folder, [("a.jpg", TREE)], name="our_products.csv")
@@ -201,19 +260,40 @@ def test_model_inputs_are_drafted_but_never_below_min_side(real_images) -> None:
         assert min(im.size) >= min(256, *full) and max(im.size) <= max(full)
 
 
-def test_bad_image_names_get_their_own_status_and_are_never_opened(tmp_path: Path, real_images, monkeypatch) -> None:
+def test_bad_image_names_get_their_own_status_and_are_never_opened(
+    tmp_path: Path, real_images, monkeypatch
+) -> None:
     (tmp_path / "Images").mkdir()
     shutil.copy(real_images[0], tmp_path / "Images" / "a.jpg")
     shutil.copy(real_images[1], tmp_path / "Images" / "b.jpg")
-    (tmp_path / "secret.jpg").write_bytes(real_images[0].read_bytes())      # outside Images/
-    _write_csv(tmp_path, [("a.jpg", TREE), ("../secret.jpg", TREE), ("/etc/passwd", TREE), ("", TREE),
-                          ("b.jpg", TREE), ("b.jpg", TREE), ("..\\secret.jpg", TREE)])
+    (tmp_path / "secret.jpg").write_bytes(real_images[0].read_bytes())  # outside Images/
+    _write_csv(
+        tmp_path,
+        [
+            ("a.jpg", TREE),
+            ("../secret.jpg", TREE),
+            ("/etc/passwd", TREE),
+            ("", TREE),
+            ("b.jpg", TREE),
+            ("b.jpg", TREE),
+            ("..\\secret.jpg", TREE),
+        ],
+    )
     opened = []
     real_inspect = data.inspect_image
-    monkeypatch.setattr(data, "inspect_image", lambda p: opened.append(Path(p).name) or real_inspect(p))
+    monkeypatch.setattr(
+        data, "inspect_image", lambda p: opened.append(Path(p).name) or real_inspect(p)
+    )
     catalog = data.build_catalog(tmp_path, min_per_category=1)
-    assert catalog["status"].tolist() == ["ok", "unsafe_name", "unsafe_name", "no_image_name", "duplicate_name",
-                                          "duplicate_name", "unsafe_name"]
+    assert catalog["status"].tolist() == [
+        "ok",
+        "unsafe_name",
+        "unsafe_name",
+        "no_image_name",
+        "duplicate_name",
+        "duplicate_name",
+        "unsafe_name",
+    ]
     assert opened == ["a.jpg"], "only the row with a sound, unique name is read"
     assert "row(s) [5]" in catalog.loc[4, "detail"]
     assert set(catalog["status"]) <= set(data.STATUSES)
@@ -244,12 +324,14 @@ def test_validation_resumes_from_its_cache(tmp_path: Path, real_images, monkeypa
     cache = tmp_path / "inspected.jsonl"
     first = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
     with open(cache, "a") as f:
-        f.write('{"key": "cut off by an interrupti')                    # a line cut by an interruption
+        f.write('{"key": "cut off by an interrupti')  # a line cut by an interruption
     calls = []
     monkeypatch.setattr(data, "inspect_image", lambda p: calls.append(p) or {})
     again = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
     assert calls == [] and again["sha256"].tolist() == first["sha256"].tolist()
-    (tmp_path / "Images" / "1.jpg").write_bytes((tmp_path / "Images" / "0.jpg").read_bytes())   # a changed file
+    (tmp_path / "Images" / "1.jpg").write_bytes(
+        (tmp_path / "Images" / "0.jpg").read_bytes()
+    )  # a changed file
     monkeypatch.undo()
     changed = data.build_catalog(tmp_path, cache=cache, min_per_category=1)
     assert changed.loc[1, "sha256"] == changed.loc[0, "sha256"] != first.loc[1, "sha256"]
@@ -260,8 +342,12 @@ def test_own_catalog_every_row_gets_a_status(own_catalog: Path) -> None:
     csv = pd.read_csv(own_catalog / "our_catalog.csv", dtype=str, keep_default_na=False)
     status = pd.Series(catalog["status"].to_numpy(), index=csv["uniq_id"])
     assert status["faulty-traversal"] == status["faulty-absolute"] == "unsafe_name"
-    assert status["faulty-empty"] == "no_image_name" and status["faulty-duplicate"] == "duplicate_name"
+    assert (
+        status["faulty-empty"] == "no_image_name" and status["faulty-duplicate"] == "duplicate_name"
+    )
     assert status["faulty-missing"] == "missing" and status["faulty-broken"] == "unreadable"
-    assert set(catalog.loc[catalog["status"] == "rare_category", "label"]) == {"Beauty and Personal Care",
-                                                                                 "Home Decor & Festive Needs"}
+    assert set(catalog.loc[catalog["status"] == "rare_category", "label"]) == {
+        "Beauty and Personal Care",
+        "Home Decor & Festive Needs",
+    }
     assert len(catalog) == len(pd.read_csv(own_catalog / "our_catalog.csv"))

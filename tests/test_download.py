@@ -2,6 +2,7 @@
 
 Served from this machine's loopback only.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -12,7 +13,7 @@ import pytest
 
 from utils import data
 
-PAYLOAD = bytes(range(256)) * 4000           # ~1 MB
+PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -47,7 +48,7 @@ def server(request):
 
 def test_download_resumes_or_restarts_and_is_complete(server, tmp_path: Path) -> None:
     target = tmp_path / "sample.zip"
-    target.with_name("sample.zip.part").write_bytes(PAYLOAD[:300_000])      # an interrupted earlier run
+    target.with_name("sample.zip.part").write_bytes(PAYLOAD[:300_000])  # an interrupted earlier run
     data.download(server, target)
     assert target.read_bytes() == PAYLOAD
     assert not target.with_name("sample.zip.part").exists()

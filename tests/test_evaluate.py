@@ -1,4 +1,5 @@
 """utils.evaluate: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats, budgets, timing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,9 @@ def test_metrics_match_scikit_learn() -> None:
     m = evaluate.classification_metrics(y, p, ["a", "b", "c", "d"])
     assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
     assert m["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
-    assert [m["per_class"][c]["recall"] for c in "abcd"] == pytest.approx(recall_score(y, p, average=None), abs=1e-4)
+    assert [m["per_class"][c]["recall"] for c in "abcd"] == pytest.approx(
+        recall_score(y, p, average=None), abs=1e-4
+    )
     assert np.sum(m["confusion"]) == 200
 
 
@@ -30,12 +33,16 @@ def test_bootstrap_macro_f1_uses_every_class_like_the_point_estimate() -> None:
     """A class that is never predicted nor present still counts (as 0), in the estimate and in every resample."""
     y = np.array([0, 0, 1, 1, 0, 1])
     p = np.array([0, 1, 1, 1, 0, 0])
-    W = np.ones((1, len(y)), dtype=int)                      # the "resample" that is the sample itself
+    W = np.ones((1, len(y)), dtype=int)  # the "resample" that is the sample itself
     acc, f1 = evaluate._scores(W @ evaluate._confusions(y, p, np.arange(len(y)), 3), 3)
-    assert f1[0] == pytest.approx(f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0))
+    assert f1[0] == pytest.approx(
+        f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0)
+    )
     assert acc[0] == pytest.approx(accuracy_score(y, p))
     table, _, _ = evaluate.compare(y, {"m": p}, ["a", "b", "c"], None, n_boot=200)
-    assert table.loc["m", "macro_f1"] == pytest.approx(f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0))
+    assert table.loc["m", "macro_f1"] == pytest.approx(
+        f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0)
+    )
 
 
 def test_bootstrap_interval_contains_the_estimate_and_narrows_with_n() -> None:
@@ -62,10 +69,15 @@ def test_cluster_bootstrap_is_wider_when_images_come_in_duplicated_pairs() -> No
 
 def test_mcnemar_counts_and_p_value() -> None:
     y = np.zeros(40, dtype=int)
-    a = np.zeros(40, dtype=int)                 # always right
-    b = np.r_[np.ones(12, dtype=int), np.zeros(28, dtype=int)]   # wrong on 12
+    a = np.zeros(40, dtype=int)  # always right
+    b = np.r_[np.ones(12, dtype=int), np.zeros(28, dtype=int)]  # wrong on 12
     r = evaluate.mcnemar(y, a, b)
-    assert (r["a_right_b_wrong"], r["a_wrong_b_right"], r["both_right"], r["both_wrong"]) == (12, 0, 28, 0)
+    assert (r["a_right_b_wrong"], r["a_wrong_b_right"], r["both_right"], r["both_wrong"]) == (
+        12,
+        0,
+        28,
+        0,
+    )
     assert r["p_value"] == pytest.approx(2 * 0.5**12)
     assert evaluate.mcnemar(y, a, a)["p_value"] == 1.0
 
@@ -74,32 +86,58 @@ def test_compare_gives_paired_intervals_against_the_reference() -> None:
     y, good = _noisy(300, 0.9, 4, n_classes=3)
     _, bad = _noisy(300, 0.5, 5, n_classes=3)
     groups = np.arange(300) // 3
-    table, details, paired = evaluate.compare(y, {"ref": good, "bad": bad, "same": good}, ["a", "b", "c"], groups,
-                                              reference="ref", n_boot=500)
+    table, details, paired = evaluate.compare(
+        y,
+        {"ref": good, "bad": bad, "same": good},
+        ["a", "b", "c"],
+        groups,
+        reference="ref",
+        n_boot=500,
+    )
     assert set(paired) == {"bad", "same"}
     d = paired["bad"]
     assert d["difference_high"] < 0 and d["mcnemar"]["p_value"] < 1e-6
-    assert d["accuracy_difference"] == pytest.approx(table.loc["bad", "accuracy"] - table.loc["ref", "accuracy"])
+    assert d["accuracy_difference"] == pytest.approx(
+        table.loc["bad", "accuracy"] - table.loc["ref", "accuracy"]
+    )
     assert paired["same"]["difference_low"] == paired["same"]["difference_high"] == 0
-    assert all(table["accuracy_low"] <= table["accuracy"]) and all(table["accuracy"] <= table["accuracy_high"])
+    assert all(table["accuracy_low"] <= table["accuracy"]) and all(
+        table["accuracy"] <= table["accuracy_high"]
+    )
     method = evaluate.intervals_method(500)
     assert method["resamples"] == 500 and method["level"] == 0.95 and "group" in method["method"]
 
 
 def test_wins_ties_and_losses_are_counted_apart() -> None:
-    acc = pd.DataFrame({"ref": [0.8, 0.8, 0.7, 0.9], "other": [0.9, 0.8, 0.6, 0.9]}, index=[1, 2, 3, 4])
-    assert evaluate.wins_ties_losses(acc, "ref") == {"other": {"ahead": 1, "tied": 2, "behind": 1, "splits": 4}}
+    acc = pd.DataFrame(
+        {"ref": [0.8, 0.8, 0.7, 0.9], "other": [0.9, 0.8, 0.6, 0.9]}, index=[1, 2, 3, 4]
+    )
+    assert evaluate.wins_ties_losses(acc, "ref") == {
+        "other": {"ahead": 1, "tied": 2, "behind": 1, "splits": 4}
+    }
 
 
 def test_budget_draws_take_k_per_category_from_training_rows_only() -> None:
     train = pd.DataFrame({"label": list("aaaaabbb"), "x": range(8)}, index=range(10, 18))
     draws = evaluate.budget_draws(train, [1, 4, "all"], draws=3, seed=0)
-    assert [(k, d) for k, d, _ in draws] == [(1, 0), (1, 1), (1, 2), (4, 0), (4, 1), (4, 2), ("all", 0)]
+    assert [(k, d) for k, d, _ in draws] == [
+        (1, 0),
+        (1, 1),
+        (1, 2),
+        (4, 0),
+        (4, 1),
+        (4, 2),
+        ("all", 0),
+    ]
     for k, _, rows in draws:
         assert set(rows.index) <= set(train.index)
         counts = rows["label"].value_counts()
-        assert counts["a"] == (5 if k == "all" else k) and counts["b"] == (3 if k == "all" else min(k, 3))
-    assert not draws[0][2].equals(draws[1][2]) or not draws[1][2].equals(draws[2][2]), "draws differ"
+        assert counts["a"] == (5 if k == "all" else k) and counts["b"] == (
+            3 if k == "all" else min(k, 3)
+        )
+    assert not draws[0][2].equals(draws[1][2]) or not draws[1][2].equals(draws[2][2]), (
+        "draws differ"
+    )
     again = evaluate.budget_draws(train, [1], draws=3, seed=0)
     assert all(a[2].equals(b[2]) for a, b in zip(draws, again)), "seeded"
 
@@ -109,18 +147,43 @@ def test_inference_timing_warms_up_and_repeats() -> None:
     rows = pd.DataFrame({"x": range(10)})
     out = evaluate.time_inference(lambda r: calls.append(len(r)), rows, repeats=3)
     assert calls == [2, 10, 10, 10]
-    assert out["repeats"] == 3 and out["items"] == 10 and out["median_s_per_item"] == pytest.approx(np.median(out["runs_s_per_item"]), abs=1e-5)
+    assert (
+        out["repeats"] == 3
+        and out["items"] == 10
+        and out["median_s_per_item"] == pytest.approx(np.median(out["runs_s_per_item"]), abs=1e-5)
+    )
 
 
 def test_headline_conclusion_reads_the_paired_numbers() -> None:
     y, good = _noisy(200, 0.9, 6, n_classes=3)
     _, bad = _noisy(200, 0.6, 7, n_classes=3)
-    table, _, paired = evaluate.compare(y, {"clip-head": good, "vgg16-head": bad}, list("abc"), None,
-                                        reference="clip-head", n_boot=300)
-    costs = {n: {"inference_s_per_item": 0.01, "repeats": 3, "batch_size": 16, "device": "cpu", "precision": "float32"}
-             for n in ("clip-head", "vgg16-head")}
-    text = evaluate.conclusion({"headline": ["clip-head", "vgg16-head"], "table": table.to_dict("index"),
-                                "paired": paired, "costs": costs, "profile": "full"})
+    table, _, paired = evaluate.compare(
+        y,
+        {"clip-head": good, "vgg16-head": bad},
+        list("abc"),
+        None,
+        reference="clip-head",
+        n_boot=300,
+    )
+    costs = {
+        n: {
+            "inference_s_per_item": 0.01,
+            "repeats": 3,
+            "batch_size": 16,
+            "device": "cpu",
+            "precision": "float32",
+        }
+        for n in ("clip-head", "vgg16-head")
+    }
+    text = evaluate.conclusion(
+        {
+            "headline": ["clip-head", "vgg16-head"],
+            "table": table.to_dict("index"),
+            "paired": paired,
+            "costs": costs,
+            "profile": "full",
+        }
+    )
     assert f"clip-head reaches {100 * table.loc['clip-head', 'accuracy']:.1f}%" in text
     assert "clip-head beats vgg16-head" in text
 
@@ -128,4 +191,6 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
 def test_conclusions_of_stand_in_runs_say_so() -> None:
     assert evaluate.caveat({"profile": "full"}) == ""
     assert "Smoke profile" in evaluate.caveat({"profile": "smoke", "random_weights": ["clip"]})
-    assert evaluate.caveat({"profile": "laptop", "random_weights": ["clip", "vgg16"]}).startswith("**Random weights (clip, vgg16)")
+    assert evaluate.caveat({"profile": "laptop", "random_weights": ["clip", "vgg16"]}).startswith(
+        "**Random weights (clip, vgg16)"
+    )

@@ -1,4 +1,5 @@
 """utils.explain: LIME, SHAP, averaging, stability and deletion checks, on known answers and real images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,14 @@ def tiny_pipeline(tiny):
 
 
 def test_lime_finds_the_region_that_matters(bright_corner) -> None:
-    r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=200, n_segments=100, hide_color=0, seed=0)
-    assert r["label"] == 1 and r["weights"].shape == (r["segments"].max() + 1,) and 0 <= r["score"] <= 1
+    r = explain.lime_explain(
+        ToyPipeline(), bright_corner, num_samples=200, n_segments=100, hide_color=0, seed=0
+    )
+    assert (
+        r["label"] == 1
+        and r["weights"].shape == (r["segments"].max() + 1,)
+        and 0 <= r["score"] <= 1
+    )
     for s in explain.top_segments(r["weights"], k=5):
         ys, xs = np.nonzero(r["segments"] == s)
         assert ys.mean() < 80 and xs.mean() < 80, "a top superpixel lies outside the corner"
@@ -58,10 +65,16 @@ def test_deletion_over_superpixels_true_order_beats_random_orders(bright_corner)
     np.add.at(corner, segments[:64, :64].ravel(), 1)
     order = explain.ranking(corner)
     fill = np.zeros(3)
-    truth = explain.deletion_curve(ToyPipeline(), bright_corner, segments, order, label=1, steps=10, fill=fill)
+    truth = explain.deletion_curve(
+        ToyPipeline(), bright_corner, segments, order, label=1, steps=10, fill=fill
+    )
     rng = np.random.default_rng(0)
-    randoms = [explain.deletion_curve(ToyPipeline(), bright_corner, segments, rng.permutation(len(corner)), 1, 10, fill)
-               for _ in range(5)]
+    randoms = [
+        explain.deletion_curve(
+            ToyPipeline(), bright_corner, segments, rng.permutation(len(corner)), 1, 10, fill
+        )
+        for _ in range(5)
+    ]
     assert truth[0] == pytest.approx(randoms[0][0]) and truth[-1] == pytest.approx(0)
     assert explain.area_under(truth) < np.mean([explain.area_under(c) for c in randoms]) / 2
 
@@ -76,7 +89,15 @@ def test_random_deletion_removes_whole_superpixels_with_the_same_fill(bright_cor
         return np.zeros((len(batch), 2))
 
     rng = np.random.default_rng(1)
-    explain.deletion_curve(record, bright_corner, segments, rng.permutation(segments.max() + 1), 0, steps=4, fill=[7, 7, 7])
+    explain.deletion_curve(
+        record,
+        bright_corner,
+        segments,
+        rng.permutation(segments.max() + 1),
+        0,
+        steps=4,
+        fill=[7, 7, 7],
+    )
     for step in shown[0][1:]:
         filled = (step == 7).all(axis=-1)
         for s in np.unique(segments):
@@ -89,14 +110,23 @@ def test_compare_deletion_and_the_faithfulness_test(bright_corner) -> None:
     from types import SimpleNamespace
 
     values = np.zeros((6, 224, 224, 3, 1))
-    values[:, :64, :64] = 1.0                   # SHAP-like values: the corner carries all of it
+    values[:, :64, :64] = 1.0  # SHAP-like values: the corner carries all of it
     lime = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=200, hide_color=0, seed=0)
-    d = explain.compare_deletion(ToyPipeline(), [bright_corner] * 6, [lime] * 6, SimpleNamespace(values=values),
-                                 steps=10, random_orders=4, seed=0)
+    d = explain.compare_deletion(
+        ToyPipeline(),
+        [bright_corner] * 6,
+        [lime] * 6,
+        SimpleNamespace(values=values),
+        steps=10,
+        random_orders=4,
+        seed=0,
+    )
     assert set(d.per_image) == {"LIME", "SHAP", "random"} and len(d.per_image["random"]) == 6
     assert d.auc["SHAP"] < d.auc["random"] and d.auc["LIME"] < d.auc["random"]
     f = explain.faithfulness(d.per_image, n_boot=500)
-    assert f["SHAP"]["gain_low"] > 0 and f["SHAP"]["better_on"] == 6 and f["SHAP"]["wilcoxon_p"] < 0.05
+    assert (
+        f["SHAP"]["gain_low"] > 0 and f["SHAP"]["better_on"] == 6 and f["SHAP"]["wilcoxon_p"] < 0.05
+    )
     flat = explain.faithfulness({"LIME": [0.5, 0.4, 0.6], "random": [0.5, 0.4, 0.6]})
     assert flat["LIME"]["mean_gain"] == 0 and flat["LIME"]["wilcoxon_p"] == 1.0
 
@@ -105,7 +135,7 @@ def test_global_importance_on_planted_masks() -> None:
     maps = []
     for scale in (1.0, 5.0, 0.1):
         m = np.zeros((20, 20))
-        m[5:10, 5:10] = scale                  # same place, different LIME scale
+        m[5:10, 5:10] = scale  # same place, different LIME scale
         m[15, 15] = -scale / 2
         maps.append(m)
     mean = explain.global_importance(maps)
@@ -123,20 +153,28 @@ def test_jaccard_of_empty_explanations_is_not_stability() -> None:
 
 def test_stability_reuses_the_perturbations_shared_between_sample_counts(bright_corner) -> None:
     toy = ToyPipeline()
-    memo = explain.Pipeline.__new__(explain.Pipeline)           # the memory of a real Pipeline around the toy
+    memo = explain.Pipeline.__new__(
+        explain.Pipeline
+    )  # the memory of a real Pipeline around the toy
     explain.Pipeline.__init__(memo, encoder=None, predict_vectors=None, batch_size=64)
     memo._forward = lambda images: toy(images)
     out = explain.stability(memo, bright_corner, [30, 60], seeds=[0, 1], k=5, hide_color=0)
-    assert set(out) == {30, 60} and all(0 <= v["min_jaccard"] <= v["mean_jaccard"] <= 1 for v in out.values())
-    assert toy.seen <= 1 + 2 * 60, "each seed pays only for its largest count (plus the intact image)"
+    assert set(out) == {30, 60} and all(
+        0 <= v["min_jaccard"] <= v["mean_jaccard"] <= 1 for v in out.values()
+    )
+    assert toy.seen <= 1 + 2 * 60, (
+        "each seed pays only for its largest count (plus the intact image)"
+    )
     same = explain.stability(ToyPipeline(), bright_corner, [50], seeds=[3, 3], k=5, hide_color=0)
     assert same[50]["mean_jaccard"] == 1.0
 
 
 def test_stable_count_is_the_smallest_count_reaching_the_threshold() -> None:
-    per_image = [{50: {"mean_jaccard": 0.4}, 100: {"mean_jaccard": 0.75}, 200: {"mean_jaccard": 0.9}},
-                 {50: {"mean_jaccard": 0.5}, 100: {"mean_jaccard": 0.65}, 200: {"mean_jaccard": 0.8}},
-                 {50: {"mean_jaccard": 0.6}, 100: {"mean_jaccard": 0.71}, 200: {"mean_jaccard": 0.7}}]
+    per_image = [
+        {50: {"mean_jaccard": 0.4}, 100: {"mean_jaccard": 0.75}, 200: {"mean_jaccard": 0.9}},
+        {50: {"mean_jaccard": 0.5}, 100: {"mean_jaccard": 0.65}, 200: {"mean_jaccard": 0.8}},
+        {50: {"mean_jaccard": 0.6}, 100: {"mean_jaccard": 0.71}, 200: {"mean_jaccard": 0.7}},
+    ]
     assert explain.stable_count(per_image, 0.7)[:1] == (100,)
     count, medians, reached = explain.stable_count(per_image, 0.95)
     assert (count, reached) == (200, False) and medians[50] == 0.5
@@ -151,16 +189,25 @@ def test_checks_draw_their_images_round_robin_over_categories() -> None:
     assert len(explain.round_robin({"a": [0], "b": []}, 3)) == 1
 
 
-def test_explained_pixels_are_the_evaluated_pixels(tiny, tiny_pipeline, real_images, tmp_path) -> None:
+def test_explained_pixels_are_the_evaluated_pixels(
+    tiny, tiny_pipeline, real_images, tmp_path
+) -> None:
     """One decode path: the pipeline's prediction on the prepared pixels equals the one from cached features."""
     encoder, head = tiny
-    rows = pd.DataFrame({"path": [str(p) for p in real_images], "sha256": [f"s{i}" for i in range(len(real_images))]})
+    rows = pd.DataFrame(
+        {
+            "path": [str(p) for p in real_images],
+            "sha256": [f"s{i}" for i in range(len(real_images))],
+        }
+    )
     X, _ = features.extract(encoder, rows, tmp_path, num_workers=0)
     from_cache = train.predict_proba(head, X)
     prepared = np.stack([explain.prepare_image(encoder, p) for p in real_images])
     assert prepared.shape == (len(real_images), 224, 224, 3) and prepared.dtype == np.uint8
     np.testing.assert_allclose(tiny_pipeline(prepared), from_cache, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(tiny_pipeline(prepared.astype(np.float32) / 255), from_cache, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        tiny_pipeline(prepared.astype(np.float32) / 255), from_cache, rtol=1e-4, atol=1e-5
+    )
     before = tiny_pipeline.calls
     tiny_pipeline(prepared)
     assert tiny_pipeline.calls == before, "images already seen are not recomputed"
@@ -170,15 +217,21 @@ def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny, tiny_pipeline, real_
     image = explain.prepare_image(tiny[0], real_images[0])
     a = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
     b = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
-    np.testing.assert_array_equal(a["weights"], b["weights"])          # seeded: reproducible
-    assert 20 <= len(a["weights"]) <= 120                               # SLIC near the asked-for 100
-    values = explain.shap_explain(tiny_pipeline, image[None], [str(i) for i in range(7)], max_evals=64)
+    np.testing.assert_array_equal(a["weights"], b["weights"])  # seeded: reproducible
+    assert 20 <= len(a["weights"]) <= 120  # SLIC near the asked-for 100
+    values = explain.shap_explain(
+        tiny_pipeline, image[None], [str(i) for i in range(7)], max_evals=64
+    )
     assert values.values.shape == (1, 224, 224, 3, 1)
     predicted = tiny_pipeline(image[None])[0].max()
     # Partition SHAP is additive: base value + sum of attributions = the model's output
-    assert float(values.base_values[0, 0] + values.values[0].sum()) == pytest.approx(predicted, abs=1e-4)
+    assert float(values.base_values[0, 0] + values.values[0].sum()) == pytest.approx(
+        predicted, abs=1e-4
+    )
     per_sp = explain.per_superpixel(explain.shap_pixels(values, 0), a["segments"])
-    assert per_sp.shape == a["weights"].shape and per_sp.sum() == pytest.approx(values.values[0].sum(), rel=1e-6)
+    assert per_sp.shape == a["weights"].shape and per_sp.sum() == pytest.approx(
+        values.values[0].sum(), rel=1e-6
+    )
 
 
 def test_cached_explanations_are_reused_and_corruption_recomputed(tmp_path) -> None:
@@ -201,15 +254,24 @@ def test_cached_explanations_are_reused_and_corruption_recomputed(tmp_path) -> N
 
 
 def test_pick_examples_and_per_category() -> None:
-    rows = pd.DataFrame({"label": ["W", "W", "H", "H"],
-                         "product_name": ["Strap", "Analog Watch", "Lamp", "Lord Ganesha frame"]})
+    rows = pd.DataFrame(
+        {
+            "label": ["W", "W", "H", "H"],
+            "product_name": ["Strap", "Analog Watch", "Lamp", "Lord Ganesha frame"],
+        }
+    )
     assert explain.pick_examples(rows, {"W": "watch", "H": "ganesh", "X": "x"}) == [1, 3]
     assert explain.pick_examples(rows, {"H": "nothing"}) == [2]
     chosen = explain.per_category(rows, np.array([True, False, False, True]), 5)
     assert chosen == {"H": [3], "W": [0]}
-    assert explain.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)["W"] == [0, 1]
-    assert explain.per_category(rows, np.array([False, True, False, True]), 5, only_correct=False) == \
-        {"H": [3, 2], "W": [1, 0]}, "correct ones first, then the others: every category represented"
+    assert explain.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)[
+        "W"
+    ] == [0, 1]
+    assert explain.per_category(
+        rows, np.array([False, True, False, True]), 5, only_correct=False
+    ) == {"H": [3, 2], "W": [1, 0]}, (
+        "correct ones first, then the others: every category represented"
+    )
     assert explain.per_category(rows, np.array([False, False, False, True]), 5)["W"] == []
 
 

@@ -1,4 +1,5 @@
 """utils.features: the on-disk cache (hit, invalidation, corruption) on real images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,12 @@ def encoder(tmp_path_factory):
 
 @pytest.fixture()
 def rows(real_images) -> pd.DataFrame:
-    return pd.DataFrame({"path": [str(p) for p in real_images[:4]],
-                         "sha256": [data._sha256(p) for p in real_images[:4]]})
+    return pd.DataFrame(
+        {
+            "path": [str(p) for p in real_images[:4]],
+            "sha256": [data._sha256(p) for p in real_images[:4]],
+        }
+    )
 
 
 def test_cache_hit_returns_identical_features(encoder, rows, tmp_path) -> None:
@@ -32,19 +37,21 @@ def test_features_match_a_direct_forward_pass(encoder, rows, tmp_path) -> None:
     import torch
 
     X, _ = features.extract(encoder, rows, tmp_path, num_workers=0)
-    direct = encoder(torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])).numpy()
+    direct = encoder(
+        torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
+    ).numpy()
     np.testing.assert_allclose(X, direct, rtol=1e-4, atol=1e-5)
 
 
 def test_changed_image_or_model_recomputes_only_what_changed(encoder, rows, tmp_path) -> None:
     features.extract(encoder, rows, tmp_path, num_workers=0)
     changed = rows.copy()
-    changed.loc[0, "sha256"] = "0" * 64                       # new content -> new key
+    changed.loc[0, "sha256"] = "0" * 64  # new content -> new key
     _, stats = features.extract(encoder, changed, tmp_path, num_workers=0)
     assert stats["computed"] == 1 and stats["cached"] == 3
     other = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path / "m")
     _, stats = features.extract(other, rows, tmp_path, num_workers=0)
-    assert stats["computed"] == 4                             # another model: its own cache folder
+    assert stats["computed"] == 4  # another model: its own cache folder
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape", "nan"])
@@ -74,22 +81,30 @@ def test_precision_is_part_of_the_cache_key(encoder, rows, tmp_path) -> None:
     assert stats["computed"] == 1
 
 
-def test_activations_ride_along_the_feature_pass_and_match_the_prefix(encoder, rows, tmp_path) -> None:
+def test_activations_ride_along_the_feature_pass_and_match_the_prefix(
+    encoder, rows, tmp_path
+) -> None:
     import torch
 
     from utils import models
 
-    X, _ = features.extract(encoder, rows, tmp_path / "f", num_workers=0, also_activations=(1, tmp_path / "a"))
+    X, _ = features.extract(
+        encoder, rows, tmp_path / "f", num_workers=0, also_activations=(1, tmp_path / "a")
+    )
     A, stats = features.activations(encoder, 1, rows, tmp_path / "a")
     assert stats["computed"] == 0 and A.dtype == np.float16, "cached by the feature pass"
     prefix, tail = models.split_at(encoder, 1)
     x = torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
     with torch.no_grad():
         np.testing.assert_allclose(A.astype(np.float32), prefix(x).numpy(), rtol=2e-3, atol=2e-3)
-        np.testing.assert_allclose(tail(torch.from_numpy(A.astype(np.float32))).numpy(), X, rtol=1e-2, atol=1e-2)
+        np.testing.assert_allclose(
+            tail(torch.from_numpy(A.astype(np.float32))).numpy(), X, rtol=1e-2, atol=1e-2
+        )
 
 
-def test_augmented_views_are_deterministic_and_keyed_by_their_settings(encoder, rows, tmp_path) -> None:
+def test_augmented_views_are_deterministic_and_keyed_by_their_settings(
+    encoder, rows, tmp_path
+) -> None:
     from utils.augment import Augmentation, make_view
 
     image = features.load_model_input(rows["path"][0])
@@ -99,14 +114,18 @@ def test_augmented_views_are_deterministic_and_keyed_by_their_settings(encoder, 
     assert a.shape == (224, 224, 3)
     assert not np.array_equal(a, make_view(image, aug, "sha", 2))
     assert not np.array_equal(a, make_view(image, Augmentation(views=2, seed=1), "sha", 1))
-    assert Augmentation(views=2).key == Augmentation(views=8).key != Augmentation(scale=(0.3, 1.0)).key
+    assert (
+        Augmentation(views=2).key == Augmentation(views=8).key != Augmentation(scale=(0.3, 1.0)).key
+    )
     with pytest.raises(ValueError):
         make_view(image, aug, "sha", 0)
     V, s1 = features.view_features(encoder, 1, rows.head(2), tmp_path, aug)
     assert V.shape == (4, encoder.dim) and s1["computed"] == 4
     _, s2 = features.view_features(encoder, 1, rows.head(2), tmp_path, aug)
     assert s2["computed"] == 0
-    _, s3 = features.view_features(encoder, 1, rows.head(2), tmp_path, Augmentation(views=2, jitter=0.4))
+    _, s3 = features.view_features(
+        encoder, 1, rows.head(2), tmp_path, Augmentation(views=2, jitter=0.4)
+    )
     assert s3["computed"] == 4, "other augmentation settings: other cache entries"
 
 
@@ -121,7 +140,11 @@ def test_text_and_pixel_features_are_cached(tmp_path, rows, real_images) -> None
     _, s2 = features.extract_text(text, names, tmp_path)
     assert s2["computed"] == 0
     P, p1 = features.extract_pixels(rows, tmp_path)
-    assert P.shape == (len(rows), features.pixel_dim()) and np.isfinite(P).all() and p1["computed"] == len(rows)
+    assert (
+        P.shape == (len(rows), features.pixel_dim())
+        and np.isfinite(P).all()
+        and p1["computed"] == len(rows)
+    )
     hist = P[:, :128]
     np.testing.assert_allclose(hist.sum(axis=1), 1, rtol=1e-5)
     assert features.extract_pixels(rows, tmp_path)[1]["computed"] == 0

@@ -1,4 +1,5 @@
 """utils.models: loaders for local folders / files, tiny models, clear offline errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,12 @@ def tiny_dir(tmp_path_factory):
 def test_tiny_clip_is_saved_and_loaded_back_through_the_loader(tiny_dir, real_images) -> None:
     folder = models.build_tiny_clip(tiny_dir / "clip")
     a = models.load_clip(str(folder), device="cpu")
-    b = models.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)       # builds its own, same seed
-    assert a.kind == "clip" and a.dim == 16 and a.identity == b.identity and a.key.endswith("float32")
+    b = models.load_clip(
+        "tiny-random", device="cpu", models_dir=tiny_dir
+    )  # builds its own, same seed
+    assert (
+        a.kind == "clip" and a.dim == 16 and a.identity == b.identity and a.key.endswith("float32")
+    )
     x = torch.stack([a.preprocess(data.load_image(p)) for p in real_images[:2]])
     assert x.shape == (2, 3, 224, 224)
     out = a(x)
@@ -50,7 +55,10 @@ def test_missing_clip_fails_at_once_with_one_sentence(monkeypatch, tmp_path) -> 
     with pytest.raises(models.ModelUnavailableError) as info:
         models.load_clip("openai/clip-vit-base-patch32", device="cpu")
     message = str(info.value)
-    assert "hf download openai/clip-vit-base-patch32" in message and "models/clip-vit-base-patch32/" in message
+    assert (
+        "hf download openai/clip-vit-base-patch32" in message
+        and "models/clip-vit-base-patch32/" in message
+    )
 
 
 def test_missing_vgg_weights_fail_with_one_sentence(monkeypatch, tmp_path) -> None:
@@ -85,7 +93,11 @@ def test_hub_names_are_found_in_the_models_folder_first(tmp_path, monkeypatch) -
 def test_tiny_clip_has_a_text_tower_and_a_tokenizer_built_offline(tiny_dir, real_images) -> None:
     from transformers import CLIPTokenizer, CLIPTokenizerFast
 
-    corpus = ["Maserati Time Analog Watch for Boys", "Rockmantra Ceramic Mug", "Cotton Double Bedsheet"] * 5
+    corpus = [
+        "Maserati Time Analog Watch for Boys",
+        "Rockmantra Ceramic Mug",
+        "Cotton Double Bedsheet",
+    ] * 5
     folder = models.build_tiny_clip(tiny_dir / "clip-text", corpus=corpus)
     for cls in (CLIPTokenizer, CLIPTokenizerFast):
         tok = cls.from_pretrained(folder)
@@ -97,7 +109,9 @@ def test_tiny_clip_has_a_text_tower_and_a_tokenizer_built_offline(tiny_dir, real
     assert e.shape == (2, image.dim) and torch.isfinite(e).all()
     assert text.truncated(["word " * 100, "short"]) == 1
     again = models.train_tiny_tokenizer(tiny_dir / "tok-again", corpus)
-    assert (again / "tokenizer.json").read_text() == (folder / "tokenizer.json").read_text(), "same corpus, same tokenizer"
+    assert (again / "tokenizer.json").read_text() == (folder / "tokenizer.json").read_text(), (
+        "same corpus, same tokenizer"
+    )
 
 
 def test_random_full_size_models_are_seeded(tmp_path) -> None:
@@ -107,7 +121,9 @@ def test_random_full_size_models_are_seeded(tmp_path) -> None:
     before = torch.rand(1)
     torch.manual_seed(123)
     models.load_clip("random", device="cpu")
-    assert torch.equal(before, torch.rand(1)), "building the random model leaves the caller's random state alone"
+    assert torch.equal(before, torch.rand(1)), (
+        "building the random model leaves the caller's random state alone"
+    )
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch) -> None:
@@ -121,11 +137,19 @@ def test_precision_auto_follows_the_hardware(monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("kind", ["clip", "vgg16"])
-def test_bfloat16_and_float32_agree_and_float32_is_the_plain_model(kind, tiny_dir, real_images) -> None:
-    f32 = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="float32")
-    b16 = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="bfloat16")
-    assert f32.identity == b16.identity and f32.key != b16.key          # same weights, another cache key
-    x = torch.stack([f32.preprocess(data.load_image(p, max_side=None, min_side=256)) for p in real_images])
+def test_bfloat16_and_float32_agree_and_float32_is_the_plain_model(
+    kind, tiny_dir, real_images
+) -> None:
+    f32 = models.load_encoder(
+        kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="float32"
+    )
+    b16 = models.load_encoder(
+        kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="bfloat16"
+    )
+    assert f32.identity == b16.identity and f32.key != b16.key  # same weights, another cache key
+    x = torch.stack(
+        [f32.preprocess(data.load_image(p, max_side=None, min_side=256)) for p in real_images]
+    )
     with torch.no_grad():
         plain = f32.module(x)
     assert torch.equal(f32(x), plain), "float32 is the model's own forward pass, bit for bit"
@@ -138,7 +162,9 @@ def test_bfloat16_and_float32_agree_and_float32_is_the_plain_model(kind, tiny_di
     assert cos.min() > 0.99
 
 
-def test_preprocessing_splits_into_geometry_and_normalisation_exactly(tiny_dir, real_images) -> None:
+def test_preprocessing_splits_into_geometry_and_normalisation_exactly(
+    tiny_dir, real_images
+) -> None:
     from torchvision.models import VGG16_Weights
 
     clip = models.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)
@@ -147,8 +173,10 @@ def test_preprocessing_splits_into_geometry_and_normalisation_exactly(tiny_dir, 
         image = data.load_image(path, max_side=None, min_side=256)
         pixels = clip.preprocess.geometry(image)
         assert pixels.shape == (224, 224, 3) and pixels.dtype == "uint8"
-        assert torch.equal(clip.preprocess.normalise(pixels),
-                           clip.preprocess.processor(images=image, return_tensors="pt")["pixel_values"][0])
+        assert torch.equal(
+            clip.preprocess.normalise(pixels),
+            clip.preprocess.processor(images=image, return_tensors="pt")["pixel_values"][0],
+        )
         assert torch.equal(vgg.preprocess(image), VGG16_Weights.IMAGENET1K_V1.transforms()(image))
 
 

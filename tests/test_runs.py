@@ -1,4 +1,5 @@
 """utils.runs: one run, one truth; the note refuses a metrics file that mixes runs or holds stale sections."""
+
 from __future__ import annotations
 
 import time
@@ -12,7 +13,12 @@ from utils import note, runs
 def _chain(path, sections=("data", "split", "features")) -> dict:
     runs.start(path, "smoke", 42)
     for s in sections:
-        runs.record(path, s, {"profile": "smoke", "x": np.float32(1.5)}, split_id="abc" if s != "data" else None)
+        runs.record(
+            path,
+            s,
+            {"profile": "smoke", "x": np.float32(1.5)},
+            split_id="abc" if s != "data" else None,
+        )
         time.sleep(0.01)
     return runs.load(path)
 
@@ -37,7 +43,9 @@ def test_a_note_from_two_runs_is_refused_and_says_what_to_rerun(tmp_path) -> Non
     old = _chain(path)
     new = _chain(tmp_path / "other.json")
     mixed = {**new, "features": old["features"]}
-    with pytest.raises(runs.MixedRuns, match=r"'features' \(notebook 03\) comes from run .*re-run notebooks 03-07"):
+    with pytest.raises(
+        runs.MixedRuns, match=r"'features' \(notebook 03\) comes from run .*re-run notebooks 03-07"
+    ):
         note.build(mixed, tmp_path / "figures", tmp_path / "out")
 
 
@@ -45,7 +53,7 @@ def test_a_section_older_than_the_one_it_depends_on_is_refused(tmp_path) -> None
     path = tmp_path / "metrics.json"
     _chain(path)
     time.sleep(0.01)
-    runs.record(path, "split", {"profile": "smoke"}, split_id="abc")          # notebook 02 re-run alone
+    runs.record(path, "split", {"profile": "smoke"}, split_id="abc")  # notebook 02 re-run alone
     problems = runs.check(runs.load(path))
     assert len(problems) == 1 and "'features' (notebook 03) is older than 'split'" in problems[0]
 

@@ -1,4 +1,5 @@
 """utils.split: near-duplicate grouping, stratification, determinism, the locked test set."""
+
 from __future__ import annotations
 
 import imagehash
@@ -9,20 +10,34 @@ from PIL import ImageEnhance
 
 from utils import data, split
 
-
 WORDS = [f"word{i}" for i in range(400)]
 
 
-def _rows(n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, seed: int = 0) -> pd.DataFrame:
+def _rows(
+    n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, seed: int = 0
+) -> pd.DataFrame:
     """Synthetic catalog rows with random hashes; every ``dup_every``-th row copies the previous hash."""
     rng = np.random.default_rng(seed)
     rows = []
     for label in labels:
         for i in range(n_per_label):
-            h = rows[-1]["phash"] if i % dup_every == 1 else "".join(rng.choice(list("0123456789abcdef"), 16))
-            rows.append({"row": len(rows), "image": f"{label}{i}.jpg", "path": f"/x/{label}{i}.jpg",
-                         "label": label, "product_name": f"product {len(rows)}",
-                         "description": " ".join(rng.choice(WORDS, 8)), "sha256": f"s{len(rows)}", "phash": h})
+            h = (
+                rows[-1]["phash"]
+                if i % dup_every == 1
+                else "".join(rng.choice(list("0123456789abcdef"), 16))
+            )
+            rows.append(
+                {
+                    "row": len(rows),
+                    "image": f"{label}{i}.jpg",
+                    "path": f"/x/{label}{i}.jpg",
+                    "label": label,
+                    "product_name": f"product {len(rows)}",
+                    "description": " ".join(rng.choice(WORDS, 8)),
+                    "sha256": f"s{len(rows)}",
+                    "phash": h,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -47,11 +62,15 @@ def test_split_fractions_stratification_and_groups() -> None:
     rows = _rows(n_per_label=50)
     out = split.make_split(rows, seed=1)
     sizes = out["split"].value_counts(normalize=True)
-    assert abs(sizes["train"] - 0.6) < 0.06 and abs(sizes["val"] - 0.2) < 0.06 and abs(sizes["test"] - 0.2) < 0.06
+    assert (
+        abs(sizes["train"] - 0.6) < 0.06
+        and abs(sizes["val"] - 0.2) < 0.06
+        and abs(sizes["test"] - 0.2) < 0.06
+    )
     share = pd.crosstab(out["label"], out["split"], normalize="columns")
     assert (share.sub(1 / 3).abs() < 0.08).all().all(), share
     assert split.straddling_groups(out) == []
-    assert out["group"].nunique() < len(out)          # the planted duplicates were grouped
+    assert out["group"].nunique() < len(out)  # the planted duplicates were grouped
 
 
 def test_split_is_deterministic_and_depends_on_seed() -> None:
@@ -71,7 +90,13 @@ def test_test_rows_are_locked(tmp_path) -> None:
     test = s.test_for_final_evaluation()
     assert set(test["split"]) == {"test"} and len(test) + len(s.train) + len(s.val) == len(s)
     assert s.counts().loc["total"].sum() == len(s)
-    assert list(s.inputs().columns) == ["image", "path", "sha256", "product_name", "description"]   # no labels
+    assert list(s.inputs().columns) == [
+        "image",
+        "path",
+        "sha256",
+        "product_name",
+        "description",
+    ]  # no labels
 
 
 def test_subsample_keeps_at_most_n_per_label() -> None:
@@ -83,13 +108,18 @@ def test_subsample_keeps_at_most_n_per_label() -> None:
 
 def _brute_force(hashes: list[str], d: int) -> set[tuple[int, int]]:
     ints = [int(h, 16) for h in hashes]
-    return {(i, j) for i in range(len(ints)) for j in range(i + 1, len(ints)) if bin(ints[i] ^ ints[j]).count("1") <= d}
+    return {
+        (i, j)
+        for i in range(len(ints))
+        for j in range(i + 1, len(ints))
+        if bin(ints[i] ^ ints[j]).count("1") <= d
+    }
 
 
 def test_packed_hamming_pairs_match_brute_force_whatever_the_chunk() -> None:
     rng = np.random.default_rng(3)
     base = rng.integers(0, 2**63, 40, dtype=np.uint64)
-    flips = base ^ (np.uint64(1) << rng.integers(0, 64, 40).astype(np.uint64))        # 1-bit neighbours
+    flips = base ^ (np.uint64(1) << rng.integers(0, 64, 40).astype(np.uint64))  # 1-bit neighbours
     hashes = [f"{int(x):016x}" for x in np.concatenate([base, flips, base[:5]])]
     expected = _brute_force(hashes, 4)
     for chunk in (7, 1000, 10**7):
@@ -112,17 +142,22 @@ def test_grouping_20000_hashes_in_bounded_memory() -> None:
 
 
 def test_near_identical_descriptions_with_different_photos_land_on_one_side() -> None:
-    rows = _rows(n_per_label=40, dup_every=10**6)            # no photo duplicates at all
+    rows = _rows(n_per_label=40, dup_every=10**6)  # no photo duplicates at all
     template = "Rockmantra ceramic mug printed design 325 ml microwave safe gift for coffee lovers"
     rows.loc[3, "description"] = template + " red"
-    rows.loc[50, "description"] = template + " blue"           # same template, another label even
+    rows.loc[50, "description"] = template + " blue"  # same template, another label even
     g = split.leak_groups(rows, max_distance=4, text_threshold=0.9)
-    assert g.loc[3, "text_group"] == g.loc[50, "text_group"] and g.loc[3, "image_group"] != g.loc[50, "image_group"]
+    assert (
+        g.loc[3, "text_group"] == g.loc[50, "text_group"]
+        and g.loc[3, "image_group"] != g.loc[50, "image_group"]
+    )
     for seed in range(5):
         out = split.make_split(rows, seed=seed)
         assert out.loc[3, "split"] == out.loc[50, "split"]
         assert split.straddling_groups(out) == []
-    assert (split.leak_groups(rows, text_threshold=1.1)["text_group"].nunique()) == len(rows)      # switched off
+    assert (split.leak_groups(rows, text_threshold=1.1)["text_group"].nunique()) == len(
+        rows
+    )  # switched off
 
 
 def test_other_splits_never_reproduce_the_headline_test_rows() -> None:
@@ -147,14 +182,22 @@ def test_datasetdict_round_trip(real_rows, tmp_path) -> None:
     from datasets import load_from_disk
 
     rng = np.random.default_rng(0)
-    rows = real_rows.assign(phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)])
+    rows = real_rows.assign(
+        phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)]
+    )
     split.save_split(split.make_split(rows, seed=1), tmp_path / "split.csv")
     s = split.load_split(tmp_path / "split.csv")
     split.to_datasets(s, tmp_path / "hf")
     loaded = load_from_disk(str(tmp_path / "hf"))
-    assert {k: len(v) for k, v in loaded.items()} == {"train": len(s.train), "validation": len(s.val),
-                                                      "test": len(s.test_for_final_evaluation())}
+    assert {k: len(v) for k, v in loaded.items()} == {
+        "train": len(s.train),
+        "validation": len(s.val),
+        "test": len(s.test_for_final_evaluation()),
+    }
     assert loaded["train"].features["label"].names == s.labels()
     assert [s.labels()[i] for i in loaded["validation"]["label"]] == s.val["label"].tolist()
     first = loaded["test"][0]
-    assert first["image"].size[0] > 0 and first["image_name"] == s.test_for_final_evaluation()["image"].iloc[0]
+    assert (
+        first["image"].size[0] > 0
+        and first["image_name"] == s.test_for_final_evaluation()["image"].iloc[0]
+    )

@@ -1,4 +1,5 @@
 """utils.train: heads, the shared loop, selection on validation, determinism."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,13 @@ def test_learns_a_separable_problem(kind) -> None:
     result = train.fit(config, _blobs(150, 0), _blobs(60, 1))
     X, y = _blobs(200, 2)
     assert (train.predict_proba(result.head, X).argmax(1) == y).mean() > 0.95
-    assert list(result.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert list(result.history.columns) == [
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+    ]
 
 
 def test_the_designs_of_the_note() -> None:
@@ -67,23 +74,38 @@ def test_a_validation_loss_never_finite_fails_with_one_sentence() -> None:
 def test_head_defaults_live_in_one_place_and_describe_themselves() -> None:
     config = train.head_config("vgg16", 512, 7)
     assert (config.hidden, config.dropout, config.optimizer) == (256, 0.5, "rmsprop")
-    assert train.describe_head(config) == "Linear 512 → 256 → ReLU → Dropout 0.5 → Linear 256 → 7 (rmsprop, lr 0.0001, cross-entropy)"
+    assert (
+        train.describe_head(config)
+        == "Linear 512 → 256 → ReLU → Dropout 0.5 → Linear 256 → 7 (rmsprop, lr 0.0001, cross-entropy)"
+    )
     assert train.head_config("clip", 512, 7, hidden=64).hidden == 64
     with pytest.raises(ValueError):
         train.head_config("resnet", 1, 2)
 
 
 def test_probe_picks_c_on_validation() -> None:
-    est, info = train.fit_probe(lambda C: train.logistic_probe(C), _blobs(120, 0), _blobs(60, 1), 3, Cs=(1e-4, 1.0))
+    est, info = train.fit_probe(
+        lambda C: train.logistic_probe(C), _blobs(120, 0), _blobs(60, 1), 3, Cs=(1e-4, 1.0)
+    )
     assert info["C"] == 1.0 and info["val_accuracy"] > 0.9 and len(info["sweep"]) == 2
-    proba = train.full_proba(est, _blobs(5, 2)[0], 5)           # 5 classes, 2 never seen in training
+    proba = train.full_proba(est, _blobs(5, 2)[0], 5)  # 5 classes, 2 never seen in training
     assert proba.shape == (5, 5) and np.allclose(proba.sum(1), 1) and (proba[:, 3:] == 0).all()
 
 
 def test_optimizer_comparison_keeps_each_optimizers_best_rate() -> None:
-    curves, chosen = train.compare_optimizers("clip", _blobs(90, 0), _blobs(45, 1), 3,
-                                              {"adam": [1e-3, 1e-2], "sgd": [1e-2]}, epochs=4, hidden=16)
+    curves, chosen = train.compare_optimizers(
+        "clip",
+        _blobs(90, 0),
+        _blobs(45, 1),
+        3,
+        {"adam": [1e-3, 1e-2], "sgd": [1e-2]},
+        epochs=4,
+        hidden=16,
+    )
     assert set(chosen) == {"adam", "sgd"} and chosen["sgd"]["lr"] == 1e-2
-    assert set(curves["optimizer"]) == {"adam", "sgd"} and curves.groupby("optimizer")["epoch"].max().eq(4).all()
+    assert (
+        set(curves["optimizer"]) == {"adam", "sgd"}
+        and curves.groupby("optimizer")["epoch"].max().eq(4).all()
+    )
     best_adam = curves[curves["optimizer"] == "adam"]["val_loss"].min()
     assert best_adam == pytest.approx(chosen["adam"]["best_val_loss"], abs=1e-4)

@@ -6,6 +6,7 @@ draws are seeded from the seed, the image's sha256 and ``v``), so views are cach
 and a change of settings gives other cache keys. Views exist for training rows only: nothing here
 is ever applied to validation or test rows.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,24 +22,32 @@ from PIL import Image
 class Augmentation:
     """The augmentation settings (notebook parameters); ``key`` goes into cache names."""
 
-    views: int = 4                              # augmented views per training image
+    views: int = 4  # augmented views per training image
     size: int = 224
-    scale: tuple[float, float] = (0.6, 1.0)     # RandomResizedCrop area range
-    flip: float = 0.5                           # horizontal flip probability
-    jitter: float = 0.2                         # ColorJitter brightness / contrast / saturation
+    scale: tuple[float, float] = (0.6, 1.0)  # RandomResizedCrop area range
+    flip: float = 0.5  # horizontal flip probability
+    jitter: float = 0.2  # ColorJitter brightness / contrast / saturation
     seed: int = 0
 
     @property
     def key(self) -> str:
-        settings = {k: v for k, v in asdict(self).items() if k != "views"}   # more views reuse the first ones
+        settings = {
+            k: v for k, v in asdict(self).items() if k != "views"
+        }  # more views reuse the first ones
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
     def transform(self):
         from torchvision.transforms import v2
 
-        return v2.Compose([v2.RandomResizedCrop(self.size, scale=tuple(self.scale), antialias=True),
-                           v2.RandomHorizontalFlip(self.flip),
-                           v2.ColorJitter(brightness=self.jitter, contrast=self.jitter, saturation=self.jitter)])
+        return v2.Compose(
+            [
+                v2.RandomResizedCrop(self.size, scale=tuple(self.scale), antialias=True),
+                v2.RandomHorizontalFlip(self.flip),
+                v2.ColorJitter(
+                    brightness=self.jitter, contrast=self.jitter, saturation=self.jitter
+                ),
+            ]
+        )
 
 
 def view_seed(aug: Augmentation, sha256: str, view: int) -> int:
@@ -49,7 +58,9 @@ def view_seed(aug: Augmentation, sha256: str, view: int) -> int:
 def make_view(image: Image.Image, aug: Augmentation, sha256: str, view: int) -> np.ndarray:
     """View ``view`` (1, 2, ...) of ``image``: a ``size`` x ``size`` uint8 RGB array."""
     if view < 1:
-        raise ValueError("view 0 is the photo itself (the model's own resize and crop); augmented views start at 1")
+        raise ValueError(
+            "view 0 is the photo itself (the model's own resize and crop); augmented views start at 1"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(view_seed(aug, sha256, view))
         out = aug.transform()(image)

@@ -18,6 +18,7 @@ offline on any machine. Sections (``--sections``, all by default):
 - ``scale``: a synthetic catalog (long-tailed categories, small generated photos) at 1k, 5k and
   20k rows: validation, grouping and splitting time with peak memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,13 @@ def _images(source: str | None, n: int) -> pd.DataFrame:
     folder = data.find_dataset_dir(Path(source)) if source else None
     folder = folder or data.find_dataset_dir(Layout().raw / data.DATASET_DIRNAME)
     if folder is None:
-        raise SystemExit("error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run `make data`.")
+        raise SystemExit(
+            "error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run `make data`."
+        )
     paths = sorted((folder / "Images").glob("*.jpg"))[:n]
-    return pd.DataFrame({"path": [str(p) for p in paths], "sha256": [f"bench{i}" for i in range(len(paths))]})
+    return pd.DataFrame(
+        {"path": [str(p) for p in paths], "sha256": [f"bench{i}" for i in range(len(paths))]}
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -58,7 +63,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _forward_seconds(fn, batch: torch.Tensor, n: int, batch_size: int, device: torch.device, repeats: int = 3) -> float:
+def _forward_seconds(
+    fn, batch: torch.Tensor, n: int, batch_size: int, device: torch.device, repeats: int = 3
+) -> float:
     """Median seconds to push ``n`` images through ``fn`` in batches (after a warm-up batch)."""
     fn(batch[:batch_size])
     _sync(device)
@@ -79,20 +86,36 @@ def _real_batch(encoder: models.Encoder, rows: pd.DataFrame) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- sections
-def bench_pipeline(kind: str, rows: pd.DataFrame, batch_size: int, num_workers: int, device: str, precision: str) -> dict:
+def bench_pipeline(
+    kind: str, rows: pd.DataFrame, batch_size: int, num_workers: int, device: str, precision: str
+) -> dict:
     encoder = models.load_encoder(kind, models.RANDOM, device=device, precision=precision)
     x = _real_batch(encoder, rows.head(batch_size)).to(encoder.device)
-    bare = _forward_seconds(encoder, x.repeat(int(np.ceil(len(rows) / len(x))), 1, 1, 1), len(rows), batch_size,
-                            encoder.device, repeats=1)
+    bare = _forward_seconds(
+        encoder,
+        x.repeat(int(np.ceil(len(rows) / len(x))), 1, 1, 1),
+        len(rows),
+        batch_size,
+        encoder.device,
+        repeats=1,
+    )
     with tempfile.TemporaryDirectory() as cache:
         warm = rows.head(2).assign(sha256=["warm-up-0", "warm-up-1"][: min(2, len(rows))])
         features.extract(encoder, warm, cache, batch_size, num_workers=0, progress=False)
         _, stats = features.extract(encoder, rows, cache, batch_size, num_workers, progress=False)
     pipeline_ips, bare_ips = stats["computed"] / stats["seconds"], len(rows) / bare
-    return {"encoder": kind, "parameters": encoder.n_parameters(), "precision": encoder.precision, "images": len(rows),
-            "batch_size": batch_size, "num_workers": num_workers, "pipeline_img_per_s": round(pipeline_ips, 2),
-            "bare_forward_img_per_s": round(bare_ips, 2), "ratio": round(pipeline_ips / bare_ips, 3),
-            "meets_target": pipeline_ips / bare_ips >= TARGET_RATIO}
+    return {
+        "encoder": kind,
+        "parameters": encoder.n_parameters(),
+        "precision": encoder.precision,
+        "images": len(rows),
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+        "pipeline_img_per_s": round(pipeline_ips, 2),
+        "bare_forward_img_per_s": round(bare_ips, 2),
+        "ratio": round(pipeline_ips / bare_ips, 3),
+        "meets_target": pipeline_ips / bare_ips >= TARGET_RATIO,
+    }
 
 
 def _cluster_head(X: np.ndarray, seed: int = 0) -> torch.nn.Module:
@@ -104,17 +127,21 @@ def _cluster_head(X: np.ndarray, seed: int = 0) -> torch.nn.Module:
     return train.fit(config, (X, y), (X, y)).model
 
 
-def _timed_pass(encoder: models.Encoder, x: torch.Tensor, batch_size: int) -> tuple[float, np.ndarray]:
+def _timed_pass(
+    encoder: models.Encoder, x: torch.Tensor, batch_size: int
+) -> tuple[float, np.ndarray]:
     """Seconds for one pass over ``x`` (after a warm-up batch) and the embeddings it produced."""
     encoder(x[:batch_size])
     _sync(encoder.device)
     start = time.perf_counter()
-    out = torch.cat([encoder(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    out = torch.cat([encoder(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
     _sync(encoder.device)
     return time.perf_counter() - start, out.numpy()
 
 
-def bench_precision(kind: str, rows: pd.DataFrame, batch_size: int, device: str, emulated_images: int = 2) -> dict:
+def bench_precision(
+    kind: str, rows: pd.DataFrame, batch_size: int, device: str, emulated_images: int = 2
+) -> dict:
     """float32 vs bfloat16 on the same images. Where bfloat16 is emulated (a CPU without native
     support: tens of times slower), it is timed on ``emulated_images`` images only, and said so."""
     f32 = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
@@ -127,13 +154,27 @@ def bench_precision(kind: str, rows: pd.DataFrame, batch_size: int, device: str,
     e32 = e32[: len(x16)] if len(x16) < len(x) else e32
     cos = (e32 * e16).sum(1) / (np.linalg.norm(e32, axis=1) * np.linalg.norm(e16, axis=1))
     head = _cluster_head(e32)
-    agree = float(np.mean(train.predict_proba(head, e32).argmax(1) == train.predict_proba(head, e16).argmax(1)))
+    agree = float(
+        np.mean(
+            train.predict_proba(head, e32).argmax(1) == train.predict_proba(head, e16).argmax(1)
+        )
+    )
     ips32, ips16 = len(x) / t32, len(x16) / t16
-    return {"encoder": kind, "device": str(f32.device), "images": len(x), "bf16_images": len(x16),
-            "batch_size": batch_size, "float32_img_per_s": round(ips32, 2), "bfloat16_img_per_s": round(ips16, 2),
-            "ratio": round(ips16 / ips32, 3), "cosine_min": round(float(cos.min()), 6),
-            "cosine_mean": round(float(cos.mean()), 6), "head_agreement": agree, "native_bf16": native,
-            "auto_picks": models.resolve_precision("auto", f32.device)}
+    return {
+        "encoder": kind,
+        "device": str(f32.device),
+        "images": len(x),
+        "bf16_images": len(x16),
+        "batch_size": batch_size,
+        "float32_img_per_s": round(ips32, 2),
+        "bfloat16_img_per_s": round(ips16, 2),
+        "ratio": round(ips16 / ips32, 3),
+        "cosine_min": round(float(cos.min()), 6),
+        "cosine_mean": round(float(cos.mean()), 6),
+        "head_agreement": agree,
+        "native_bf16": native,
+        "auto_picks": models.resolve_precision("auto", f32.device),
+    }
 
 
 def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bool) -> list[dict]:
@@ -144,10 +185,22 @@ def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bo
     base = _forward_seconds(vgg, x, len(rows), batch_size, vgg.device)
     cl = copy.deepcopy(vgg.module).to(memory_format=torch.channels_last)
     with torch.inference_mode():
-        t = _forward_seconds(lambda b: cl(b.contiguous(memory_format=torch.channels_last)), x, len(rows), batch_size,
-                             vgg.device)
-    out.append({"option": "channels_last", "encoder": "vgg16", "baseline_img_per_s": round(len(rows) / base, 2),
-                "option_img_per_s": round(len(rows) / t, 2), "speedup": round(base / t, 3)})
+        t = _forward_seconds(
+            lambda b: cl(b.contiguous(memory_format=torch.channels_last)),
+            x,
+            len(rows),
+            batch_size,
+            vgg.device,
+        )
+    out.append(
+        {
+            "option": "channels_last",
+            "encoder": "vgg16",
+            "baseline_img_per_s": round(len(rows) / base, 2),
+            "option_img_per_s": round(len(rows) / t, 2),
+            "speedup": round(base / t, 3),
+        }
+    )
     if compile_:
         for kind in ("clip", "vgg16"):
             enc = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
@@ -160,35 +213,57 @@ def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bo
                 _sync(enc.device)
                 first = time.perf_counter() - start
                 t = _forward_seconds(compiled, xb, len(rows), batch_size, enc.device)
-            out.append({"option": "torch.compile", "encoder": kind, "baseline_img_per_s": round(len(rows) / base, 2),
-                        "option_img_per_s": round(len(rows) / t, 2), "speedup": round(base / t, 3),
-                        "compile_seconds": round(first, 1)})
+            out.append(
+                {
+                    "option": "torch.compile",
+                    "encoder": kind,
+                    "baseline_img_per_s": round(len(rows) / base, 2),
+                    "option_img_per_s": round(len(rows) / t, 2),
+                    "speedup": round(base / t, 3),
+                    "compile_seconds": round(first, 1),
+                }
+            )
     from . import explain
 
     clip = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
     head = train.make_head(train.head_config("clip", clip.dim, 7))
     image = explain.prepare_image(clip, rows["path"].iloc[0])
     copies = np.repeat(image[None], 64, axis=0)
-    copies[:, :8] = np.arange(64, dtype=np.uint8)[:, None, None, None]      # distinct copies: no memo hits
+    copies[:, :8] = np.arange(64, dtype=np.uint8)[
+        :, None, None, None
+    ]  # distinct copies: no memo hits
     for bs in (16, 32, 64):
         pipe = explain.Pipeline(clip, lambda X: train.predict_proba(head, X), batch_size=bs)
         pipe(copies[:2])
         start = time.perf_counter()
         pipe(copies)
-        out.append({"option": f"explanation batch {bs}", "encoder": "clip", "option_img_per_s":
-                    round(len(copies) / (time.perf_counter() - start), 2)})
+        out.append(
+            {
+                "option": f"explanation batch {bs}",
+                "encoder": "clip",
+                "option_img_per_s": round(len(copies) / (time.perf_counter() - start), 2),
+            }
+        )
     return out
 
 
-def bench_finetune(kind: str, n: int, k: int, device: str, epochs: int = 2, batch_size: int = 32) -> dict:
+def bench_finetune(
+    kind: str, n: int, k: int, device: str, epochs: int = 2, batch_size: int = 32
+) -> dict:
     """Seconds per epoch of fine-tuning the last ``k`` blocks + head on ``n`` cached activations,
     against one full encoder forward pass over ``n`` images, in the same run; cache size per view."""
     from torch import nn
 
     encoder = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
     x = torch.randn(batch_size, 3, 224, 224, device=encoder.device)
-    forward = _forward_seconds(encoder, x.repeat(int(np.ceil(n / batch_size)), 1, 1, 1), n, batch_size,
-                               encoder.device, repeats=1)
+    forward = _forward_seconds(
+        encoder,
+        x.repeat(int(np.ceil(n / batch_size)), 1, 1, 1),
+        n,
+        batch_size,
+        encoder.device,
+        repeats=1,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cache = features.activation_cache(encoder, k, tmp)
         A = np.random.default_rng(0).normal(size=(n, *cache.shape)).astype(np.float16)
@@ -196,17 +271,42 @@ def bench_finetune(kind: str, n: int, k: int, device: str, epochs: int = 2, batc
         bytes_per_view = cache.path("example-v0").stat().st_size
     _, tail = models.split_at(encoder, k)
     tail = copy.deepcopy(tail).float().requires_grad_(True)
-    config = train.head_config("clip", encoder.dim, 7, optimizer="adamw", lr=1e-3, encoder_lr=1e-5, epochs=epochs,
-                               patience=epochs, batch_size=batch_size)
+    config = train.head_config(
+        "clip",
+        encoder.dim,
+        7,
+        optimizer="adamw",
+        lr=1e-3,
+        encoder_lr=1e-5,
+        epochs=epochs,
+        patience=epochs,
+        batch_size=batch_size,
+    )
     y = np.random.default_rng(1).integers(0, 7, n)
-    result = train.fit(config, (A, y), (A[:batch_size], y[:batch_size]), model=nn.Sequential(tail, train.make_head(config)),
-                       encoder_params=list(tail.parameters()), device=encoder.device)
-    return {"encoder": kind, "blocks": k, "images": n, "device": str(encoder.device), "precision": encoder.precision,
-            "forward_seconds": round(forward, 3), "epoch_seconds": round(result.seconds_per_epoch, 3),
-            "ratio": round(result.seconds_per_epoch / forward, 3), "meets_target": result.seconds_per_epoch / forward
-            <= TARGET_FINETUNE if kind == "clip" else None, "activation_shape": list(cache.shape),
-            "cache_kb_per_view": round(bytes_per_view / 1024, 1),
-            "trainable_parameters": sum(p.numel() for p in tail.parameters())}
+    result = train.fit(
+        config,
+        (A, y),
+        (A[:batch_size], y[:batch_size]),
+        model=nn.Sequential(tail, train.make_head(config)),
+        encoder_params=list(tail.parameters()),
+        device=encoder.device,
+    )
+    return {
+        "encoder": kind,
+        "blocks": k,
+        "images": n,
+        "device": str(encoder.device),
+        "precision": encoder.precision,
+        "forward_seconds": round(forward, 3),
+        "epoch_seconds": round(result.seconds_per_epoch, 3),
+        "ratio": round(result.seconds_per_epoch / forward, 3),
+        "meets_target": result.seconds_per_epoch / forward <= TARGET_FINETUNE
+        if kind == "clip"
+        else None,
+        "activation_shape": list(cache.shape),
+        "cache_kb_per_view": round(bytes_per_view / 1024, 1),
+        "trainable_parameters": sum(p.numel() for p in tail.parameters()),
+    }
 
 
 def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs: int = 10) -> dict:
@@ -215,8 +315,14 @@ def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs
     val_set = (rng.normal(size=(n_val, dim)).astype(np.float32), rng.integers(0, 7, n_val))
     config = train.head_config(kind, dim, 7, epochs=epochs, patience=epochs)
     result = train.fit(config, train_set, val_set)
-    return {"head": kind, "in_dim": dim, "train_images": n_train, "epochs": epochs,
-            "seconds": round(result.seconds, 3), "seconds_per_epoch": round(result.seconds / epochs, 4)}
+    return {
+        "head": kind,
+        "in_dim": dim,
+        "train_images": n_train,
+        "epochs": epochs,
+        "seconds": round(result.seconds, 3),
+        "seconds_per_epoch": round(result.seconds / epochs, 4),
+    }
 
 
 def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: int = 32) -> dict:
@@ -225,21 +331,33 @@ def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: in
 
     encoder = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
     head = train.make_head(train.head_config("clip", encoder.dim, 7))
-    pipeline = explain.Pipeline(encoder, lambda X: train.predict_proba(head, X), batch_size=batch_size)
+    pipeline = explain.Pipeline(
+        encoder, lambda X: train.predict_proba(head, X), batch_size=batch_size
+    )
     image = explain.prepare_image(encoder, rows["path"].iloc[0])
     start = time.perf_counter()
     r = explain.lime_explain(pipeline, image, num_samples=num_samples)
     seconds = time.perf_counter() - start
-    return {"explainer": "LIME", "num_samples": num_samples, "superpixels": len(r["weights"]),
-            "precision": encoder.precision, "seconds_per_image": round(seconds, 2), "encoder_passes": pipeline.calls}
+    return {
+        "explainer": "LIME",
+        "num_samples": num_samples,
+        "superpixels": len(r["weights"]),
+        "precision": encoder.precision,
+        "seconds_per_image": round(seconds, 2),
+        "encoder_passes": pipeline.calls,
+    }
 
 
 # --------------------------------------------------------------------------- scale
-WORDS = ("cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women home "
-         "kitchen office travel classic modern floral digital wireless portable soft large small blue red black").split()
+WORDS = (
+    "cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women home "
+    "kitchen office travel classic modern floral digital wireless portable soft large small blue red black"
+).split()
 
 
-def synthetic_catalog(folder: Path, n: int, n_categories: int = 200, seed: int = 0, side: int = 64) -> Path:
+def synthetic_catalog(
+    folder: Path, n: int, n_categories: int = 200, seed: int = 0, side: int = 64
+) -> Path:
     """A same-schema catalog of ``n`` products over ``n_categories`` long-tailed (Zipf) categories:
     small generated photos (some near-duplicates), templated descriptions (some near-identical)."""
     from PIL import Image
@@ -253,8 +371,10 @@ def synthetic_catalog(folder: Path, n: int, n_categories: int = 200, seed: int =
     base = None
     for i in range(n):
         name = f"p{i:06d}.jpg"
-        if i % 50 == 1 and base is not None:              # a near-duplicate of the previous photo
-            pixels = np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8)
+        if i % 50 == 1 and base is not None:  # a near-duplicate of the previous photo
+            pixels = np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(
+                np.uint8
+            )
         else:
             blocks = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
             pixels = np.kron(blocks, np.ones((side // 4, side // 4, 1), dtype=np.uint8))
@@ -262,11 +382,20 @@ def synthetic_catalog(folder: Path, n: int, n_categories: int = 200, seed: int =
         Image.fromarray(pixels).save(images / name, quality=85)
         names.append(name)
         words = rng.choice(WORDS, 12)
-        descriptions.append(" ".join(words) if i % 40 else descriptions[-1] if descriptions else " ".join(words))
+        descriptions.append(
+            " ".join(words) if i % 40 else descriptions[-1] if descriptions else " ".join(words)
+        )
         trees.append(json.dumps([f"Category {cats[i]:03d} >> Sub {cats[i] % 7} >> Item"]))
-    pd.DataFrame({"uniq_id": [f"u{i}" for i in range(n)], "product_name": [f"product {i}" for i in range(n)],
-                  "product_category_tree": trees, "image": names, "description": descriptions,
-                  "brand": "synthetic"}).to_csv(folder / "catalog.csv", index=False)
+    pd.DataFrame(
+        {
+            "uniq_id": [f"u{i}" for i in range(n)],
+            "product_name": [f"product {i}" for i in range(n)],
+            "product_category_tree": trees,
+            "image": names,
+            "description": descriptions,
+            "brand": "synthetic",
+        }
+    ).to_csv(folder / "catalog.csv", index=False)
     return folder
 
 
@@ -292,16 +421,30 @@ def bench_scale(sizes: list[int], workers: int = 2) -> list[dict]:
             folder.mkdir()
             (folder / "Images").symlink_to(full / "Images")
             rows.head(n).to_csv(folder / "catalog.csv", index=False)
-            catalog, t_val, m_val = _measured(lambda: data.build_catalog(folder, workers=workers, progress=False))
+            catalog, t_val, m_val = _measured(
+                lambda: data.build_catalog(folder, workers=workers, progress=False)
+            )
             ok = data.usable(catalog)
             groups, t_grp, m_grp = _measured(lambda: split.leak_groups(ok))
             ok = ok.join(groups)
-            _, t_split, m_split = _measured(lambda: split.assign(ok["label"].to_numpy(), ok["group"].to_numpy(), 0))
-            out.append({"rows": n, "usable": len(ok), "categories": int(ok["label"].nunique()),
-                        "rare_excluded": int((catalog["status"] == "rare_category").sum()),
-                        "groups": int(ok["group"].value_counts().gt(1).sum()),
-                        "validate_s": t_val, "validate_peak_mib": m_val, "group_s": t_grp, "group_peak_mib": m_grp,
-                        "split_s": t_split, "split_peak_mib": m_split})
+            _, t_split, m_split = _measured(
+                lambda: split.assign(ok["label"].to_numpy(), ok["group"].to_numpy(), 0)
+            )
+            out.append(
+                {
+                    "rows": n,
+                    "usable": len(ok),
+                    "categories": int(ok["label"].nunique()),
+                    "rare_excluded": int((catalog["status"] == "rare_category").sum()),
+                    "groups": int(ok["group"].value_counts().gt(1).sum()),
+                    "validate_s": t_val,
+                    "validate_peak_mib": m_val,
+                    "group_s": t_grp,
+                    "group_peak_mib": m_grp,
+                    "split_s": t_split,
+                    "split_peak_mib": m_split,
+                }
+            )
     return out
 
 
@@ -316,27 +459,49 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--precision", default="auto", help="the pipeline section's precision")
     parser.add_argument("--lime-samples", type=int, default=100)
     parser.add_argument("--finetune-images", type=int, default=630)
-    parser.add_argument("--compile", action="store_true", help="also try torch.compile (minutes on a CPU)")
+    parser.add_argument(
+        "--compile", action="store_true", help="also try torch.compile (minutes on a CPU)"
+    )
     parser.add_argument("--scale-sizes", type=int, nargs="*", default=[1000, 5000, 20000])
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
     device = str(models.pick_device(args.device))
-    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": device,
-                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-                          "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                          "native_bf16_cpu": models.cpu_has_native_bf16()},
-              "targets": {"pipeline_ratio": TARGET_RATIO, "bf16_speedup_clip": TARGET_BF16,
-                          "finetune_over_forward_clip": TARGET_FINETUNE}}
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "device": device,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "native_bf16_cpu": models.cpu_has_native_bf16(),
+        },
+        "targets": {
+            "pipeline_ratio": TARGET_RATIO,
+            "bf16_speedup_clip": TARGET_BF16,
+            "finetune_over_forward_clip": TARGET_FINETUNE,
+        },
+    }
     needs_images = {"pipeline", "precision", "options", "lime"} & set(args.sections)
     rows = _images(args.source, max(args.images, args.precision_images)) if needs_images else None
     steps = {
-        "pipeline": lambda: [bench_pipeline(k, rows.head(args.images), args.batch_size, args.num_workers, device,
-                                            args.precision) for k in ("clip", "vgg16")],
-        "precision": lambda: [bench_precision(k, rows.head(args.precision_images), args.batch_size, device)
-                              for k in ("clip", "vgg16")],
-        "options": lambda: bench_options(rows.head(args.precision_images), args.batch_size, device, args.compile),
-        "finetune": lambda: [bench_finetune(k, args.finetune_images, 1, device) for k in ("clip", "vgg16")],
+        "pipeline": lambda: [
+            bench_pipeline(
+                k, rows.head(args.images), args.batch_size, args.num_workers, device, args.precision
+            )
+            for k in ("clip", "vgg16")
+        ],
+        "precision": lambda: [
+            bench_precision(k, rows.head(args.precision_images), args.batch_size, device)
+            for k in ("clip", "vgg16")
+        ],
+        "options": lambda: bench_options(
+            rows.head(args.precision_images), args.batch_size, device, args.compile
+        ),
+        "finetune": lambda: [
+            bench_finetune(k, args.finetune_images, 1, device) for k in ("clip", "vgg16")
+        ],
         "heads": lambda: [bench_head("clip", 512), bench_head("vgg16", 512)],
         "lime": lambda: [bench_lime(rows, args.lime_samples, device)] if args.lime_samples else [],
         "scale": lambda: bench_scale(args.scale_sizes),

@@ -15,6 +15,7 @@ names (``models``) and call the same functions for every one:
 - ``Fitted.predict_proba(panel, rows)``: from cached features; ``Fitted.infer(panel, rows)``:
   from the files themselves, no cache (timing, ``utils.predict``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,18 +34,19 @@ from torch import nn
 from . import features, models, runs, train
 from .augment import Augmentation
 from .paths import Layout
+from .progress import bar
 
 
 @dataclass(frozen=True)
 class Candidate:
     name: str
-    reads: str                        # "image", "text" or "image+text"
-    family: str                       # "head", "probe", "tfidf", "zeroshot", "late-fusion", "finetune"
-    inputs: tuple[str, ...] = ()      # feature sources, concatenated (see SOURCES)
-    design: str | None = None         # head design (train.HEAD_DESIGNS)
-    augment: bool = False             # also trained on augmented views of the training photos
-    members: tuple[str, ...] = ()     # late fusion: (image candidate, text candidate)
-    cost: str = ""                    # what one prediction runs
+    reads: str  # "image", "text" or "image+text"
+    family: str  # "head", "probe", "tfidf", "zeroshot", "late-fusion", "finetune"
+    inputs: tuple[str, ...] = ()  # feature sources, concatenated (see SOURCES)
+    design: str | None = None  # head design (train.HEAD_DESIGNS)
+    augment: bool = False  # also trained on augmented views of the training photos
+    members: tuple[str, ...] = ()  # late fusion: (image candidate, text candidate)
+    cost: str = ""  # what one prediction runs
     about: str = ""
 
 
@@ -56,43 +58,153 @@ SOURCES = {
     "text": "product name and description (raw text)",
 }
 
-CANDIDATES: dict[str, Candidate] = {c.name: c for c in [
-    Candidate("clip-head", "image", "head", ("clip-image",), design="clip",
-              cost="CLIP image forward + 2-layer head", about="the note's model: frozen CLIP, Linear-ReLU-Linear, Adam"),
-    Candidate("vgg16-head", "image", "head", ("vgg16-image",), design="vgg16",
-              cost="VGG16 conv forward + head", about="the note's baseline: frozen VGG16, Dense-ReLU-Dropout-Linear, RMSprop"),
-    Candidate("clip-zeroshot", "image", "zeroshot", ("clip-image",),
-              cost="CLIP image forward + cosine to the class prompts",
-              about="no labelled image: category names in prompt templates, CLIP text tower, prompt ensembling"),
-    Candidate("clip-probe", "image", "probe", ("clip-image",),
-              cost="CLIP image forward + logistic regression", about="the CLIP paper's linear probe, C chosen on validation"),
-    Candidate("vgg16-probe", "image", "probe", ("vgg16-image",),
-              cost="VGG16 conv forward + logistic regression", about="the same probe on VGG16 features"),
-    Candidate("text-tfidf", "text", "tfidf", ("text",),
-              cost="TF-IDF + logistic regression", about="TF-IDF of product name and description, logistic regression"),
-    Candidate("clip-text", "text", "probe", ("clip-text",),
-              cost="CLIP text forward + logistic regression", about="CLIP text embedding of the product name + probe"),
-    Candidate("fusion-late", "image+text", "late-fusion", members=("clip-probe", "text-tfidf"),
-              cost="both members", about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on validation"),
-    Candidate("fusion-early", "image+text", "head", ("clip-image", "clip-text"), design="clip",
-              cost="CLIP image + text forwards + head", about="CLIP image and name embeddings concatenated, then the CLIP head"),
-    Candidate("pixels-classic", "image", "probe", ("pixels",),
-              cost="colour histogram + HOG + logistic regression", about="a pre-deep-learning floor"),
-    Candidate("clip-head-aug", "image", "head", ("clip-image",), design="clip", augment=True,
-              cost="as clip-head", about="clip-head trained on the photos and their augmented views"),
-    Candidate("vgg16-head-aug", "image", "head", ("vgg16-image",), design="vgg16", augment=True,
-              cost="as vgg16-head", about="vgg16-head trained on the photos and their augmented views"),
-    Candidate("clip-finetune", "image", "finetune", ("clip-image",), design="clip",
-              cost="as clip-head (fine-tuned last block(s))",
-              about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head (AdamW)"),
-    Candidate("vgg16-finetune", "image", "finetune", ("vgg16-image",), design="vgg16",
-              cost="as vgg16-head (fine-tuned block5)", about="VGG16's last conv block fine-tuned with the head (AdamW)"),
-    Candidate("clip-finetune-aug", "image", "finetune", ("clip-image",), design="clip", augment=True,
-              cost="as clip-finetune", about="clip-finetune on the photos and their augmented views"),
-    Candidate("vgg16-finetune-aug", "image", "finetune", ("vgg16-image",), design="vgg16", augment=True,
-              cost="as vgg16-finetune", about="vgg16-finetune on the photos and their augmented views"),
-]}
-REFERENCE = "clip-head"              # the note's model: every candidate is tested against it
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in [
+        Candidate(
+            "clip-head",
+            "image",
+            "head",
+            ("clip-image",),
+            design="clip",
+            cost="CLIP image forward + 2-layer head",
+            about="the note's model: frozen CLIP, Linear-ReLU-Linear, Adam",
+        ),
+        Candidate(
+            "vgg16-head",
+            "image",
+            "head",
+            ("vgg16-image",),
+            design="vgg16",
+            cost="VGG16 conv forward + head",
+            about="the note's baseline: frozen VGG16, Dense-ReLU-Dropout-Linear, RMSprop",
+        ),
+        Candidate(
+            "clip-zeroshot",
+            "image",
+            "zeroshot",
+            ("clip-image",),
+            cost="CLIP image forward + cosine to the class prompts",
+            about="no labelled image: category names in prompt templates, CLIP text tower, prompt ensembling",
+        ),
+        Candidate(
+            "clip-probe",
+            "image",
+            "probe",
+            ("clip-image",),
+            cost="CLIP image forward + logistic regression",
+            about="the CLIP paper's linear probe, C chosen on validation",
+        ),
+        Candidate(
+            "vgg16-probe",
+            "image",
+            "probe",
+            ("vgg16-image",),
+            cost="VGG16 conv forward + logistic regression",
+            about="the same probe on VGG16 features",
+        ),
+        Candidate(
+            "text-tfidf",
+            "text",
+            "tfidf",
+            ("text",),
+            cost="TF-IDF + logistic regression",
+            about="TF-IDF of product name and description, logistic regression",
+        ),
+        Candidate(
+            "clip-text",
+            "text",
+            "probe",
+            ("clip-text",),
+            cost="CLIP text forward + logistic regression",
+            about="CLIP text embedding of the product name + probe",
+        ),
+        Candidate(
+            "fusion-late",
+            "image+text",
+            "late-fusion",
+            members=("clip-probe", "text-tfidf"),
+            cost="both members",
+            about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on validation",
+        ),
+        Candidate(
+            "fusion-early",
+            "image+text",
+            "head",
+            ("clip-image", "clip-text"),
+            design="clip",
+            cost="CLIP image + text forwards + head",
+            about="CLIP image and name embeddings concatenated, then the CLIP head",
+        ),
+        Candidate(
+            "pixels-classic",
+            "image",
+            "probe",
+            ("pixels",),
+            cost="colour histogram + HOG + logistic regression",
+            about="a pre-deep-learning floor",
+        ),
+        Candidate(
+            "clip-head-aug",
+            "image",
+            "head",
+            ("clip-image",),
+            design="clip",
+            augment=True,
+            cost="as clip-head",
+            about="clip-head trained on the photos and their augmented views",
+        ),
+        Candidate(
+            "vgg16-head-aug",
+            "image",
+            "head",
+            ("vgg16-image",),
+            design="vgg16",
+            augment=True,
+            cost="as vgg16-head",
+            about="vgg16-head trained on the photos and their augmented views",
+        ),
+        Candidate(
+            "clip-finetune",
+            "image",
+            "finetune",
+            ("clip-image",),
+            design="clip",
+            cost="as clip-head (fine-tuned last block(s))",
+            about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head (AdamW)",
+        ),
+        Candidate(
+            "vgg16-finetune",
+            "image",
+            "finetune",
+            ("vgg16-image",),
+            design="vgg16",
+            cost="as vgg16-head (fine-tuned block5)",
+            about="VGG16's last conv block fine-tuned with the head (AdamW)",
+        ),
+        Candidate(
+            "clip-finetune-aug",
+            "image",
+            "finetune",
+            ("clip-image",),
+            design="clip",
+            augment=True,
+            cost="as clip-finetune",
+            about="clip-finetune on the photos and their augmented views",
+        ),
+        Candidate(
+            "vgg16-finetune-aug",
+            "image",
+            "finetune",
+            ("vgg16-image",),
+            design="vgg16",
+            augment=True,
+            cost="as vgg16-finetune",
+            about="vgg16-finetune on the photos and their augmented views",
+        ),
+    ]
+}
+REFERENCE = "clip-head"  # the note's model: every candidate is tested against it
 HEADLINE = ("clip-head", "vgg16-head")
 
 
@@ -121,14 +233,29 @@ def needs(names: list[str]) -> set[str]:
 
 def registry_table() -> pd.DataFrame:
     """The registry as a table (README, notebooks)."""
-    return pd.DataFrame([{"candidate": c.name, "reads": c.reads, "fitted by": c.family,
-                          "features": " + ".join(c.inputs) or " + ".join(c.members), "one prediction": c.cost,
-                          "what": c.about} for c in CANDIDATES.values()]).set_index("candidate")
+    return pd.DataFrame(
+        [
+            {
+                "candidate": c.name,
+                "reads": c.reads,
+                "fitted by": c.family,
+                "features": " + ".join(c.inputs) or " + ".join(c.members),
+                "one prediction": c.cost,
+                "what": c.about,
+            }
+            for c in CANDIDATES.values()
+        ]
+    ).set_index("candidate")
 
 
 # --------------------------------------------------------------------------- zero-shot prompts
-PROMPTS = ("a photo of a {}, a product sold online.", "a photo of a {}.", "a product photo of {}.",
-           "{} for sale in an online shop.", "a close-up photo of {}.")
+PROMPTS = (
+    "a photo of a {}, a product sold online.",
+    "a photo of a {}.",
+    "a product photo of {}.",
+    "{} for sale in an online shop.",
+    "a close-up photo of {}.",
+)
 
 
 def category_name(label: str) -> str:
@@ -146,24 +273,26 @@ class Settings:
     vgg_weights: str = models.VGG_DEFAULT
     device: str = "auto"
     precision: str = "auto"
-    batch_size: int = 16                # images per encoder forward pass
-    num_workers: int = 1                # image-decoding processes
+    batch_size: int = 16  # images per encoder forward pass
+    num_workers: int = 1  # image-decoding processes
     seed: int = 42
-    epochs: int = 30                    # heads
+    epochs: int = 30  # heads
     patience: int = 5
     head_batch_size: int = 32
-    head_overrides: dict = field(default_factory=dict)    # {"clip": {"lr": ...}, "vgg16": {...}}
+    head_overrides: dict = field(default_factory=dict)  # {"clip": {"lr": ...}, "vgg16": {...}}
     probe_cs: tuple = train.PROBE_CS
     fusion_weights: tuple = tuple(np.round(np.linspace(0, 1, 11), 2))
     prompts: tuple = PROMPTS
-    finetune_blocks: int = 1            # k: the last k blocks are trained
+    finetune_blocks: int = 1  # k: the last k blocks are trained
     finetune_epochs: int = 10
     finetune_patience: int = 3
-    finetune_lr: float = 1e-5           # encoder blocks (AdamW)
-    finetune_head_lr: float = 1e-3      # head (AdamW)
+    finetune_lr: float = 1e-5  # encoder blocks (AdamW)
+    finetune_head_lr: float = 1e-3  # head (AdamW)
     finetune_weight_decay: float = 0.01
-    finetune_objective: str = "head"    # "head": a new head; "text": cosine to the class prompts (CLIP only)
-    views: int = 4                      # augmented views per training photo
+    finetune_objective: str = (
+        "head"  # "head": a new head; "text": cosine to the class prompts (CLIP only)
+    )
+    views: int = 4  # augmented views per training photo
     augment_seed: int = 0
 
     @property
@@ -171,7 +300,7 @@ class Settings:
         return Augmentation(views=self.views, seed=self.augment_seed)
 
     @classmethod
-    def from_params(cls, params: dict) -> "Settings":
+    def from_params(cls, params: dict) -> Settings:
         """Settings from a notebook's variables (unknown names are ignored)."""
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in params.items() if k in known})
@@ -180,14 +309,28 @@ class Settings:
 class Panel:
     """What the candidates of one run share: settings, encoders (loaded once, lazily), cached features."""
 
-    def __init__(self, layout: Layout, settings: Settings, classes: list[str], split_id: str = "",
-                 corpus: list[str] | None = None, progress: bool = True) -> None:
-        self.layout, self.settings, self.classes, self.split_id = layout, settings, list(classes), split_id
+    def __init__(
+        self,
+        layout: Layout,
+        settings: Settings,
+        classes: list[str],
+        split_id: str = "",
+        corpus: list[str] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.layout, self.settings, self.classes, self.split_id = (
+            layout,
+            settings,
+            list(classes),
+            split_id,
+        )
         self.corpus, self.progress = corpus, progress
         self._encoders: dict[str, object] = {}
         self._memo: dict[str, dict[str, np.ndarray]] = {}
         self.stats: dict[str, dict] = {}
-        self.capture: set[str] = set()     # encoder kinds whose fine-tuning activations ride along feature extraction
+        self.capture: set[str] = (
+            set()
+        )  # encoder kinds whose fine-tuning activations ride along feature extraction
 
     # ---- encoders
     def encoder(self, kind: str):
@@ -195,11 +338,15 @@ class Panel:
         if kind not in self._encoders:
             s, mdir = self.settings, self.layout.models
             if kind == "clip":
-                self._encoders[kind] = models.load_clip(s.clip_model, s.device, mdir, s.precision, self.corpus)
+                self._encoders[kind] = models.load_clip(
+                    s.clip_model, s.device, mdir, s.precision, self.corpus
+                )
             elif kind == "vgg16":
                 self._encoders[kind] = models.load_vgg16(s.vgg_weights, s.device, mdir, s.precision)
             elif kind == "clip-text":
-                self._encoders[kind] = models.load_clip_text(s.clip_model, s.device, mdir, s.precision, self.corpus)
+                self._encoders[kind] = models.load_clip_text(
+                    s.clip_model, s.device, mdir, s.precision, self.corpus
+                )
             else:
                 raise ValueError(f"unknown encoder {kind!r}")
         return self._encoders[kind]
@@ -220,14 +367,29 @@ class Panel:
             s = self.settings
             if source in ("clip-image", "vgg16-image"):
                 kind = source.split("-")[0]
-                also = (s.finetune_blocks, self.layout.activations) if kind in self.capture else None
-                X, stats = features.extract(self.encoder(kind), part, self.layout.features, s.batch_size,
-                                            s.num_workers, progress=self.progress, also_activations=also)
+                also = (
+                    (s.finetune_blocks, self.layout.activations) if kind in self.capture else None
+                )
+                X, stats = features.extract(
+                    self.encoder(kind),
+                    part,
+                    self.layout.features,
+                    s.batch_size,
+                    s.num_workers,
+                    progress=self.progress,
+                    also_activations=also,
+                )
             elif source == "clip-text":
-                X, stats = features.extract_text(self.encoder("clip-text"), part["product_name"].tolist(),
-                                                 self.layout.features, progress=self.progress)
+                X, stats = features.extract_text(
+                    self.encoder("clip-text"),
+                    part["product_name"].tolist(),
+                    self.layout.features,
+                    progress=self.progress,
+                )
             elif source == "pixels":
-                X, stats = features.extract_pixels(part, self.layout.features, progress=self.progress)
+                X, stats = features.extract_pixels(
+                    part, self.layout.features, progress=self.progress
+                )
             else:
                 raise ValueError(f"unknown feature source {source!r}; known: {', '.join(SOURCES)}")
             self._add_stats(source, stats)
@@ -247,7 +409,9 @@ class Panel:
         else:
             for k in ("cached", "computed", "seconds"):
                 old[k] = round(old[k] + stats[k], 3)
-            old["seconds_per_item"] = round(old["seconds"] / old["computed"], 4) if old["computed"] else None
+            old["seconds_per_item"] = (
+                round(old["seconds"] / old["computed"], 4) if old["computed"] else None
+            )
             if "truncated" in stats:
                 old["truncated"] = old.get("truncated", 0) + stats["truncated"]
 
@@ -264,13 +428,19 @@ class Panel:
             return features.product_text(rows)
         if source in ("clip-image", "vgg16-image"):
             encoder = self.encoder(source.split("-")[0])
-            out = [encoder(batch).numpy() for batch in
-                   features.image_loader(rows["path"].tolist(), encoder.preprocess, s.batch_size, num_workers=0)]
+            out = [
+                encoder(batch).numpy()
+                for batch in features.image_loader(
+                    rows["path"].tolist(), encoder.preprocess, s.batch_size, num_workers=0
+                )
+            ]
             return np.concatenate(out)
         if source == "clip-text":
             return self.encoder("clip-text")(rows["product_name"].tolist()).numpy()
         if source == "pixels":
-            return np.stack([features.pixel_vector(features.load_model_input(p)) for p in rows["path"]])
+            return np.stack(
+                [features.pixel_vector(features.load_model_input(p)) for p in rows["path"]]
+            )
         raise ValueError(f"unknown feature source {source!r}")
 
     def raw_inputs(self, sources: tuple[str, ...], rows: pd.DataFrame):
@@ -280,17 +450,32 @@ class Panel:
     def views(self, kind: str, rows: pd.DataFrame) -> np.ndarray:
         """Frozen features of the augmented views of ``rows`` (training rows only), ``views`` per row."""
         s = self.settings
-        X, stats = features.view_features(self.encoder(kind), s.finetune_blocks, rows, self.layout.activations,
-                                          s.augmentation, progress=self.progress)
+        X, stats = features.view_features(
+            self.encoder(kind),
+            s.finetune_blocks,
+            rows,
+            self.layout.activations,
+            s.augmentation,
+            progress=self.progress,
+        )
         self._add_stats(f"{kind}-views", stats)
         return X
 
-    def activations(self, kind: str, rows: pd.DataFrame, augmented: bool = False, k: int | None = None) -> np.ndarray:
+    def activations(
+        self, kind: str, rows: pd.DataFrame, augmented: bool = False, k: int | None = None
+    ) -> np.ndarray:
         """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of ``rows``
         (the photos, or their augmented views)."""
         s = self.settings
-        A, stats = features.activations(self.encoder(kind), k or s.finetune_blocks, rows, self.layout.activations,
-                                        s.augmentation if augmented else None, s.batch_size, progress=self.progress)
+        A, stats = features.activations(
+            self.encoder(kind),
+            k or s.finetune_blocks,
+            rows,
+            self.layout.activations,
+            s.augmentation if augmented else None,
+            s.batch_size,
+            progress=self.progress,
+        )
         self._add_stats(f"{kind}-views" if augmented else f"{kind}-activations", stats)
         return A
 
@@ -298,7 +483,9 @@ class Panel:
         return features.label_ids(rows["label"], self.classes)
 
 
-def prepare(panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame) -> pd.DataFrame:
+def prepare(
+    panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame
+) -> pd.DataFrame:
     """Compute (or reuse from the caches) everything the candidates ``names`` read.
 
     ``inputs``: every row (no labels needed: encoders never see one); ``train_rows``: the rows whose
@@ -315,9 +502,11 @@ def prepare(panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd
     if "clip-text-tower" in sources:
         panel.encoder("clip-text")
     for kind in sorted(panel.capture):
-        panel.activations(kind, inputs)                 # already cached by the pass above: a check
+        panel.activations(kind, inputs)  # already cached by the pass above: a check
     for kind in sorted({c.inputs[0].split("-")[0] for c in chosen if c.augment}):
-        panel.activations(kind, train_rows, augmented=True)   # what is cached; heads run the frozen tail in 04
+        panel.activations(
+            kind, train_rows, augmented=True
+        )  # what is cached; heads run the frozen tail in 04
     return pd.DataFrame(panel.stats).T
 
 
@@ -326,32 +515,41 @@ def fit_order(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion")
 
 
-def fit_all(names: list[str], panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
-            layout: Layout | None = None, progress: bool = True) -> dict[str, "Fitted"]:
+def fit_all(
+    names: list[str],
+    panel: Panel,
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    layout: Layout | None = None,
+    progress: bool = True,
+) -> dict[str, Fitted]:
     """Fit every candidate (training rows, selection on validation rows) and save it under ``layout``."""
-    from tqdm.auto import tqdm
-
     out = {}
-    for name in tqdm(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
+    for name in bar(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
         out[name] = fit(name, panel, train_rows, val_rows, fitted=out)
         if layout is not None:
             out[name].save(layout.candidate(name))
     return {n: out[n] for n in resolve(names)}
 
 
-def training_table(fitted: dict[str, "Fitted"]) -> pd.DataFrame:
+def training_table(fitted: dict[str, Fitted]) -> pd.DataFrame:
     """One row per fitted candidate: how it was chosen on validation and what it cost."""
     rows = {}
     for name, f in fitted.items():
         i = f.info
-        rows[name] = {"family": f.candidate.family, "val_accuracy": i.get("val_accuracy"),
-                      "val_loss": i.get("val_loss"), "chosen": _chosen(f),
-                      "train_seconds": i.get("train_seconds"), "trained_parameters": f.parameters(),
-                      "labelled (train + val)": i.get("labelled_train", 0) + i.get("labelled_val", 0)}
+        rows[name] = {
+            "family": f.candidate.family,
+            "val_accuracy": i.get("val_accuracy"),
+            "val_loss": i.get("val_loss"),
+            "chosen": _chosen(f),
+            "train_seconds": i.get("train_seconds"),
+            "trained_parameters": f.parameters(),
+            "labelled (train + val)": i.get("labelled_train", 0) + i.get("labelled_val", 0),
+        }
     return pd.DataFrame(rows).T
 
 
-def _chosen(f: "Fitted") -> str:
+def _chosen(f: Fitted) -> str:
     i = f.info
     if f.candidate.family in ("head", "finetune"):
         return f"epoch {i['best_epoch']} of {i['epochs_run']}"
@@ -366,8 +564,14 @@ def _chosen(f: "Fitted") -> str:
 class Fitted:
     """A trained candidate. Subclasses implement ``predict_vectors`` and their payload's save/load."""
 
-    def __init__(self, candidate: Candidate, classes: list[str], info: dict, encoders: dict[str, str],
-                 split_id: str) -> None:
+    def __init__(
+        self,
+        candidate: Candidate,
+        classes: list[str],
+        info: dict,
+        encoders: dict[str, str],
+        split_id: str,
+    ) -> None:
         self.candidate, self.classes, self.info = candidate, list(classes), info
         self.encoders, self.split_id = encoders, split_id
 
@@ -390,7 +594,11 @@ class Fitted:
     def image_encoder(self, panel: Panel):
         """The image encoder whose output ``predict_vectors`` reads (explanations), or None for non-image candidates."""
         c = self.candidate
-        if c.reads != "image" or len(c.inputs) != 1 or c.inputs[0] not in ("clip-image", "vgg16-image"):
+        if (
+            c.reads != "image"
+            or len(c.inputs) != 1
+            or c.inputs[0] not in ("clip-image", "vgg16-image")
+        ):
             return None
         return panel.encoder(c.inputs[0].split("-")[0])
 
@@ -406,7 +614,9 @@ class Fitted:
         """A short hash of the candidate, its encoders and its fitted numbers (explanation cache key)."""
         import hashlib
 
-        h = hashlib.sha256(json.dumps({"name": self.name, "enc": self.encoders}, sort_keys=True).encode())
+        h = hashlib.sha256(
+            json.dumps({"name": self.name, "enc": self.encoders}, sort_keys=True).encode()
+        )
         for w in self.weights():
             h.update(np.ascontiguousarray(w).tobytes())
         return h.hexdigest()[:16]
@@ -416,8 +626,14 @@ class Fitted:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self._save_payload(folder)
-        meta = {"candidate": asdict(self.candidate), "classes": self.classes, "info": self.info,
-                "encoders": self.encoders, "split_id": self.split_id, "family": self.candidate.family}
+        meta = {
+            "candidate": asdict(self.candidate),
+            "classes": self.classes,
+            "info": self.info,
+            "encoders": self.encoders,
+            "split_id": self.split_id,
+            "family": self.candidate.family,
+        }
         (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=runs.jsonable))
         return folder
 
@@ -431,19 +647,26 @@ class Fitted:
             if current != identity:
                 raise CandidateMismatch(
                     f"{self.name} was trained on {kind} encoder {identity}, but this run's {kind} encoder is "
-                    f"{current} ({panel.encoder(kind).name!r}): re-run notebook 04 (training) with these models.")
+                    f"{current} ({panel.encoder(kind).name!r}): re-run notebook 04 (training) with these models."
+                )
         if panel.split_id and self.split_id and panel.split_id != self.split_id:
-            raise CandidateMismatch(f"{self.name} was trained on split {self.split_id}, but the current split is "
-                                    f"{panel.split_id}: re-run notebook 04 (training) after notebook 02.")
+            raise CandidateMismatch(
+                f"{self.name} was trained on split {self.split_id}, but the current split is "
+                f"{panel.split_id}: re-run notebook 04 (training) after notebook 02."
+            )
         if self.classes != panel.classes:
-            raise CandidateMismatch(f"{self.name} was trained on classes {self.classes}, this run has "
-                                    f"{panel.classes}: re-run notebook 04 (training).")
+            raise CandidateMismatch(
+                f"{self.name} was trained on classes {self.classes}, this run has "
+                f"{panel.classes}: re-run notebook 04 (training)."
+            )
 
 
 class HeadModel(Fitted):
     """A head (``train.make_head``) on cached vectors."""
 
-    def __init__(self, *args, head: nn.Module, config: train.HeadConfig, history: pd.DataFrame, **kw) -> None:
+    def __init__(
+        self, *args, head: nn.Module, config: train.HeadConfig, history: pd.DataFrame, **kw
+    ) -> None:
         super().__init__(*args, **kw)
         self.head, self.config, self.history = head.eval(), config, history
 
@@ -457,11 +680,17 @@ class HeadModel(Fitted):
         return [t.detach().numpy() for t in self.head.state_dict().values()]
 
     def _save_payload(self, folder: Path) -> None:
-        torch.save({"state_dict": self.head.state_dict(), "config": asdict(self.config),
-                    "history": self.history.to_dict("list")}, folder / "head.pt")
+        torch.save(
+            {
+                "state_dict": self.head.state_dict(),
+                "config": asdict(self.config),
+                "history": self.history.to_dict("list"),
+            },
+            folder / "head.pt",
+        )
 
     @classmethod
-    def _load(cls, folder: Path, base: dict) -> "HeadModel":
+    def _load(cls, folder: Path, base: dict) -> HeadModel:
         ckpt = torch.load(folder / "head.pt", map_location="cpu", weights_only=False)
         config = train.HeadConfig(**ckpt["config"])
         head = train.make_head(config)
@@ -493,7 +722,7 @@ class ProbeModel(Fitted):
         joblib.dump(self.estimator, folder / "model.joblib")
 
     @classmethod
-    def _load(cls, folder: Path, base: dict) -> "ProbeModel":
+    def _load(cls, folder: Path, base: dict) -> ProbeModel:
         import joblib
 
         return cls(**base, estimator=joblib.load(folder / "model.joblib"))
@@ -502,7 +731,7 @@ class ProbeModel(Fitted):
 class ZeroShotModel(Fitted):
     """Cosine similarity between the image embedding and each class's averaged prompt embeddings."""
 
-    SCALE = 100.0        # CLIP's temperature (its learned logit scale is clamped to 100)
+    SCALE = 100.0  # CLIP's temperature (its learned logit scale is clamped to 100)
 
     def __init__(self, *args, class_embeddings: np.ndarray, **kw) -> None:
         super().__init__(*args, **kw)
@@ -523,7 +752,7 @@ class ZeroShotModel(Fitted):
         np.save(folder / "class_embeddings.npy", self.class_embeddings)
 
     @classmethod
-    def _load(cls, folder: Path, base: dict) -> "ZeroShotModel":
+    def _load(cls, folder: Path, base: dict) -> ZeroShotModel:
         return cls(**base, class_embeddings=np.load(folder / "class_embeddings.npy"))
 
 
@@ -564,7 +793,7 @@ class LateFusionModel(Fitted):
             m.save(folder / m.name)
 
     @classmethod
-    def _load(cls, folder: Path, base: dict) -> "LateFusionModel":
+    def _load(cls, folder: Path, base: dict) -> LateFusionModel:
         members = [_load_folder(folder / name) for name in base["candidate"].members]
         return cls(**base, members=members, weight=base["info"]["weight"])
 
@@ -574,7 +803,9 @@ class TextClassifier(nn.Module):
 
     def __init__(self, class_embeddings: np.ndarray, scale: float = ZeroShotModel.SCALE) -> None:
         super().__init__()
-        self.register_buffer("classes", torch.as_tensor(np.asarray(class_embeddings, dtype=np.float32)))
+        self.register_buffer(
+            "classes", torch.as_tensor(np.asarray(class_embeddings, dtype=np.float32))
+        )
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -584,10 +815,24 @@ class TextClassifier(nn.Module):
 class FinetuneModel(Fitted):
     """The last ``k`` encoder blocks (fine-tuned) and a head, on cached frozen-prefix activations."""
 
-    def __init__(self, *args, tail: nn.Module, head: nn.Module, config: train.HeadConfig, history: pd.DataFrame,
-                 k: int, **kw) -> None:
+    def __init__(
+        self,
+        *args,
+        tail: nn.Module,
+        head: nn.Module,
+        config: train.HeadConfig,
+        history: pd.DataFrame,
+        k: int,
+        **kw,
+    ) -> None:
         super().__init__(*args, **kw)
-        self.tail, self.head, self.config, self.history, self.k = tail.eval(), head.eval(), config, history, k
+        self.tail, self.head, self.config, self.history, self.k = (
+            tail.eval(),
+            head.eval(),
+            config,
+            history,
+            k,
+        )
 
     @property
     def kind(self) -> str:
@@ -601,7 +846,11 @@ class FinetuneModel(Fitted):
         out = []
         with torch.inference_mode():
             for b in range(0, len(acts), batch_size):
-                out.append(self.tail(torch.from_numpy(np.asarray(acts[b:b + batch_size], dtype=np.float32))).numpy())
+                out.append(
+                    self.tail(
+                        torch.from_numpy(np.asarray(acts[b : b + batch_size], dtype=np.float32))
+                    ).numpy()
+                )
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
     def predict_proba(self, panel: Panel, rows: pd.DataFrame) -> np.ndarray:
@@ -611,7 +860,12 @@ class FinetuneModel(Fitted):
         """The fine-tuned encoder: the run's encoder with these blocks, a new model with its own identity."""
         base = panel.encoder(self.kind)
         module = copy.deepcopy(base.module)
-        tuned = replace(base, module=module, identity="", name=f"{base.name} + fine-tuned last {self.k} block(s)")
+        tuned = replace(
+            base,
+            module=module,
+            identity="",
+            name=f"{base.name} + fine-tuned last {self.k} block(s)",
+        )
         _, tail = models.split_at(tuned, self.k)
         tail.load_state_dict(self.tail.state_dict())
         tuned.identity = models.fingerprint(tuned.kind, module, tuned.preprocess)
@@ -622,50 +876,91 @@ class FinetuneModel(Fitted):
 
     def infer(self, panel: Panel, rows: pd.DataFrame) -> np.ndarray:
         encoder = self.encoder(panel)
-        out = [encoder(b).numpy() for b in features.image_loader(rows["path"].tolist(), encoder.preprocess,
-                                                                  panel.settings.batch_size, num_workers=0)]
+        out = [
+            encoder(b).numpy()
+            for b in features.image_loader(
+                rows["path"].tolist(), encoder.preprocess, panel.settings.batch_size, num_workers=0
+            )
+        ]
         return self.predict_vectors(np.concatenate(out))
 
     def parameters(self) -> int:
-        return sum(p.numel() for p in self.head.parameters()) + sum(p.numel() for p in self.tail.parameters())
+        return sum(p.numel() for p in self.head.parameters()) + sum(
+            p.numel() for p in self.tail.parameters()
+        )
 
     def weights(self) -> list[np.ndarray]:
-        return [t.detach().numpy() for t in [*self.tail.state_dict().values(), *self.head.state_dict().values()]]
+        return [
+            t.detach().numpy()
+            for t in [*self.tail.state_dict().values(), *self.head.state_dict().values()]
+        ]
 
     def _save_payload(self, folder: Path) -> None:
-        torch.save({"tail": self.tail.state_dict(), "head": self.head.state_dict(), "config": asdict(self.config),
-                    "history": self.history.to_dict("list"), "k": self.k,
-                    "class_embeddings": getattr(self.head, "classes", None)}, folder / "finetuned.pt")
+        torch.save(
+            {
+                "tail": self.tail.state_dict(),
+                "head": self.head.state_dict(),
+                "config": asdict(self.config),
+                "history": self.history.to_dict("list"),
+                "k": self.k,
+                "class_embeddings": getattr(self.head, "classes", None),
+            },
+            folder / "finetuned.pt",
+        )
 
     @classmethod
-    def _load(cls, folder: Path, base: dict, panel: Panel) -> "FinetuneModel":
+    def _load(cls, folder: Path, base: dict, panel: Panel) -> FinetuneModel:
         ckpt = torch.load(folder / "finetuned.pt", map_location="cpu", weights_only=False)
         kind = base["candidate"].inputs[0].split("-")[0]
         encoder = panel.encoder(kind)
         if encoder.identity != base["encoders"].get(kind):
             raise CandidateMismatch(
                 f"{base['candidate'].name} fine-tuned {kind} encoder {base['encoders'].get(kind)}, but this run's "
-                f"{kind} encoder is {encoder.identity} ({encoder.name!r}): re-run notebook 04 (training).")
+                f"{kind} encoder is {encoder.identity} ({encoder.name!r}): re-run notebook 04 (training)."
+            )
         _, tail = models.split_at(encoder, ckpt["k"])
-        tail = copy.deepcopy(tail).cpu().float()       # like the cached activations it reads (and as fitted)
+        tail = (
+            copy.deepcopy(tail).cpu().float()
+        )  # like the cached activations it reads (and as fitted)
         tail.load_state_dict(ckpt["tail"])
         config = train.HeadConfig(**ckpt["config"])
-        head = TextClassifier(ckpt["class_embeddings"].numpy()) if ckpt["class_embeddings"] is not None \
+        head = (
+            TextClassifier(ckpt["class_embeddings"].numpy())
+            if ckpt["class_embeddings"] is not None
             else train.make_head(config)
+        )
         head.load_state_dict(ckpt["head"])
-        return cls(**base, tail=tail, head=head, config=config, history=pd.DataFrame(ckpt["history"]), k=ckpt["k"])
+        return cls(
+            **base,
+            tail=tail,
+            head=head,
+            config=config,
+            history=pd.DataFrame(ckpt["history"]),
+            k=ckpt["k"],
+        )
 
 
-FAMILIES = {"head": HeadModel, "probe": ProbeModel, "tfidf": ProbeModel, "zeroshot": ZeroShotModel,
-            "late-fusion": LateFusionModel, "finetune": FinetuneModel}
+FAMILIES = {
+    "head": HeadModel,
+    "probe": ProbeModel,
+    "tfidf": ProbeModel,
+    "zeroshot": ZeroShotModel,
+    "late-fusion": LateFusionModel,
+    "finetune": FinetuneModel,
+}
 
 
 def _load_folder(folder: Path, panel: Panel | None = None) -> Fitted:
     meta = json.loads((folder / "meta.json").read_text())
     c = meta["candidate"]
     candidate = Candidate(**{**c, "inputs": tuple(c["inputs"]), "members": tuple(c["members"])})
-    base = dict(candidate=candidate, classes=meta["classes"], info=meta["info"], encoders=meta["encoders"],
-                split_id=meta["split_id"])
+    base = dict(
+        candidate=candidate,
+        classes=meta["classes"],
+        info=meta["info"],
+        encoders=meta["encoders"],
+        split_id=meta["split_id"],
+    )
     cls = FAMILIES[candidate.family]
     if cls is FinetuneModel:
         if panel is None:
@@ -678,8 +973,10 @@ def load(name: str, panel: Panel) -> Fitted:
     """The saved candidate ``name``, checked against this run's encoders, split and classes."""
     folder = panel.layout.candidate(name)
     if not (folder / "meta.json").exists():
-        raise FileNotFoundError(f"candidate {name!r} is not trained ({folder} is missing): run notebook 04 with "
-                                f"{name!r} in models.")
+        raise FileNotFoundError(
+            f"candidate {name!r} is not trained ({folder} is missing): run notebook 04 with "
+            f"{name!r} in models."
+        )
     fitted = _load_folder(folder, panel)
     fitted.check(panel)
     return fitted
@@ -687,7 +984,11 @@ def load(name: str, panel: Panel) -> Fitted:
 
 # --------------------------------------------------------------------------- fitting
 def _identities(panel: Panel, sources) -> dict[str, str]:
-    kinds = {s.split("-")[0] if s != "clip-text" else "clip-text" for s in sources if s not in ("text", "pixels")}
+    kinds = {
+        s.split("-")[0] if s != "clip-text" else "clip-text"
+        for s in sources
+        if s not in ("text", "pixels")
+    }
     return {k: panel.encoder(k).identity for k in sorted(kinds)}
 
 
@@ -704,8 +1005,13 @@ def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np
     return np.stack(out).astype(np.float32)
 
 
-def fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
-        fitted: dict[str, Fitted] | None = None) -> Fitted:
+def fit(
+    name: str,
+    panel: Panel,
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    fitted: dict[str, Fitted] | None = None,
+) -> Fitted:
     """Fit candidate ``name`` on ``train_rows``, choosing its settings on ``val_rows`` (never the test rows).
 
     ``fitted``: candidates already fitted on the same rows, reused as fusion members. The result
@@ -717,8 +1023,13 @@ def fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFram
     return out
 
 
-def _fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFrame,
-         fitted: dict[str, Fitted] | None = None) -> Fitted:
+def _fit(
+    name: str,
+    panel: Panel,
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    fitted: dict[str, Fitted] | None = None,
+) -> Fitted:
     c = CANDIDATES[name]
     s = panel.settings
     n_classes = len(panel.classes)
@@ -732,26 +1043,64 @@ def _fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFra
             kind = c.inputs[0].split("-")[0]
             X_train = np.vstack([X_train, panel.views(kind, train_rows)])
             y_train = np.concatenate([y_train, np.repeat(y_train, s.views)])
-        config = train.head_config(c.design, X_train.shape[1], n_classes, epochs=s.epochs, patience=s.patience,
-                                   batch_size=s.head_batch_size, seed=s.seed, **s.head_overrides.get(c.design, {}))
+        config = train.head_config(
+            c.design,
+            X_train.shape[1],
+            n_classes,
+            epochs=s.epochs,
+            patience=s.patience,
+            batch_size=s.head_batch_size,
+            seed=s.seed,
+            **s.head_overrides.get(c.design, {}),
+        )
         result = train.fit(config, (X_train, y_train), (X_val, y_val))
-        info = {**result.summary(), **labelled, "train_samples": len(X_train), "config": asdict(config)}
-        return HeadModel(**base, info=info, encoders=_identities(panel, c.inputs), head=result.model, config=config,
-                         history=result.history)
+        info = {
+            **result.summary(),
+            **labelled,
+            "train_samples": len(X_train),
+            "config": asdict(config),
+        }
+        return HeadModel(
+            **base,
+            info=info,
+            encoders=_identities(panel, c.inputs),
+            head=result.model,
+            config=config,
+            history=result.history,
+        )
 
     if c.family in ("probe", "tfidf"):
         X_train, X_val = panel.inputs(c.inputs, train_rows), panel.inputs(c.inputs, val_rows)
-        make = _tfidf_pipeline(s.seed) if c.family == "tfidf" else (lambda C: train.logistic_probe(C, s.seed))
-        estimator, info = train.fit_probe(make, (X_train, y_train), (X_val, y_val), n_classes, tuple(s.probe_cs))
-        return ProbeModel(**base, info={**info, **labelled}, encoders=_identities(panel, c.inputs), estimator=estimator)
+        make = (
+            _tfidf_pipeline(s.seed)
+            if c.family == "tfidf"
+            else (lambda C: train.logistic_probe(C, s.seed))
+        )
+        estimator, info = train.fit_probe(
+            make, (X_train, y_train), (X_val, y_val), n_classes, tuple(s.probe_cs)
+        )
+        return ProbeModel(
+            **base,
+            info={**info, **labelled},
+            encoders=_identities(panel, c.inputs),
+            estimator=estimator,
+        )
 
     if c.family == "zeroshot":
-        fitted = ZeroShotModel(**base, info={}, encoders=_identities(panel, ("clip-image", "clip-text")),
-                               class_embeddings=class_embeddings(panel))
+        fitted = ZeroShotModel(
+            **base,
+            info={},
+            encoders=_identities(panel, ("clip-image", "clip-text")),
+            class_embeddings=class_embeddings(panel),
+        )
         val = fitted.predict_proba(panel, val_rows)
-        fitted.info = {"prompts": list(s.prompts), "class_names": [category_name(l) for l in panel.classes],
-                       "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
-                       "labelled_train": 0, "labelled_val": 0}
+        fitted.info = {
+            "prompts": list(s.prompts),
+            "class_names": [category_name(l) for l in panel.classes],
+            "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
+            "labelled_train": 0,
+            "labelled_val": 0,
+        }
         return fitted
 
     if c.family == "late-fusion":
@@ -762,15 +1111,30 @@ def _fit(name: str, panel: Panel, train_rows: pd.DataFrame, val_rows: pd.DataFra
         sweep = []
         for w in s.fusion_weights:
             p = LateFusionModel.mix(w, image, text)
-            sweep.append({"weight": float(w), "val_loss": float(log_loss(y_val, p, labels=list(range(n_classes)))),
-                          "val_accuracy": float(np.mean(p.argmax(1) == y_val))})
+            sweep.append(
+                {
+                    "weight": float(w),
+                    "val_loss": float(log_loss(y_val, p, labels=list(range(n_classes)))),
+                    "val_accuracy": float(np.mean(p.argmax(1) == y_val)),
+                }
+            )
         best = min(sweep, key=lambda r: (r["val_loss"], -r["weight"]))
         encoders = {}
         for m in members:
             encoders.update(m.encoders)
-        return LateFusionModel(**base, info={"weight": best["weight"], "val_loss": round(best["val_loss"], 4),
-                                             "val_accuracy": round(best["val_accuracy"], 4), "sweep": sweep, **labelled},
-                               encoders=encoders, members=members, weight=best["weight"])
+        return LateFusionModel(
+            **base,
+            info={
+                "weight": best["weight"],
+                "val_loss": round(best["val_loss"], 4),
+                "val_accuracy": round(best["val_accuracy"], 4),
+                "sweep": sweep,
+                **labelled,
+            },
+            encoders=encoders,
+            members=members,
+            weight=best["weight"],
+        )
 
     if c.family == "finetune":
         return _fit_finetune(c, panel, train_rows, val_rows, y_train, y_val, base, labelled)
@@ -781,11 +1145,15 @@ def _tfidf_pipeline(seed: int):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline
 
-    return lambda C: make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, dtype=np.float32),
-                                   train.logistic_regression(C, seed))
+    return lambda C: make_pipeline(
+        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, dtype=np.float32),
+        train.logistic_regression(C, seed),
+    )
 
 
-def _fit_finetune(c: Candidate, panel: Panel, train_rows, val_rows, y_train, y_val, base, labelled) -> FinetuneModel:
+def _fit_finetune(
+    c: Candidate, panel: Panel, train_rows, val_rows, y_train, y_val, base, labelled
+) -> FinetuneModel:
     s = panel.settings
     kind = c.inputs[0].split("-")[0]
     encoder = panel.encoder(kind)
@@ -796,15 +1164,30 @@ def _fit_finetune(c: Candidate, panel: Panel, train_rows, val_rows, y_train, y_v
     A_val = panel.activations(kind, val_rows)
     _, tail = models.split_at(encoder, s.finetune_blocks)
     tail = copy.deepcopy(tail).cpu().float().requires_grad_(True)
-    config = train.head_config(c.design, encoder.dim, len(panel.classes), optimizer="adamw", lr=s.finetune_head_lr,
-                               encoder_lr=s.finetune_lr, epochs=s.finetune_epochs, patience=s.finetune_patience,
-                               batch_size=s.head_batch_size, seed=s.seed, weight_decay=s.finetune_weight_decay,
-                               **{k: v for k, v in s.head_overrides.get(c.design, {}).items()
-                                  if k in ("hidden", "dropout")})
+    config = train.head_config(
+        c.design,
+        encoder.dim,
+        len(panel.classes),
+        optimizer="adamw",
+        lr=s.finetune_head_lr,
+        encoder_lr=s.finetune_lr,
+        epochs=s.finetune_epochs,
+        patience=s.finetune_patience,
+        batch_size=s.head_batch_size,
+        seed=s.seed,
+        weight_decay=s.finetune_weight_decay,
+        **{
+            k: v
+            for k, v in s.head_overrides.get(c.design, {}).items()
+            if k in ("hidden", "dropout")
+        },
+    )
     objective = s.finetune_objective
     if objective == "text":
         if kind != "clip":
-            raise ValueError("finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune only")
+            raise ValueError(
+                "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune only"
+            )
         with torch.random.fork_rng(devices=[]):
             head = TextClassifier(class_embeddings(panel))
     elif objective == "head":
@@ -813,12 +1196,32 @@ def _fit_finetune(c: Candidate, panel: Panel, train_rows, val_rows, y_train, y_v
     else:
         raise ValueError(f"finetune_objective={objective!r}: use 'head' or 'text'")
     model = nn.Sequential(tail, head)
-    result = train.fit(config, (A_train, y_train), (A_val, y_val), model=model, encoder_params=list(tail.parameters()),
-                       device=encoder.device)
-    info = {**result.summary(), **labelled, "train_samples": len(A_train), "blocks": s.finetune_blocks,
-            "objective": objective, "config": asdict(config),
-            "trainable_encoder_parameters": sum(p.numel() for p in tail.parameters())}
-    fitted = FinetuneModel(**base, info=info, encoders={kind: encoder.identity}, tail=tail.requires_grad_(False),
-                           head=head, config=config, history=result.history, k=s.finetune_blocks)
+    result = train.fit(
+        config,
+        (A_train, y_train),
+        (A_val, y_val),
+        model=model,
+        encoder_params=list(tail.parameters()),
+        device=encoder.device,
+    )
+    info = {
+        **result.summary(),
+        **labelled,
+        "train_samples": len(A_train),
+        "blocks": s.finetune_blocks,
+        "objective": objective,
+        "config": asdict(config),
+        "trainable_encoder_parameters": sum(p.numel() for p in tail.parameters()),
+    }
+    fitted = FinetuneModel(
+        **base,
+        info=info,
+        encoders={kind: encoder.identity},
+        tail=tail.requires_grad_(False),
+        head=head,
+        config=config,
+        history=result.history,
+        k=s.finetune_blocks,
+    )
     fitted.info["finetuned_identity"] = fitted.encoder(panel).identity
     return fitted

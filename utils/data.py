@@ -7,6 +7,7 @@ with one row per CSV row and a ``status`` column, so that a row that cannot be u
 never silently dropped. A CSV other than the note's is accepted with a warning; its schema (the
 columns this project reads) is checked instead of its checksum.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
-from tqdm import tqdm
 
 from .paths import Layout
+from .progress import bar
 
 CSV_NAME = "flipkart_com-ecommerce_sample_1050.csv"
 CSV_SHA256 = "7c15bcff313c827d403fedebb19a10569527c0aef6fdd6a4d1e41e37c380c20f"
@@ -45,7 +46,7 @@ REQUIRED_COLUMNS = ("image", "product_category_tree", "product_name", "descripti
 # anything bigger gets status "too_large". Images smaller than MIN_SIDE are unusable as photos.
 MAX_PIXELS = 150_000_000
 MIN_SIDE = 32
-DECODE_SIDE = 448   # longest side we ever need (224 px model inputs, with margin)
+DECODE_SIDE = 448  # longest side we ever need (224 px model inputs, with margin)
 MIN_PER_CATEGORY = 10
 
 # Every status a row can get, and what it means (notebook 01 lists every row that is not "ok").
@@ -91,8 +92,10 @@ def find_csv(folder: Path) -> Path | None:
         return folder / CSV_NAME
     csvs = sorted(p for p in folder.glob("*.csv") if p.is_file())
     if len(csvs) > 1:
-        raise DataUnavailableError(f"{folder} holds several CSV files ({', '.join(p.name for p in csvs)}) beside "
-                                   "Images/: keep only the catalog's.")
+        raise DataUnavailableError(
+            f"{folder} holds several CSV files ({', '.join(p.name for p in csvs)}) beside "
+            "Images/: keep only the catalog's."
+        )
     return csvs[0] if csvs else None
 
 
@@ -129,18 +132,27 @@ def safe_extract(zip_path: Path, dest: Path) -> Path:
     tmp.mkdir(parents=True)
     with zipfile.ZipFile(zip_path) as zf:
         members = zf.infolist()
-        csv_members = sorted((m for m in members if m.filename.lower().endswith(".csv")
-                              and "__MACOSX" not in m.filename),
-                             key=lambda m: (PurePosixPath(m.filename).name != CSV_NAME, m.filename))
+        csv_members = sorted(
+            (
+                m
+                for m in members
+                if m.filename.lower().endswith(".csv") and "__MACOSX" not in m.filename
+            ),
+            key=lambda m: (PurePosixPath(m.filename).name != CSV_NAME, m.filename),
+        )
         if not csv_members:
-            raise DataUnavailableError(f"{zip_path} holds no CSV: is it the Flipkart sample zip (CSV + Images/)?")
+            raise DataUnavailableError(
+                f"{zip_path} holds no CSV: is it the Flipkart sample zip (CSV + Images/)?"
+            )
         csv_name = PurePosixPath(csv_members[0].filename).name
         prefix = PurePosixPath(csv_members[0].filename).parent
         wanted = []
         for m in members:
             p = PurePosixPath(m.filename)
             if p.is_absolute() or ".." in p.parts or (m.external_attr >> 16) & 0o170000 == 0o120000:
-                raise DataUnavailableError(f"unsafe path in {zip_path}: {m.filename!r}; refusing to extract")
+                raise DataUnavailableError(
+                    f"unsafe path in {zip_path}: {m.filename!r}; refusing to extract"
+                )
             try:
                 rel = p.relative_to(prefix)
             except ValueError:
@@ -149,9 +161,11 @@ def safe_extract(zip_path: Path, dest: Path) -> Path:
                 continue
             target = (tmp / rel).resolve()
             if not target.is_relative_to(tmp.resolve()):
-                raise DataUnavailableError(f"unsafe path in {zip_path}: {m.filename!r}; refusing to extract")
+                raise DataUnavailableError(
+                    f"unsafe path in {zip_path}: {m.filename!r}; refusing to extract"
+                )
             wanted.append((m, target))
-        for m, target in tqdm(wanted, desc="extract", unit="file"):
+        for m, target in bar(wanted, desc="extract", unit="file"):
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(m) as src, open(target, "wb") as out:
                 shutil.copyfileobj(src, out)
@@ -171,15 +185,16 @@ def download(url: str, target: Path, timeout: float = 30) -> Path:
     done = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        if done and response.status != 206:      # server ignored the range: start over
+        if done and response.status != 206:  # server ignored the range: start over
             done = 0
         total = response.length + done if response.length else None
-        with open(part, "ab" if done else "wb") as out, tqdm(
-            total=total, initial=done, unit="B", unit_scale=True, desc="download"
-        ) as bar:
+        with (
+            open(part, "ab" if done else "wb") as out,
+            bar(total=total, initial=done, unit="B", unit_scale=True, desc="download") as pbar,
+        ):
             while block := response.read(1 << 20):
                 out.write(block)
-                bar.update(len(block))
+                pbar.update(len(block))
     part.rename(target)
     return target
 
@@ -191,7 +206,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     if missing:
         raise DataUnavailableError(
             f"{path} has no column {', '.join(repr(c) for c in missing)}: a catalog needs the columns "
-            f"{', '.join(REQUIRED_COLUMNS)} (other columns are ignored).")
+            f"{', '.join(REQUIRED_COLUMNS)} (other columns are ignored)."
+        )
     return rows
 
 
@@ -211,20 +227,32 @@ def verify_dataset(folder: Path, strict: bool = False) -> dict:
     if not note_dataset:
         if strict:
             raise DataUnavailableError(
-                f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry.")
-        warnings.warn(f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
-                      "results will differ from the note's.", stacklevel=2)
+                f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry."
+            )
+        warnings.warn(
+            f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
+            "results will differ from the note's.",
+            stacklevel=2,
+        )
     elif n_images != EXPECTED_IMAGES:
         warnings.warn(
             f"{folder / 'Images'} holds {n_images} files, {EXPECTED_IMAGES} expected; "
             "the catalog will list the rows whose image is missing.",
             stacklevel=2,
         )
-    return {"csv": csv.name, "csv_sha256": csv_sha, "n_images": n_images, "note_dataset": note_dataset}
+    return {
+        "csv": csv.name,
+        "csv_sha256": csv_sha,
+        "n_images": n_images,
+        "note_dataset": note_dataset,
+    }
 
 
-def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike = Layout().data_dir,
-            url: str = DATASET_URL) -> Path:
+def acquire(
+    source: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike = Layout().data_dir,
+    url: str = DATASET_URL,
+) -> Path:
     """Make ``<data_dir>/raw/flipkart`` hold the catalog CSV and ``Images/``; return that folder.
 
     ``source`` may be a folder (the CSV and ``Images/``, or a parent of them), which is linked and
@@ -241,7 +269,9 @@ def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike
         if source.is_dir():
             found = find_dataset_dir(source)
             if found is None:
-                raise DataUnavailableError(f"DATA_SOURCE={source} holds no catalog CSV beside an Images/ folder.")
+                raise DataUnavailableError(
+                    f"DATA_SOURCE={source} holds no catalog CSV beside an Images/ folder."
+                )
             if not (dest.is_symlink() and dest.resolve() == found.resolve()):
                 _link(found, dest)
         elif zipfile.is_zipfile(source):
@@ -269,7 +299,9 @@ def acquire(source: str | os.PathLike | None = None, data_dir: str | os.PathLike
 
 
 # --------------------------------------------------------------------------- decoding
-def load_image(path: str | os.PathLike, max_side: int | None = DECODE_SIDE, min_side: int | None = None) -> Image.Image:
+def load_image(
+    path: str | os.PathLike, max_side: int | None = DECODE_SIDE, min_side: int | None = None
+) -> Image.Image:
     """Open any image as RGB, fast and safely.
 
     JPEGs are decoded through draft mode (DCT scaling: a 94 MP photo takes ~0.1 s instead of ~2 s)
@@ -335,15 +367,27 @@ def name_problem(name: str) -> str | None:
     if not name.strip():
         return "no_image_name"
     p = PurePosixPath(name.replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or PureWindowsPath(name).drive or name.startswith(("/", "\\")):
+    if (
+        p.is_absolute()
+        or ".." in p.parts
+        or PureWindowsPath(name).drive
+        or name.startswith(("/", "\\"))
+    ):
         return "unsafe_name"
     return None
 
 
 def inspect_image(path: Path) -> dict:
     """Status and facts of one image file: status, detail, width, height, mode, sha256, phash."""
-    out = {"status": "ok", "detail": "", "width": None, "height": None, "mode": None,
-           "sha256": None, "phash": None}
+    out = {
+        "status": "ok",
+        "detail": "",
+        "width": None,
+        "height": None,
+        "mode": None,
+        "sha256": None,
+        "phash": None,
+    }
     if not path.is_file():
         return {**out, "status": "missing", "detail": "file not found"}
     try:
@@ -358,7 +402,11 @@ def inspect_image(path: Path) -> dict:
     except Exception as exc:  # noqa: BLE001 - any decoder failure makes the row unusable, never a crash
         return {**out, "status": "unreadable", "detail": f"{type(exc).__name__}: {exc}"}
     if min(out["width"], out["height"]) < MIN_SIDE:
-        return {**out, "status": "too_small", "detail": f"{out['width']}x{out['height']} < {MIN_SIDE} px"}
+        return {
+            **out,
+            "status": "too_small",
+            "detail": f"{out['width']}x{out['height']} < {MIN_SIDE} px",
+        }
     import imagehash
 
     out["phash"] = str(imagehash.phash(rgb))
@@ -381,7 +429,7 @@ class InspectionCache:
                     entry = json.loads(line)
                     self.known[entry["key"]] = entry["facts"]
                 except (json.JSONDecodeError, KeyError, TypeError):
-                    continue                       # a line cut by an interruption
+                    continue  # a line cut by an interruption
         self._out = None
 
     @staticmethod
@@ -411,9 +459,15 @@ class InspectionCache:
             self._out = None
 
 
-def build_catalog(dataset_dir: str | os.PathLike, out_csv: str | os.PathLike | None = None, workers: int = 2,
-                  category_level: int = 1, min_per_category: int = MIN_PER_CATEGORY,
-                  cache: str | os.PathLike | None = None, progress: bool = True) -> pd.DataFrame:
+def build_catalog(
+    dataset_dir: str | os.PathLike,
+    out_csv: str | os.PathLike | None = None,
+    workers: int = 2,
+    category_level: int = 1,
+    min_per_category: int = MIN_PER_CATEGORY,
+    cache: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Validate every CSV row and return (and optionally write) the catalog, one row per CSV row.
 
     Image names are checked before any file is opened: an empty, duplicated or escaping name
@@ -436,39 +490,66 @@ def build_catalog(dataset_dir: str | os.PathLike, out_csv: str | os.PathLike | N
     store = InspectionCache(cache)
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            facts_iter = tqdm(pool.map(store.inspect, readable), total=len(readable), desc="validate", unit="img",
-                              disable=not progress)
+            facts_iter = bar(
+                pool.map(store.inspect, readable),
+                total=len(readable),
+                desc="validate",
+                unit="img",
+                disable=not progress,
+            )
             found = iter(list(facts_iter))
     finally:
         store.close()
-    empty = {"status": "ok", "detail": "", "width": None, "height": None, "mode": None, "sha256": None, "phash": None}
+    empty = {
+        "status": "ok",
+        "detail": "",
+        "width": None,
+        "height": None,
+        "mode": None,
+        "sha256": None,
+        "phash": None,
+    }
     facts = []
     for i, (p, problem) in enumerate(zip(paths, problems)):
         if p is not None:
             facts.append(next(found))
         elif problem == "duplicate_name":
             others = [int(j) for j in np.flatnonzero(names.to_numpy() == names.iloc[i]) if j != i]
-            facts.append({**empty, "status": problem, "detail": f"same image name as row(s) {others[:5]}"})
+            facts.append(
+                {**empty, "status": problem, "detail": f"same image name as row(s) {others[:5]}"}
+            )
         else:
-            facts.append({**empty, "status": problem, "detail": STATUSES[problem] + (f": {names.iloc[i]!r}" if names.iloc[i] else "")})
-    catalog = pd.DataFrame({
-        "row": range(len(rows)),
-        "image": names,
-        "path": [str(p) if p is not None else "" for p in paths],
-        "label": [parse_category(t, category_level) for t in rows["product_category_tree"]],
-        "product_name": rows["product_name"],
-        "description": rows["description"],
-    })
+            facts.append(
+                {
+                    **empty,
+                    "status": problem,
+                    "detail": STATUSES[problem] + (f": {names.iloc[i]!r}" if names.iloc[i] else ""),
+                }
+            )
+    catalog = pd.DataFrame(
+        {
+            "row": range(len(rows)),
+            "image": names,
+            "path": [str(p) if p is not None else "" for p in paths],
+            "label": [parse_category(t, category_level) for t in rows["product_category_tree"]],
+            "product_name": rows["product_name"],
+            "description": rows["description"],
+        }
+    )
     catalog = pd.concat([catalog, pd.DataFrame(facts)], axis=1)
     unlabelled = catalog["label"].isna() & (catalog["status"] == "ok")
     catalog.loc[unlabelled, "status"] = "unlabelled"
-    catalog.loc[unlabelled, "detail"] = f"no category at level {category_level} of product_category_tree"
+    catalog.loc[unlabelled, "detail"] = (
+        f"no category at level {category_level} of product_category_tree"
+    )
     ok = catalog["status"] == "ok"
     per_label = catalog.loc[ok, "label"].value_counts()
     rare = ok & catalog["label"].map(per_label).lt(min_per_category)
     catalog.loc[rare, "status"] = "rare_category"
-    catalog.loc[rare, "detail"] = [f"{per_label[lab]} usable image(s) in {lab!r} < min_per_category={min_per_category}"
-                                   for lab in catalog.loc[rare, "label"]]
+    catalog.loc[rare, "detail"] = [
+        f"{per_label[lab]} usable image(s) in {lab!r} < min_per_category={min_per_category}"
+        for lab in catalog.loc[rare, "label"]
+    ]
     if out_csv:
         Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(out_csv).with_name(Path(out_csv).name + ".tmp")
@@ -482,9 +563,21 @@ def load_catalog(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run notebook 01 or `make data` first.")
-    return pd.read_csv(path, dtype={"phash": str, "sha256": str, "image": str, "label": str, "product_name": str,
-                                    "description": str, "path": str, "detail": str},
-                       keep_default_na=False, na_values={"width": [""], "height": [""]})
+    return pd.read_csv(
+        path,
+        dtype={
+            "phash": str,
+            "sha256": str,
+            "image": str,
+            "label": str,
+            "product_name": str,
+            "description": str,
+            "path": str,
+            "detail": str,
+        },
+        keep_default_na=False,
+        na_values={"width": [""], "height": [""]},
+    )
 
 
 def usable(catalog: pd.DataFrame) -> pd.DataFrame:
@@ -504,21 +597,37 @@ def status_table(catalog: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Get the Flipkart sample and write data/processed/catalog.csv")
-    parser.add_argument("--source", default=None,
-                        help="folder (CSV + Images/) or zip of the dataset; default: $DATA_SOURCE, else download")
+    parser = argparse.ArgumentParser(
+        description="Get the Flipkart sample and write data/processed/catalog.csv"
+    )
+    parser.add_argument(
+        "--source",
+        default=None,
+        help="folder (CSV + Images/) or zip of the dataset; default: $DATA_SOURCE, else download",
+    )
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
-    parser.add_argument("--category-level", type=int, default=1, help="level of product_category_tree used as label")
-    parser.add_argument("--min-per-category", type=int, default=MIN_PER_CATEGORY,
-                        help="categories with fewer usable images are excluded (status rare_category)")
+    parser.add_argument(
+        "--category-level", type=int, default=1, help="level of product_category_tree used as label"
+    )
+    parser.add_argument(
+        "--min-per-category",
+        type=int,
+        default=MIN_PER_CATEGORY,
+        help="categories with fewer usable images are excluded (status rare_category)",
+    )
     args = parser.parse_args(argv)
     try:
         folder = acquire(args.source, args.data_dir)
     except DataUnavailableError as exc:
         raise SystemExit(f"error: {exc}") from None
     layout = Layout(Path(args.data_dir))
-    catalog = build_catalog(folder, layout.catalog, category_level=args.category_level,
-                            min_per_category=args.min_per_category, cache=layout.inspected)
+    catalog = build_catalog(
+        folder,
+        layout.catalog,
+        category_level=args.category_level,
+        min_per_category=args.min_per_category,
+        cache=layout.inspected,
+    )
     print(status_table(catalog).to_string())
     print(f"wrote {layout.catalog}")
 

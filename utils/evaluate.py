@@ -9,42 +9,64 @@
   discordant images; it assumes independent images) and a paired cluster-bootstrap interval of
   the accuracy difference (which does not).
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+from .progress import bar
 
 LEVEL = 0.95
 
 
 def intervals_method(n_boot: int, level: float = LEVEL, clustered: bool = True) -> dict:
     """How the intervals of a section were made (recorded beside them in ``metrics.json``)."""
-    return {"method": "percentile bootstrap over near-duplicate groups (cluster bootstrap)" if clustered
-            else "percentile bootstrap over images", "level": level, "resamples": n_boot,
-            "paired_test": "McNemar's exact test (binomial on discordant images; assumes independent images)",
-            "paired_interval": "paired cluster bootstrap of the accuracy difference (same resampled groups for both)"}
+    return {
+        "method": "percentile bootstrap over near-duplicate groups (cluster bootstrap)"
+        if clustered
+        else "percentile bootstrap over images",
+        "level": level,
+        "resamples": n_boot,
+        "paired_test": "McNemar's exact test (binomial on discordant images; assumes independent images)",
+        "paired_interval": "paired cluster bootstrap of the accuracy difference (same resampled groups for both)",
+    }
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
     """Accuracy, macro-F1, per-class precision / recall / F1 / support, and the confusion matrix."""
     labels = list(range(len(classes)))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class": pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},
-                                  index=classes).round(4).to_dict("index"),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "per_class": pd.DataFrame(
+            {"precision": precision, "recall": recall, "f1": f1, "support": support}, index=classes
+        )
+        .round(4)
+        .to_dict("index"),
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
 
 
 # --------------------------------------------------------------------------- the bootstrap
-def resample_weights(groups: np.ndarray | None, n: int, n_boot: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def resample_weights(
+    groups: np.ndarray | None, n: int, n_boot: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``(W, group_of_row)``: how many times each group is drawn in each of ``n_boot`` resamples.
 
     ``groups=None`` treats every image as its own group (the plain image bootstrap).
@@ -58,7 +80,9 @@ def resample_weights(groups: np.ndarray | None, n: int, n_boot: int, seed: int =
     return W, codes
 
 
-def _confusions(y_true: np.ndarray, y_pred: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:
+def _confusions(
+    y_true: np.ndarray, y_pred: np.ndarray, codes: np.ndarray, n_classes: int
+) -> np.ndarray:
     """Per-group confusion matrices, flattened: n_groups x (C*C)."""
     out = np.zeros((int(codes.max()) + 1, n_classes * n_classes))
     np.add.at(out, (codes, np.asarray(y_true) * n_classes + np.asarray(y_pred)), 1)
@@ -71,13 +95,19 @@ def _scores(conf: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     tp = np.einsum("bii->bi", cm)
     total = cm.sum(axis=(1, 2))
     acc = tp.sum(axis=1) / np.maximum(total, 1)
-    denom = cm.sum(axis=1) + cm.sum(axis=2)                    # (TP+FN) + (TP+FP)
+    denom = cm.sum(axis=1) + cm.sum(axis=2)  # (TP+FN) + (TP+FP)
     f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
     return acc, f1.mean(axis=1)
 
 
-def bootstrap(y_true: np.ndarray, preds: dict[str, np.ndarray], n_classes: int, groups: np.ndarray | None = None,
-              n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+def bootstrap(
+    y_true: np.ndarray,
+    preds: dict[str, np.ndarray],
+    n_classes: int,
+    groups: np.ndarray | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, dict[str, np.ndarray]]:
     """Bootstrap distributions of accuracy and macro-F1 for each model, all on the same resamples."""
     W, codes = resample_weights(groups, len(y_true), n_boot, seed)
     out = {}
@@ -92,9 +122,16 @@ def percentile(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
 
 
-def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metric: str = "accuracy", n_classes: int | None = None,
-                 groups: np.ndarray | None = None, n_boot: int = 2000, level: float = LEVEL, seed: int = 0
-                 ) -> tuple[float, float]:
+def bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    metric: str = "accuracy",
+    n_classes: int | None = None,
+    groups: np.ndarray | None = None,
+    n_boot: int = 2000,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile interval of ``metric`` (``accuracy`` or ``macro_f1``), resampling ``groups`` (or images)."""
     n_classes = n_classes or int(max(np.max(y_true), np.max(y_pred))) + 1
     dist = bootstrap(y_true, {"m": y_pred}, n_classes, groups, n_boot, seed)["m"][metric]
@@ -110,13 +147,25 @@ def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     a_ok, b_ok = pred_a == y_true, pred_b == y_true
     b, c = int(np.sum(a_ok & ~b_ok)), int(np.sum(~a_ok & b_ok))
     p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
-    return {"a_right_b_wrong": b, "a_wrong_b_right": c, "both_right": int(np.sum(a_ok & b_ok)),
-            "both_wrong": int(np.sum(~a_ok & ~b_ok)), "p_value": float(p)}
+    return {
+        "a_right_b_wrong": b,
+        "a_wrong_b_right": c,
+        "both_right": int(np.sum(a_ok & b_ok)),
+        "both_wrong": int(np.sum(~a_ok & ~b_ok)),
+        "p_value": float(p),
+    }
 
 
-def compare(y_true: np.ndarray, predictions: dict[str, np.ndarray], classes: list[str], groups: np.ndarray | None,
-            reference: str | None = None, n_boot: int = 2000, level: float = LEVEL, seed: int = 0
-            ) -> tuple[pd.DataFrame, dict, dict]:
+def compare(
+    y_true: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    classes: list[str],
+    groups: np.ndarray | None,
+    reference: str | None = None,
+    n_boot: int = 2000,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict, dict]:
     """Every model on the same test images: ``(table, details, paired)``.
 
     ``table``: accuracy and macro-F1 with cluster-bootstrap intervals; ``details``: per-class scores
@@ -128,17 +177,31 @@ def compare(y_true: np.ndarray, predictions: dict[str, np.ndarray], classes: lis
     rows, details, paired = {}, {}, {}
     for name, pred in predictions.items():
         m = classification_metrics(y_true, pred, classes)
-        acc_ci, f1_ci = percentile(dists[name]["accuracy"], level), percentile(dists[name]["macro_f1"], level)
-        rows[name] = {"accuracy": m["accuracy"], "accuracy_low": acc_ci[0], "accuracy_high": acc_ci[1],
-                      "macro_f1": m["macro_f1"], "macro_f1_low": f1_ci[0], "macro_f1_high": f1_ci[1],
-                      "n_test": len(y_true)}
+        acc_ci, f1_ci = (
+            percentile(dists[name]["accuracy"], level),
+            percentile(dists[name]["macro_f1"], level),
+        )
+        rows[name] = {
+            "accuracy": m["accuracy"],
+            "accuracy_low": acc_ci[0],
+            "accuracy_high": acc_ci[1],
+            "macro_f1": m["macro_f1"],
+            "macro_f1_low": f1_ci[0],
+            "macro_f1_high": f1_ci[1],
+            "n_test": len(y_true),
+        }
         details[name] = m
         if reference and reference in predictions and name != reference:
             diff = dists[name]["accuracy"] - dists[reference]["accuracy"]
             lo, hi = percentile(diff, level)
-            paired[name] = {"vs": reference, "mcnemar": mcnemar(y_true, pred, predictions[reference]),
-                            "accuracy_difference": m["accuracy"] - float(np.mean(predictions[reference] == y_true)),
-                            "difference_low": lo, "difference_high": hi}
+            paired[name] = {
+                "vs": reference,
+                "mcnemar": mcnemar(y_true, pred, predictions[reference]),
+                "accuracy_difference": m["accuracy"]
+                - float(np.mean(predictions[reference] == y_true)),
+                "difference_low": lo,
+                "difference_high": hi,
+            }
     return pd.DataFrame(rows).T, details, paired
 
 
@@ -150,8 +213,12 @@ def wins_ties_losses(accuracies: pd.DataFrame, reference: str) -> dict[str, dict
         if name == reference:
             continue
         d = accuracies[name] - accuracies[reference]
-        out[name] = {"ahead": int((d > 1e-12).sum()), "tied": int((d.abs() <= 1e-12).sum()),
-                     "behind": int((d < -1e-12).sum()), "splits": int(d.notna().sum())}
+        out[name] = {
+            "ahead": int((d > 1e-12).sum()),
+            "tied": int((d.abs() <= 1e-12).sum()),
+            "behind": int((d < -1e-12).sum()),
+            "splits": int(d.notna().sum()),
+        }
     return out
 
 
@@ -161,7 +228,9 @@ def summarize_repeats(accuracies: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- labels per category
-def budget_draws(train: pd.DataFrame, ks: list, draws: int, seed: int) -> list[tuple[object, int, pd.DataFrame]]:
+def budget_draws(
+    train: pd.DataFrame, ks: list, draws: int, seed: int
+) -> list[tuple[object, int, pd.DataFrame]]:
     """``(k, draw, rows)``: ``k`` training rows per category (all of them where fewer), ``draws`` seeded
     draws per ``k``; ``k="all"`` is the whole training split (one draw: every draw would be the same)."""
     out = []
@@ -171,29 +240,37 @@ def budget_draws(train: pd.DataFrame, ks: list, draws: int, seed: int) -> list[t
             continue
         for d in range(draws):
             rng = np.random.default_rng([seed, int(k), d])
-            picks = [g.index[rng.permutation(len(g))[:int(k)]] for _, g in train.groupby("label")]
+            picks = [g.index[rng.permutation(len(g))[: int(k)]] for _, g in train.groupby("label")]
             out.append((int(k), d, train.loc[np.concatenate(picks)].sort_index()))
     return out
 
 
 def summarize_budget(records: pd.DataFrame) -> pd.DataFrame:
     """Mean, standard deviation, min, max of test accuracy per candidate and ``k`` (labelled images per category)."""
-    table = records.groupby(["candidate", "k"], sort=False)["accuracy"].agg(["mean", "std", "min", "max", "count"])
+    table = records.groupby(["candidate", "k"], sort=False)["accuracy"].agg(
+        ["mean", "std", "min", "max", "count"]
+    )
     return table.reset_index()
 
 
 # --------------------------------------------------------------------------- costs
-def time_inference(predict: Callable[[pd.DataFrame], np.ndarray], rows: pd.DataFrame, repeats: int = 3) -> dict:
+def time_inference(
+    predict: Callable[[pd.DataFrame], np.ndarray], rows: pd.DataFrame, repeats: int = 3
+) -> dict:
     """Seconds per item of ``predict(rows)`` (decode/vectorise, encoder, classifier): one warm-up
     call, then ``repeats`` timed calls; the median is the number to quote."""
-    predict(rows.head(min(len(rows), 2)))                      # warm-up: lazy init, caches, first-call costs
+    predict(rows.head(min(len(rows), 2)))  # warm-up: lazy init, caches, first-call costs
     times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         predict(rows)
         times.append((time.perf_counter() - start) / max(len(rows), 1))
-    return {"median_s_per_item": float(np.median(times)), "runs_s_per_item": [round(t, 5) for t in times],
-            "items": len(rows), "repeats": len(times)}
+    return {
+        "median_s_per_item": float(np.median(times)),
+        "runs_s_per_item": [round(t, 5) for t in times],
+        "items": len(rows),
+        "repeats": len(times),
+    }
 
 
 # --------------------------------------------------------------------------- words
@@ -222,24 +299,31 @@ def conclusion(ev: dict) -> str:
         f"{a} is right where {b} is wrong on {mc['a_wrong_b_right']} images, and the reverse happens on "
         f"{mc['a_right_b_wrong']}; McNemar's exact test gives p = {mc['p_value']:.3g}"
         f" ({'significant' if significant else 'not significant'} at the 5% level; it treats images as independent, "
-        f"the interval resamples near-duplicate groups). ")
+        f"the interval resamples near-duplicate groups). "
+    )
     if rep and a in rep.get("summary", {}) and b in rep.get("summary", {}):
         w = rep["versus_reference"].get(b, {})
-        text += (f"Over {rep['n_splits']} other group-aware splits of the same images, test accuracy is "
-                 f"{pct(rep['summary'][a]['mean'])} ± {pct(rep['summary'][a]['std'])} for {a} and "
-                 f"{pct(rep['summary'][b]['mean'])} ± {pct(rep['summary'][b]['std'])} for {b} ({a} ahead on "
-                 f"{w.get('behind', 0)}, level on {w.get('tied', 0)}, behind on {w.get('ahead', 0)} of "
-                 f"{w.get('splits', 0)} splits). ")
+        text += (
+            f"Over {rep['n_splits']} other group-aware splits of the same images, test accuracy is "
+            f"{pct(rep['summary'][a]['mean'])} ± {pct(rep['summary'][a]['std'])} for {a} and "
+            f"{pct(rep['summary'][b]['mean'])} ± {pct(rep['summary'][b]['std'])} for {b} ({a} ahead on "
+            f"{w.get('behind', 0)}, level on {w.get('tied', 0)}, behind on {w.get('ahead', 0)} of "
+            f"{w.get('splits', 0)} splits). "
+        )
     if a in costs and b in costs:
-        text += (f"Per image, the whole pipeline takes {1000 * costs[a]['inference_s_per_item']:.0f} ms with {a} and "
-                 f"{1000 * costs[b]['inference_s_per_item']:.0f} ms with {b} (median of {costs[a]['repeats']} timed "
-                 f"runs, batch {costs[a]['batch_size']}, {costs[a]['device']}, {costs[a]['precision']}). ")
+        text += (
+            f"Per image, the whole pipeline takes {1000 * costs[a]['inference_s_per_item']:.0f} ms with {a} and "
+            f"{1000 * costs[b]['inference_s_per_item']:.0f} ms with {b} (median of {costs[a]['repeats']} timed "
+            f"runs, batch {costs[a]['batch_size']}, {costs[a]['device']}, {costs[a]['precision']}). "
+        )
     better, worse = (a, b) if diff > 0 else (b, a)
     if significant and interval_excludes_zero:
         text += f"On this data, {better} beats {worse}."
     elif significant or interval_excludes_zero:
-        text += (f"On this data, {better} is ahead of {worse}, but the two tests disagree on whether the gap is "
-                 "larger than chance: treat it as suggestive.")
+        text += (
+            f"On this data, {better} is ahead of {worse}, but the two tests disagree on whether the gap is "
+            "larger than chance: treat it as suggestive."
+        )
     else:
         text += f"On this data, the test split cannot tell {better} and {worse} apart."
     return caveat(ev) + text
@@ -248,17 +332,24 @@ def conclusion(ev: dict) -> str:
 def caveat(ev: dict) -> str:
     """The warning that opens every conclusion drawn from a run whose encoders are not the real ones."""
     if ev.get("profile") == "smoke":
-        return ("**Smoke profile: tiny random encoders on a few images; these numbers test the pipeline and "
-                "say nothing about CLIP or VGG16.** ")
+        return (
+            "**Smoke profile: tiny random encoders on a few images; these numbers test the pipeline and "
+            "say nothing about CLIP or VGG16.** "
+        )
     if ev.get("random_weights"):
-        return (f"**Random weights ({', '.join(ev['random_weights'])}): a timing stand-in; the numbers of candidates "
-                "reading these encoders say nothing about the real models.** ")
+        return (
+            f"**Random weights ({', '.join(ev['random_weights'])}): a timing stand-in; the numbers of candidates "
+            "reading these encoders say nothing about the real models.** "
+        )
     return ""
 
 
 def best_candidate(table: pd.DataFrame, costs: dict) -> str:
     """Highest test accuracy; ties go to the cheaper prediction."""
-    return max(table.index, key=lambda n: (table.loc[n, "accuracy"], -costs.get(n, {}).get("inference_s_per_item", 0)))
+    return max(
+        table.index,
+        key=lambda n: (table.loc[n, "accuracy"], -costs.get(n, {}).get("inference_s_per_item", 0)),
+    )
 
 
 def panel_conclusion(ev: dict) -> str:
@@ -275,22 +366,33 @@ def panel_conclusion(ev: dict) -> str:
     vs_best = ev.get("versus_best", {})
     close = [n for n, p in vs_best.items() if p["difference_low"] <= 0 <= p["difference_high"]]
     ms = lambda n: 1000 * costs.get(n, {}).get("inference_s_per_item", float("nan"))  # noqa: E731
-    text = (f"{'Of ' + str(len(t)) + ' candidates, ' + best + ' has the highest' if len(t) > 1 else 'The only candidate, ' + best + ', has a'} "
-            f"test accuracy of {pct(t[best]['accuracy'])} "
-            f"(95% CI {pct(t[best]['accuracy_low'])}–{pct(t[best]['accuracy_high'])}), using "
-            f"{labelled.get(best, 0)} labelled products (training and validation) and {ms(best):.1f} ms per product. ")
+    text = (
+        f"{'Of ' + str(len(t)) + ' candidates, ' + best + ' has the highest' if len(t) > 1 else 'The only candidate, ' + best + ', has a'} "
+        f"test accuracy of {pct(t[best]['accuracy'])} "
+        f"(95% CI {pct(t[best]['accuracy_low'])}–{pct(t[best]['accuracy_high'])}), using "
+        f"{labelled.get(best, 0)} labelled products (training and validation) and {ms(best):.1f} ms per product. "
+    )
     if ref in t and best != ref and best in ev["paired"]:
         p = ev["paired"][best]
-        text += (f"Against the note's {ref} it is {100 * p['accuracy_difference']:+.1f} points (paired 95% CI "
-                 f"{100 * p['difference_low']:+.1f} to {100 * p['difference_high']:+.1f}; McNemar p = "
-                 f"{p['mcnemar']['p_value']:.3g}). ")
+        text += (
+            f"Against the note's {ref} it is {100 * p['accuracy_difference']:+.1f} points (paired 95% CI "
+            f"{100 * p['difference_low']:+.1f} to {100 * p['difference_high']:+.1f}; McNemar p = "
+            f"{p['mcnemar']['p_value']:.3g}). "
+        )
     if close:
-        text += (f"This test split cannot rank {', '.join(close)} against {best} (paired intervals of the "
-                 "difference include zero). ")
-        cheapest = min(close, key=lambda n: (labelled.get(n, 0), costs.get(n, {}).get("inference_s_per_item", 1e9)))
+        text += (
+            f"This test split cannot rank {', '.join(close)} against {best} (paired intervals of the "
+            "difference include zero). "
+        )
+        cheapest = min(
+            close,
+            key=lambda n: (labelled.get(n, 0), costs.get(n, {}).get("inference_s_per_item", 1e9)),
+        )
         if labelled.get(cheapest, 0) < labelled.get(best, 0):
-            text += (f"Of those, {cheapest} needs the fewest labels ({labelled.get(cheapest, 0)}), at "
-                     f"{ms(cheapest):.1f} ms per product: the cheaper choice for the same measured accuracy. ")
+            text += (
+                f"Of those, {cheapest} needs the fewest labels ({labelled.get(cheapest, 0)}), at "
+                f"{ms(cheapest):.1f} ms per product: the cheaper choice for the same measured accuracy. "
+            )
     elif len(t) > 1:
         text += f"Every other candidate is measurably behind {best} on this split. "
     budget = ev.get("label_budget", {}).get("summary")
@@ -302,8 +404,10 @@ def panel_conclusion(ev: dict) -> str:
             full = t.get(name, {}).get("accuracy")
             reach = part[part["mean"] >= full - 0.02] if full is not None else part.iloc[:0]
             if len(reach):
-                text += (f"{name} comes within 2 points of its all-label test accuracy with {reach.iloc[0]['k']} "
-                         "labelled images per category (mean of the draws). ")
+                text += (
+                    f"{name} comes within 2 points of its all-label test accuracy with {reach.iloc[0]['k']} "
+                    "labelled images per category (mean of the draws). "
+                )
     return (caveat(ev) + text).strip()
 
 
@@ -313,48 +417,70 @@ def panel_predictions(panel, fitted: dict, rows: pd.DataFrame) -> dict[str, np.n
     return {name: f.predict_proba(panel, rows) for name, f in fitted.items()}
 
 
-def panel_repeats(panel, rows: pd.DataFrame, names: list[str], splits: dict[int, np.ndarray],
-                  progress: bool = True) -> pd.DataFrame:
+def panel_repeats(
+    panel,
+    rows: pd.DataFrame,
+    names: list[str],
+    splits: dict[int, np.ndarray],
+    progress: bool = True,
+) -> pd.DataFrame:
     """Test accuracy of each candidate retrained on each of ``splits`` (``{seed: split name per row}``).
 
     Every split reselects epochs / ``C`` / weights on its own validation part; features come from the cache.
     Fusion members fitted on a split are shared with the fusion candidates of that split, not fitted twice.
     """
-    from tqdm.auto import tqdm
-
     from .candidates import fit, fit_order
 
     y = panel.y(rows)
     out = []
-    for seed, parts in tqdm(splits.items(), desc="repeated splits", disable=not progress):
+    for seed, parts in bar(splits.items(), desc="repeated splits", disable=not progress):
         part = {name: rows[parts == name] for name in ("train", "val", "test")}
         accuracies, done = {"seed": seed}, {}
         for name in fit_order(names):
             f = done[name] = fit(name, panel, part["train"], part["val"], fitted=done)
-            accuracies[name] = float(np.mean(f.predict_proba(panel, part["test"]).argmax(1) == y[parts == "test"]))
+            accuracies[name] = float(
+                np.mean(f.predict_proba(panel, part["test"]).argmax(1) == y[parts == "test"])
+            )
         out.append({"seed": seed, **{n: accuracies[n] for n in names}})
     return pd.DataFrame(out).set_index("seed")
 
 
-def label_budget(panel, train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, names: list[str], ks: list,
-                 draws: int, seed: int, progress: bool = True) -> pd.DataFrame:
+def label_budget(
+    panel,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    test: pd.DataFrame,
+    names: list[str],
+    ks: list,
+    draws: int,
+    seed: int,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Test accuracy of ``names`` refitted on ``k`` labelled training images per category (``draws`` draws per k).
 
     Settings are chosen on the full validation split, as for the headline fits; fusion members are
     fitted once per draw and shared. Returns one record per (candidate, k, draw).
     """
-    from tqdm.auto import tqdm
-
     from .candidates import fit, fit_order
 
     y_test = panel.y(test)
     records = []
-    for k, d, subset in tqdm(budget_draws(train, ks, draws, seed), desc="label budget", disable=not progress):
+    for k, d, subset in bar(
+        budget_draws(train, ks, draws, seed), desc="label budget", disable=not progress
+    ):
         done: dict = {}
         for name in fit_order(names):
             f = done[name] = fit(name, panel, subset, val, fitted=done)
             acc = float(np.mean(f.predict_proba(panel, test).argmax(1) == y_test))
-            records.append({"candidate": name, "k": k, "draw": d, "labelled_train": len(subset), "accuracy": acc})
+            records.append(
+                {
+                    "candidate": name,
+                    "k": k,
+                    "draw": d,
+                    "labelled_train": len(subset),
+                    "accuracy": acc,
+                }
+            )
     return pd.DataFrame(records)
 
 
@@ -366,11 +492,18 @@ def panel_costs(panel, fitted: dict, rows: pd.DataFrame, repeats: int = 3) -> di
         timing = time_inference(lambda r, f=f: f.infer(panel, r), rows, repeats)
         devices = {str(e.device) for e in panel.loaded().values()} or {"cpu"}
         precisions = {e.precision for e in panel.loaded().values()} or {"float32"}
-        out[name] = {"inference_s_per_item": timing["median_s_per_item"], "runs_s_per_item": timing["runs_s_per_item"],
-                     "items": timing["items"], "repeats": timing["repeats"], "batch_size": panel.settings.batch_size,
-                     "device": ", ".join(sorted(devices)), "precision": ", ".join(sorted(precisions)),
-                     "trained_parameters": f.parameters(), "train_seconds": f.info.get("train_seconds"),
-                     "encoder_parameters": {k: panel.encoder(k).n_parameters() for k in f.encoders}}
+        out[name] = {
+            "inference_s_per_item": timing["median_s_per_item"],
+            "runs_s_per_item": timing["runs_s_per_item"],
+            "items": timing["items"],
+            "repeats": timing["repeats"],
+            "batch_size": panel.settings.batch_size,
+            "device": ", ".join(sorted(devices)),
+            "precision": ", ".join(sorted(precisions)),
+            "trained_parameters": f.parameters(),
+            "train_seconds": f.info.get("train_seconds"),
+            "encoder_parameters": {k: panel.encoder(k).n_parameters() for k in f.encoders},
+        }
     return out
 
 
@@ -384,34 +517,63 @@ def precision_agreement(panel, fitted: dict, rows: pd.DataFrame) -> dict:
     out = {}
     for name, f in fitted.items():
         c = f.candidate
-        if c.family not in ("head", "probe", "zeroshot") or len(c.inputs) != 1 or not c.inputs[0].endswith("-image"):
+        if (
+            c.family not in ("head", "probe", "zeroshot")
+            or len(c.inputs) != 1
+            or not c.inputs[0].endswith("-image")
+        ):
             continue
         encoder = panel.encoder(c.inputs[0].split("-")[0])
         preds = {}
         for precision in ("float32", "bfloat16"):
-            cache = VectorCache(cache_dir(replace(encoder, precision=precision), panel.layout.features), (encoder.dim,))
+            cache = VectorCache(
+                cache_dir(replace(encoder, precision=precision), panel.layout.features),
+                (encoder.dim,),
+            )
             vecs = [cache.read(sha) for sha in rows["sha256"]]
             if any(v is None for v in vecs):
                 break
             preds[precision] = f.predict_vectors(np.stack(vecs)).argmax(1)
         if len(preds) == 2:
-            out[name] = {"images": len(rows), "agree": int((preds["float32"] == preds["bfloat16"]).sum()),
-                         "rate": float(np.mean(preds["float32"] == preds["bfloat16"]))}
+            out[name] = {
+                "images": len(rows),
+                "agree": int((preds["float32"] == preds["bfloat16"]).sum()),
+                "rate": float(np.mean(preds["float32"] == preds["bfloat16"])),
+            }
     return out
 
 
-IMPROVEMENTS = {"clip-head-aug": "clip-head", "vgg16-head-aug": "vgg16-head", "clip-finetune": "clip-head",
-                "vgg16-finetune": "vgg16-head", "clip-finetune-aug": "clip-head", "vgg16-finetune-aug": "vgg16-head"}
+IMPROVEMENTS = {
+    "clip-head-aug": "clip-head",
+    "vgg16-head-aug": "vgg16-head",
+    "clip-finetune": "clip-head",
+    "vgg16-finetune": "vgg16-head",
+    "clip-finetune-aug": "clip-head",
+    "vgg16-finetune-aug": "vgg16-head",
+}
 
 
-def versus_frozen(y_true: np.ndarray, predictions: dict[str, np.ndarray], classes: list[str], groups, n_boot: int,
-                  seed: int) -> dict:
+def versus_frozen(
+    y_true: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    classes: list[str],
+    groups,
+    n_boot: int,
+    seed: int,
+) -> dict:
     """Each improvement candidate (fine-tuning, augmentation) against its frozen head, paired."""
     out = {}
     for name, base in IMPROVEMENTS.items():
         if name in predictions and base in predictions:
-            _, _, paired = compare(y_true, {base: predictions[base], name: predictions[name]}, classes, groups,
-                                   reference=base, n_boot=n_boot, seed=seed)
+            _, _, paired = compare(
+                y_true,
+                {base: predictions[base], name: predictions[name]},
+                classes,
+                groups,
+                reference=base,
+                n_boot=n_boot,
+                seed=seed,
+            )
             out[name] = paired[name]
     return out
 
@@ -421,8 +583,14 @@ def improvements_verdict(vs_frozen: dict, costs: dict) -> str:
     parts = []
     for name, p in vs_frozen.items():
         base = p["vs"]
-        d, lo, hi = 100 * p["accuracy_difference"], 100 * p["difference_low"], 100 * p["difference_high"]
-        extra = (costs.get(name, {}).get("train_seconds") or 0) - (costs.get(base, {}).get("train_seconds") or 0)
+        d, lo, hi = (
+            100 * p["accuracy_difference"],
+            100 * p["difference_low"],
+            100 * p["difference_high"],
+        )
+        extra = (costs.get(name, {}).get("train_seconds") or 0) - (
+            costs.get(base, {}).get("train_seconds") or 0
+        )
         training = f"{abs(extra):.1f} s {'more' if extra >= 0 else 'less'} training"
         if lo > 0:
             word = f"a measurable gain for {training}"
@@ -430,13 +598,21 @@ def improvements_verdict(vs_frozen: dict, costs: dict) -> str:
             word = "measurably worse: not worth it"
         else:
             word = f"no measurable change on this test split, for {training}: not worth it here"
-        parts.append(f"{name} vs {base}: {d:+.1f} points (paired 95% CI {lo:+.1f} to {hi:+.1f}, McNemar p = "
-                     f"{p['mcnemar']['p_value']:.3g}), {word}.")
+        parts.append(
+            f"{name} vs {base}: {d:+.1f} points (paired 95% CI {lo:+.1f} to {hi:+.1f}, McNemar p = "
+            f"{p['mcnemar']['p_value']:.3g}), {word}."
+        )
     return " ".join(parts)
 
 
 def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:
     """Per-image cross-entropy of the true class (Figure 5) and its summary."""
     losses = -np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-12, 1))
-    return {"candidate": name, "images": len(losses), "mean": float(losses.mean()), "median": float(np.median(losses)),
-            "confident_errors": int((losses > -np.log(0.1)).sum()), "per_image": losses.round(5).tolist()}
+    return {
+        "candidate": name,
+        "images": len(losses),
+        "mean": float(losses.mean()),
+        "median": float(np.median(losses)),
+        "confident_errors": int((losses > -np.log(0.1)).sum()),
+        "per_image": losses.round(5).tolist(),
+    }

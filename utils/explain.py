@@ -16,15 +16,16 @@ normalises. Explanations are costly (each perturbed copy is a full encoder pass)
 stores them under ``data/explanations`` keyed by the model (weights, precision), the image and the
 settings, and the ``Pipeline`` remembers the probabilities of images it has already seen.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -48,11 +49,18 @@ class Pipeline:
     that share perturbed copies (the same seed at several sample counts) pay for them once.
     """
 
-    def __init__(self, encoder, predict_vectors: Callable[[np.ndarray], np.ndarray], model_key: str = "",
-                 batch_size: int = 32, memory: int = 50_000, fast: bool = False) -> None:
+    def __init__(
+        self,
+        encoder,
+        predict_vectors: Callable[[np.ndarray], np.ndarray],
+        model_key: str = "",
+        batch_size: int = 32,
+        memory: int = 50_000,
+        fast: bool = False,
+    ) -> None:
         self.encoder, self.predict_vectors, self.batch_size = encoder, predict_vectors, batch_size
         self.model_key = model_key
-        self.calls = 0            # images sent through the encoder (the rest came from memory)
+        self.calls = 0  # images sent through the encoder (the rest came from memory)
         self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._memory = memory
         self.kernels = "plain"
@@ -74,7 +82,9 @@ class Pipeline:
     def _forward(self, images: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(images), self.batch_size):
-            batch = torch.stack([self.encoder.preprocess.normalise(im) for im in images[i:i + self.batch_size]])
+            batch = torch.stack(
+                [self.encoder.preprocess.normalise(im) for im in images[i : i + self.batch_size]]
+            )
             out.append(np.asarray(self.predict_vectors(self._encode(batch)), dtype=np.float64))
         self.calls += len(images)
         return np.concatenate(out)
@@ -82,8 +92,11 @@ class Pipeline:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
         if images.dtype != np.uint8:
-            images = (np.clip(images, 0, 1) * 255).round().astype(np.uint8) if images.max() <= 1.0 + 1e-6 \
+            images = (
+                (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+                if images.max() <= 1.0 + 1e-6
                 else np.clip(images, 0, 255).astype(np.uint8)
+            )
         keys = [hashlib.blake2b(im.tobytes(), digest_size=16).digest() for im in images]
         todo = [i for i, k in enumerate(keys) if k not in self._memo]
         if todo:
@@ -97,7 +110,9 @@ class Pipeline:
         return np.stack([self._memo[k] for k in keys]) if keys else np.zeros((0, 0))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(f"{self.encoder.key}|{self.model_key}|{self.kernels}".encode()).hexdigest()[:16]
+        return hashlib.sha256(
+            f"{self.encoder.key}|{self.model_key}|{self.kernels}".encode()
+        ).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- cache
@@ -106,13 +121,16 @@ def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], di
     if folder is None:
         return compute()
     folder = Path(folder)
-    path = folder / (hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20] + ".npz")
+    path = folder / (
+        hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+        + ".npz"
+    )
     if path.exists():
         try:
             with np.load(path, allow_pickle=False) as f:
                 return {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files}
         except (OSError, ValueError, EOFError):
-            pass                                    # partial or corrupt: recompute
+            pass  # partial or corrupt: recompute
     value = compute()
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
@@ -125,28 +143,54 @@ def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], di
 class CachedLime:
     """LIME with fixed settings, cached per (model, image content, settings, sample count, seed)."""
 
-    def __init__(self, pipeline: Pipeline, cache_dir: str | os.PathLike | None, seed: int = 0, **settings) -> None:
-        self.pipeline, self.cache_dir, self.seed, self.settings = pipeline, cache_dir, seed, settings
+    def __init__(
+        self, pipeline: Pipeline, cache_dir: str | os.PathLike | None, seed: int = 0, **settings
+    ) -> None:
+        self.pipeline, self.cache_dir, self.seed, self.settings = (
+            pipeline,
+            cache_dir,
+            seed,
+            settings,
+        )
         self._model = pipeline.fingerprint()
 
     def __call__(self, image: np.ndarray, image_key: str, num_samples: int) -> dict:
-        key = {"lime": self._model, "image": image_key, "seed": self.seed, "num_samples": num_samples, **self.settings}
-        return cached(self.cache_dir, key, lambda: lime_explain(self.pipeline, image, num_samples=num_samples,
-                                                                seed=self.seed, **self.settings))
+        key = {
+            "lime": self._model,
+            "image": image_key,
+            "seed": self.seed,
+            "num_samples": num_samples,
+            **self.settings,
+        }
+        return cached(
+            self.cache_dir,
+            key,
+            lambda: lime_explain(
+                self.pipeline, image, num_samples=num_samples, seed=self.seed, **self.settings
+            ),
+        )
 
 
-def segment(image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0) -> np.ndarray:
+def segment(
+    image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0
+) -> np.ndarray:
     """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or ``quickshift``."""
     from lime.wrappers.scikit_image import SegmentationAlgorithm
 
     if method == "slic":
-        fn = SegmentationAlgorithm("slic", n_segments=n_segments, compactness=10, sigma=1, start_label=0)
+        fn = SegmentationAlgorithm(
+            "slic", n_segments=n_segments, compactness=10, sigma=1, start_label=0
+        )
     elif method == "quickshift":
-        fn = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed)
+        fn = SegmentationAlgorithm(
+            "quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=seed
+        )
     else:
         raise ValueError(f"unknown segmentation {method!r}: use 'slic' or 'quickshift'")
     segments = fn(image)
-    return np.unique(segments, return_inverse=True)[1].reshape(segments.shape)     # ids 0..n-1, as LIME assumes
+    return np.unique(segments, return_inverse=True)[1].reshape(
+        segments.shape
+    )  # ids 0..n-1, as LIME assumes
 
 
 def _quiet_lime() -> None:
@@ -156,9 +200,17 @@ def _quiet_lime() -> None:
     lime_image.tqdm = lambda iterable, *a, **k: iterable
 
 
-def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, n_segments: int = 100,
-                 segmentation: str = "slic", hide_color: float | None = None, seed: int = 0,
-                 label: int | None = None, segments: np.ndarray | None = None) -> dict:
+def lime_explain(
+    pipeline: Pipeline,
+    image: np.ndarray,
+    num_samples: int = 100,
+    n_segments: int = 100,
+    segmentation: str = "slic",
+    hide_color: float | None = None,
+    seed: int = 0,
+    label: int | None = None,
+    segments: np.ndarray | None = None,
+) -> dict:
     """LIME weights of each superpixel for ``label`` (default: the predicted class).
 
     Returns ``segments`` (HxW ints), ``weights`` (one per superpixel), ``label``, ``probability`` of
@@ -176,15 +228,31 @@ def lime_explain(pipeline: Pipeline, image: np.ndarray, num_samples: int = 100, 
     probs = pipeline(image[None])[0]
     label = int(probs.argmax()) if label is None else int(label)
     explainer = lime_image.LimeImageExplainer(random_state=seed)
-    explanation = explainer.explain_instance(image, pipeline, labels=(label,), top_labels=None, hide_color=hide_color,
-                                             num_samples=num_samples, batch_size=pipeline.batch_size,
-                                             segmentation_fn=lambda _: segments, random_seed=seed)
+    explanation = explainer.explain_instance(
+        image,
+        pipeline,
+        labels=(label,),
+        top_labels=None,
+        hide_color=hide_color,
+        num_samples=num_samples,
+        batch_size=pipeline.batch_size,
+        segmentation_fn=lambda _: segments,
+        random_seed=seed,
+    )
     weights = np.zeros(segments.max() + 1)
     for idx, w in explanation.local_exp[label]:
         weights[idx] = w
-    return {"segments": segments, "weights": weights, "label": label, "probability": float(probs[label]),
-            "score": float(explanation.score[label] if isinstance(explanation.score, dict) else explanation.score),
-            "num_samples": num_samples, "seconds": time.perf_counter() - start}
+    return {
+        "segments": segments,
+        "weights": weights,
+        "label": label,
+        "probability": float(probs[label]),
+        "score": float(
+            explanation.score[label] if isinstance(explanation.score, dict) else explanation.score
+        ),
+        "num_samples": num_samples,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def pixel_map(segments: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -215,16 +283,27 @@ def global_importance(maps: list[np.ndarray]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- SHAP
-def shap_explain(pipeline: Pipeline, images: np.ndarray, classes: list[str], max_evals: int = 300,
-                 blur: str = "blur(32,32)", seed: int = 0):
+def shap_explain(
+    pipeline: Pipeline,
+    images: np.ndarray,
+    classes: list[str],
+    max_evals: int = 300,
+    blur: str = "blur(32,32)",
+    seed: int = 0,
+):
     """SHAP values (Partition explainer, blur masker) of the predicted class for each image."""
     import shap
 
     np.random.seed(seed)
     masker = shap.maskers.Image(blur, images[0].shape)
     explainer = shap.Explainer(pipeline, masker, output_names=classes, seed=seed)
-    return explainer(images.astype(np.float32) / 255.0, max_evals=max_evals, batch_size=pipeline.batch_size,
-                     outputs=shap.Explanation.argsort.flip[:1], silent=True)
+    return explainer(
+        images.astype(np.float32) / 255.0,
+        max_evals=max_evals,
+        batch_size=pipeline.batch_size,
+        outputs=shap.Explanation.argsort.flip[:1],
+        silent=True,
+    )
 
 
 def shap_pixels(shap_values, j: int) -> np.ndarray:
@@ -262,8 +341,13 @@ def pick_examples(rows, queries: dict[str, str]) -> list[int]:
     return picks
 
 
-def per_category(rows, correct: np.ndarray, n: int, only_correct: bool = True,
-                 categories: list[str] | None = None) -> dict[str, list[int]]:
+def per_category(
+    rows,
+    correct: np.ndarray,
+    n: int,
+    only_correct: bool = True,
+    categories: list[str] | None = None,
+) -> dict[str, list[int]]:
     """Up to ``n`` row indices per category (``categories``, default all): correctly classified ones
     only, or (``only_correct=False``) correctly classified ones first, then the others, so that every
     category is represented even where the model gets none right."""
@@ -284,8 +368,16 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def stability(pipeline: Pipeline, image: np.ndarray, sample_counts: list[int], seeds: list[int], k: int = 10,
-              n_segments: int = 100, segmentation: str = "slic", hide_color: float | None = None) -> dict:
+def stability(
+    pipeline: Pipeline,
+    image: np.ndarray,
+    sample_counts: list[int],
+    seeds: list[int],
+    k: int = 10,
+    n_segments: int = 100,
+    segmentation: str = "slic",
+    hide_color: float | None = None,
+) -> dict:
     """Pairwise Jaccard overlap of the top-``k`` superpixels across LIME seeds, per sample count.
 
     The segmentation is fixed (computed once), so only LIME's random perturbations differ. For
@@ -298,14 +390,21 @@ def stability(pipeline: Pipeline, image: np.ndarray, sample_counts: list[int], s
     results: dict[int, dict[int, dict]] = {n: {} for n in sample_counts}
     for s in seeds:
         for n in sorted(sample_counts, reverse=True):
-            results[n][s] = lime_explain(pipeline, image, n, segments=segments, hide_color=hide_color, seed=s,
-                                         label=label)
+            results[n][s] = lime_explain(
+                pipeline, image, n, segments=segments, hide_color=hide_color, seed=s, label=label
+            )
     out = {}
     for n in sample_counts:
         tops = [top_segments(results[n][s]["weights"], k) for s in seeds]
-        pairs = [jaccard(tops[i], tops[j]) for i in range(len(tops)) for j in range(i + 1, len(tops))]
-        out[n] = {"mean_jaccard": float(np.mean(pairs)), "min_jaccard": float(np.min(pairs)), "pairs": len(pairs),
-                  "r2": [round(results[n][s]["score"], 4) for s in seeds]}
+        pairs = [
+            jaccard(tops[i], tops[j]) for i in range(len(tops)) for j in range(i + 1, len(tops))
+        ]
+        out[n] = {
+            "mean_jaccard": float(np.mean(pairs)),
+            "min_jaccard": float(np.min(pairs)),
+            "pairs": len(pairs),
+            "r2": [round(results[n][s]["score"], 4) for s in seeds],
+        }
     return out
 
 
@@ -323,14 +422,25 @@ def stable_count(per_image: list[dict], threshold: float) -> tuple[int, dict, bo
 
 
 # --------------------------------------------------------------------------- faithfulness
-def deletion_curve(predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, segments: np.ndarray,
-                   order: np.ndarray, label: int, steps: int = 20, fill: np.ndarray | None = None) -> np.ndarray:
+def deletion_curve(
+    predict: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    segments: np.ndarray,
+    order: np.ndarray,
+    label: int,
+    steps: int = 20,
+    fill: np.ndarray | None = None,
+) -> np.ndarray:
     """Probability of ``label`` as superpixels are replaced by ``fill`` in ``order`` (most important first).
 
     Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all superpixels deleted. ``fill``
     defaults to the image's mean colour; every method's curve uses the same.
     """
-    fill = image.reshape(-1, image.shape[-1]).mean(axis=0) if fill is None else np.asarray(fill, dtype=np.float64)
+    fill = (
+        image.reshape(-1, image.shape[-1]).mean(axis=0)
+        if fill is None
+        else np.asarray(fill, dtype=np.float64)
+    )
     order = np.asarray(order)
     batch = []
     for s in range(steps + 1):
@@ -355,13 +465,20 @@ def ranking(scores: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Deletion:
-    curves: dict[str, np.ndarray]      # method -> mean curve over images
-    auc: dict[str, float]              # method -> mean area
+    curves: dict[str, np.ndarray]  # method -> mean curve over images
+    auc: dict[str, float]  # method -> mean area
     per_image: dict[str, list[float]]  # method -> area per image (random: mean over its orders)
 
 
-def compare_deletion(pipeline: Pipeline, images: list[np.ndarray], lime_results: list[dict], shap_values,
-                     steps: int = 20, random_orders: int = 5, seed: int = 0) -> Deletion:
+def compare_deletion(
+    pipeline: Pipeline,
+    images: list[np.ndarray],
+    lime_results: list[dict],
+    shap_values,
+    steps: int = 20,
+    random_orders: int = 5,
+    seed: int = 0,
+) -> Deletion:
     """Deletion curves on each image's LIME superpixels: LIME's order, SHAP's (SHAP summed within
     each superpixel) and ``random_orders`` random orders of the same superpixels, for the class LIME explained."""
     rng = np.random.default_rng(seed)
@@ -370,20 +487,37 @@ def compare_deletion(pipeline: Pipeline, images: list[np.ndarray], lime_results:
     for j, (image, r) in enumerate(zip(images, lime_results)):
         segs = r["segments"]
         n = int(segs.max()) + 1
-        curves["LIME"].append(deletion_curve(pipeline, image, segs, ranking(r["weights"]), r["label"], steps))
-        curves["SHAP"].append(deletion_curve(pipeline, image, segs,
-                                             ranking(per_superpixel(shap_pixels(shap_values, j), segs)), r["label"], steps))
-        randoms = [deletion_curve(pipeline, image, segs, rng.permutation(n), r["label"], steps)
-                   for _ in range(random_orders)]
+        curves["LIME"].append(
+            deletion_curve(pipeline, image, segs, ranking(r["weights"]), r["label"], steps)
+        )
+        curves["SHAP"].append(
+            deletion_curve(
+                pipeline,
+                image,
+                segs,
+                ranking(per_superpixel(shap_pixels(shap_values, j), segs)),
+                r["label"],
+                steps,
+            )
+        )
+        randoms = [
+            deletion_curve(pipeline, image, segs, rng.permutation(n), r["label"], steps)
+            for _ in range(random_orders)
+        ]
         curves["random"].append(np.mean(randoms, axis=0))
         per_image_random.append(float(np.mean([area_under(c) for c in randoms])))
     per_image = {m: [area_under(c) for c in cs] for m, cs in curves.items() if m != "random"}
     per_image["random"] = per_image_random
-    return Deletion(curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
-                    auc={m: float(np.mean(v)) for m, v in per_image.items()}, per_image=per_image)
+    return Deletion(
+        curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
+        auc={m: float(np.mean(v)) for m, v in per_image.items()},
+        per_image=per_image,
+    )
 
 
-def faithfulness(per_image: dict[str, list[float]], n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+def faithfulness(
+    per_image: dict[str, list[float]], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict:
     """Per method: mean area difference to the random order (random minus method: positive = more
     faithful), its bootstrap interval over images, and the paired Wilcoxon signed-rank test."""
     out = {}
@@ -393,13 +527,22 @@ def faithfulness(per_image: dict[str, list[float]], n_boot: int = 2000, level: f
         if method == "random":
             continue
         d = rand - np.asarray(areas)
-        boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1) if len(d) else np.zeros(1)
+        boots = (
+            d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+            if len(d)
+            else np.zeros(1)
+        )
         low, high = percentile(boots, level)
         nonzero = d[np.abs(d) > 1e-12]
         p = float(wilcoxon(nonzero).pvalue) if len(nonzero) >= 2 else 1.0
-        out[method] = {"images": len(d), "mean_gain": float(d.mean()) if len(d) else 0.0,
-                       "gain_low": low, "gain_high": high,
-                       "wilcoxon_p": p, "better_on": int((d > 0).sum())}
+        out[method] = {
+            "images": len(d),
+            "mean_gain": float(d.mean()) if len(d) else 0.0,
+            "gain_low": low,
+            "gain_high": high,
+            "wilcoxon_p": p,
+            "better_on": int((d > 0).sum()),
+        }
     return out
 
 
@@ -409,17 +552,28 @@ def verdict(summary: dict) -> str:
     k, thr = summary["settings"]["top_k"], summary["stability_threshold"]
     medians = st["median_jaccard"]
     counts = sorted(medians, key=int)
-    parts = [f"Across {len(st['seeds'])} LIME seeds on {st['images']} image(s) from {len(st['categories'])} "
-             f"categor{'y' if len(st['categories']) == 1 else 'ies'}, the median top-{k} superpixel overlap is "
-             + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts) + "."]
+    parts = [
+        f"Across {len(st['seeds'])} LIME seeds on {st['images']} image(s) from {len(st['categories'])} "
+        f"categor{'y' if len(st['categories']) == 1 else 'ies'}, the median top-{k} superpixel overlap is "
+        + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts)
+        + "."
+    ]
     chosen, note = summary["lime_samples"], summary["settings"]["note_samples"]
     if st["reached"]:
-        parts.append(f"The figures use {chosen} perturbed copies, the smallest count whose median overlap reaches "
-                     f"{thr:g}" + (" (the note's setting)." if chosen == note else f"; the note's {note} copies stay "
-                                                                              "beside them in Figure 7."))
+        parts.append(
+            f"The figures use {chosen} perturbed copies, the smallest count whose median overlap reaches "
+            f"{thr:g}"
+            + (
+                " (the note's setting)."
+                if chosen == note
+                else f"; the note's {note} copies stay beside them in Figure 7."
+            )
+        )
     else:
-        parts.append(f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, and their "
-                     "top superpixels should be read as indicative only.")
+        parts.append(
+            f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, and their "
+            "top superpixels should be read as indicative only."
+        )
     for method, f in summary["deletion"]["faithfulness"].items():
         gain = f"{f['mean_gain']:+.3f} (95% CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
         if f["gain_low"] > 0 and f["wilcoxon_p"] < 0.05:
@@ -428,13 +582,17 @@ def verdict(summary: dict) -> str:
             word = "less faithful than a random order of the same superpixels"
         else:
             word = "not distinguishable from a random order of the same superpixels"
-        parts.append(f"{method}: deleting its most important superpixels first lowers the deletion area by {gain} "
-                     f"against random orders; better on {f['better_on']} of {f['images']} images, Wilcoxon p = "
-                     f"{f['wilcoxon_p']:.3g}: {word}.")
+        parts.append(
+            f"{method}: deleting its most important superpixels first lowers the deletion area by {gain} "
+            f"against random orders; better on {f['better_on']} of {f['images']} images, Wilcoxon p = "
+            f"{f['wilcoxon_p']:.3g}: {word}."
+        )
     agree = summary.get("agreement")
     if agree:
-        parts.append(f"On {agree['agree']} of {agree['images']} explained images the pipeline's prediction on the "
-                     f"explained pixels equals the evaluated prediction ({100 * agree['rate']:.0f}%).")
+        parts.append(
+            f"On {agree['agree']} of {agree['images']} explained images the pipeline's prediction on the "
+            f"explained pixels equals the evaluated prediction ({100 * agree['rate']:.0f}%)."
+        )
     return " ".join(parts)
 
 
@@ -451,12 +609,24 @@ def require_image_candidate(name: str, panel, metrics_path, profile: str, split_
     reason = None
     if c is None:
         reason = f"explain_model={name!r} is not a candidate"
-    elif c.reads != "image" or c.family == "late-fusion" or c.inputs[0] not in ("clip-image", "vgg16-image"):
-        reason = (f"{name} reads {c.reads} through {', '.join(c.inputs) or 'its members'}, and LIME and SHAP here "
-                  "explain candidates built on the CLIP or VGG16 image encoder")
+    elif (
+        c.reads != "image"
+        or c.family == "late-fusion"
+        or c.inputs[0] not in ("clip-image", "vgg16-image")
+    ):
+        reason = (
+            f"{name} reads {c.reads} through {', '.join(c.inputs) or 'its members'}, and LIME and SHAP here "
+            "explain candidates built on the CLIP or VGG16 image encoder"
+        )
     elif not (panel.layout.candidate(name) / "meta.json").exists():
         reason = f"{name} was not trained in this run (not in notebook 04's models)"
     if reason:
-        runs.record(metrics_path, "explanations", {"profile": profile, "skipped": f"Explanations skipped: {reason}."},
-                    split_id=split_id)
-        raise NothingToExplain(f"{reason}; set explain_model to a trained image candidate (e.g. clip-head).")
+        runs.record(
+            metrics_path,
+            "explanations",
+            {"profile": profile, "skipped": f"Explanations skipped: {reason}."},
+            split_id=split_id,
+        )
+        raise NothingToExplain(
+            f"{reason}; set explain_model to a trained image candidate (e.g. clip-head)."
+        )

@@ -13,6 +13,7 @@ values); a partial or corrupt file is recomputed, never used. Images stream thro
 ``DataLoader`` in batches (decoding in worker processes overlaps the forward pass), so memory stays
 flat and an interrupted run resumes from what was written.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,12 +27,12 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from . import models
 from .augment import Augmentation, make_view
 from .data import load_image
 from .models import Encoder, TextEncoder
+from .progress import bar
 
 # Images are decoded (JPEG draft mode) no smaller than this on either side before the model's own
 # preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key. The
@@ -53,10 +54,14 @@ def model_pixels(encoder: Encoder, path: str) -> np.ndarray:
 class VectorCache:
     """One ``.npy`` file per item under ``folder``; reads check shape, dtype and finiteness."""
 
-    def __init__(self, folder: Path, shape: tuple[int, ...], dtype=np.float32, label: dict | None = None) -> None:
+    def __init__(
+        self, folder: Path, shape: tuple[int, ...], dtype=np.float32, label: dict | None = None
+    ) -> None:
         self.folder, self.shape, self.dtype = Path(folder), tuple(shape), np.dtype(dtype)
         self.folder.mkdir(parents=True, exist_ok=True)
-        if label and not (self.folder / "model.json").exists():      # a human-readable label for the hashed name
+        if (
+            label and not (self.folder / "model.json").exists()
+        ):  # a human-readable label for the hashed name
             (self.folder / "model.json").write_text(json.dumps(label, default=str))
 
     def path(self, key: str) -> Path:
@@ -92,8 +97,12 @@ class VectorCache:
 
 
 def _stats(n: int, todo: int, seconds: float) -> dict:
-    return {"cached": n - todo, "computed": todo, "seconds": round(seconds, 3),
-            "seconds_per_item": round(seconds / todo, 4) if todo else None}
+    return {
+        "cached": n - todo,
+        "computed": todo,
+        "seconds": round(seconds, 3),
+        "seconds_per_item": round(seconds / todo, 4) if todo else None,
+    }
 
 
 # --------------------------------------------------------------------------- image features
@@ -108,10 +117,18 @@ class _Images(Dataset):
         return self.preprocess(load_model_input(self.paths[i]))
 
 
-def image_loader(paths: list[str], preprocess, batch_size: int = 16, num_workers: int = 1) -> DataLoader:
+def image_loader(
+    paths: list[str], preprocess, batch_size: int = 16, num_workers: int = 1
+) -> DataLoader:
     """Batches of preprocessed images, decoded in ``num_workers`` background processes."""
-    return DataLoader(_Images(list(paths), preprocess), batch_size=batch_size, num_workers=num_workers,
-                      shuffle=False, persistent_workers=False, prefetch_factor=2 if num_workers else None)
+    return DataLoader(
+        _Images(list(paths), preprocess),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        shuffle=False,
+        persistent_workers=False,
+        prefetch_factor=2 if num_workers else None,
+    )
 
 
 def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
@@ -122,9 +139,15 @@ def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLik
     """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
     prefix, _ = models.split_at(encoder, k)
     with torch.inference_mode():
-        shape = tuple(prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:])
-    return VectorCache(Path(activations_dir) / f"{encoder.key}-k{k}-s{INPUT_MIN_SIDE}", shape, np.float16,
-                       label={**models.describe(encoder), "blocks_after": k})
+        shape = tuple(
+            prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:]
+        )
+    return VectorCache(
+        Path(activations_dir) / f"{encoder.key}-k{k}-s{INPUT_MIN_SIDE}",
+        shape,
+        np.float16,
+        label={**models.describe(encoder), "blocks_after": k},
+    )
 
 
 class _Tap:
@@ -141,9 +164,15 @@ class _Tap:
         self.handle.remove()
 
 
-def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLike, batch_size: int = 16,
-            num_workers: int = 1, progress: bool = True, also_activations: tuple[int, os.PathLike] | None = None
-            ) -> tuple[np.ndarray, dict]:
+def extract(
+    encoder: Encoder,
+    rows: pd.DataFrame,
+    features_dir: str | os.PathLike,
+    batch_size: int = 16,
+    num_workers: int = 1,
+    progress: bool = True,
+    also_activations: tuple[int, os.PathLike] | None = None,
+) -> tuple[np.ndarray, dict]:
     """Features of ``rows`` (columns ``path`` and ``sha256``), in row order, and what it cost.
 
     Cached vectors are reused; the others are computed in batches and written as they come.
@@ -152,20 +181,32 @@ def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLik
     Returns ``(features, stats)`` with stats ``cached``, ``computed``, ``seconds``,
     ``seconds_per_item`` (of the computed ones; None when everything came from the cache).
     """
-    cache = VectorCache(cache_dir(encoder, features_dir), (encoder.dim,), label=models.describe(encoder))
-    acts = activation_cache(encoder, also_activations[0], also_activations[1]) if also_activations else None
+    cache = VectorCache(
+        cache_dir(encoder, features_dir), (encoder.dim,), label=models.describe(encoder)
+    )
+    acts = (
+        activation_cache(encoder, also_activations[0], also_activations[1])
+        if also_activations
+        else None
+    )
     out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
     shas = rows["sha256"].tolist()
     todo = cache.read_many(shas, out)
     if acts is not None:
-        todo = sorted(set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()})
+        todo = sorted(
+            set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()}
+        )
     start = time.perf_counter()
     if todo:
-        loader = image_loader(rows["path"].iloc[todo].tolist(), encoder.preprocess, batch_size, num_workers)
+        loader = image_loader(
+            rows["path"].iloc[todo].tolist(), encoder.preprocess, batch_size, num_workers
+        )
         hook = _Tap(models.tap(encoder, also_activations[0])) if acts is not None else None
         done = 0
         try:
-            with tqdm(total=len(todo), desc=f"{encoder.kind} features", unit="img", disable=not progress) as bar:
+            with bar(
+                total=len(todo), desc=f"{encoder.kind} features", unit="img", disable=not progress
+            ) as pbar:
                 for batch in loader:
                     vecs = encoder(batch).numpy()
                     for j, vec in enumerate(vecs):
@@ -176,7 +217,7 @@ def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLik
                         if hook is not None:
                             acts.write(f"{sha}-v0", hook.value[j])
                     done += len(vecs)
-                    bar.update(len(vecs))
+                    pbar.update(len(vecs))
         finally:
             if hook is not None:
                 hook.close()
@@ -184,9 +225,15 @@ def extract(encoder: Encoder, rows: pd.DataFrame, features_dir: str | os.PathLik
 
 
 # --------------------------------------------------------------------------- activations and augmented views
-def activations(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: str | os.PathLike,
-                aug: Augmentation | None = None, batch_size: int = 16, progress: bool = True
-                ) -> tuple[np.ndarray, dict]:
+def activations(
+    encoder: Encoder,
+    k: int,
+    rows: pd.DataFrame,
+    activations_dir: str | os.PathLike,
+    aug: Augmentation | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict]:
     """Cached activations entering the last ``k`` blocks: the photos themselves (``aug=None``), or
     ``aug.views`` augmented views of each row (row-major: row 0's views, then row 1's...).
 
@@ -196,16 +243,24 @@ def activations(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: s
     cache = activation_cache(encoder, k, activations_dir)
     prefix, _ = models.split_at(encoder, k)
     views = [0] if aug is None else list(range(1, aug.views + 1))
-    keys = [(i, v, f"{sha}-v0" if v == 0 else f"{sha}-a{aug.key}-v{v}")
-            for i, sha in enumerate(rows["sha256"]) for v in views]
+    keys = [
+        (i, v, f"{sha}-v0" if v == 0 else f"{sha}-a{aug.key}-v{v}")
+        for i, sha in enumerate(rows["sha256"])
+        for v in views
+    ]
     out = np.zeros((len(keys), *cache.shape), dtype=np.float16)
     todo = cache.read_many([key for _, _, key in keys], out)
     start = time.perf_counter()
     label = "views" if aug else "activations"
-    with tqdm(total=len(todo), desc=f"{encoder.kind} {label}", unit="view", disable=not progress or not todo) as bar:
+    with bar(
+        total=len(todo),
+        desc=f"{encoder.kind} {label}",
+        unit="view",
+        disable=not progress or not todo,
+    ) as pbar:
         decoded: dict[int, Image.Image] = {}
         for b in range(0, len(todo), batch_size):
-            chunk = todo[b:b + batch_size]
+            chunk = todo[b : b + batch_size]
             tensors = []
             for n in chunk:
                 i, v, _ = keys[n]
@@ -213,19 +268,30 @@ def activations(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: s
                     decoded.clear()
                     decoded[i] = load_model_input(rows["path"].iloc[i])
                 image = decoded[i]
-                pixels = encoder.preprocess.geometry(image) if v == 0 else make_view(image, aug, rows["sha256"].iloc[i], v)
+                pixels = (
+                    encoder.preprocess.geometry(image)
+                    if v == 0
+                    else make_view(image, aug, rows["sha256"].iloc[i], v)
+                )
                 tensors.append(encoder.preprocess.normalise(pixels))
             with torch.inference_mode(), models.autocast(encoder.device, encoder.precision):
                 acts = prefix(torch.stack(tensors).to(encoder.device)).float().cpu().numpy()
             for n, a in zip(chunk, acts):
                 out[n] = a
                 cache.write(keys[n][2], a)
-            bar.update(len(chunk))
+            pbar.update(len(chunk))
     return out, _stats(len(keys), len(todo), time.perf_counter() - start)
 
 
-def view_features(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir: str | os.PathLike,
-                  aug: Augmentation, batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, dict]:
+def view_features(
+    encoder: Encoder,
+    k: int,
+    rows: pd.DataFrame,
+    activations_dir: str | os.PathLike,
+    aug: Augmentation,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict]:
     """Frozen features of ``aug.views`` augmented views per row: the cached activations through the
     frozen last ``k`` blocks (views are encoded once, shared with fine-tuning)."""
     acts, stats = activations(encoder, k, rows, activations_dir, aug, progress=progress)
@@ -233,7 +299,13 @@ def view_features(encoder: Encoder, k: int, rows: pd.DataFrame, activations_dir:
     out = []
     with torch.inference_mode(), models.autocast(encoder.device, encoder.precision):
         for b in range(0, len(acts), batch_size):
-            out.append(tail(torch.from_numpy(acts[b:b + batch_size].astype(np.float32)).to(encoder.device)).float().cpu())
+            out.append(
+                tail(
+                    torch.from_numpy(acts[b : b + batch_size].astype(np.float32)).to(encoder.device)
+                )
+                .float()
+                .cpu()
+            )
     X = torch.cat(out).numpy() if out else np.zeros((0, encoder.dim), np.float32)
     return X, stats
 
@@ -243,29 +315,44 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def extract_text(encoder: TextEncoder, texts: list[str], features_dir: str | os.PathLike, batch_size: int = 64,
-                 progress: bool = True) -> tuple[np.ndarray, dict]:
+def extract_text(
+    encoder: TextEncoder,
+    texts: list[str],
+    features_dir: str | os.PathLike,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict]:
     """CLIP text embeddings of ``texts`` (truncated to 77 tokens), cached per text."""
-    cache = VectorCache(Path(features_dir) / encoder.key, (encoder.dim,), label=models.describe(encoder))
+    cache = VectorCache(
+        Path(features_dir) / encoder.key, (encoder.dim,), label=models.describe(encoder)
+    )
     keys = [text_sha(t) for t in texts]
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = cache.read_many(keys, out)
     start = time.perf_counter()
-    with tqdm(total=len(todo), desc="clip text features", unit="text", disable=not progress or not todo) as bar:
+    with bar(
+        total=len(todo), desc="clip text features", unit="text", disable=not progress or not todo
+    ) as pbar:
         for b in range(0, len(todo), batch_size):
-            chunk = todo[b:b + batch_size]
+            chunk = todo[b : b + batch_size]
             vecs = encoder([texts[i] for i in chunk]).numpy()
             for i, vec in zip(chunk, vecs):
                 out[i] = vec
                 cache.write(keys[i], vec)
-            bar.update(len(chunk))
+            pbar.update(len(chunk))
     stats = _stats(len(texts), len(todo), time.perf_counter() - start)
     stats["truncated"] = encoder.truncated(texts)
     return out, stats
 
 
 # --------------------------------------------------------------------------- classical pixel features
-PIXEL_SETTINGS = {"side": 128, "hsv_bins": [8, 4, 4], "hog_orientations": 9, "hog_cell": 16, "hog_block": 2}
+PIXEL_SETTINGS = {
+    "side": 128,
+    "hsv_bins": [8, 4, 4],
+    "hog_orientations": 9,
+    "hog_cell": 16,
+    "hog_block": 2,
+}
 
 
 def pixel_vector(image: Image.Image, settings: dict = PIXEL_SETTINGS) -> np.ndarray:
@@ -278,9 +365,13 @@ def pixel_vector(image: Image.Image, settings: dict = PIXEL_SETTINGS) -> np.ndar
     hist, _ = np.histogramdd(hsv, bins=settings["hsv_bins"], range=[(0, 256)] * 3)
     hist = hist.ravel() / hist.sum()
     grey = np.asarray(small.convert("L"), dtype=np.float32) / 255.0
-    shape = hog(grey, orientations=settings["hog_orientations"],
-                pixels_per_cell=(settings["hog_cell"],) * 2, cells_per_block=(settings["hog_block"],) * 2,
-                feature_vector=True)
+    shape = hog(
+        grey,
+        orientations=settings["hog_orientations"],
+        pixels_per_cell=(settings["hog_cell"],) * 2,
+        cells_per_block=(settings["hog_block"],) * 2,
+        feature_vector=True,
+    )
     return np.concatenate([hist, shape]).astype(np.float32)
 
 
@@ -288,16 +379,22 @@ def pixel_dim(settings: dict = PIXEL_SETTINGS) -> int:
     return len(pixel_vector(Image.new("RGB", (settings["side"],) * 2), settings))
 
 
-def extract_pixels(rows: pd.DataFrame, features_dir: str | os.PathLike, settings: dict = PIXEL_SETTINGS,
-                   progress: bool = True) -> tuple[np.ndarray, dict]:
+def extract_pixels(
+    rows: pd.DataFrame,
+    features_dir: str | os.PathLike,
+    settings: dict = PIXEL_SETTINGS,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict]:
     """Colour histogram + HOG features of ``rows`` (``path``, ``sha256``), cached per image."""
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     dim = pixel_dim(settings)
-    cache = VectorCache(Path(features_dir) / f"pixels-{key}-s{INPUT_MIN_SIDE}", (dim,), label=settings)
+    cache = VectorCache(
+        Path(features_dir) / f"pixels-{key}-s{INPUT_MIN_SIDE}", (dim,), label=settings
+    )
     out = np.zeros((len(rows), dim), dtype=np.float32)
     todo = cache.read_many(rows["sha256"].tolist(), out)
     start = time.perf_counter()
-    for i in tqdm(todo, desc="pixel features", unit="img", disable=not progress or not todo):
+    for i in bar(todo, desc="pixel features", unit="img", disable=not progress or not todo):
         out[i] = pixel_vector(load_model_input(rows["path"].iloc[i]), settings)
         cache.write(rows["sha256"].iloc[i], out[i])
     return out, _stats(len(rows), len(todo), time.perf_counter() - start)
@@ -314,8 +411,9 @@ def product_text(rows: pd.DataFrame) -> list[str]:
     return (rows["product_name"].fillna("") + ". " + rows["description"].fillna("")).tolist()
 
 
-def example_views(encoder: Encoder, rows: pd.DataFrame, aug: Augmentation, n: int = 3
-                  ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+def example_views(
+    encoder: Encoder, rows: pd.DataFrame, aug: Augmentation, n: int = 3
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views (Figure 12)."""
     originals, views = [], []
     for _, row in rows.head(n).iterrows():

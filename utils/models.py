@@ -18,6 +18,7 @@ a model that is not on disk fails at once with one sentence saying what to downl
 Every encoder runs at a ``precision``: ``float32``, or ``bfloat16`` through ``torch.autocast``;
 ``auto`` picks bfloat16 on CUDA GPUs and CPUs with native bfloat16 instructions, float32 elsewhere.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,9 +26,9 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -38,11 +39,11 @@ CLIP_DEFAULT = "openai/clip-vit-base-patch32"
 VGG_DEFAULT = "IMAGENET1K_V1"
 TINY = "tiny-random"
 RANDOM = "random"
-RANDOM_SEED = 0                 # the full-size random models are drawn from this seed: one model per name
+RANDOM_SEED = 0  # the full-size random models are drawn from this seed: one model per name
 VGG_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 TINY_VGG_CFG = [8, "M", 16, "M", 32, "M", 32, "M"]
 PRECISIONS = ("auto", "float32", "bfloat16")
-TEXT_MAX_TOKENS = 77            # CLIP's context: start token + 75 tokens + end token
+TEXT_MAX_TOKENS = 77  # CLIP's context: start token + 75 tokens + end token
 
 
 class ModelUnavailableError(RuntimeError):
@@ -64,7 +65,7 @@ def cpu_has_native_bf16() -> bool:
     try:
         caps = torch._C._cpu._get_cpu_capability()
         return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
-    except (AttributeError, RuntimeError):                 # older/newer torch: read the CPU flags
+    except (AttributeError, RuntimeError):  # older/newer torch: read the CPU flags
         try:
             flags = Path("/proc/cpuinfo").read_text()
         except OSError:
@@ -135,12 +136,18 @@ class ClipPreprocess(Preprocess):
         self.processor = processor
 
     def geometry(self, image: Image.Image) -> np.ndarray:
-        out = self.processor(images=image, do_rescale=False, do_normalize=False, return_tensors="pt")["pixel_values"][0]
+        out = self.processor(
+            images=image, do_rescale=False, do_normalize=False, return_tensors="pt"
+        )["pixel_values"][0]
         return out.permute(1, 2, 0).contiguous().numpy().astype(np.uint8, copy=False)
 
     def normalise(self, array: np.ndarray) -> torch.Tensor:
-        return self.processor(images=np.ascontiguousarray(array), do_resize=False, do_center_crop=False,
-                              return_tensors="pt")["pixel_values"][0]
+        return self.processor(
+            images=np.ascontiguousarray(array),
+            do_resize=False,
+            do_center_crop=False,
+            return_tensors="pt",
+        )["pixel_values"][0]
 
     def __repr__(self) -> str:
         return f"CLIPPreprocess({self.processor.to_json_string()})"
@@ -163,7 +170,11 @@ class TorchvisionPreprocess(Preprocess):
         from torchvision.transforms import functional as F
 
         tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
-        return F.normalize(F.convert_image_dtype(tensor, torch.float), mean=self.transform.mean, std=self.transform.std)
+        return F.normalize(
+            F.convert_image_dtype(tensor, torch.float),
+            mean=self.transform.mean,
+            std=self.transform.std,
+        )
 
     def __repr__(self) -> str:
         return repr(self.transform)
@@ -228,9 +239,17 @@ def fingerprint(kind: str, module: nn.Module, preprocess: object = "") -> str:
 
 def describe(encoder) -> dict:
     """Facts about an encoder (image or text) for tables and metrics.json."""
-    return {"kind": encoder.kind, "name": encoder.name, "dim": encoder.dim, "identity": encoder.identity,
-            "parameters": encoder.n_parameters(), "size_mb": round(encoder.size_mb(), 1),
-            "device": str(encoder.device), "precision": encoder.precision, "random_seed": encoder.random_seed}
+    return {
+        "kind": encoder.kind,
+        "name": encoder.name,
+        "dim": encoder.dim,
+        "identity": encoder.identity,
+        "parameters": encoder.n_parameters(),
+        "size_mb": round(encoder.size_mb(), 1),
+        "device": str(encoder.device),
+        "precision": encoder.precision,
+        "random_seed": encoder.random_seed,
+    }
 
 
 # --------------------------------------------------------------------------- CLIP
@@ -245,7 +264,9 @@ class ClipImageEmbeds(nn.Module):
         return self.model(pixel_values=pixel_values).image_embeds
 
 
-def train_tiny_tokenizer(folder: str | os.PathLike, corpus: Iterable[str] | None = None, merges: int = 200) -> Path:
+def train_tiny_tokenizer(
+    folder: str | os.PathLike, corpus: Iterable[str] | None = None, merges: int = 200
+) -> Path:
     """A small byte-level BPE learned offline from ``corpus``, saved in CLIP's tokenizer format.
 
     Words are cut exactly as CLIP's own tokenizer cuts them (its normaliser and pre-tokeniser, from
@@ -260,14 +281,22 @@ def train_tiny_tokenizer(folder: str | os.PathLike, corpus: Iterable[str] | None
     from tokenizers import pre_tokenizers
     from transformers import CLIPTokenizer
 
-    corpus = list(corpus or []) or ["a photo of a product sold online", "watches wrist watch analog",
-                                    "home furnishing bed linen curtains", "baby care infant wear",
-                                    "kitchen dining coffee mug cookware", "beauty personal care fragrance",
-                                    "computers laptop accessories network", "home decor festive needs showpiece"]
-    backend = CLIPTokenizer()._tokenizer                       # CLIP's normaliser and pre-tokeniser
+    corpus = list(corpus or []) or [
+        "a photo of a product sold online",
+        "watches wrist watch analog",
+        "home furnishing bed linen curtains",
+        "baby care infant wear",
+        "kitchen dining coffee mug cookware",
+        "beauty personal care fragrance",
+        "computers laptop accessories network",
+        "home decor festive needs showpiece",
+    ]
+    backend = CLIPTokenizer()._tokenizer  # CLIP's normaliser and pre-tokeniser
     counts: Counter = Counter()
     for text in corpus:
-        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(str(text))):
+        for word, _ in backend.pre_tokenizer.pre_tokenize_str(
+            backend.normalizer.normalize_str(str(text))
+        ):
             counts[tuple(word[:-1]) + (word[-1] + "</w>",)] += 1
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = sorted(alphabet) + sorted(a + "</w>" for a in alphabet)
@@ -301,21 +330,49 @@ def train_tiny_tokenizer(folder: str | os.PathLike, corpus: Iterable[str] | None
     return folder
 
 
-def build_tiny_clip(folder: str | os.PathLike, seed: int = 0, corpus: Iterable[str] | None = None) -> Path:
+def build_tiny_clip(
+    folder: str | os.PathLike, seed: int = 0, corpus: Iterable[str] | None = None
+) -> Path:
     """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE tokenizer."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPTokenizer, CLIPVisionConfig
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPTextConfig,
+        CLIPTokenizer,
+        CLIPVisionConfig,
+    )
 
     folder = Path(folder)
     train_tiny_tokenizer(folder, corpus)
     tokenizer = CLIPTokenizer.from_pretrained(folder)
-    text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                          num_attention_heads=2, max_position_embeddings=TEXT_MAX_TOKENS, projection_dim=16,
-                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                          pad_token_id=tokenizer.pad_token_id)
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=224, patch_size=32, projection_dim=16)
+    text = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=TEXT_MAX_TOKENS,
+        projection_dim=16,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=224,
+        patch_size=32,
+        projection_dim=16,
+    )
     with _seeded(seed):
-        model = CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16))
+        model = CLIPModel(
+            CLIPConfig(
+                text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16
+            )
+        )
     with _quiet_transformers():
         model.save_pretrained(folder)
     CLIPImageProcessor().save_pretrained(folder)
@@ -331,7 +388,7 @@ def _clip_source(name: str, models_dir: str | os.PathLike, corpus: Iterable[str]
         return str(folder)
     if name == RANDOM or Path(name).is_dir():
         return name
-    local = Path(models_dir) / Path(name).name          # e.g. data/models/clip-vit-base-patch32
+    local = Path(models_dir) / Path(name).name  # e.g. data/models/clip-vit-base-patch32
     return str(local) if (local / "config.json").exists() else name
 
 
@@ -370,8 +427,13 @@ def _from_hub_loud(name: str, models_dir: str | os.PathLike, load: Callable[...,
         return load(name)
 
 
-def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
-              precision: str = "float32", corpus: Iterable[str] | None = None) -> Encoder:
+def load_clip(
+    name: str = CLIP_DEFAULT,
+    device: str = "auto",
+    models_dir: str | os.PathLike = "data/models",
+    precision: str = "float32",
+    corpus: Iterable[str] | None = None,
+) -> Encoder:
     """CLIP image encoder from a hub name, a local folder, ``"random"`` or ``"tiny-random"``."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -382,11 +444,24 @@ def load_clip(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | 
             model = CLIPVisionModelWithProjection(CLIPVisionConfig())
         processor, seed = CLIPImageProcessor(), RANDOM_SEED
     else:
+
         def load(src, **kw):
-            return (CLIPVisionModelWithProjection.from_pretrained(src, **kw), CLIPImageProcessor.from_pretrained(src, **kw))
+            return (
+                CLIPVisionModelWithProjection.from_pretrained(src, **kw),
+                CLIPImageProcessor.from_pretrained(src, **kw),
+            )
+
         model, processor = _from_hub(source, models_dir, load)
-    return Encoder("clip", name, ClipImageEmbeds(model), ClipPreprocess(processor), model.config.projection_dim,
-                   pick_device(device), precision, random_seed=seed)
+    return Encoder(
+        "clip",
+        name,
+        ClipImageEmbeds(model),
+        ClipPreprocess(processor),
+        model.config.projection_dim,
+        pick_device(device),
+        precision,
+        random_seed=seed,
+    )
 
 
 @dataclass
@@ -409,11 +484,18 @@ class TextEncoder(_Weights):
         self.precision = resolve_precision(self.precision, self.device)
         if not self.identity:
             vocab = json.dumps(self.tokenizer.get_vocab(), sort_keys=True)
-            self.identity = fingerprint(self.kind, self.module, hashlib.sha256(vocab.encode()).hexdigest())
+            self.identity = fingerprint(
+                self.kind, self.module, hashlib.sha256(vocab.encode()).hexdigest()
+            )
 
     def tokenize(self, texts: list[str]) -> dict:
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_tokens,
-                              return_tensors="pt")
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+        )
 
     def truncated(self, texts: list[str]) -> int:
         """How many of ``texts`` are longer than the 77-token context (their end is cut)."""
@@ -427,8 +509,13 @@ class TextEncoder(_Weights):
             return self.module(**batch).text_embeds.float().cpu()
 
 
-def load_clip_text(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
-                   precision: str = "float32", corpus: Iterable[str] | None = None) -> TextEncoder:
+def load_clip_text(
+    name: str = CLIP_DEFAULT,
+    device: str = "auto",
+    models_dir: str | os.PathLike = "data/models",
+    precision: str = "float32",
+    corpus: Iterable[str] | None = None,
+) -> TextEncoder:
     """CLIP text tower and tokenizer, by the same rules as ``load_clip`` (same folder or hub name).
 
     ``"random"``: a full-size text tower drawn from ``RANDOM_SEED``, with the tiny BPE tokenizer
@@ -444,16 +531,31 @@ def load_clip_text(name: str = CLIP_DEFAULT, device: str = "auto", models_dir: s
             train_tiny_tokenizer(folder, corpus)
         tokenizer = CLIPTokenizer.from_pretrained(folder)
         with _seeded(RANDOM_SEED):
-            model = CLIPTextModelWithProjection(CLIPTextConfig(eos_token_id=tokenizer.eos_token_id,
-                                                               bos_token_id=tokenizer.bos_token_id,
-                                                               pad_token_id=tokenizer.pad_token_id))
+            model = CLIPTextModelWithProjection(
+                CLIPTextConfig(
+                    eos_token_id=tokenizer.eos_token_id,
+                    bos_token_id=tokenizer.bos_token_id,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            )
         seed = RANDOM_SEED
     else:
+
         def load(src, **kw):
-            return CLIPTextModelWithProjection.from_pretrained(src, **kw), CLIPTokenizer.from_pretrained(src, **kw)
+            return CLIPTextModelWithProjection.from_pretrained(
+                src, **kw
+            ), CLIPTokenizer.from_pretrained(src, **kw)
+
         model, tokenizer = _from_hub(source, models_dir, load)
-    return TextEncoder(name, model, tokenizer, model.config.projection_dim, pick_device(device), precision,
-                       random_seed=seed)
+    return TextEncoder(
+        name,
+        model,
+        tokenizer,
+        model.config.projection_dim,
+        pick_device(device),
+        precision,
+        random_seed=seed,
+    )
 
 
 # --------------------------------------------------------------------------- VGG16
@@ -485,8 +587,12 @@ def build_tiny_vgg(path: str | os.PathLike, seed: int = 0) -> Path:
     return path
 
 
-def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str | os.PathLike = "data/models",
-               precision: str = "float32") -> Encoder:
+def load_vgg16(
+    weights: str = VGG_DEFAULT,
+    device: str = "auto",
+    models_dir: str | os.PathLike = "data/models",
+    precision: str = "float32",
+) -> Encoder:
     """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or ``tiny-random``.
 
     A weights file is either a full ``vgg16`` state dict (as torchvision publishes it) or a
@@ -495,7 +601,9 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
     from torchvision.models import VGG16_Weights, vgg16
     from torchvision.models.vgg import make_layers
 
-    preprocess = TorchvisionPreprocess(VGG16_Weights.IMAGENET1K_V1.transforms())   # resize 256, crop 224
+    preprocess = TorchvisionPreprocess(
+        VGG16_Weights.IMAGENET1K_V1.transforms()
+    )  # resize 256, crop 224
     name, seed = str(weights), None
     if weights == TINY:
         path = Path(models_dir) / "tiny-vgg.pt"
@@ -522,10 +630,12 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
             raise ModelUnavailableError(
                 f"vgg_weights={weights!r} is neither a torchvision weights name (IMAGENET1K_V1) nor a file."
             ) from None
-        local = Path(models_dir) / Path(w.url).name          # e.g. data/models/vgg16-397923af.pth
+        local = Path(models_dir) / Path(w.url).name  # e.g. data/models/vgg16-397923af.pth
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
         if local.exists():
-            encoder = load_vgg16(str(local), device=device, models_dir=models_dir, precision=precision)
+            encoder = load_vgg16(
+                str(local), device=device, models_dir=models_dir, precision=precision
+            )
             encoder.name = name
             return encoder
         if not cached.exists() and not _online("download.pytorch.org"):
@@ -535,8 +645,16 @@ def load_vgg16(weights: str = VGG_DEFAULT, device: str = "auto", models_dir: str
             )
         features = vgg16(weights=w).features
     dim = [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
-    return Encoder("vgg16", name, ConvBasePooled(features), preprocess, dim, pick_device(device), precision,
-                   random_seed=seed)
+    return Encoder(
+        "vgg16",
+        name,
+        ConvBasePooled(features),
+        preprocess,
+        dim,
+        pick_device(device),
+        precision,
+        random_seed=seed,
+    )
 
 
 # --------------------------------------------------------------------------- frozen prefix / trainable tail
@@ -546,7 +664,9 @@ class ClipPrefix(nn.Module):
     def __init__(self, vision_model: nn.Module, k: int) -> None:
         super().__init__()
         self.embeddings, self.pre_layrnorm = vision_model.embeddings, vision_model.pre_layrnorm
-        self.layers = nn.ModuleList(list(vision_model.encoder.layers)[: len(vision_model.encoder.layers) - k])
+        self.layers = nn.ModuleList(
+            list(vision_model.encoder.layers)[: len(vision_model.encoder.layers) - k]
+        )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         hidden = self.pre_layrnorm(self.embeddings(pixel_values))
@@ -584,7 +704,7 @@ class ClipTail(nn.Module):
     def __init__(self, model: nn.Module, k: int) -> None:
         super().__init__()
         vision = model.vision_model
-        self.layers = nn.ModuleList(list(vision.encoder.layers)[len(vision.encoder.layers) - k:])
+        self.layers = nn.ModuleList(list(vision.encoder.layers)[len(vision.encoder.layers) - k :])
         self.post_layernorm, self.projection = vision.post_layernorm, model.visual_projection
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -597,7 +717,9 @@ class ClipTail(nn.Module):
 def _vgg_cut(features: nn.Sequential, k: int) -> int:
     pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
     if not 1 <= k < len(pools):
-        raise ValueError(f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} of them")
+        raise ValueError(
+            f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} of them"
+        )
     return pools[-(k + 1)] + 1
 
 
@@ -629,7 +751,9 @@ def tap(encoder: Encoder, k: int) -> nn.Module:
     return features[_vgg_cut(features, k)]
 
 
-def fast_module(encoder: Encoder, batch_size: int = 2) -> tuple[nn.Module, torch.memory_format, str]:
+def fast_module(
+    encoder: Encoder, batch_size: int = 2
+) -> tuple[nn.Module, torch.memory_format, str]:
     """The encoder's module made faster for long inference-only runs (explanations): channels-last memory
     (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the plain module
     in the last float bits, so the plain module stays the one that makes cached features. Returns
@@ -644,15 +768,28 @@ def fast_module(encoder: Encoder, batch_size: int = 2) -> tuple[nn.Module, torch
     compiled = torch.compile(module)
     try:
         with torch.inference_mode(), autocast(encoder.device, encoder.precision):
-            compiled(torch.zeros(batch_size, 3, 224, 224, device=encoder.device).contiguous(memory_format=fmt))
+            compiled(
+                torch.zeros(batch_size, 3, 224, 224, device=encoder.device).contiguous(
+                    memory_format=fmt
+                )
+            )
     except Exception as exc:  # noqa: BLE001 - any compiler failure: keep the plain, correct path
-        warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc)[:200]}); using the plain model", stacklevel=2)
+        warnings.warn(
+            f"torch.compile failed ({type(exc).__name__}: {str(exc)[:200]}); using the plain model",
+            stacklevel=2,
+        )
         return encoder.module, torch.contiguous_format, "plain (compile failed)"
     return compiled, fmt, "torch.compile" + (" + channels_last" if encoder.kind == "vgg16" else "")
 
 
-def load_encoder(kind: str, name: str, device: str = "auto", models_dir: str | os.PathLike = "data/models",
-                 precision: str = "float32", **kw) -> Encoder:
+def load_encoder(
+    kind: str,
+    name: str,
+    device: str = "auto",
+    models_dir: str | os.PathLike = "data/models",
+    precision: str = "float32",
+    **kw,
+) -> Encoder:
     """``kind`` is ``"clip"`` or ``"vgg16"``."""
     loaders = {"clip": load_clip, "vgg16": load_vgg16}
     if kind not in loaders:

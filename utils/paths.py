@@ -4,6 +4,7 @@ Notebooks take these as parameters (``data_dir``, ``figures_dir``...), so a test
 whole run at a scratch folder; the functions in ``utils`` always receive explicit paths. Every path
 derived from a candidate's name is made here, in one place.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,15 +20,15 @@ class Layout:
     data_dir: Path = ROOT / "data"
 
     @property
-    def raw(self) -> Path:          # immutable input: a link to, or extraction of, the dataset
+    def raw(self) -> Path:  # immutable input: a link to, or extraction of, the dataset
         return Path(self.data_dir) / "raw"
 
     @property
-    def processed(self) -> Path:    # catalog.csv, split.csv, split.json, the DatasetDict
+    def processed(self) -> Path:  # catalog.csv, split.csv, split.json, the DatasetDict
         return Path(self.data_dir) / "processed"
 
     @property
-    def features(self) -> Path:     # cached encoder features (images, texts, pixels, augmented views)
+    def features(self) -> Path:  # cached encoder features (images, texts, pixels, augmented views)
         return Path(self.data_dir) / "features"
 
     @property
@@ -35,7 +36,9 @@ class Layout:
         return Path(self.data_dir) / "activations"
 
     @property
-    def models(self) -> Path:       # hand-downloaded weights, the smoke profile's tiny encoders, trained candidates
+    def models(
+        self,
+    ) -> Path:  # hand-downloaded weights, the smoke profile's tiny encoders, trained candidates
         return Path(self.data_dir) / "models"
 
     @property
@@ -47,7 +50,9 @@ class Layout:
         return self.processed / "catalog.csv"
 
     @property
-    def inspected(self) -> Path:    # per-image validation results, so an interrupted validation resumes
+    def inspected(
+        self,
+    ) -> Path:  # per-image validation results, so an interrupted validation resumes
         return self.processed / "inspected.jsonl"
 
     @property
@@ -55,11 +60,13 @@ class Layout:
         return self.processed / "split.csv"
 
     @property
-    def split_info(self) -> Path:   # the settings notebook 02 used (seed, fractions, grouping thresholds)
+    def split_info(
+        self,
+    ) -> Path:  # the settings notebook 02 used (seed, fractions, grouping thresholds)
         return self.processed / "split.json"
 
     @property
-    def hf_split(self) -> Path:     # the split as a Hugging Face DatasetDict (datasets.load_from_disk)
+    def hf_split(self) -> Path:  # the split as a Hugging Face DatasetDict (datasets.load_from_disk)
         return self.processed / "hf_split"
 
     def candidate(self, name: str) -> Path:

@@ -4,6 +4,7 @@ Every figure is registered in ``utils.figures`` (number, file name, caption) and
 ``figures/<name>.png``. Figures with one panel per category show at most ``max_categories``
 categories (the most frequent) and name the ones left out.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from .data import load_image
 from .explain import top_segments
@@ -42,8 +43,16 @@ def shown_categories(counts: pd.Series, max_categories: int | None) -> tuple[lis
 
 def _left_out_note(fig: plt.Figure, left_out: list[str]) -> None:
     if left_out:
-        names = ", ".join(left_out[:8]) + (f" and {len(left_out) - 8} more" if len(left_out) > 8 else "")
-        fig.text(0.01, -0.01, f"Not shown ({len(left_out)} less frequent categories): {names}", fontsize=7, va="top")
+        names = ", ".join(left_out[:8]) + (
+            f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
+        )
+        fig.text(
+            0.01,
+            -0.01,
+            f"Not shown ({len(left_out)} less frequent categories): {names}",
+            fontsize=7,
+            va="top",
+        )
 
 
 def _short(label: str, n: int = 22) -> str:
@@ -66,12 +75,21 @@ def category_counts(counts: pd.Series, max_categories: int | None = 30) -> plt.F
     return fig
 
 
-def example_grid(rows: pd.DataFrame, per_category: int = 4, seed: int = 0, side: int = 160,
-                 max_categories: int | None = 12) -> plt.Figure:
+def example_grid(
+    rows: pd.DataFrame,
+    per_category: int = 4,
+    seed: int = 0,
+    side: int = 160,
+    max_categories: int | None = 12,
+) -> plt.Figure:
     """A grid of example photos: one row per category (the most frequent ``max_categories``)."""
     labels, left = shown_categories(rows["label"].value_counts(), max_categories)
-    fig, axes = plt.subplots(len(labels), per_category, figsize=(1.9 * per_category + 2.2, 1.9 * len(labels)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(labels),
+        per_category,
+        figsize=(1.9 * per_category + 2.2, 1.9 * len(labels)),
+        squeeze=False,
+    )
     for r, label in enumerate(labels):
         group = rows[rows["label"] == label]
         picks = group.sample(min(per_category, len(group)), random_state=seed)
@@ -109,7 +127,9 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
     fig, ax = plt.subplots(figsize=(8, max(3, 0.35 * len(table) + 1.2)))
     table.plot.barh(stacked=True, ax=ax, color=sns.color_palette("Set2", 3))
     total = counts.loc["total"] if "total" in counts.index else table.sum()
-    ax.set_title("Images per category and split: " + ", ".join(f"{k} {v}" for k, v in total.items()))
+    ax.set_title(
+        "Images per category and split: " + ", ".join(f"{k} {v}" for k, v in total.items())
+    )
     ax.set_xlabel("images")
     ax.set_ylabel("")
     ax.set_yticks(range(len(table)), [_short(c, 30) for c in table.index])
@@ -120,12 +140,15 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
     return fig
 
 
-def duplicate_groups(rows: pd.DataFrame, groups: pd.DataFrame, max_groups: int = 6, side: int = 120) -> plt.Figure:
+def duplicate_groups(
+    rows: pd.DataFrame, groups: pd.DataFrame, max_groups: int = 6, side: int = 120
+) -> plt.Figure:
     """The largest near-duplicate groups (``members``: image names), one row each, with each image's label."""
     shown = groups.head(max_groups)
     width = int(min(6, shown["size"].max())) if len(shown) else 1
-    fig, axes = plt.subplots(max(1, len(shown)), width, figsize=(1.8 * width, 1.9 * max(1, len(shown))),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        max(1, len(shown)), width, figsize=(1.8 * width, 1.9 * max(1, len(shown))), squeeze=False
+    )
     by_image = rows.set_index("image")
     for ax in axes.ravel():
         ax.axis("off")
@@ -151,11 +174,15 @@ def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int =
     from sklearn.manifold import TSNE
     from sklearn.preprocessing import StandardScaler
 
-    fig, axes = plt.subplots(1, max(1, len(matrices)), figsize=(6 * max(1, len(matrices)), 5), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(matrices)), figsize=(6 * max(1, len(matrices)), 5), squeeze=False
+    )
     hue = labels.map(_short).to_numpy()
     for k, (ax, (name, X)) in enumerate(zip(axes[0], matrices.items())):
         perplexity = min(30.0, (len(X) - 1) / 3)
-        xy = TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(StandardScaler().fit_transform(X))
+        xy = TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(
+            StandardScaler().fit_transform(X)
+        )
         sns.scatterplot(x=xy[:, 0], y=xy[:, 1], hue=hue, s=14, ax=ax, legend=k == len(matrices) - 1)
         ax.set(title=f"{name} features (t-SNE)", xticks=[], yticks=[])
     if matrices and axes[0, -1].get_legend():
@@ -164,10 +191,14 @@ def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int =
     return fig
 
 
-def augmentation_views(originals: list[np.ndarray], views: list[list[np.ndarray]], titles: list[str]) -> plt.Figure:
+def augmentation_views(
+    originals: list[np.ndarray], views: list[list[np.ndarray]], titles: list[str]
+) -> plt.Figure:
     """Each training photo (as the model sees it) followed by its augmented views."""
     cols = 1 + max(len(v) for v in views)
-    fig, axes = plt.subplots(len(originals), cols, figsize=(1.9 * cols, 2.0 * len(originals)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(originals), cols, figsize=(1.9 * cols, 2.0 * len(originals)), squeeze=False
+    )
     for r, (image, vs, title) in enumerate(zip(originals, views, titles)):
         for ax in axes[r]:
             ax.axis("off")
@@ -178,12 +209,16 @@ def augmentation_views(originals: list[np.ndarray], views: list[list[np.ndarray]
     return fig
 
 
-def learning_curves(histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], cols: int = 4) -> plt.Figure:
+def learning_curves(
+    histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], cols: int = 4
+) -> plt.Figure:
     """Loss (top) and accuracy (bottom) per epoch, train vs validation, one column per model; the kept epoch marked."""
     names = list(histories)
     n_cols = min(cols, max(1, len(names)))
     n_blocks = int(np.ceil(len(names) / n_cols)) if names else 1
-    fig, axes = plt.subplots(2 * n_blocks, n_cols, figsize=(4.2 * n_cols, 3.2 * 2 * n_blocks), squeeze=False)
+    fig, axes = plt.subplots(
+        2 * n_blocks, n_cols, figsize=(4.2 * n_cols, 3.2 * 2 * n_blocks), squeeze=False
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for i, name in enumerate(names):
@@ -194,7 +229,13 @@ def learning_curves(histories: dict[str, pd.DataFrame], best_epochs: dict[str, i
             ax.axis("on")
             ax.plot(h["epoch"], h[f"train_{metric}"], "o-", ms=3, label="train")
             ax.plot(h["epoch"], h[f"val_{metric}"], "o-", ms=3, label="validation")
-            ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label=f"kept: epoch {best_epochs[name]}")
+            ax.axvline(
+                best_epochs[name],
+                color="grey",
+                ls="--",
+                lw=1,
+                label=f"kept: epoch {best_epochs[name]}",
+            )
             ax.set_ylabel(label)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if r == 0:
@@ -210,11 +251,21 @@ def optimizer_curves(curves: pd.DataFrame, chosen: dict) -> plt.Figure:
     """The note's Figure 6: validation (solid) and training (dotted) loss per epoch for each optimiser at its chosen rate."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for (name, part), colour in zip(curves.groupby("optimizer", sort=False), sns.color_palette()):
-        ax.plot(part["epoch"], part["val_loss"], "o-", ms=3, color=colour,
-                label=f"{name} (lr {chosen[name]['lr']:g}): best {chosen[name]['best_val_loss']:.3f} at epoch "
-                      f"{chosen[name]['best_epoch']}")
+        ax.plot(
+            part["epoch"],
+            part["val_loss"],
+            "o-",
+            ms=3,
+            color=colour,
+            label=f"{name} (lr {chosen[name]['lr']:g}): best {chosen[name]['best_val_loss']:.3f} at epoch "
+            f"{chosen[name]['best_epoch']}",
+        )
         ax.plot(part["epoch"], part["train_loss"], ":", color=colour)
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title="Same head, data and seed; solid: validation, dotted: training")
+    ax.set(
+        xlabel="epoch",
+        ylabel="cross-entropy",
+        title="Same head, data and seed; solid: validation, dotted: training",
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -234,38 +285,66 @@ def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figur
     for r, (name, enc) in enumerate(encoders.items()):
         h = heads[name]
         y = (n - 1 - r) * 2 + 0.6
-        layers = [f"Linear {h['in_dim']}→{h['hidden']}", "ReLU"] + (["Dropout " + str(h["dropout"])] if h["dropout"] else [])
-        boxes = [("photo\n224×224", "#eeeeee"),
-                 (f"{enc['kind']} encoder\n(frozen, {enc['parameters']:,} parameters)", "#c6dbef"),
-                 (f"{enc['dim']}-d\nfeatures", "#eeeeee"),
-                 ("\n".join(layers + [f"Linear {h['hidden']}→{h['n_classes']}"]), "#fdd0a2"),
-                 (f"softmax\n{h['optimizer']}, lr {h['lr']:g}", "#eeeeee")]
+        layers = [f"Linear {h['in_dim']}→{h['hidden']}", "ReLU"] + (
+            ["Dropout " + str(h["dropout"])] if h["dropout"] else []
+        )
+        boxes = [
+            ("photo\n224×224", "#eeeeee"),
+            (f"{enc['kind']} encoder\n(frozen, {enc['parameters']:,} parameters)", "#c6dbef"),
+            (f"{enc['dim']}-d\nfeatures", "#eeeeee"),
+            ("\n".join(layers + [f"Linear {h['hidden']}→{h['n_classes']}"]), "#fdd0a2"),
+            (f"softmax\n{h['optimizer']}, lr {h['lr']:g}", "#eeeeee"),
+        ]
         widths = [1.5, 2.6, 1.4, 2.3, 1.9]
         x = 0.1
         for (text, colour), w in zip(boxes, widths):
-            ax.add_patch(FancyBboxPatch((x, y), w - 0.5, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x, y), w - 0.5, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"
+                )
+            )
             ax.text(x + (w - 0.5) / 2, y + 0.5, text, ha="center", va="center", fontsize=8)
             if x + w < 9.5:
-                ax.add_patch(FancyArrowPatch((x + w - 0.42, y + 0.5), (x + w - 0.08, y + 0.5), arrowstyle="-|>",
-                                             mutation_scale=12, color="#555555"))
+                ax.add_patch(
+                    FancyArrowPatch(
+                        (x + w - 0.42, y + 0.5),
+                        (x + w - 0.08, y + 0.5),
+                        arrowstyle="-|>",
+                        mutation_scale=12,
+                        color="#555555",
+                    )
+                )
             x += w
         ax.text(0.1, y + 1.15, name, fontsize=10, weight="bold")
     loss_ax = fig.add_axes([0.78, 0.18, 0.2, 0.7])
     p = np.linspace(0.01, 1, 200)
     loss_ax.plot(p, -np.log(p))
-    loss_ax.set(xlabel="predicted probability of the true class", ylabel="cross-entropy loss", title="loss")
+    loss_ax.set(
+        xlabel="predicted probability of the true class", ylabel="cross-entropy loss", title="loss"
+    )
     return fig
 
 
 # --------------------------------------------------------------------------- evaluation (05)
-def similarity_matrix(images: list[np.ndarray], sims: np.ndarray, classes: list[str], true: list[str]) -> plt.Figure:
+def similarity_matrix(
+    images: list[np.ndarray], sims: np.ndarray, classes: list[str], true: list[str]
+) -> plt.Figure:
     """The note's Figure 1: photos (rows, as thumbnails) x category prompts (columns), cosine similarity."""
     n, m = sims.shape
     fig = plt.figure(figsize=(2.2 + 1.0 * m, 1.0 * n + 1.8))
     grid = fig.add_gridspec(n, 2, width_ratios=[1.0, m * 0.95], wspace=0.02)
     heat = fig.add_subplot(grid[:, 1])
-    sns.heatmap(sims, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=heat, annot_kws={"fontsize": 7},
-                xticklabels=[_short(c, 16) for c in classes], yticklabels=False)
+    sns.heatmap(
+        sims,
+        annot=True,
+        fmt=".2f",
+        cmap="viridis",
+        cbar=False,
+        ax=heat,
+        annot_kws={"fontsize": 7},
+        xticklabels=[_short(c, 16) for c in classes],
+        yticklabels=False,
+    )
     heat.tick_params(axis="x", rotation=55, labelsize=8)
     heat.xaxis.tick_top()
     best = sims.argmax(axis=1)
@@ -279,22 +358,36 @@ def similarity_matrix(images: list[np.ndarray], sims: np.ndarray, classes: list[
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(_short(true[r], 14), rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle("cosine(image, category prompts) — red: best match, white bar: true category", fontsize=9, y=0.02)
+    fig.suptitle(
+        "cosine(image, category prompts) — red: best match, white bar: true category",
+        fontsize=9,
+        y=0.02,
+    )
     return fig
 
 
-def zeroshot_vs_supervised(table: pd.DataFrame, zeroshot: str, labelled: dict[str, int]) -> plt.Figure:
+def zeroshot_vs_supervised(
+    table: pd.DataFrame, zeroshot: str, labelled: dict[str, int]
+) -> plt.Figure:
     """The note's Figure 2: zero-shot accuracy against the supervised candidates, with intervals and label counts."""
     order = table.sort_values("accuracy").index.tolist()
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(order) + 1.4))
     y = np.arange(len(order))
     acc = table.loc[order, "accuracy"].to_numpy(dtype=float)
-    err = np.vstack([acc - table.loc[order, "accuracy_low"].to_numpy(dtype=float),
-                     table.loc[order, "accuracy_high"].to_numpy(dtype=float) - acc])
+    err = np.vstack(
+        [
+            acc - table.loc[order, "accuracy_low"].to_numpy(dtype=float),
+            table.loc[order, "accuracy_high"].to_numpy(dtype=float) - acc,
+        ]
+    )
     colours = ["#d62728" if n == zeroshot else "#1f77b4" for n in order]
     ax.barh(y, acc, xerr=err, color=colours, capsize=3)
     ax.set_yticks(y, [f"{n} ({labelled.get(n, 0)} labels)" for n in order])
-    ax.set(xlim=(0, 1), xlabel="test accuracy (95% CI)", title="Zero-shot (red, no labelled photo) vs supervised")
+    ax.set(
+        xlim=(0, 1),
+        xlabel="test accuracy (95% CI)",
+        title="Zero-shot (red, no labelled photo) vs supervised",
+    )
     fig.tight_layout()
     return fig
 
@@ -305,36 +398,68 @@ def log_loss_curve(losses: np.ndarray, name: str) -> plt.Figure:
     p = np.linspace(0.005, 1, 400)
     ax.plot(p, -np.log(p), color="k", lw=1.5, label="−log p(true class)")
     probs = np.exp(-np.asarray(losses))
-    ax.scatter(probs, losses, s=14, alpha=0.6, color="#d62728", label=f"{name}: {len(losses)} test images", zorder=3)
+    ax.scatter(
+        probs,
+        losses,
+        s=14,
+        alpha=0.6,
+        color="#d62728",
+        label=f"{name}: {len(losses)} test images",
+        zorder=3,
+    )
     ax2 = ax.twinx()
     ax2.hist(probs, bins=20, range=(0, 1), alpha=0.25, color="#1f77b4")
     ax2.set_ylabel("test images per bin")
     ax2.grid(False)
-    ax.set(xlabel="predicted probability of the true class", ylabel="cross-entropy loss",
-           title=f"mean test loss {np.mean(losses):.3f}, median {np.median(losses):.3f}")
+    ax.set(
+        xlabel="predicted probability of the true class",
+        ylabel="cross-entropy loss",
+        title=f"mean test loss {np.mean(losses):.3f}, median {np.median(losses):.3f}",
+    )
     ax.legend(loc="upper right")
     fig.tight_layout()
     return fig
 
 
-def results_forest(table: pd.DataFrame, repeats: pd.DataFrame | None, reference: str | None) -> plt.Figure:
+def results_forest(
+    table: pd.DataFrame, repeats: pd.DataFrame | None, reference: str | None
+) -> plt.Figure:
     """Left: accuracy and macro-F1 with 95% intervals per candidate. Right: accuracy over repeated splits."""
     order = table.sort_values("accuracy").index.tolist()
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 0.45 * len(order) + 1.6), sharey=False)
     y = np.arange(len(order))
     for k, (metric, marker) in enumerate((("accuracy", "o"), ("macro_f1", "s"))):
         v = table.loc[order, metric].to_numpy(dtype=float)
-        err = np.vstack([v - table.loc[order, f"{metric}_low"].to_numpy(dtype=float),
-                         table.loc[order, f"{metric}_high"].to_numpy(dtype=float) - v])
-        a.errorbar(v, y + (k - 0.5) * 0.25, xerr=err, fmt=marker, capsize=3, label=metric.replace("_", "-"))
+        err = np.vstack(
+            [
+                v - table.loc[order, f"{metric}_low"].to_numpy(dtype=float),
+                table.loc[order, f"{metric}_high"].to_numpy(dtype=float) - v,
+            ]
+        )
+        a.errorbar(
+            v, y + (k - 0.5) * 0.25, xerr=err, fmt=marker, capsize=3, label=metric.replace("_", "-")
+        )
     a.set_yticks(y, [f"{n} ★" if n == reference else n for n in order])
-    a.set(xlim=(0, 1), xlabel="test split (95% cluster-bootstrap CI)", title="every candidate on the same test images")
+    a.set(
+        xlim=(0, 1),
+        xlabel="test split (95% cluster-bootstrap CI)",
+        title="every candidate on the same test images",
+    )
     a.legend(loc="lower right", fontsize=8)
     if repeats is not None and len(repeats):
-        long = repeats.reset_index().melt(id_vars="seed", var_name="candidate", value_name="accuracy")
+        long = repeats.reset_index().melt(
+            id_vars="seed", var_name="candidate", value_name="accuracy"
+        )
         long = long[long["candidate"].isin(order)]
-        sns.stripplot(data=long, y="candidate", x="accuracy", order=[o for o in order if o in set(long["candidate"])],
-                      ax=b, size=5, alpha=0.7)
+        sns.stripplot(
+            data=long,
+            y="candidate",
+            x="accuracy",
+            order=[o for o in order if o in set(long["candidate"])],
+            ax=b,
+            size=5,
+            alpha=0.7,
+        )
         b.set(xlim=(0, 1), title=f"{repeats.shape[0]} other group-aware splits", ylabel="")
     else:
         b.axis("off")
@@ -342,22 +467,38 @@ def results_forest(table: pd.DataFrame, repeats: pd.DataFrame | None, reference:
     return fig
 
 
-def confusion_matrices(confusions: dict[str, list[list[int]]], classes: list[str],
-                       max_categories: int | None = 20) -> plt.Figure:
+def confusion_matrices(
+    confusions: dict[str, list[list[int]]], classes: list[str], max_categories: int | None = 20
+) -> plt.Figure:
     """Row-normalised confusion matrices (counts annotated), one per model; only the most frequent
     ``max_categories`` true categories are drawn (rows and columns), the rest named."""
     first = np.asarray(next(iter(confusions.values())))
     support = pd.Series(first.sum(axis=1), index=classes)
     shown, left = shown_categories(support, max_categories)
     idx = [classes.index(c) for c in shown]
-    fig, axes = plt.subplots(1, len(confusions), figsize=(max(6.2, 0.5 * len(idx) + 2.5) * len(confusions),
-                                                         max(5.4, 0.45 * len(idx) + 2)), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(confusions),
+        figsize=(max(6.2, 0.5 * len(idx) + 2.5) * len(confusions), max(5.4, 0.45 * len(idx) + 2)),
+        squeeze=False,
+    )
     short = [_short(c, 16) for c in shown]
     for ax, (name, cm) in zip(axes[0], confusions.items()):
         cm = np.asarray(cm)[np.ix_(idx, idx)]
         share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-        sns.heatmap(share, annot=cm, fmt="d", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax,
-                    xticklabels=short, yticklabels=short, annot_kws={"fontsize": 8})
+        sns.heatmap(
+            share,
+            annot=cm,
+            fmt="d",
+            cmap="Blues",
+            vmin=0,
+            vmax=1,
+            cbar=False,
+            ax=ax,
+            xticklabels=short,
+            yticklabels=short,
+            annot_kws={"fontsize": 8},
+        )
         ax.set(title=name, xlabel="predicted", ylabel="true")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
         ax.tick_params(axis="y", labelsize=8)
@@ -366,7 +507,9 @@ def confusion_matrices(confusions: dict[str, list[list[int]]], classes: list[str
     return fig
 
 
-def label_budget(summary: pd.DataFrame, zeroshot: float | None = None, zeroshot_name: str = "clip-zeroshot") -> plt.Figure:
+def label_budget(
+    summary: pd.DataFrame, zeroshot: float | None = None, zeroshot_name: str = "clip-zeroshot"
+) -> plt.Figure:
     """Test accuracy (mean, min-max band) against labelled images per category; zero-shot at k = 0."""
     fig, ax = plt.subplots(figsize=(8, 4.6))
     ks = [k for k in summary["k"].unique() if str(k) != "all"]
@@ -377,19 +520,36 @@ def label_budget(summary: pd.DataFrame, zeroshot: float | None = None, zeroshot_
         ax.plot(x, part["mean"], "o-", color=colour, label=name)
         ax.fill_between(x, part["min"], part["max"], color=colour, alpha=0.15)
     if zeroshot is not None:
-        ax.scatter([0], [zeroshot], marker="*", s=180, color="k", zorder=4, label=f"{zeroshot_name} (k = 0)")
+        ax.scatter(
+            [0],
+            [zeroshot],
+            marker="*",
+            s=180,
+            color="k",
+            zorder=4,
+            label=f"{zeroshot_name} (k = 0)",
+        )
         ax.axhline(zeroshot, color="k", lw=0.8, ls=":")
     ax.set_xticks([0] + list(positions.values()), ["0"] + [str(k) for k in positions])
-    ax.set(xlabel="labelled training images per category", ylabel="test accuracy", ylim=(0, 1.02),
-           title="How much labelling buys (band: min-max over draws)")
+    ax.set(
+        xlabel="labelled training images per category",
+        ylabel="test accuracy",
+        ylim=(0, 1.02),
+        title="How much labelling buys (band: min-max over draws)",
+    )
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------- explanations (06)
-def lime_examples(images: list[np.ndarray], note_results: list[dict], chosen_results: list[dict],
-                  classes: list[str], top_k: int = 10) -> plt.Figure:
+def lime_examples(
+    images: list[np.ndarray],
+    note_results: list[dict],
+    chosen_results: list[dict],
+    classes: list[str],
+    top_k: int = 10,
+) -> plt.Figure:
     """The note's Figure 7: each image, its ``top_k`` superpixels at the note's sample count and at the
     chosen one, and every superpixel's weight at the chosen count."""
     from skimage.segmentation import mark_boundaries
@@ -399,11 +559,16 @@ def lime_examples(images: list[np.ndarray], note_results: list[dict], chosen_res
         for ax, r in ((row[1], rn), (row[2], rc)):
             keep = np.isin(r["segments"], sorted(top_segments(r["weights"], top_k)))
             shown = np.where(keep[..., None], image, (image * 0.25 + 191).astype(np.uint8))
-            show_array(ax, mark_boundaries(shown, r["segments"] * keep, color=(1, 0.8, 0)),
-                       f"top {top_k} at {r['num_samples']} copies (R² {r['score']:.2f})")
+            show_array(
+                ax,
+                mark_boundaries(shown, r["segments"] * keep, color=(1, 0.8, 0)),
+                f"top {top_k} at {r['num_samples']} copies (R² {r['score']:.2f})",
+            )
         heat = rc["weights"][rc["segments"]]
         lim = np.abs(heat).max() or 1.0
-        show_array(row[0], image, f"predicted {_short(classes[rc['label']])} (p = {rc['probability']:.2f})")
+        show_array(
+            row[0], image, f"predicted {_short(classes[rc['label']])} (p = {rc['probability']:.2f})"
+        )
         row[3].imshow(image)
         row[3].imshow(heat, cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.6)
         row[3].set_title(f"weight per superpixel ({rc['num_samples']} copies)", fontsize=8)
@@ -412,7 +577,9 @@ def lime_examples(images: list[np.ndarray], note_results: list[dict], chosen_res
     return fig
 
 
-def averaging(images: list[np.ndarray], maps: list[np.ndarray], mean: np.ndarray, label: str) -> plt.Figure:
+def averaging(
+    images: list[np.ndarray], maps: list[np.ndarray], mean: np.ndarray, label: str
+) -> plt.Figure:
     """The note's Figure 8: two images of one category, their LIME maps (scaled to [-1, 1]) and the average."""
     fig, axes = plt.subplots(2, 3, figsize=(10, 6.6))
     for c, (image, m) in enumerate(zip(images, maps)):
@@ -431,8 +598,12 @@ def averaging(images: list[np.ndarray], maps: list[np.ndarray], mean: np.ndarray
     return fig
 
 
-def global_maps(maps: dict[str, np.ndarray], counts: dict[str, int], backgrounds: dict[str, np.ndarray],
-                left_out: list[str] | None = None) -> plt.Figure:
+def global_maps(
+    maps: dict[str, np.ndarray],
+    counts: dict[str, int],
+    backgrounds: dict[str, np.ndarray],
+    left_out: list[str] | None = None,
+) -> plt.Figure:
     """The note's Figure 9: per category, the mean LIME map over ``counts[c]`` images, over a mean photo."""
     labels = list(maps)
     cols = min(4, max(1, len(labels)))
@@ -453,38 +624,75 @@ def global_maps(maps: dict[str, np.ndarray], counts: dict[str, int], backgrounds
     return fig
 
 
-def trust(medians: dict, per_image: list[dict], threshold: float, chosen: int, curves: dict[str, np.ndarray],
-          auc: dict[str, float], k: int) -> plt.Figure:
+def trust(
+    medians: dict,
+    per_image: list[dict],
+    threshold: float,
+    chosen: int,
+    curves: dict[str, np.ndarray],
+    auc: dict[str, float],
+    k: int,
+) -> plt.Figure:
     """Left: top-k overlap between LIME seeds per sample count (median over images, each image a dot).
     Right: deletion curves over the same superpixels, with their mean areas."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2))
     counts = sorted(medians, key=int)
     x = np.arange(len(counts))
-    a.bar(x, [medians[c] for c in counts], color=sns.color_palette()[0], alpha=0.7, label="median over images")
+    a.bar(
+        x,
+        [medians[c] for c in counts],
+        color=sns.color_palette()[0],
+        alpha=0.7,
+        label="median over images",
+    )
     for s in per_image:
-        a.scatter(x, [s[int(c)]["mean_jaccard"] if int(c) in s else s[str(c)]["mean_jaccard"] for c in counts],
-                  color="k", s=10, zorder=3)
+        a.scatter(
+            x,
+            [
+                s[int(c)]["mean_jaccard"] if int(c) in s else s[str(c)]["mean_jaccard"]
+                for c in counts
+            ],
+            color="k",
+            s=10,
+            zorder=3,
+        )
     a.axhline(threshold, color="red", ls="--", lw=1, label=f"threshold {threshold:g}")
     a.set_xticks(x, [f"{c}{' ✓' if int(c) == chosen else ''}" for c in counts])
-    a.set(ylim=(0, 1), xlabel="LIME perturbed copies per image (✓: used for the figures)",
-          ylabel=f"Jaccard of top-{k} superpixels", title="Stability across seeds (dots: images)")
+    a.set(
+        ylim=(0, 1),
+        xlabel="LIME perturbed copies per image (✓: used for the figures)",
+        ylabel=f"Jaccard of top-{k} superpixels",
+        title="Stability across seeds (dots: images)",
+    )
     a.legend(fontsize=8)
     for method, curve in curves.items():
-        b.plot(np.linspace(0, 100, len(curve)), curve, label=f"{method} (mean area {auc[method]:.3f})")
-    b.set(xlabel="% of superpixels deleted (most important first)", ylabel="probability of the explained class",
-          title="Deletion curves (lower area = more faithful)")
+        b.plot(
+            np.linspace(0, 100, len(curve)), curve, label=f"{method} (mean area {auc[method]:.3f})"
+        )
+    b.set(
+        xlabel="% of superpixels deleted (most important first)",
+        ylabel="probability of the explained class",
+        title="Deletion curves (lower area = more faithful)",
+    )
     b.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def shap_figure(shap_values, predicted: list[str], true_labels: list[str] | None = None) -> plt.Figure:
+def shap_figure(
+    shap_values, predicted: list[str], true_labels: list[str] | None = None
+) -> plt.Figure:
     """SHAP's own ``image_plot`` (one row per image, the explained class ``predicted`` named above its map)."""
     import shap
 
-    values = np.asarray(shap_values.values)[..., 0]            # the explained (predicted) class
+    values = np.asarray(shap_values.values)[..., 0]  # the explained (predicted) class
     names = np.array([[_short(p)] for p in predicted])
     # arrays rather than the Explanation: shap 0.51 misreads an Explanation of 3 RGB images as two output dims
-    shap.image_plot([values], pixel_values=np.asarray(shap_values.data), labels=names, true_labels=true_labels,
-                    show=False)
+    shap.image_plot(
+        [values],
+        pixel_values=np.asarray(shap_values.data),
+        labels=names,
+        true_labels=true_labels,
+        show=False,
+    )
     return plt.gcf()

@@ -5,6 +5,7 @@ a broken file gets its status and the reason, not a traceback. The readable ones
 candidate in batches, the encoder loaded once, and each gets its top categories with probabilities.
 ``predict(paths)`` does the same from a notebook and returns a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,37 +21,65 @@ from .paths import Layout
 
 def _settings(meta: dict, device: str, precision: str, batch_size: int) -> candidates.Settings:
     names = meta["info"].get("encoder_names", {})
-    return candidates.Settings(clip_model=names.get("clip", candidates.Settings.clip_model),
-                               vgg_weights=names.get("vgg16", candidates.Settings.vgg_weights),
-                               device=device, precision=meta["info"].get("precision", precision), batch_size=batch_size)
+    return candidates.Settings(
+        clip_model=names.get("clip", candidates.Settings.clip_model),
+        vgg_weights=names.get("vgg16", candidates.Settings.vgg_weights),
+        device=device,
+        precision=meta["info"].get("precision", precision),
+        batch_size=batch_size,
+    )
 
 
-def predict(paths: list[str | Path], model: str = candidates.REFERENCE, data_dir: str | Path = Layout().data_dir,
-            top: int = 3, device: str = "auto", precision: str = "auto", batch_size: int = 16) -> pd.DataFrame:
+def predict(
+    paths: list[str | Path],
+    model: str = candidates.REFERENCE,
+    data_dir: str | Path = Layout().data_dir,
+    top: int = 3,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int = 16,
+) -> pd.DataFrame:
     """One row per photo: ``file``, ``status``, ``detail``, then ``top1`` ... ``top{top}`` as "category (p)",
     and ``category`` / ``probability`` of the best one (empty for photos that cannot be read)."""
     layout = Layout(Path(data_dir))
     folder = layout.candidate(model)
     if not (folder / "meta.json").exists():
-        raise FileNotFoundError(f"candidate {model!r} is not trained ({folder} is missing): run notebook 04 with "
-                                f"{model!r} in models (make report / make smoke).")
+        raise FileNotFoundError(
+            f"candidate {model!r} is not trained ({folder} is missing): run notebook 04 with "
+            f"{model!r} in models (make report / make smoke)."
+        )
     c = candidates.CANDIDATES[model]
     if c.reads != "image":
-        raise ValueError(f"{model} reads {c.reads}; utils.predict classifies photos: choose an image candidate "
-                         f"({', '.join(n for n, x in candidates.CANDIDATES.items() if x.reads == 'image')}).")
+        raise ValueError(
+            f"{model} reads {c.reads}; utils.predict classifies photos: choose an image candidate "
+            f"({', '.join(n for n, x in candidates.CANDIDATES.items() if x.reads == 'image')})."
+        )
     meta = json.loads((folder / "meta.json").read_text())
-    panel = candidates.Panel(layout, _settings(meta, device, precision, batch_size), meta["classes"], progress=False)
+    panel = candidates.Panel(
+        layout, _settings(meta, device, precision, batch_size), meta["classes"], progress=False
+    )
     fitted = candidates.load(model, panel)
     facts = [data.inspect_image(Path(p)) for p in paths]
-    table = pd.DataFrame({"file": [str(p) for p in paths], "status": [f["status"] for f in facts],
-                          "detail": [f["detail"] for f in facts]})
+    table = pd.DataFrame(
+        {
+            "file": [str(p) for p in paths],
+            "status": [f["status"] for f in facts],
+            "detail": [f["detail"] for f in facts],
+        }
+    )
     ok = table["status"] == "ok"
     for k in range(1, top + 1):
         table[f"top{k}"] = ""
     table["category"], table["probability"] = "", np.nan
     if ok.any():
-        rows = pd.DataFrame({"path": table.loc[ok, "file"], "sha256": [f["sha256"] for f, good in zip(facts, ok) if good],
-                             "product_name": "", "description": ""})
+        rows = pd.DataFrame(
+            {
+                "path": table.loc[ok, "file"],
+                "sha256": [f["sha256"] for f, good in zip(facts, ok) if good],
+                "product_name": "",
+                "description": "",
+            }
+        )
         proba = fitted.infer(panel, rows)
         order = np.argsort(-proba, axis=1)[:, :top]
         for j, (i, best) in enumerate(zip(table.index[ok], order)):
@@ -64,7 +93,11 @@ def predict(paths: list[str | Path], model: str = candidates.REFERENCE, data_dir
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="+", help="image files")
-    parser.add_argument("--model", default=candidates.REFERENCE, help="a trained image candidate (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        default=candidates.REFERENCE,
+        help="a trained image candidate (default: %(default)s)",
+    )
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--device", default="auto")

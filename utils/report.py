@@ -5,9 +5,11 @@ its ``parameters`` cell declares, so one profile file can serve every notebook. 
 papermill-style: ``-p name value`` (the value read as YAML: ``-p seed 7``, ``-p models '["text-tfidf"]'``)
 or ``-y 'name: value'``; a name no notebook declares is an error, not a silent no-op.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import papermill as pm
 import yaml
 
+from . import progress
 from .paths import REPORTS, ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -43,37 +46,73 @@ def declared_parameters() -> set[str]:
     return {name for nb in notebooks() for name in pm.inspect_notebook(str(nb))}
 
 
-def run(profile: str = "full", output_dir: str | os.PathLike = REPORTS, only: list[str] | None = None,
-        **overrides) -> list[Path]:
+def run(
+    profile: str = "full",
+    output_dir: str | os.PathLike = REPORTS,
+    only: list[str] | None = None,
+    **overrides,
+) -> list[Path]:
     """Run every notebook (or those whose name starts with one of ``only``) into ``output_dir``."""
     params = {**profile_parameters(profile), **overrides}
     unknown = sorted(set(params) - declared_parameters())
     if unknown:
-        raise ValueError(f"no notebook has a parameter named {', '.join(map(repr, unknown))}; "
-                         "see the parameters cells of notebooks/*.ipynb")
+        raise ValueError(
+            f"no notebook has a parameter named {', '.join(map(repr, unknown))}; "
+            "see the parameters cells of notebooks/*.ipynb"
+        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     done = []
-    for nb in notebooks():
-        if only and not any(nb.name.startswith(o) for o in only):
-            continue
-        declared = pm.inspect_notebook(str(nb))
-        mine = {k: v for k, v in params.items() if k in declared}
-        start = time.perf_counter()
-        print(f"== {nb.name} ({profile}) {mine}", flush=True)
-        try:
-            pm.execute_notebook(str(nb), str(output_dir / nb.name), parameters=mine, cwd=str(NOTEBOOKS),
-                                kernel_name="python3", progress_bar=False)
-        except pm.PapermillExecutionError as exc:
-            if exc.ename in SKIPS:
-                print(f"   skipped: {exc.evalue}", flush=True)
-                done.append(output_dir / nb.name)
-                continue
-            raise NotebookFailed(f"{nb.name} stopped: {exc.ename}: {exc.evalue}\n"
-                                 f"(full traceback in the executed copy: {output_dir / nb.name})") from None
-        print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
-        done.append(output_dir / nb.name)
+    with _environment(progress.quiet_environment()):
+        for nb in _selected(only):
+            done.append(_execute(nb, profile, params, output_dir))
     return done
+
+
+def _selected(only: list[str] | None) -> list[Path]:
+    return [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the kernels started inside (restored afterwards)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(nb: Path, profile: str, params: dict, output_dir: Path) -> Path:
+    """Execute one notebook into ``output_dir`` with the parameters it declares."""
+    declared = pm.inspect_notebook(str(nb))
+    mine = {k: v for k, v in params.items() if k in declared}
+    start = time.perf_counter()
+    print(f"== {nb.name} ({profile}) {mine}", flush=True)
+    try:
+        pm.execute_notebook(
+            str(nb),
+            str(output_dir / nb.name),
+            parameters=mine,
+            cwd=str(NOTEBOOKS),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        if exc.ename in SKIPS:
+            print(f"   skipped: {exc.evalue}", flush=True)
+            return output_dir / nb.name
+        raise NotebookFailed(
+            f"{nb.name} stopped: {exc.ename}: {exc.evalue}\n"
+            f"(full traceback in the executed copy: {output_dir / nb.name})"
+        ) from None
+    print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
+    return output_dir / nb.name
 
 
 def parse_overrides(pairs: list[list[str]] | None, yamls: list[str] | None) -> dict:
@@ -94,9 +133,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="full", help="profiles/<name>.yaml (full, smoke)")
     parser.add_argument("--output-dir", default=str(REPORTS))
     parser.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 05 06")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="override a notebook parameter (value read as YAML), e.g. -p seed 7")
-    parser.add_argument("-y", "--yaml", action="append", help="overrides as a YAML mapping, e.g. -y 'seed: 7'")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a notebook parameter (value read as YAML), e.g. -p seed 7",
+    )
+    parser.add_argument(
+        "-y", "--yaml", action="append", help="overrides as a YAML mapping, e.g. -y 'seed: 7'"
+    )
     args = parser.parse_args(argv)
     try:
         run(args.profile, args.output_dir, args.only, **parse_overrides(args.parameter, args.yaml))

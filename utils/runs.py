@@ -7,21 +7,28 @@ the split it was computed on. Notebook 07 builds the note only from a consistent
 (``check``): every section from this run, written in notebook order, on the same split; otherwise
 it says which notebooks to re-run.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from .paths import ROOT
 
-SECTIONS = {"data": "01", "split": "02", "features": "03", "training": "04", "evaluation": "05",
-            "explanations": "06"}
+SECTIONS = {
+    "data": "01",
+    "split": "02",
+    "features": "03",
+    "training": "04",
+    "evaluation": "05",
+    "explanations": "06",
+}
 
 
 class MixedRuns(RuntimeError):
@@ -31,8 +38,13 @@ class MixedRuns(RuntimeError):
 def code_version() -> str:
     """``git describe --always --dirty`` of the project, or "unknown" outside a git checkout."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -67,15 +79,23 @@ def load(path: str | os.PathLike) -> dict:
 
 def start(path: str | os.PathLike, profile: str, seed: int, **facts) -> dict:
     """Start a new run: a fresh metrics file holding only the ``run`` section; returns it."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     version = code_version()
-    run = {"id": f"{now:%Y%m%dT%H%M%S}-{os.urandom(2).hex()}-{profile}-s{seed}-{version}", "profile": profile, "seed": seed,
-           "started": now.isoformat(timespec="seconds"), "code_version": version, **facts}
+    run = {
+        "id": f"{now:%Y%m%dT%H%M%S}-{os.urandom(2).hex()}-{profile}-s{seed}-{version}",
+        "profile": profile,
+        "seed": seed,
+        "started": now.isoformat(timespec="seconds"),
+        "code_version": version,
+        **facts,
+    }
     _write(Path(path), {"run": run})
     return run
 
 
-def record(path: str | os.PathLike, section: str, values: dict, split_id: str | None = None) -> dict:
+def record(
+    path: str | os.PathLike, section: str, values: dict, split_id: str | None = None
+) -> dict:
     """Write ``values`` under ``section``, stamped with the current run id, the time and ``split_id``.
 
     Other sections are kept. Without a ``run`` section yet (a notebook run on its own before 01),
@@ -102,19 +122,25 @@ def check(metrics: dict) -> list[str]:
     present = [s for s in SECTIONS if s in metrics]
     for s in present:
         if metrics[s].get("run_id") != run["id"]:
-            problems.append(f"section {s!r} (notebook {SECTIONS[s]}) comes from run {metrics[s].get('run_id')}, "
-                            f"not this run ({run['id']}): re-run notebooks {SECTIONS[s]}-07.")
+            problems.append(
+                f"section {s!r} (notebook {SECTIONS[s]}) comes from run {metrics[s].get('run_id')}, "
+                f"not this run ({run['id']}): re-run notebooks {SECTIONS[s]}-07."
+            )
     for earlier, later in zip(present, present[1:]):
         if metrics[later].get("written", 0) < metrics[earlier].get("written", 0):
-            problems.append(f"section {later!r} (notebook {SECTIONS[later]}) is older than {earlier!r} (notebook "
-                            f"{SECTIONS[earlier]}): it was computed before {earlier!r} changed; re-run notebooks "
-                            f"{SECTIONS[later]}-07.")
+            problems.append(
+                f"section {later!r} (notebook {SECTIONS[later]}) is older than {earlier!r} (notebook "
+                f"{SECTIONS[earlier]}): it was computed before {earlier!r} changed; re-run notebooks "
+                f"{SECTIONS[later]}-07."
+            )
     split_id = metrics.get("split", {}).get("split_id")
     for s in present:
         other = metrics[s].get("split_id")
         if split_id and other and other != split_id:
-            problems.append(f"section {s!r} (notebook {SECTIONS[s]}) was computed on split {other}, the current "
-                            f"split is {split_id}: re-run notebooks {SECTIONS[s]}-07.")
+            problems.append(
+                f"section {s!r} (notebook {SECTIONS[s]}) was computed on split {other}, the current "
+                f"split is {split_id}: re-run notebooks {SECTIONS[s]}-07."
+            )
     return problems
 
 

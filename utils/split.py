@@ -10,6 +10,7 @@ rows (packed 64-bit hashes and sparse products, in chunks), so a catalog of 20,0
 grouped in seconds. The test rows are locked: the ``Split`` object hands them out only through
 ``test_for_final_evaluation()``, which the final evaluation calls once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,9 @@ def pack_hashes(hashes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hashes], dtype=np.uint64)
 
 
-def hamming_pairs(hashes: list[str], max_distance: int, chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+def hamming_pairs(
+    hashes: list[str], max_distance: int, chunk_elements: int = CHUNK_ELEMENTS
+) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, whose hashes differ by at most ``max_distance`` bits.
 
     XOR and popcount on packed hashes, one block of rows at a time against the rows after it:
@@ -51,8 +54,8 @@ def hamming_pairs(hashes: list[str], max_distance: int, chunk_elements: int = CH
     step = max(1, chunk_elements // n)
     found = []
     for start in range(0, n, step):
-        block = packed[start:start + step]
-        dist = np.bitwise_count(block[:, None] ^ packed[None, start:])      # rows start.. only: j >= i
+        block = packed[start : start + step]
+        dist = np.bitwise_count(block[:, None] ^ packed[None, start:])  # rows start.. only: j >= i
         i, j = np.nonzero(dist <= max_distance)
         j = j + start
         i = i + start
@@ -62,7 +65,9 @@ def hamming_pairs(hashes: list[str], max_distance: int, chunk_elements: int = CH
 
 
 # --------------------------------------------------------------------------- near-identical descriptions
-def text_pairs(texts: list[str], threshold: float, chunk_elements: int = CHUNK_ELEMENTS) -> np.ndarray:
+def text_pairs(
+    texts: list[str], threshold: float, chunk_elements: int = CHUNK_ELEMENTS
+) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, whose TF-IDF cosine similarity is at least ``threshold``.
 
     TF-IDF (English stop words removed, L2-normalised) fitted on these texts alone, no labels;
@@ -77,12 +82,12 @@ def text_pairs(texts: list[str], threshold: float, chunk_elements: int = CHUNK_E
         return np.zeros((0, 2), dtype=np.int64)
     try:
         X = TfidfVectorizer(stop_words="english", dtype=np.float32).fit_transform(texts).tocsr()
-    except ValueError:                                     # only stop words: nothing to compare
+    except ValueError:  # only stop words: nothing to compare
         return np.zeros((0, 2), dtype=np.int64)
     step = max(1, chunk_elements // n)
     found = []
     for start in range(0, n, step):
-        sims = (X[start:start + step] @ X.T).tocoo()
+        sims = (X[start : start + step] @ X.T).tocoo()
         keep = (sims.data >= threshold - 1e-6) & (sims.col > sims.row + start)
         found.append(np.stack([sims.row[keep] + start, sims.col[keep]], axis=1).astype(np.int64))
     return np.concatenate(found)
@@ -93,7 +98,9 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=int)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    graph = coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+    )
     return connected_components(graph, directed=False)[1]
 
 
@@ -102,7 +109,9 @@ def near_duplicate_groups(hashes: list[str], max_distance: int = 4) -> np.ndarra
     return components(len(hashes), hamming_pairs(hashes, max_distance))
 
 
-def leak_groups(rows: pd.DataFrame, max_distance: int = 4, text_threshold: float = 0.9) -> pd.DataFrame:
+def leak_groups(
+    rows: pd.DataFrame, max_distance: int = 4, text_threshold: float = 0.9
+) -> pd.DataFrame:
     """``image_group``, ``text_group`` and ``group`` (photos **or** descriptions near-identical, transitively).
 
     ``rows`` needs ``phash`` and ``description``; the three columns come back in the same order.
@@ -110,23 +119,40 @@ def leak_groups(rows: pd.DataFrame, max_distance: int = 4, text_threshold: float
     image_pairs = hamming_pairs(rows["phash"].tolist(), max_distance)
     desc_pairs = text_pairs(rows["description"].tolist(), text_threshold)
     n = len(rows)
-    return pd.DataFrame({"image_group": components(n, image_pairs), "text_group": components(n, desc_pairs),
-                         "group": components(n, np.concatenate([image_pairs, desc_pairs]))}, index=rows.index)
+    return pd.DataFrame(
+        {
+            "image_group": components(n, image_pairs),
+            "text_group": components(n, desc_pairs),
+            "group": components(n, np.concatenate([image_pairs, desc_pairs])),
+        },
+        index=rows.index,
+    )
 
 
 def groups_table(rows: pd.DataFrame, column: str = "group", show: str = "image") -> pd.DataFrame:
     """The groups of ``column`` with more than one row: size, labels involved, and the rows' ``show`` values."""
     sizes = rows.groupby(column)[show].transform("size")
     multi = rows[sizes > 1]
-    return (multi.groupby(column)
-            .agg(size=(show, "size"), labels=("label", lambda s: ", ".join(sorted(set(s)))), members=(show, list))
-            .sort_values("size", ascending=False).reset_index())
+    return (
+        multi.groupby(column)
+        .agg(
+            size=(show, "size"),
+            labels=("label", lambda s: ", ".join(sorted(set(s)))),
+            members=(show, list),
+        )
+        .sort_values("size", ascending=False)
+        .reset_index()
+    )
 
 
 def describe_group(group: pd.Series, n: int = 2, width: int = 45) -> str:
     """A group of ``groups_table`` in words: its size and its first members."""
     names = [str(m)[:width] for m in group["members"][:n]]
-    return f"{group['size']} products such as " + " and ".join(f"'{m}'" for m in names) + f" ({group['labels']})"
+    return (
+        f"{group['size']} products such as "
+        + " and ".join(f"'{m}'" for m in names)
+        + f" ({group['labels']})"
+    )
 
 
 def subsample(rows: pd.DataFrame, per_category: int | None, seed: int) -> pd.DataFrame:
@@ -138,8 +164,13 @@ def subsample(rows: pd.DataFrame, per_category: int | None, seed: int) -> pd.Dat
 
 
 # --------------------------------------------------------------------------- the split
-def assign(labels: np.ndarray, groups: np.ndarray, seed: int, val_fraction: float = 0.2,
-           test_fraction: float = 0.2) -> np.ndarray:
+def assign(
+    labels: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+) -> np.ndarray:
     """``"train"``, ``"val"`` or ``"test"`` per row, stratified by label, groups kept whole.
 
     ``StratifiedGroupKFold`` with ``1/test_fraction`` folds takes one fold as test, then again on
@@ -150,8 +181,10 @@ def assign(labels: np.ndarray, groups: np.ndarray, seed: int, val_fraction: floa
     def one_fold(index: np.ndarray, fraction: float) -> np.ndarray:
         n_splits = max(2, round(1 / fraction))
         if len(np.unique(groups[index])) < n_splits:
-            raise ValueError(f"{len(np.unique(groups[index]))} groups cannot be split {n_splits} ways: "
-                             "too few images (or near-duplicate groups) for this split")
+            raise ValueError(
+                f"{len(np.unique(groups[index]))} groups cannot be split {n_splits} ways: "
+                "too few images (or near-duplicate groups) for this split"
+            )
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         _, held = next(folds.split(np.zeros(len(index)), labels[index], groups[index]))
         return index[held]
@@ -168,8 +201,14 @@ def assign(labels: np.ndarray, groups: np.ndarray, seed: int, val_fraction: floa
 COLUMNS = ["row", "image", "path", "label", "product_name", "description", "sha256", "phash"]
 
 
-def make_split(rows: pd.DataFrame, seed: int = 42, val_fraction: float = 0.2, test_fraction: float = 0.2,
-               max_distance: int = 4, text_threshold: float = 0.9) -> pd.DataFrame:
+def make_split(
+    rows: pd.DataFrame,
+    seed: int = 42,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    max_distance: int = 4,
+    text_threshold: float = 0.9,
+) -> pd.DataFrame:
     """Assign each usable row to train, val or test, stratified by label and grouped against leaks.
 
     Returns the rows with ``image_group``, ``text_group``, ``group`` and ``split`` columns.
@@ -178,12 +217,20 @@ def make_split(rows: pd.DataFrame, seed: int = 42, val_fraction: float = 0.2, te
     if "description" not in out:
         out["description"] = ""
     out = pd.concat([out, leak_groups(out, max_distance, text_threshold)], axis=1)
-    out["split"] = assign(out["label"].to_numpy(), out["group"].to_numpy(), seed, val_fraction, test_fraction)
+    out["split"] = assign(
+        out["label"].to_numpy(), out["group"].to_numpy(), seed, val_fraction, test_fraction
+    )
     return out
 
 
-def other_splits(rows: pd.DataFrame, seed: int, n: int, val_fraction: float, test_fraction: float,
-                 max_tries: int = 1000) -> dict[int, np.ndarray]:
+def other_splits(
+    rows: pd.DataFrame,
+    seed: int,
+    n: int,
+    val_fraction: float,
+    test_fraction: float,
+    max_tries: int = 1000,
+) -> dict[int, np.ndarray]:
     """``n`` further splits of the same rows and groups (repeated-split evaluation), none equal to the headline.
 
     Seeds start after ``seed`` (the headline split's) and any seed that happens to give the
@@ -255,7 +302,9 @@ class Split:
 
     def counts(self) -> pd.DataFrame:
         """Images per category and split (counts only: no test content is exposed)."""
-        table = pd.crosstab(self._rows["label"], self._rows["split"]).reindex(columns=list(SPLITS), fill_value=0)
+        table = pd.crosstab(self._rows["label"], self._rows["split"]).reindex(
+            columns=list(SPLITS), fill_value=0
+        )
         table.loc["total"] = table.sum()
         return table
 
@@ -281,8 +330,18 @@ def load_split(path: str | os.PathLike) -> Split:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run notebook 02 first.")
-    rows = pd.read_csv(path, dtype={"phash": str, "sha256": str, "image": str, "label": str, "product_name": str,
-                                    "description": str}, keep_default_na=False)
+    rows = pd.read_csv(
+        path,
+        dtype={
+            "phash": str,
+            "sha256": str,
+            "image": str,
+            "label": str,
+            "product_name": str,
+            "description": str,
+        },
+        keep_default_na=False,
+    )
     return Split(rows, hashlib.sha256(path.read_bytes()).hexdigest()[:12])
 
 
@@ -304,17 +363,31 @@ def to_datasets(split: Split, folder: str | os.PathLike):
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Image, Value
 
     classes = split.labels()
-    features = Features({"image": Image(), "label": ClassLabel(names=classes), "product_name": Value("string"),
-                         "description": Value("string"), "group": Value("int64"), "image_name": Value("string")})
+    features = Features(
+        {
+            "image": Image(),
+            "label": ClassLabel(names=classes),
+            "product_name": Value("string"),
+            "description": Value("string"),
+            "group": Value("int64"),
+            "image_name": Value("string"),
+        }
+    )
     rows = split.all_rows_for_final_evaluation()
     parts = {}
     for name, part in (("train", "train"), ("validation", "val"), ("test", "test")):
         r = rows[rows["split"] == part]
-        parts[name] = Dataset.from_dict({"image": r["path"].tolist(), "label": [classes.index(c) for c in r["label"]],
-                                         "product_name": r["product_name"].tolist(),
-                                         "description": r["description"].tolist(),
-                                         "group": r["group"].astype(int).tolist(), "image_name": r["image"].tolist()},
-                                        features=features)
+        parts[name] = Dataset.from_dict(
+            {
+                "image": r["path"].tolist(),
+                "label": [classes.index(c) for c in r["label"]],
+                "product_name": r["product_name"].tolist(),
+                "description": r["description"].tolist(),
+                "group": r["group"].astype(int).tolist(),
+                "image_name": r["image"].tolist(),
+            },
+            features=features,
+        )
     dataset = DatasetDict(parts)
     dataset.save_to_disk(str(folder))
     return dataset

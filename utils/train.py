@@ -10,12 +10,13 @@
 
 Model selection reads the validation split only, never the test split.
 """
+
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,8 +24,12 @@ import torch
 from sklearn.metrics import log_loss
 from torch import nn
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
-              "adamw": torch.optim.AdamW}
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+    "sgd": torch.optim.SGD,
+    "adamw": torch.optim.AdamW,
+}
 # The note's two heads. Every default lives here; notebooks override through ``head_overrides``.
 HEAD_DESIGNS = {
     "clip": dict(hidden=256, dropout=0.0, optimizer="adam", lr=1e-3),
@@ -41,7 +46,7 @@ class TrainingDiverged(RuntimeError):
 class HeadConfig:
     """Everything needed to rebuild and retrain a head (saved with it)."""
 
-    design: str               # "clip" or "vgg16": which of the note's heads
+    design: str  # "clip" or "vgg16": which of the note's heads
     in_dim: int
     n_classes: int
     hidden: int = 256
@@ -53,14 +58,18 @@ class HeadConfig:
     patience: int = 5
     seed: int = 42
     weight_decay: float = 0.0
-    encoder_lr: float | None = None   # fine-tuning: learning rate of the encoder blocks (the head keeps ``lr``)
+    encoder_lr: float | None = (
+        None  # fine-tuning: learning rate of the encoder blocks (the head keeps ``lr``)
+    )
 
 
 def head_config(design: str, in_dim: int, n_classes: int, **overrides) -> HeadConfig:
     """The note's choices for ``design`` (``HEAD_DESIGNS``); anything can be overridden."""
     if design not in HEAD_DESIGNS:
         raise ValueError(f"unknown head design {design!r}; expected one of {sorted(HEAD_DESIGNS)}")
-    return HeadConfig(design=design, in_dim=in_dim, n_classes=n_classes, **{**HEAD_DESIGNS[design], **overrides})
+    return HeadConfig(
+        design=design, in_dim=in_dim, n_classes=n_classes, **{**HEAD_DESIGNS[design], **overrides}
+    )
 
 
 def make_head(config: HeadConfig) -> nn.Sequential:
@@ -82,9 +91,9 @@ def describe_head(config: HeadConfig) -> str:
 
 @dataclass
 class TrainResult:
-    model: nn.Module           # weights of the best validation epoch
+    model: nn.Module  # weights of the best validation epoch
     config: HeadConfig
-    history: pd.DataFrame      # epoch, train_loss, train_acc, val_loss, val_acc
+    history: pd.DataFrame  # epoch, train_loss, train_acc, val_loss, val_acc
     best_epoch: int
     seconds: float
     seconds_per_epoch: float = field(default=0.0)
@@ -95,19 +104,30 @@ class TrainResult:
 
     def summary(self) -> dict:
         best = self.history.set_index("epoch").loc[self.best_epoch]
-        return {"best_epoch": int(self.best_epoch), "epochs_run": int(self.history["epoch"].max()),
-                "val_accuracy": round(float(best["val_acc"]), 4), "val_loss": round(float(best["val_loss"]), 4),
-                "train_seconds": round(self.seconds, 3), "seconds_per_epoch": round(self.seconds_per_epoch, 4)}
+        return {
+            "best_epoch": int(self.best_epoch),
+            "epochs_run": int(self.history["epoch"].max()),
+            "val_accuracy": round(float(best["val_acc"]), 4),
+            "val_loss": round(float(best["val_loss"]), 4),
+            "train_seconds": round(self.seconds, 3),
+            "seconds_per_epoch": round(self.seconds_per_epoch, 4),
+        }
 
 
 def _batches(X: np.ndarray, index: torch.Tensor, size: int):
     for i in range(0, len(index), size):
-        idx = index[i:i + size].numpy()
+        idx = index[i : i + size].numpy()
         yield idx, torch.from_numpy(np.array(X[idx], dtype=np.float32))
 
 
-def _evaluate(model: nn.Module, X: np.ndarray, y: torch.Tensor, loss_fn, batch_size: int = 256,
-              device: torch.device | str = "cpu") -> tuple[float, float]:
+def _evaluate(
+    model: nn.Module,
+    X: np.ndarray,
+    y: torch.Tensor,
+    loss_fn,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
     model.eval()
     losses, right = 0.0, 0
     with torch.inference_mode():
@@ -118,9 +138,14 @@ def _evaluate(model: nn.Module, X: np.ndarray, y: torch.Tensor, loss_fn, batch_s
     return losses / max(len(X), 1), right / max(len(X), 1)
 
 
-def fit(config: HeadConfig, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-        model: nn.Module | None = None, encoder_params: list[nn.Parameter] | None = None,
-        device: torch.device | str = "cpu") -> TrainResult:
+def fit(
+    config: HeadConfig,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    model: nn.Module | None = None,
+    encoder_params: list[nn.Parameter] | None = None,
+    device: torch.device | str = "cpu",
+) -> TrainResult:
     """Train ``model`` (default: a new head from ``config``) on ``train``; keep the epoch with the
     lowest validation loss on ``val``.
 
@@ -134,7 +159,14 @@ def fit(config: HeadConfig, train: tuple[np.ndarray, np.ndarray], val: tuple[np.
     Xv, yv = val[0], torch.tensor(np.asarray(val[1]), dtype=torch.long)
     model = (make_head(config) if model is None else model).to(device)
     encoder_ids = {id(p) for p in encoder_params or []}
-    groups = [{"params": [p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids], "lr": config.lr}]
+    groups = [
+        {
+            "params": [
+                p for p in model.parameters() if p.requires_grad and id(p) not in encoder_ids
+            ],
+            "lr": config.lr,
+        }
+    ]
     if encoder_params:
         groups.append({"params": list(encoder_params), "lr": config.encoder_lr or config.lr})
     groups = [g for g in groups if g["params"]]
@@ -155,10 +187,22 @@ def fit(config: HeadConfig, train: tuple[np.ndarray, np.ndarray], val: tuple[np.
         epoch_seconds.append(time.perf_counter() - t0)
         train_loss, train_acc = _evaluate(model, Xt, yt, loss_fn, device=device)
         val_loss, val_acc = _evaluate(model, Xv, yv, loss_fn, device=device)
-        history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                        "val_loss": val_loss, "val_acc": val_acc})
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+            }
+        )
         if np.isfinite(val_loss) and val_loss < best_loss - 1e-6:
-            best_loss, best_state, best_epoch, waited = val_loss, copy.deepcopy(model.state_dict()), epoch, 0
+            best_loss, best_state, best_epoch, waited = (
+                val_loss,
+                copy.deepcopy(model.state_dict()),
+                epoch,
+                0,
+            )
         else:
             waited += 1
             if waited >= config.patience:
@@ -167,10 +211,13 @@ def fit(config: HeadConfig, train: tuple[np.ndarray, np.ndarray], val: tuple[np.
     if best_state is None:
         raise TrainingDiverged(
             f"the validation loss was never finite in {len(history)} epoch(s) (last: {history[-1]['val_loss']}): "
-            f"no epoch can be kept; lower the learning rate (lr={config.lr:g}) or check the features for NaN/inf.")
+            f"no epoch can be kept; lower the learning rate (lr={config.lr:g}) or check the features for NaN/inf."
+        )
     model.load_state_dict(best_state)
     model.cpu().eval()
-    return TrainResult(model, config, pd.DataFrame(history), best_epoch, seconds, float(np.mean(epoch_seconds)))
+    return TrainResult(
+        model, config, pd.DataFrame(history), best_epoch, seconds, float(np.mean(epoch_seconds))
+    )
 
 
 def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -191,8 +238,13 @@ def full_proba(estimator, X, n_classes: int) -> np.ndarray:
     return out / out.sum(axis=1, keepdims=True)
 
 
-def fit_probe(make: Callable[[float], object], train: tuple, val: tuple, n_classes: int,
-              Cs: tuple[float, ...] = PROBE_CS) -> tuple[object, dict]:
+def fit_probe(
+    make: Callable[[float], object],
+    train: tuple,
+    val: tuple,
+    n_classes: int,
+    Cs: tuple[float, ...] = PROBE_CS,
+) -> tuple[object, dict]:
     """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation log-loss.
 
     Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-loss,
@@ -210,8 +262,13 @@ def fit_probe(make: Callable[[float], object], train: tuple, val: tuple, n_class
         if best is None or loss < best[1] - 1e-9:
             best = (est, loss, acc, C)
     est, loss, acc, C = best
-    return est, {"C": C, "val_loss": round(loss, 4), "val_accuracy": round(acc, 4), "sweep": sweep,
-                 "train_seconds": round(time.perf_counter() - start, 3)}
+    return est, {
+        "C": C,
+        "val_loss": round(loss, 4),
+        "val_accuracy": round(acc, 4),
+        "sweep": sweep,
+        "train_seconds": round(time.perf_counter() - start, 3),
+    }
 
 
 def logistic_regression(C: float, seed: int = 0):
@@ -230,8 +287,9 @@ def logistic_probe(C: float, seed: int = 0):
 
 
 # --------------------------------------------------------------------------- optimisers (the note's Figure 6)
-def compare_optimizers(design: str, train: tuple, val: tuple, n_classes: int, grid: dict[str, list[float]],
-                       **overrides) -> tuple[pd.DataFrame, dict]:
+def compare_optimizers(
+    design: str, train: tuple, val: tuple, n_classes: int, grid: dict[str, list[float]], **overrides
+) -> tuple[pd.DataFrame, dict]:
     """The same head, data and seed trained with each optimiser of ``grid`` at each learning rate.
 
     For each optimiser the learning rate with the lowest best validation loss is kept. Returns
@@ -242,8 +300,14 @@ def compare_optimizers(design: str, train: tuple, val: tuple, n_classes: int, gr
     for name, rates in grid.items():
         best = None
         for lr in rates:
-            config = head_config(design, train[0].shape[1], n_classes, optimizer=name, lr=lr,
-                                 **{**overrides, "patience": overrides.get("epochs", 30)})
+            config = head_config(
+                design,
+                train[0].shape[1],
+                n_classes,
+                optimizer=name,
+                lr=lr,
+                **{**overrides, "patience": overrides.get("epochs", 30)},
+            )
             result = fit(config, train, val)
             score = float(result.history["val_loss"].min())
             if best is None or score < best[0]:
