@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 PROFILE ?= full
 REPORT_DIR ?= reports
 ARGS ?=
-export DATA_SOURCE
+export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
-.PHONY: help env data report smoke test bench lab predict figures-table strip clean
+.PHONY: help env data report smoke test lint bench lab predict figures-table figures-sheet strip clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,8 +35,12 @@ report: $(STAMP) ## execute every notebook in order into reports/ (figures into 
 smoke: ## the whole notebook chain in the fast offline smoke profile (every candidate, tiny models)
 	$(MAKE) report PROFILE=smoke
 
-test: $(STAMP) ## run the test suite (real-data tests need DATA_SOURCE)
+test: $(STAMP) lint ## check formatting and lint, then run the test suite
 	$(VENV)/bin/pytest -q
+
+lint: $(STAMP) ## ruff: formatting and lint of utils/, tests/ and the notebooks (lines of at most 100)
+	$(VENV)/bin/ruff format --check utils tests notebooks
+	$(VENV)/bin/ruff check utils tests notebooks
 
 bench: $(STAMP) ## measure throughput, precision, fine-tuning and scale costs (reports/bench.json); ARGS: --sections ...
 	$(PY) -m utils.bench $(ARGS)
@@ -49,6 +53,9 @@ predict: $(STAMP) ## classify new photos with a trained candidate: make predict 
 
 figures-table: $(STAMP) ## rewrite the README's figure table from utils/figures.py
 	$(PY) -m utils.figures --update-readme
+
+figures-sheet: $(STAMP) ## one page of every figure with its caption at the note's width (reports/figures_sheet.html)
+	$(PY) -m utils.figures --sheet $(REPORT_DIR)/figures_sheet.html
 
 strip: $(STAMP) ## remove outputs from the source notebooks
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

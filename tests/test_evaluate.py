@@ -175,22 +175,30 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
         }
         for n in ("clip-head", "vgg16-head")
     }
-    text = evaluate.conclusion(
+    from utils import prose
+
+    text = prose.headline(
         {
             "headline": ["clip-head", "vgg16-head"],
             "table": table.to_dict("index"),
             "paired": paired,
             "costs": costs,
-            "profile": "full",
+            "intervals": evaluate.intervals_method(300),
         }
     )
-    assert f"clip-head reaches {100 * table.loc['clip-head', 'accuracy']:.1f}%" in text
+    p = paired["vgg16-head"]
+    assert f"{100 * -p['accuracy_difference']:+.1f} points" in text
     assert "clip-head beats vgg16-head" in text
 
 
-def test_conclusions_of_stand_in_runs_say_so() -> None:
-    assert evaluate.caveat({"profile": "full"}) == ""
-    assert "Smoke profile" in evaluate.caveat({"profile": "smoke", "random_weights": ["clip"]})
-    assert evaluate.caveat({"profile": "laptop", "random_weights": ["clip", "vgg16"]}).startswith(
-        "**Random weights (clip, vgg16)"
-    )
+def test_stand_in_runs_say_so_in_every_banner() -> None:
+    from utils import prose, runs
+
+    stand = runs.stand_ins({"clip": "tiny-random", "vgg16": "IMAGENET1K_V1"})
+    assert stand == {"clip": "tiny random weights"}
+    text = prose.banner("04", {}, stand, ["clip-head", "text-tfidf"])
+    assert "Stand-in weights" in text and "CLIP: tiny random weights" in text
+    assert "Numbers of text-tfidf, which read no encoder, are real." in text
+    assert prose.banner("04", {}, {}, ["clip-head"]) == ""
+    assert runs.stand_in_candidates(["clip-head", "fusion-late", "text-tfidf", "vgg16-head"], stand) == {
+        "clip-head", "fusion-late"}

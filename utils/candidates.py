@@ -231,6 +231,13 @@ def needs(names: list[str]) -> set[str]:
     return out
 
 
+def encoder_kinds(names: list[str]) -> set[str]:
+    """The pretrained encoders (``"clip"``, ``"vgg16"``) the candidates ``names`` need."""
+    sources = needs(names)
+    kinds = {s.split("-")[0] for s in sources if s.startswith(("clip", "vgg16"))}
+    return kinds
+
+
 def registry_table() -> pd.DataFrame:
     """The registry as a table (README, notebooks)."""
     return pd.DataFrame(
@@ -1225,3 +1232,115 @@ def _fit_finetune(
     )
     fitted.info["finetuned_identity"] = fitted.encoder(panel).identity
     return fitted
+
+
+# --------------------------------------------------------------------------- what this run can run
+def runnable(
+    names: list[str], settings: Settings, models_dir, strict: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """``(runnable, skipped)``: the candidates of ``names`` whose encoders' weights are on this
+    machine (or downloadable), and ``{name: why not}`` for the others, the reason saying what to
+    download and where to put it. ``strict``: a missing input is an error
+    (``models.ModelUnavailableError``) instead of a skip."""
+    names = resolve(names)
+    reasons = {}
+    for kind, weights in (("clip", settings.clip_model), ("vgg16", settings.vgg_weights)):
+        if kind in encoder_kinds(names):
+            why = models.availability(kind, weights, models_dir)
+            if why:
+                reasons[kind] = why
+    run, skipped = [], {}
+    for n in names:
+        missing = [reasons[k] for k in sorted(encoder_kinds([n])) if k in reasons]
+        if missing:
+            skipped[n] = " ".join(dict.fromkeys(missing))
+        else:
+            run.append(n)
+    if strict and skipped:
+        raise models.ModelUnavailableError(
+            f"strict run: {len(skipped)} candidate(s) cannot run ({', '.join(skipped)}): "
+            + " ".join(dict.fromkeys(skipped.values()))
+        )
+    return run, skipped
+
+
+def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], stats: pd.DataFrame,
+                     pretrained: dict | None, precision: dict, decode: dict) -> dict:
+    """What notebook 03 records: the candidates run and skipped, the encoders, what the features
+    cost, the pretrained-behaviour check, the bfloat16 check and the decode parity."""
+    s = panel.settings
+    return {
+        "models": names,
+        "skipped": skipped,
+        "precision": s.precision,
+        "encoders": {kind: models.describe(e) for kind, e in panel.loaded().items()},
+        "extraction": stats.to_dict("index"),
+        "views": s.views,
+        "finetune_blocks": s.finetune_blocks,
+        "pretrained_check": pretrained,
+        "precision_check": precision,
+        "decode": decode,
+    }
+
+
+# --------------------------------------------------------------------------- what notebook 04 records
+def head_configs(fitted: dict[str, Fitted]) -> dict[str, dict]:
+    """Each trained head's configuration and its description in words."""
+    return {
+        n: {**asdict(f.config), "description": train.describe_head(f.config)}
+        for n, f in fitted.items()
+        if hasattr(f, "config")
+    }
+
+
+def head_descriptions(configs: dict[str, dict]) -> pd.DataFrame:
+    return pd.DataFrame({"head": {n: c["description"] for n, c in configs.items()}})
+
+
+def looped(fitted: dict[str, Fitted]) -> tuple[dict[str, Fitted], dict[str, Fitted]]:
+    """``(frozen heads, improvements)``: candidates trained by the shared loop, split into the
+    frozen-encoder heads and the fine-tuned or augmented ones."""
+    trained = {n: f for n, f in fitted.items() if hasattr(f, "history")}
+    frozen = {n: f for n, f in trained.items()
+              if f.candidate.family == "head" and not f.candidate.augment}
+    return frozen, {n: f for n, f in trained.items() if n not in frozen}
+
+
+def training_summary(fitted: dict[str, Fitted], table: pd.DataFrame, configs: dict,
+                     optimizers: dict | None, settings: Settings) -> dict:
+    """What notebook 04 records: the choices made on validation, the heads, the curves, the
+    optimiser comparison and the fine-tuning settings."""
+    trained = {n: f for n, f in fitted.items() if hasattr(f, "history")}
+    _, improved = looped(fitted)
+    finetune = {
+        n: {
+            "objective": f.info.get("objective", "head"),
+            "seconds_per_epoch": f.info["seconds_per_epoch"],
+            "train_samples": f.info["train_samples"],
+            "epochs_run": f.info["epochs_run"],
+            "trainable_encoder_parameters": f.info.get("trainable_encoder_parameters", 0),
+            "finetuned_identity": f.info.get("finetuned_identity"),
+        }
+        for n, f in improved.items()
+    }
+    return {
+        "models": list(fitted),
+        "summary": table.to_dict("index"),
+        "configs": configs,
+        "info": {n: f.info for n, f in fitted.items()},
+        "history": {n: f.history.to_dict("list") for n, f in trained.items()},
+        "optimizers": optimizers,
+        "finetune": {
+            **finetune,
+            "blocks": settings.finetune_blocks,
+            "encoder_lr": settings.finetune_lr,
+            "head_lr": settings.finetune_head_lr,
+            "views": settings.views,
+        },
+    }
+
+
+def finetune_table(summary: dict) -> pd.DataFrame:
+    """The fine-tuned and augmented candidates' training facts (notebook 04)."""
+    ft = {n: v for n, v in summary["finetune"].items() if isinstance(v, dict)}
+    return pd.DataFrame(ft).T if ft else pd.DataFrame({"fine-tuned or augmented candidates": []})

@@ -634,3 +634,45 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def category_table(catalog: pd.DataFrame) -> pd.DataFrame:
+    """Rows per category and status (the catalog's categories, ``(none)`` for unlabelled rows)."""
+    return pd.crosstab(catalog["label"].fillna("(none)"), catalog["status"], margins=True,
+                       margins_name="total")
+
+
+def summary(catalog: pd.DataFrame, usable_rows: pd.DataFrame, photo_groups: pd.DataFrame,
+            text_groups: pd.DataFrame, source: str | os.PathLike, params: dict) -> dict:
+    """What notebook 01 records: rows, statuses, categories and near-duplicate groups."""
+    from .split import describe_group
+
+    counts = usable_rows["label"].value_counts().sort_index()
+    rare = catalog.loc[catalog["status"] == "rare_category", "label"].unique()
+    return {
+        "source": describe_source(source),
+        "rows": len(catalog),
+        "usable": len(usable_rows),
+        "category_level": params.get("category_level", 1),
+        "min_per_category": params.get("min_per_category", MIN_PER_CATEGORY),
+        "status": catalog["status"].value_counts().to_dict(),
+        "categories": counts.to_dict(),
+        "rare_categories": sorted(rare),
+        "near_duplicate_distance": params.get("near_duplicate_distance"),
+        "duplicate_groups": len(photo_groups),
+        "duplicate_images": int(photo_groups["size"].sum()) if len(photo_groups) else 0,
+        "text_threshold": params.get("text_threshold"),
+        "text_groups": len(text_groups),
+        "text_group_images": int(text_groups["size"].sum()) if len(text_groups) else 0,
+        "text_group_example": describe_group(text_groups.iloc[0]) if len(text_groups) else "none",
+    }
+
+
+def describe_source(folder: str | os.PathLike) -> str:
+    """Where the catalog came from, in words (the bundled sample, the note's CSV, another CSV)."""
+    folder = Path(folder)
+    csv = find_csv(folder)
+    if csv is None:
+        return str(folder)
+    kind = "the note's Flipkart CSV" if _sha256(csv) == CSV_SHA256 else f"a catalog CSV ({csv.name})"
+    return f"{kind} in `{folder.resolve()}`"

@@ -273,144 +273,6 @@ def time_inference(
     }
 
 
-# --------------------------------------------------------------------------- words
-def pct(v: float) -> str:
-    return f"{100 * v:.1f}%"
-
-
-def conclusion(ev: dict) -> str:
-    """The note's headline paragraph (CLIP head vs VGG16 head), every number from the evaluation section."""
-    a, b = ev["headline"]
-    t, costs, rep = ev["table"], ev["costs"], ev.get("repeats", {})
-    pair = ev["paired"].get(b)
-    if pair is None or a not in t or b not in t:
-        return f"The headline comparison needs both {a} and {b} in the panel."
-    mc = pair["mcnemar"]
-    # pair is b against a (the reference): turn it around to speak of a against b
-    diff, lo, hi = -pair["accuracy_difference"], -pair["difference_high"], -pair["difference_low"]
-    significant = mc["p_value"] < 0.05
-    interval_excludes_zero = lo > 0 or hi < 0
-    text = (
-        f"On the {int(t[a]['n_test'])} test images, {a} reaches {pct(t[a]['accuracy'])} accuracy "
-        f"(95% CI {pct(t[a]['accuracy_low'])}–{pct(t[a]['accuracy_high'])}, macro-F1 {t[a]['macro_f1']:.3f}) "
-        f"and {b} {pct(t[b]['accuracy'])} ({pct(t[b]['accuracy_low'])}–{pct(t[b]['accuracy_high'])}, "
-        f"macro-F1 {t[b]['macro_f1']:.3f}); the difference is {100 * diff:+.1f} points "
-        f"(paired 95% CI {100 * lo:+.1f} to {100 * hi:+.1f}). "
-        f"{a} is right where {b} is wrong on {mc['a_wrong_b_right']} images, and the reverse happens on "
-        f"{mc['a_right_b_wrong']}; McNemar's exact test gives p = {mc['p_value']:.3g}"
-        f" ({'significant' if significant else 'not significant'} at the 5% level; it treats images as independent, "
-        f"the interval resamples near-duplicate groups). "
-    )
-    if rep and a in rep.get("summary", {}) and b in rep.get("summary", {}):
-        w = rep["versus_reference"].get(b, {})
-        text += (
-            f"Over {rep['n_splits']} other group-aware splits of the same images, test accuracy is "
-            f"{pct(rep['summary'][a]['mean'])} ± {pct(rep['summary'][a]['std'])} for {a} and "
-            f"{pct(rep['summary'][b]['mean'])} ± {pct(rep['summary'][b]['std'])} for {b} ({a} ahead on "
-            f"{w.get('behind', 0)}, level on {w.get('tied', 0)}, behind on {w.get('ahead', 0)} of "
-            f"{w.get('splits', 0)} splits). "
-        )
-    if a in costs and b in costs:
-        text += (
-            f"Per image, the whole pipeline takes {1000 * costs[a]['inference_s_per_item']:.0f} ms with {a} and "
-            f"{1000 * costs[b]['inference_s_per_item']:.0f} ms with {b} (median of {costs[a]['repeats']} timed "
-            f"runs, batch {costs[a]['batch_size']}, {costs[a]['device']}, {costs[a]['precision']}). "
-        )
-    better, worse = (a, b) if diff > 0 else (b, a)
-    if significant and interval_excludes_zero:
-        text += f"On this data, {better} beats {worse}."
-    elif significant or interval_excludes_zero:
-        text += (
-            f"On this data, {better} is ahead of {worse}, but the two tests disagree on whether the gap is "
-            "larger than chance: treat it as suggestive."
-        )
-    else:
-        text += f"On this data, the test split cannot tell {better} and {worse} apart."
-    return caveat(ev) + text
-
-
-def caveat(ev: dict) -> str:
-    """The warning that opens every conclusion drawn from a run whose encoders are not the real ones."""
-    if ev.get("profile") == "smoke":
-        return (
-            "**Smoke profile: tiny random encoders on a few images; these numbers test the pipeline and "
-            "say nothing about CLIP or VGG16.** "
-        )
-    if ev.get("random_weights"):
-        return (
-            f"**Random weights ({', '.join(ev['random_weights'])}): a timing stand-in; the numbers of candidates "
-            "reading these encoders say nothing about the real models.** "
-        )
-    return ""
-
-
-def best_candidate(table: pd.DataFrame, costs: dict) -> str:
-    """Highest test accuracy; ties go to the cheaper prediction."""
-    return max(
-        table.index,
-        key=lambda n: (table.loc[n, "accuracy"], -costs.get(n, {}).get("inference_s_per_item", 0)),
-    )
-
-
-def panel_conclusion(ev: dict) -> str:
-    """Which candidate to pick and at what labelling cost, written from the evaluation section.
-
-    The best candidate is the most accurate on the test split; candidates whose paired interval of
-    the accuracy difference to it includes zero cannot be ranked against it by this split, and among
-    those the one needing the fewest labels is named.
-    """
-    t, costs, labelled = ev["table"], ev["costs"], ev["labelled"]
-    if not t:
-        return "No candidate was evaluated."
-    best, ref = ev["best"], ev.get("reference")
-    vs_best = ev.get("versus_best", {})
-    close = [n for n, p in vs_best.items() if p["difference_low"] <= 0 <= p["difference_high"]]
-    ms = lambda n: 1000 * costs.get(n, {}).get("inference_s_per_item", float("nan"))  # noqa: E731
-    text = (
-        f"{'Of ' + str(len(t)) + ' candidates, ' + best + ' has the highest' if len(t) > 1 else 'The only candidate, ' + best + ', has a'} "
-        f"test accuracy of {pct(t[best]['accuracy'])} "
-        f"(95% CI {pct(t[best]['accuracy_low'])}–{pct(t[best]['accuracy_high'])}), using "
-        f"{labelled.get(best, 0)} labelled products (training and validation) and {ms(best):.1f} ms per product. "
-    )
-    if ref in t and best != ref and best in ev["paired"]:
-        p = ev["paired"][best]
-        text += (
-            f"Against the note's {ref} it is {100 * p['accuracy_difference']:+.1f} points (paired 95% CI "
-            f"{100 * p['difference_low']:+.1f} to {100 * p['difference_high']:+.1f}; McNemar p = "
-            f"{p['mcnemar']['p_value']:.3g}). "
-        )
-    if close:
-        text += (
-            f"This test split cannot rank {', '.join(close)} against {best} (paired intervals of the "
-            "difference include zero). "
-        )
-        cheapest = min(
-            close,
-            key=lambda n: (labelled.get(n, 0), costs.get(n, {}).get("inference_s_per_item", 1e9)),
-        )
-        if labelled.get(cheapest, 0) < labelled.get(best, 0):
-            text += (
-                f"Of those, {cheapest} needs the fewest labels ({labelled.get(cheapest, 0)}), at "
-                f"{ms(cheapest):.1f} ms per product: the cheaper choice for the same measured accuracy. "
-            )
-    elif len(t) > 1:
-        text += f"Every other candidate is measurably behind {best} on this split. "
-    budget = ev.get("label_budget", {}).get("summary")
-    if budget:
-        frame = pd.DataFrame(budget)
-        frame = frame[frame["k"].astype(str) != "all"]
-        for name in frame["candidate"].unique():
-            part = frame[frame["candidate"] == name]
-            full = t.get(name, {}).get("accuracy")
-            reach = part[part["mean"] >= full - 0.02] if full is not None else part.iloc[:0]
-            if len(reach):
-                text += (
-                    f"{name} comes within 2 points of its all-label test accuracy with {reach.iloc[0]['k']} "
-                    "labelled images per category (mean of the draws). "
-                )
-    return (caveat(ev) + text).strip()
-
-
 # --------------------------------------------------------------------------- the panel on the test split
 def panel_predictions(panel, fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Class probabilities of every fitted candidate on ``rows`` (cached features)."""
@@ -578,33 +440,6 @@ def versus_frozen(
     return out
 
 
-def improvements_verdict(vs_frozen: dict, costs: dict) -> str:
-    """Whether each improvement is worth its cost on this data, in one sentence each."""
-    parts = []
-    for name, p in vs_frozen.items():
-        base = p["vs"]
-        d, lo, hi = (
-            100 * p["accuracy_difference"],
-            100 * p["difference_low"],
-            100 * p["difference_high"],
-        )
-        extra = (costs.get(name, {}).get("train_seconds") or 0) - (
-            costs.get(base, {}).get("train_seconds") or 0
-        )
-        training = f"{abs(extra):.1f} s {'more' if extra >= 0 else 'less'} training"
-        if lo > 0:
-            word = f"a measurable gain for {training}"
-        elif hi < 0:
-            word = "measurably worse: not worth it"
-        else:
-            word = f"no measurable change on this test split, for {training}: not worth it here"
-        parts.append(
-            f"{name} vs {base}: {d:+.1f} points (paired 95% CI {lo:+.1f} to {hi:+.1f}, McNemar p = "
-            f"{p['mcnemar']['p_value']:.3g}), {word}."
-        )
-    return " ".join(parts)
-
-
 def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:
     """Per-image cross-entropy of the true class (Figure 5) and its summary."""
     losses = -np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-12, 1))
@@ -616,3 +451,172 @@ def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:
         "confident_errors": int((losses > -np.log(0.1)).sum()),
         "per_image": losses.round(5).tolist(),
     }
+
+
+# --------------------------------------------------------------------------- tables of notebook 05
+def refittable(fitted: dict) -> list[str]:
+    """The candidates refitted on other splits: all but the fine-tuned and augmented (costly)."""
+    return [n for n, f in fitted.items() if f.candidate.family != "finetune" and not f.candidate.augment]
+
+
+def ranking(table: pd.DataFrame, reads: dict, labelled: dict, costs: dict) -> pd.DataFrame:
+    """Every candidate, best test accuracy first: what it reads, accuracy and its interval,
+    macro-F1, labels and milliseconds per product."""
+    t = table.sort_values("accuracy", ascending=False)
+    return pd.DataFrame(
+        {
+            "reads": [reads.get(n) for n in t.index],
+            "accuracy": t["accuracy"].astype(float),
+            "low": t["accuracy_low"].astype(float),
+            "high": t["accuracy_high"].astype(float),
+            "macro-F1": t["macro_f1"].astype(float),
+            "labelled": [labelled.get(n, 0) for n in t.index],
+            "ms per product": [1000 * costs[n]["inference_s_per_item"] if n in costs else np.nan
+                               for n in t.index],
+        },
+        index=t.index,
+    )
+
+
+def per_class(details: dict, names: list[str]) -> pd.DataFrame:
+    """Precision, recall and F1 per category of ``names``, side by side."""
+    parts = {n: pd.DataFrame(details[n]["per_class"]).T[["precision", "recall", "f1"]] for n in names}
+    out = pd.concat(parts, axis=1)
+    out["support"] = pd.DataFrame(details[names[0]]["per_class"]).T["support"].astype(int)
+    return out
+
+
+def paired_table(paired: dict, reference: str) -> pd.DataFrame:
+    """Each candidate against ``reference``: accuracy difference and its paired interval, McNemar's
+    p-value and its Holm adjustment, and the products where only one of the two is right."""
+    rows = {}
+    for n, p in paired.items():
+        mc = p["mcnemar"]
+        rows[n] = {
+            "Δ accuracy": p["accuracy_difference"],
+            "low": p["difference_low"],
+            "high": p["difference_high"],
+            "McNemar p": mc["p_value"],
+            "Holm p": mc.get("holm_p", np.nan),
+            "only it right": mc["a_right_b_wrong"],
+            f"only {reference} right": mc["a_wrong_b_right"],
+        }
+    return pd.DataFrame(rows).T
+
+
+def errors(test: pd.DataFrame, proba: dict[str, np.ndarray], y_true: np.ndarray, classes: list[str],
+           names: list[str]) -> dict[str, pd.DataFrame]:
+    """Per model, its misclassified test products, most confident error first: image, path, name,
+    true and predicted category, the probability given to the prediction and to the truth."""
+    out = {}
+    for n in names:
+        p = proba[n]
+        pred = p.argmax(1)
+        wrong = np.flatnonzero(pred != y_true)
+        frame = pd.DataFrame(
+            {
+                "image": test["image"].to_numpy()[wrong],
+                "path": test["path"].to_numpy()[wrong],
+                "product_name": test["product_name"].to_numpy()[wrong],
+                "true": [classes[i] for i in y_true[wrong]],
+                "predicted": [classes[i] for i in pred[wrong]],
+                "probability": p[wrong, pred[wrong]],
+                "p_true": p[wrong, y_true[wrong]],
+            }
+        )
+        out[n] = frame.sort_values("probability", ascending=False).reset_index(drop=True)
+    return out
+
+
+def most_confused(confusion: list[list[int]], classes: list[str], n: int = 3) -> list[dict]:
+    """The ``n`` largest off-diagonal cells of a confusion matrix (fastai's "most confused")."""
+    cm = np.asarray(confusion)
+    cells = [(int(cm[i, j]), classes[i], classes[j]) for i in range(len(cm)) for j in range(len(cm))
+             if i != j and cm[i, j] > 0]
+    cells.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return [{"true": t, "predicted": p, "count": c} for c, t, p in cells[:n]]
+
+
+def confused_table(confused: dict[str, list[dict]]) -> pd.DataFrame:
+    rows = [{"model": n, "true": c["true"], "taken for": c["predicted"], "test products": c["count"]}
+            for n, cs in confused.items() for c in cs]
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame({"most confused": []})
+
+
+def zeroshot_facts(zs) -> dict:
+    """What the note says of the zero-shot candidate: prompts, class names, temperature."""
+    return {"prompts": zs.info["prompts"], "class_names": zs.info["class_names"],
+            "temperature": zs.info.get("temperature")}
+
+
+def prompt_names(zs, classes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"name in the prompts": zs.info["class_names"]}, index=classes)
+
+
+def budget_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Mean test accuracy per candidate (rows) and labelled products per category (columns)."""
+    table = summary.pivot_table(index="candidate", columns="k", values="mean", sort=False)
+    return table.map(lambda v: f"{100 * v:.1f}%")
+
+
+def summary(panel, fitted: dict, test: pd.DataFrame, table: pd.DataFrame, details: dict,
+            paired: dict, costs: dict, labelled: dict, reads: dict, reference: str, n_boot: int,
+            repeats: pd.DataFrame, seeds, repeat_names: list[str], budget: pd.DataFrame,
+            budget_summary: pd.DataFrame | None, budget_names: list[str], budget_ks: list,
+            budget_draws: int, zeroshot: dict | None, log_loss: dict | None,
+            errors_: dict[str, pd.DataFrame], confused: dict, training: dict,
+            stand_in: set[str], n_val: int, seed: int = 0) -> dict:
+    """What notebook 05 records: the test table, paired tests, costs, repeated splits, label
+    budget, errors, the original note's claims checked and the recommendation."""
+    from . import decision
+    from .candidates import HEADLINE
+
+    y_test = panel.y(test)
+    predictions = {n: f.predict_proba(panel, test).argmax(1) for n, f in fitted.items()}
+    vs_frozen = versus_frozen(y_test, predictions, panel.classes, test["group"], n_boot, seed)
+    out = {
+        "models": list(fitted),
+        "classes": panel.classes,
+        "reference": reference,
+        "headline": list(HEADLINE),
+        "n_test": len(test),
+        "test_groups": int(test["group"].nunique()),
+        "intervals": intervals_method(n_boot),
+        "table": table.to_dict("index"),
+        "details": details,
+        "paired": paired,
+        "versus_frozen": vs_frozen,
+        "costs": costs,
+        "labelled": labelled,
+        "reads": reads,
+        "stand_in": sorted(stand_in),
+        "repeats": {
+            "n_splits": len(repeats),
+            "seeds": list(seeds),
+            "models": repeat_names,
+            "accuracies": repeats.reset_index().to_dict("list"),
+            "summary": summarize_repeats(repeats).to_dict("index"),
+            "versus_reference": wins_ties_losses(repeats, reference) if reference in repeats else {},
+            "best_epochs": repeats.attrs.get("best_epochs", {}),
+        },
+        "label_budget": {
+            "candidates": budget_names,
+            "ks": budget_ks,
+            "draws": budget_draws,
+            "records": budget.to_dict("records"),
+            "summary": budget_summary.to_dict("records") if budget_summary is not None else [],
+        },
+        "zeroshot": zeroshot,
+        "log_loss": log_loss,
+        "errors": {
+            "models": {
+                n: {"errors": len(e), "most_confused": confused.get(n, []),
+                    "shown": e.drop(columns=["path"]).head(12).to_dict("records")}
+                for n, e in errors_.items()
+            }
+        },
+        "precision_agreement": precision_agreement(panel, fitted, test),
+    }
+    out["claims"] = decision.claims(out, training, stand_in)
+    out["recommendation"] = decision.recommend(out, training, n_val, exclude=stand_in)
+    return out

@@ -1,9 +1,12 @@
-"""The registry of figures: number, file name, caption, the notebook that draws it, the note's section.
+"""The registry of figures: each figure's key, caption, notebook, note section and reading order.
 
-Figures 1 to 9 keep the numbers of the original methodological note (each redrawn from this run's
-data); the report's own figures come after them, from 10 on. The note, the README's figure table
-and the tests all read this list, so a figure is added here and nowhere else.
-``python -m utils.figures`` prints the README table; ``--update-readme`` rewrites it in place.
+``FIGURES`` lists the figures in the order the note shows them, and that order gives each its
+number and its file name (``figures/fig07_split.png``), so adding, moving or removing a figure is
+done here and nowhere else: the notebooks save figures by key (``plots.save_figure(fig, "split",
+...)``), the note, the README's figure table (``make figures-table``), the figure sheet
+(``make figures-sheet``) and the tests all read this list. A figure that redraws one of the original
+note's nine says which (``original``); a figure drawn from encoder outputs (``encoders``) carries a
+visible mark when the run's encoders are stand-ins (random or tiny weights).
 """
 
 from __future__ import annotations
@@ -18,211 +21,252 @@ from .paths import ROOT
 
 @dataclass(frozen=True)
 class Figure:
-    number: int
-    name: str  # file stem under figures/
+    key: str  # what the notebooks call it (``save_figure(fig, key, ...)``)
     caption: str
     notebook: str  # the notebook that draws it
-    section: str  # the note's section it belongs to (note.SECTIONS)
-    note: bool  # True: one of the original note's figures
+    section: str  # the note's section it belongs to (``note.SECTIONS``)
+    original: int | None = None  # the original note's figure number it redraws
+    encoders: bool = False  # drawn from encoder outputs: marked when those are stand-ins
+
+    @property
+    def number(self) -> int:
+        return NUMBERS[self.key]
+
+    @property
+    def name(self) -> str:
+        """File stem under ``figures/``: the reading-order number, then the key."""
+        return f"fig{self.number:02d}_{self.key}"
 
     @property
     def label(self) -> str:
         return f"Figure {self.number}"
 
+    @property
+    def full_caption(self) -> str:
+        """The caption as the note prints it, naming the original note's figure it redraws."""
+        origin = (
+            f" (Figure {self.original} of the original note, redrawn from this run.)"
+            if self.original
+            else ""
+        )
+        return f"{self.caption}{origin}"
+
 
 FIGURES: list[Figure] = [
+    # --- the dataset (notebook 01)
+    Figure("categories", "Usable images per category.", "01", "data"),
+    Figure("examples", "Example photos: one column per category.", "01", "data"),
     Figure(
-        1,
-        "fig01_similarity",
-        "CLIP cosine similarity between one test photo per category and every category's "
-        "prompts (averaged prompt embeddings); the best match of each photo is framed, the true category underlined.",
-        "05",
-        "clip",
-        True,
+        "sizes",
+        "Original image sizes (width against height) and the distribution of the longer side.",
+        "01",
+        "data",
     ),
     Figure(
-        2,
-        "fig02_zeroshot",
-        "Zero-shot CLIP (no labelled photo) against the supervised candidates: test accuracy "
-        "with 95% cluster-bootstrap intervals.",
+        "near_duplicates",
+        "The largest groups of near-identical photos, one row per group (each group is kept on "
+        "one side of the split).",
+        "01",
+        "data",
+    ),
+    # --- CLIP before any training (notebook 05)
+    Figure(
+        "similarity",
+        "CLIP cosine similarity between one test photo per category (rows) and each category's "
+        "averaged prompt embedding (columns); the best match of each photo is framed, the true "
+        "category underlined.",
         "05",
         "clip",
-        True,
+        original=1,
+        encoders=True,
     ),
     Figure(
-        3,
-        "fig03_split",
+        "zeroshot",
+        "Zero-shot CLIP (no labelled photo) against the supervised candidates that read the photo "
+        "only: test accuracy with 95% cluster-bootstrap intervals; the dotted line is chance.",
+        "05",
+        "clip",
+        original=2,
+        encoders=True,
+    ),
+    # --- split and architecture (notebooks 02-04)
+    Figure(
+        "split",
         "How the images are divided between training, validation and test, per category.",
         "02",
         "split",
-        True,
+        original=3,
     ),
     Figure(
-        4,
-        "fig04_architecture",
-        "The note's two pipelines: a frozen encoder, then a small trained head; sizes from "
-        "the loaded models and the recorded head configurations.",
-        "04",
         "architecture",
-        True,
+        "The note's two pipelines: a frozen encoder, then a small trained head; sizes from the "
+        "loaded models and the recorded head configurations.",
+        "04",
+        "split",
+        original=4,
     ),
     Figure(
-        5,
-        "fig05_log_loss",
-        "The cross-entropy loss −log p(true class), with the distribution of this run's "
-        "per-image test losses of the CLIP head drawn over it.",
+        "feature_space",
+        "t-SNE of the training and validation features of each image encoder, coloured by category.",
+        "03",
+        "split",
+        encoders=True,
+    ),
+    # --- loss and optimiser (notebooks 04-05)
+    Figure(
+        "log_loss",
+        "The cross-entropy loss −log p(true class), with this run's per-image test losses of the "
+        "CLIP head drawn over it; the dotted line is the loss of a uniform guess.",
         "05",
         "loss",
-        True,
+        original=5,
+        encoders=True,
     ),
     Figure(
-        6,
-        "fig06_optimizers",
-        "The same CLIP head on the same cached features with Adam, RMSprop and SGD "
-        "(same seed, learning rate chosen on validation): validation loss per epoch.",
+        "optimizers",
+        "The same CLIP head on the same cached features with Adam, RMSprop and SGD (same seed, "
+        "learning rate chosen on validation): validation (solid) and training (dotted) loss per "
+        "epoch.",
         "04",
         "optimiser",
-        True,
+        original=6,
+        encoders=True,
     ),
     Figure(
-        7,
-        "fig07_lime",
-        "LIME on two test images: the most important superpixels at the note's sample count "
-        "and at the count the stability check chose, and every superpixel's weight.",
-        "06",
-        "local",
-        True,
-    ),
-    Figure(
-        8,
-        "fig08_averaging",
-        "Two test images of one category, their LIME maps, and their pixel-wise average: "
-        "what every panel of Figure 9 is made of.",
-        "06",
-        "global",
-        True,
-    ),
-    Figure(
-        9,
-        "fig09_global_importance",
-        "Per-category importance: LIME maps averaged over correctly classified test "
-        "images of each category.",
-        "06",
-        "global",
-        True,
-    ),
-    Figure(10, "fig10_categories", "Usable images per category.", "01", "data", False),
-    Figure(
-        11,
-        "fig11_label_budget",
-        "Test accuracy against labelled training images per category (mean and range "
-        "over random draws); zero-shot CLIP, which needs none, at k = 0.",
-        "05",
-        "panel",
-        False,
-    ),
-    Figure(
-        12,
-        "fig12_augmentation",
-        "A few training photos and their augmented views (random resized crop, flip, "
-        "colour jitter), as the encoders see them.",
-        "03",
-        "improvements",
-        False,
-    ),
-    Figure(13, "fig13_examples", "Example photos per category.", "01", "data", False),
-    Figure(
-        14,
-        "fig14_sizes",
-        "Original image sizes and the longer side's distribution.",
-        "01",
-        "data",
-        False,
-    ),
-    Figure(
-        15,
-        "fig15_near_duplicates",
-        "The largest groups of near-identical photos (kept on one side of the split).",
-        "01",
-        "data",
-        False,
-    ),
-    Figure(
-        16,
-        "fig16_feature_space",
-        "t-SNE of the training and validation features of each image encoder.",
-        "03",
-        "architecture",
-        False,
-    ),
-    Figure(
-        17,
-        "fig17_learning_curves",
-        "Learning curves of the heads trained with the shared loop; the dashed line "
-        "marks the epoch kept (lowest validation loss).",
+        "learning_curves",
+        "Learning curves of the frozen-encoder heads (loss above, accuracy below, shared axes); "
+        "the dashed line marks the epoch kept (lowest validation loss), the dotted line chance.",
         "04",
-        "training",
-        False,
+        "optimiser",
+        encoders=True,
     ),
+    # --- results (notebook 05)
     Figure(
-        18,
-        "fig18_results",
-        "Every candidate on the locked test split: accuracy and macro-F1 with 95% "
-        "cluster-bootstrap intervals, and accuracy over repeated group-aware splits.",
+        "results",
+        "Every candidate on the locked test split (left: accuracy and macro-F1 with 95% "
+        "cluster-bootstrap intervals) and over repeated group-aware splits (right), in the same "
+        "row order; what each candidate reads is in brackets.",
         "05",
         "results",
-        False,
+        encoders=True,
     ),
     Figure(
-        19,
-        "fig19_confusion",
-        "Confusion matrices of the note's two models on the test split (row-normalised "
-        "colours, counts annotated).",
+        "confusion",
+        "Confusion matrices of the note's two models on the test split (colour: share of the "
+        "true category's images; numbers: counts).",
         "05",
         "results",
-        False,
+        encoders=True,
     ),
     Figure(
-        20,
-        "fig20_shap",
-        "SHAP (Partition explainer, blur masker), one image per category, predicted class.",
+        "errors",
+        "The test products that the note's CLIP head and the recommended candidate get wrong, "
+        "most confident errors first: photo, name, true and predicted category, probability.",
+        "05",
+        "results",
+        encoders=True,
+    ),
+    # --- local and global importance (notebook 06)
+    Figure(
+        "lime",
+        "LIME on two test images: the most important superpixels at the note's sample count and "
+        "at the count the stability check chose, and every superpixel's weight.",
         "06",
-        "local",
-        False,
+        "explanations",
+        original=7,
+        encoders=True,
     ),
     Figure(
-        21,
-        "fig21_trust",
-        "How far to trust the explanations: top-k stability of LIME across seeds per sample "
-        "count, and deletion curves over the same superpixels for LIME, SHAP and random orders.",
+        "shap",
+        "SHAP (Partition explainer, blur masker), one test image per category, for the predicted "
+        "class: the photo and its SHAP map side by side.",
         "06",
+        "explanations",
+        encoders=True,
+    ),
+    Figure(
+        "averaging",
+        "Two test images of one category, their LIME maps, and their pixel-wise average: what "
+        "every panel of the per-category figure is made of.",
+        "06",
+        "explanations",
+        original=8,
+        encoders=True,
+    ),
+    Figure(
+        "global_importance",
+        "Per-category importance: LIME maps averaged over the test images of each category "
+        "(which images, and whether only correctly classified ones, is stated in the text).",
+        "06",
+        "explanations",
+        original=9,
+        encoders=True,
+    ),
+    Figure(
         "trust",
-        False,
+        "How far to trust the photo explanations: top-k stability of LIME across seeds per "
+        "sample count, and deletion curves over the same superpixels for LIME, SHAP and random "
+        "orders.",
+        "06",
+        "explanations",
+        encoders=True,
+    ),
+    # --- limits and improvements (notebooks 03-04)
+    Figure(
+        "augmentation",
+        "A few training photos and their augmented views (random resized crop, flip, colour "
+        "jitter), as the encoders see them.",
+        "03",
+        "improvements",
     ),
     Figure(
-        22,
-        "fig22_finetune",
-        "Fine-tuning and augmentation: training and validation loss per epoch (the gap "
-        "shows overfitting); the dashed line marks the epoch kept.",
+        "finetune",
+        "Fine-tuning and augmentation: training (dashed) and validation (solid) loss per epoch "
+        "on shared axes; the gap shows overfitting, the vertical line marks the epoch kept.",
         "04",
         "improvements",
-        False,
+        encoders=True,
+    ),
+    # --- beyond the note (notebook 05)
+    Figure(
+        "label_budget",
+        "Test accuracy against labelled products per category (k for training and k for "
+        "choosing settings; mean and range over random draws); zero-shot CLIP, which needs none, "
+        "at k = 0.",
+        "05",
+        "beyond",
+        encoders=True,
+    ),
+    Figure(
+        "cost",
+        "Accuracy (95% interval) against the measured cost of one prediction; marker: what the "
+        "candidate reads; label: labelled products it needs; the best trade-offs (nothing both "
+        "cheaper and more accurate) are joined.",
+        "05",
+        "beyond",
+        encoders=True,
     ),
 ]
 
-BY_NAME = {f.name: f for f in FIGURES}
+NUMBERS = {f.key: i + 1 for i, f in enumerate(FIGURES)}
+BY_KEY = {f.key: f for f in FIGURES}
 
 
-def get(name: str) -> Figure:
-    return BY_NAME[name]
+def get(key: str) -> Figure:
+    """The registered figure ``key``; an unknown key fails with the list of known ones."""
+    if key not in BY_KEY:
+        raise KeyError(
+            f"figure {key!r} is not in utils.figures.FIGURES (known: {', '.join(BY_KEY)}): "
+            "register it there first"
+        )
+    return BY_KEY[key]
 
 
 def markdown_table() -> str:
     """The README's figure table."""
     lines = ["| figure | file | what | notebook |", "|---|---|---|---|"]
-    for f in sorted(FIGURES, key=lambda f: f.number):
-        origin = " (the note's)" if f.note else ""
-        lines.append(f"| {f.number}{origin} | `{f.name}.png` | {f.caption} | {f.notebook} |")
+    for f in FIGURES:
+        lines.append(f"| {f.number} | `{f.name}.png` | {f.full_caption} | {f.notebook} |")
     return "\n".join(lines)
 
 
@@ -243,11 +287,50 @@ def update_readme(path: Path = ROOT / "README.md") -> bool:
     return new != text
 
 
+def sheet(figures_dir: Path, out: Path) -> Path:
+    """One self-contained page of every registered figure with its caption, at the note's width
+    (``make figures-sheet``): a reviewer sees them all at once; a missing figure is named."""
+    import base64
+    import html
+
+    parts = []
+    for f in FIGURES:
+        path = Path(figures_dir) / f"{f.name}.png"
+        caption = html.escape(f"{f.label}. {f.full_caption}")
+        if path.exists():
+            data = base64.b64encode(path.read_bytes()).decode()
+            parts.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{f.name}">'
+                f"<figcaption><b>{f.name}.png</b> (notebook {f.notebook}): {caption}</figcaption>"
+                "</figure>"
+            )
+        else:
+            parts.append(f"<p><b>{f.name}.png is missing</b>: {caption}</p>")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "img{max-width:100%;border:1px solid #ddd}figure{margin:2rem 0}"
+        "figcaption{color:#444;font-size:.9rem}"
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>figures</title>'
+        f"<style>{style}</style></head><body><h1>Every figure of the note, at its width</h1>"
+        + "\n".join(parts)
+        + "</body></html>\n"
+    )
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--sheet", metavar="HTML", help="write the figure sheet to this file")
+    parser.add_argument("--figures-dir", default=str(ROOT / "figures"))
     args = parser.parse_args(argv)
-    if args.update_readme:
+    if args.sheet:
+        print(f"wrote {sheet(Path(args.figures_dir), Path(args.sheet))}")
+    elif args.update_readme:
         print("README.md updated" if update_readme() else "README.md already up to date")
     else:
         print(markdown_table())

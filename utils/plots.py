@@ -1,13 +1,19 @@
 """Figures of the note. Helpers only draw what was computed elsewhere; ``save_figure`` names them.
 
-Every figure is registered in ``utils.figures`` (number, file name, caption) and saved under
-``figures/<name>.png``. Figures with one panel per category show at most ``max_categories``
-categories (the most frequent) and name the ones left out.
+Every figure is registered in ``utils.figures`` (key, caption, reading order) and saved under
+``figures/<name>.png``. Conventions, so that every figure reads alike at the note's width:
+accuracy axes run from 0 to 1 with chance (1 / number of classes) as a dotted line; loss axes start
+at 0 with the loss of a uniform guess (ln of the number of classes) dotted; panels of one figure
+share their axes and one legend; every colour map has a colour bar saying what its colours mean;
+panel figures show what each candidate reads (photo, text, both). Figures with one panel per
+category show at most ``max_categories`` categories (the most frequent) and name the ones left
+out. ``save_figure`` marks, inside the image, every figure drawn from stand-in encoders.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,23 +24,51 @@ from matplotlib.ticker import MaxNLocator
 
 from .data import load_image
 from .explain import top_segments
-from .figures import BY_NAME
+from .figures import get
 
 sns.set_theme(style="whitegrid", context="notebook")
 
+READS = {"image": ("photo", "o"), "text": ("text", "s"), "image+text": ("photo + text", "D")}
+CHANCE_STYLE = dict(color="#555555", ls=":", lw=1.2)
+DIVERGING = "RdBu_r"  # red: pushes towards the explained class, blue: away from it
 
-def save_figure(fig: plt.Figure, name: str, figures_dir: str | os.PathLike) -> Path:
-    """Save ``fig`` as ``<figures_dir>/<name>.png`` (150 dpi, tight); ``name`` must be registered."""
-    if name not in BY_NAME:
-        raise KeyError(f"figure {name!r} is not in utils.figures.FIGURES: register it there first")
-    path = Path(figures_dir) / f"{name}.png"
+
+def save_figure(
+    fig: plt.Figure, key: str, figures_dir: str | os.PathLike, stand_in: str | None = None
+) -> Path:
+    """Save ``fig`` as ``<figures_dir>/<registered name>.png`` (150 dpi, tight).
+
+    ``key`` must be registered in ``utils.figures``. ``stand_in``: a short description of the
+    run's stand-in encoders (e.g. "tiny random CLIP and VGG16"); figures drawn from encoder
+    outputs then carry a visible mark saying their numbers are stand-ins.
+    """
+    figure = get(key)
+    if stand_in and figure.encoders:
+        mark_stand_in(fig, stand_in)
+    path = Path(figures_dir) / f"{figure.name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
     return path
 
 
+def mark_stand_in(fig: plt.Figure, stand_in: str) -> None:
+    """A red line above the figure: its encoder numbers are stand-ins, not CLIP's or VGG16's."""
+    fig.text(
+        0.5,
+        1.0,
+        f"STAND-IN WEIGHTS ({stand_in}): encoder numbers here say nothing about CLIP or VGG16",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        color="white",
+        weight="bold",
+        bbox=dict(boxstyle="square,pad=0.35", fc="#b22222", ec="none"),
+    )
+
+
 def shown_categories(counts: pd.Series, max_categories: int | None) -> tuple[list[str], list[str]]:
-    """``(shown, left_out)``: the ``max_categories`` most frequent categories (ties alphabetical), the rest."""
+    """``(shown, left_out)``: the ``max_categories`` most frequent categories (ties
+    alphabetical), the rest."""
     order = sorted(counts.index, key=lambda c: (-counts[c], c))
     if not max_categories or len(order) <= max_categories:
         return sorted(order), []
@@ -60,6 +94,46 @@ def _short(label: str, n: int = 22) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
 
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def chance_line(ax: plt.Axes, value: float, axis: str = "x", label: str | None = None) -> None:
+    """A dotted line at chance: accuracy 1/C (``axis="x"`` for horizontal bars) or loss ln C."""
+    draw = ax.axvline if axis == "x" else ax.axhline
+    draw(value, label=label, **CHANCE_STYLE)
+
+
+def reads_label(name: str, reads: dict[str, str]) -> str:
+    """``name [photo]``, ``name [text]`` or ``name [photo + text]``."""
+    r = reads.get(name)
+    return f"{name} [{READS[r][0]}]" if r in READS else name
+
+
+def colorbar(fig: plt.Figure, mappable, ax, label: str, **kw) -> None:
+    cb = fig.colorbar(mappable, ax=ax, fraction=kw.pop("fraction", 0.046), pad=0.02, **kw)
+    cb.set_label(label, fontsize=8)
+    cb.ax.tick_params(labelsize=7)
+
+
+def _one_legend(fig: plt.Figure, axes, **kw) -> None:
+    """One legend for the whole figure, from the first axes' handles (duplicates dropped)."""
+    seen: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    if seen:
+        fig.legend(
+            list(seen.values()),
+            list(seen),
+            loc=kw.pop("loc", "lower center"),
+            ncol=kw.pop("ncol", min(len(seen), 4)),
+            fontsize=kw.pop("fontsize", 8),
+            frameon=False,
+            **kw,
+        )
+
+
 # --------------------------------------------------------------------------- data (notebooks 01-02)
 def category_counts(counts: pd.Series, max_categories: int | None = 30) -> plt.Figure:
     """Horizontal bars: usable images per category (the most frequent ``max_categories``)."""
@@ -82,39 +156,50 @@ def example_grid(
     side: int = 160,
     max_categories: int | None = 12,
 ) -> plt.Figure:
-    """A grid of example photos: one row per category (the most frequent ``max_categories``)."""
+    """Example photos: one column per category (the most frequent ``max_categories``)."""
     labels, left = shown_categories(rows["label"].value_counts(), max_categories)
+    n = len(labels)
     fig, axes = plt.subplots(
-        len(labels),
-        per_category,
-        figsize=(1.9 * per_category + 2.2, 1.9 * len(labels)),
-        squeeze=False,
+        per_category, n, figsize=(1.45 * n + 0.4, 1.5 * per_category + 0.6), squeeze=False
     )
-    for r, label in enumerate(labels):
+    for c, label in enumerate(labels):
         group = rows[rows["label"] == label]
         picks = group.sample(min(per_category, len(group)), random_state=seed)
-        for c in range(per_category):
+        for r in range(per_category):
             ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c < len(picks):
-                ax.imshow(load_image(picks.iloc[c]["path"], max_side=side))
-            if c == 0:
-                ax.set_ylabel(_short(label), rotation=0, ha="right", va="center", fontsize=9)
+            ax.axis("off")
+            if r < len(picks):
+                ax.imshow(load_image(picks.iloc[r]["path"], max_side=side))
+            if r == 0:
+                ax.set_title(_wrap(_short(label, 30), 14), fontsize=8)
     fig.tight_layout()
     _left_out_note(fig, left)
     return fig
 
 
 def size_distribution(rows: pd.DataFrame) -> plt.Figure:
-    """Scatter of original width x height (log scales) with the longer side's histogram."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    sns.scatterplot(data=rows, x="width", y="height", hue="label", s=12, ax=a, legend=False)
-    a.set(xscale="log", yscale="log", title="original size (px)")
+    """Width against height (log scales, one colour) and the longer side's histogram; the axes
+    stop at the 99th percentile and the images beyond it are counted on the figure."""
     longer = rows[["width", "height"]].max(axis=1)
-    sns.histplot(longer, bins=40, log_scale=True, ax=b)
-    b.set(xlabel="longer side (px)", title="longer side")
+    limit = float(np.quantile(longer, 0.99)) * 1.15
+    inside = (rows["width"] <= limit) & (rows["height"] <= limit)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a.scatter(rows.loc[inside, "width"], rows.loc[inside, "height"], s=10, alpha=0.5)
+    low = max(1.0, float(rows[["width", "height"]].min().min()) / 1.2)
+    a.set(xscale="log", yscale="log", xlim=(low, limit), ylim=(low, limit))
+    a.set(xlabel="width (px)", ylabel="height (px)", title=f"{len(rows)} images")
+    a.plot([low, limit], [low, limit], color="#999999", lw=0.8, ls="--", label="square")
+    a.legend(fontsize=8, loc="upper left")
+    b.hist(longer.clip(upper=limit), bins=40, color=sns.color_palette()[0])
+    b.set(xlabel="longer side (px)", ylabel="images", title="longer side")
+    outside = rows[~inside]
+    if len(outside):
+        big = outside.assign(pixels=outside["width"] * outside["height"]).nlargest(1, "pixels")
+        note = (
+            f"{len(outside)} image(s) beyond the axes, the largest "
+            f"{int(big['width'].iloc[0])}×{int(big['height'].iloc[0])} px (counted in the last bar)"
+        )
+        fig.text(0.5, -0.02, note, ha="center", va="top", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -209,65 +294,110 @@ def augmentation_views(
     return fig
 
 
+def _loss_limit(values, n_classes: int) -> float:
+    """Top of a loss axis: the data's largest finite value or the uniform guess, whichever is higher."""
+    finite = [v for v in np.ravel(values) if np.isfinite(v)]
+    return 1.08 * max([np.log(n_classes), *finite])
+
+
 def learning_curves(
-    histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], cols: int = 4
+    histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], n_classes: int
 ) -> plt.Figure:
-    """Loss (top) and accuracy (bottom) per epoch, train vs validation, one column per model; the kept epoch marked."""
+    """Loss (top row) and accuracy (bottom row) per epoch, train vs validation, one column per
+    model; rows share their axes (loss from 0, accuracy 0 to 1, chance dotted), one legend."""
     names = list(histories)
-    n_cols = min(cols, max(1, len(names)))
-    n_blocks = int(np.ceil(len(names) / n_cols)) if names else 1
-    fig, axes = plt.subplots(
-        2 * n_blocks, n_cols, figsize=(4.2 * n_cols, 3.2 * 2 * n_blocks), squeeze=False
+    n = max(1, len(names))
+    fig, axes = plt.subplots(2, n, figsize=(3.1 * n + 0.6, 5.6), squeeze=False, sharex="col")
+    top = _loss_limit(
+        [h[c] for h in histories.values() for c in ("train_loss", "val_loss")], n_classes
     )
-    for ax in axes.ravel():
-        ax.axis("off")
-    for i, name in enumerate(names):
+    for col, name in enumerate(names):
         h = histories[name]
-        block, col = divmod(i, n_cols)
         for r, (metric, label) in enumerate((("loss", "cross-entropy"), ("acc", "accuracy"))):
-            ax = axes[2 * block + r, col]
-            ax.axis("on")
-            ax.plot(h["epoch"], h[f"train_{metric}"], "o-", ms=3, label="train")
+            ax = axes[r, col]
+            ax.plot(h["epoch"], h[f"train_{metric}"], "o--", ms=3, label="training")
             ax.plot(h["epoch"], h[f"val_{metric}"], "o-", ms=3, label="validation")
-            ax.axvline(
-                best_epochs[name],
-                color="grey",
-                ls="--",
-                lw=1,
-                label=f"kept: epoch {best_epochs[name]}",
-            )
-            ax.set_ylabel(label)
+            ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label="epoch kept")
+            chance = np.log(n_classes) if metric == "loss" else 1 / n_classes
+            chance_line(ax, chance, "y", label="chance (uniform guess)")
+            ax.set_ylim(0, top if metric == "loss" else 1)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if col == 0:
+                ax.set_ylabel(label)
+            else:
+                ax.tick_params(labelleft=False)
             if r == 0:
-                ax.set_title(name)
+                ax.set_title(f"{name}\n(kept: epoch {best_epochs[name]})", fontsize=9)
             else:
                 ax.set_xlabel("epoch")
-            ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _one_legend(fig, axes)
     return fig
 
 
-def optimizer_curves(curves: pd.DataFrame, chosen: dict) -> plt.Figure:
-    """The note's Figure 6: validation (solid) and training (dotted) loss per epoch for each optimiser at its chosen rate."""
+def loss_curves(
+    histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], n_classes: int, cols: int = 4
+) -> plt.Figure:
+    """Training (dashed) and validation (solid) loss per epoch, one panel per model, all panels on
+    the same axes (loss from 0, the uniform guess dotted), the kept epoch marked, one legend."""
+    names = list(histories)
+    n_cols = min(cols, max(1, len(names)))
+    n_rows = int(np.ceil(len(names) / n_cols)) if names else 1
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        figsize=(3.2 * n_cols, 2.6 * n_rows + 0.5),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
+    top = _loss_limit(
+        [h[c] for h in histories.values() for c in ("train_loss", "val_loss")], n_classes
+    )
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        h = histories[name]
+        ax.plot(h["epoch"], h["train_loss"], "o--", ms=3, color="C0", label="training")
+        ax.plot(h["epoch"], h["val_loss"], "o-", ms=3, color="C1", label="validation")
+        ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label="epoch kept")
+        chance_line(ax, np.log(n_classes), "y", label="uniform guess (ln C)")
+        ax.set_ylim(0, top)
+        ax.set_title(f"{name} (kept: {best_epochs[name]})", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cross-entropy")
+    fig.tight_layout(rect=(0, 0.07 if n_rows == 1 else 0.04, 1, 1))
+    _one_legend(fig, axes)
+    return fig
+
+
+def optimizer_curves(curves: pd.DataFrame, chosen: dict, n_classes: int) -> plt.Figure:
+    """The note's optimiser figure: validation (solid) and training (dotted) loss per epoch for
+    each optimiser at its chosen rate, loss from 0, the uniform guess dotted."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for (name, part), colour in zip(curves.groupby("optimizer", sort=False), sns.color_palette()):
+        c = chosen[name]
         ax.plot(
             part["epoch"],
             part["val_loss"],
             "o-",
             ms=3,
             color=colour,
-            label=f"{name} (lr {chosen[name]['lr']:g}): best {chosen[name]['best_val_loss']:.3f} at epoch "
-            f"{chosen[name]['best_epoch']}",
+            label=f"{name} (lr {c['lr']:g}): best {c['best_val_loss']:.3f} at epoch {c['best_epoch']}",
         )
         ax.plot(part["epoch"], part["train_loss"], ":", color=colour)
+    chance_line(ax, np.log(n_classes), "y", label="uniform guess (ln C)")
     ax.set(
         xlabel="epoch",
         ylabel="cross-entropy",
-        title="Same head, data and seed; solid: validation, dotted: training",
+        ylim=(0, _loss_limit(curves[["val_loss", "train_loss"]].to_numpy(), n_classes)),
     )
+    ax.set_title("Same head, data and seed; solid: validation, dotted: training", fontsize=10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -329,37 +459,36 @@ def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figur
 def similarity_matrix(
     images: list[np.ndarray], sims: np.ndarray, classes: list[str], true: list[str]
 ) -> plt.Figure:
-    """The note's Figure 1: photos (rows, as thumbnails) x category prompts (columns), cosine similarity."""
+    """The note's similarity figure: photos (rows, as thumbnails) x category prompts (columns),
+    cosine similarity with its colour bar."""
     n, m = sims.shape
-    fig = plt.figure(figsize=(2.2 + 1.0 * m, 1.0 * n + 1.8))
-    grid = fig.add_gridspec(n, 2, width_ratios=[1.0, m * 0.95], wspace=0.02)
+    fig = plt.figure(figsize=(2.6 + 1.0 * m, 1.0 * n + 1.8))
+    grid = fig.add_gridspec(n, 3, width_ratios=[1.0, m * 0.95, 0.25], wspace=0.04)
     heat = fig.add_subplot(grid[:, 1])
-    sns.heatmap(
-        sims,
-        annot=True,
-        fmt=".2f",
-        cmap="viridis",
-        cbar=False,
-        ax=heat,
-        annot_kws={"fontsize": 7},
-        xticklabels=[_short(c, 16) for c in classes],
-        yticklabels=False,
-    )
-    heat.tick_params(axis="x", rotation=55, labelsize=8)
+    image = heat.imshow(sims, cmap="viridis", aspect="auto")
+    for r in range(n):
+        for c in range(m):
+            heat.text(c, r, f"{sims[r, c]:.2f}", ha="center", va="center", fontsize=7, color="w")
+    heat.set_xticks(range(m), [_short(c, 16) for c in classes], rotation=55, ha="left", fontsize=8)
     heat.xaxis.tick_top()
+    heat.set_yticks([])
+    heat.grid(False)
     best = sims.argmax(axis=1)
     for r in range(n):
-        heat.add_patch(plt.Rectangle((best[r], r), 1, 1, fill=False, ec="red", lw=2.2))
+        heat.add_patch(plt.Rectangle((best[r] - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=2.2))
         if true[r] in classes:
             t = classes.index(true[r])
-            heat.plot([t + 0.15, t + 0.85], [r + 0.88, r + 0.88], color="white", lw=2)
+            heat.plot([t - 0.35, t + 0.35], [r + 0.38, r + 0.38], color="white", lw=2.5)
         ax = fig.add_subplot(grid[r, 0])
         ax.imshow(images[r])
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(_short(true[r], 14), rotation=0, ha="right", va="center", fontsize=7)
+    cax = fig.add_subplot(grid[:, 2])
+    cb = fig.colorbar(image, cax=cax)
+    cb.set_label("cosine similarity (higher: closer)", fontsize=8)
     fig.suptitle(
-        "cosine(image, category prompts) — red: best match, white bar: true category",
+        "cosine(photo, category prompts): red frame = best match, white bar = true category",
         fontsize=9,
         y=0.02,
     )
@@ -367,11 +496,17 @@ def similarity_matrix(
 
 
 def zeroshot_vs_supervised(
-    table: pd.DataFrame, zeroshot: str, labelled: dict[str, int]
+    table: pd.DataFrame,
+    zeroshot: str,
+    labelled: dict[str, int],
+    reads: dict[str, str],
+    n_classes: int,
 ) -> plt.Figure:
-    """The note's Figure 2: zero-shot accuracy against the supervised candidates, with intervals and label counts."""
-    order = table.sort_values("accuracy").index.tolist()
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(order) + 1.4))
+    """The note's zero-shot figure, like with like: zero-shot CLIP against the candidates that
+    read the photo only, test accuracy with intervals, labels each needs, chance dotted."""
+    photo = [n for n in table.index if reads.get(n) == "image"]
+    order = table.loc[photo].sort_values("accuracy").index.tolist()
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(order) + 1.5))
     y = np.arange(len(order))
     acc = table.loc[order, "accuracy"].to_numpy(dtype=float)
     err = np.vstack(
@@ -382,18 +517,20 @@ def zeroshot_vs_supervised(
     )
     colours = ["#d62728" if n == zeroshot else "#1f77b4" for n in order]
     ax.barh(y, acc, xerr=err, color=colours, capsize=3)
-    ax.set_yticks(y, [f"{n} ({labelled.get(n, 0)} labels)" for n in order])
-    ax.set(
-        xlim=(0, 1),
-        xlabel="test accuracy (95% CI)",
-        title="Zero-shot (red, no labelled photo) vs supervised",
+    ax.set_yticks(y, [f"{n} ({labelled.get(n, 0)} labelled)" for n in order])
+    chance_line(ax, 1 / n_classes, "x", label=f"chance (1/{n_classes})")
+    ax.set(xlim=(0, 1), xlabel="test accuracy (95% CI)")
+    ax.set_title(
+        "Photo-only candidates: zero-shot (red, no labelled photo) vs supervised", fontsize=10
     )
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def log_loss_curve(losses: np.ndarray, name: str) -> plt.Figure:
-    """The note's Figure 5: −log p over p in (0, 1], with this run's per-image test losses over it."""
+def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
+    """The note's loss figure: −log p over p in (0, 1], with this run's per-image test losses
+    over it and the loss of a uniform guess."""
     fig, ax = plt.subplots(figsize=(7, 4))
     p = np.linspace(0.005, 1, 400)
     ax.plot(p, -np.log(p), color="k", lw=1.5, label="−log p(true class)")
@@ -404,30 +541,43 @@ def log_loss_curve(losses: np.ndarray, name: str) -> plt.Figure:
         s=14,
         alpha=0.6,
         color="#d62728",
-        label=f"{name}: {len(losses)} test images",
         zorder=3,
+        label=f"{name}: {len(losses)} test images",
     )
+    chance_line(ax, np.log(n_classes), "y", label=f"uniform guess: ln {n_classes}")
     ax2 = ax.twinx()
     ax2.hist(probs, bins=20, range=(0, 1), alpha=0.25, color="#1f77b4")
-    ax2.set_ylabel("test images per bin")
+    ax2.set_ylabel("test images per bin (blue bars)")
     ax2.grid(False)
     ax.set(
         xlabel="predicted probability of the true class",
         ylabel="cross-entropy loss",
-        title=f"mean test loss {np.mean(losses):.3f}, median {np.median(losses):.3f}",
+        xlim=(0, 1),
+        ylim=(0, None),
     )
-    ax.legend(loc="upper right")
+    ax.set_title(
+        f"mean test loss {np.mean(losses):.3f}, median {np.median(losses):.3f}", fontsize=10
+    )
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def results_forest(
-    table: pd.DataFrame, repeats: pd.DataFrame | None, reference: str | None
+    table: pd.DataFrame,
+    repeats: pd.DataFrame | None,
+    reference: str | None,
+    reads: dict[str, str],
+    n_classes: int,
 ) -> plt.Figure:
-    """Left: accuracy and macro-F1 with 95% intervals per candidate. Right: accuracy over repeated splits."""
+    """Left: accuracy and macro-F1 with 95% intervals per candidate on the test split. Right:
+    accuracy over repeated splits. Both panels share the rows (best test accuracy on top); a
+    candidate not refitted on the other splits is said so on its row."""
     order = table.sort_values("accuracy").index.tolist()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 0.45 * len(order) + 1.6), sharey=False)
     y = np.arange(len(order))
+    fig, (a, b) = plt.subplots(
+        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, gridspec_kw={"wspace": 0.05}
+    )
     for k, (metric, marker) in enumerate((("accuracy", "o"), ("macro_f1", "s"))):
         v = table.loc[order, metric].to_numpy(dtype=float)
         err = np.vstack(
@@ -437,32 +587,43 @@ def results_forest(
             ]
         )
         a.errorbar(
-            v, y + (k - 0.5) * 0.25, xerr=err, fmt=marker, capsize=3, label=metric.replace("_", "-")
+            v,
+            y + (k - 0.5) * 0.25,
+            xerr=err,
+            fmt=marker,
+            capsize=3,
+            label=metric.replace("_", "-") + " (95% CI)",
         )
-    a.set_yticks(y, [f"{n} ★" if n == reference else n for n in order])
-    a.set(
-        xlim=(0, 1),
-        xlabel="test split (95% cluster-bootstrap CI)",
-        title="every candidate on the same test images",
+    labels = [reads_label(n, reads) + (" ★" if n == reference else "") for n in order]
+    a.set_yticks(y, labels)
+    chance_line(a, 1 / n_classes, "x", label=f"chance accuracy (1/{n_classes})")
+    a.set(xlim=(0, 1), xlabel="locked test split")
+    a.set_title(
+        "test split"
+        + (f" (★ {reference}: the reference of the paired tests)" if reference else ""),
+        fontsize=9,
     )
     a.legend(loc="lower right", fontsize=8)
+    b.set(xlim=(0, 1), xlabel="test accuracy on each other split")
+    chance_line(b, 1 / n_classes, "x")
     if repeats is not None and len(repeats):
-        long = repeats.reset_index().melt(
-            id_vars="seed", var_name="candidate", value_name="accuracy"
-        )
-        long = long[long["candidate"].isin(order)]
-        sns.stripplot(
-            data=long,
-            y="candidate",
-            x="accuracy",
-            order=[o for o in order if o in set(long["candidate"])],
-            ax=b,
-            size=5,
-            alpha=0.7,
-        )
-        b.set(xlim=(0, 1), title=f"{repeats.shape[0]} other group-aware splits", ylabel="")
+        for row, name in enumerate(order):
+            if name in repeats.columns:
+                values = repeats[name].dropna().to_numpy(dtype=float)
+                b.scatter(values, np.full(len(values), row), s=18, alpha=0.6, color="C0")
+                b.plot([values.mean()] * 2, [row - 0.3, row + 0.3], color="k", lw=1.5)
+            else:
+                b.text(
+                    0.02,
+                    row,
+                    "not refitted on other splits (costly)",
+                    va="center",
+                    fontsize=7,
+                    color="#777777",
+                )
+        b.set_title(f"{repeats.shape[0]} other group-aware splits (dots; bar: mean)", fontsize=9)
     else:
-        b.axis("off")
+        b.set_title("no repeated splits in this run", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -470,20 +631,17 @@ def results_forest(
 def confusion_matrices(
     confusions: dict[str, list[list[int]]], classes: list[str], max_categories: int | None = 20
 ) -> plt.Figure:
-    """Row-normalised confusion matrices (counts annotated), one per model; only the most frequent
-    ``max_categories`` true categories are drawn (rows and columns), the rest named."""
+    """Row-normalised confusion matrices (counts annotated), one per model, one colour bar; only
+    the most frequent ``max_categories`` true categories are drawn, the rest named."""
     first = np.asarray(next(iter(confusions.values())))
     support = pd.Series(first.sum(axis=1), index=classes)
     shown, left = shown_categories(support, max_categories)
     idx = [classes.index(c) for c in shown]
-    fig, axes = plt.subplots(
-        1,
-        len(confusions),
-        figsize=(max(6.2, 0.5 * len(idx) + 2.5) * len(confusions), max(5.4, 0.45 * len(idx) + 2)),
-        squeeze=False,
-    )
+    n = len(confusions)
+    side = max(4.6, 0.5 * len(idx) + 2.2)
+    fig, axes = plt.subplots(1, n, figsize=(side * n + 1.0, side), squeeze=False)
     short = [_short(c, 16) for c in shown]
-    for ax, (name, cm) in zip(axes[0], confusions.items()):
+    for k, (ax, (name, cm)) in enumerate(zip(axes[0], confusions.items())):
         cm = np.asarray(cm)[np.ix_(idx, idx)]
         share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
         sns.heatmap(
@@ -493,13 +651,15 @@ def confusion_matrices(
             cmap="Blues",
             vmin=0,
             vmax=1,
-            cbar=False,
+            cbar=k == n - 1,
             ax=ax,
             xticklabels=short,
-            yticklabels=short,
+            yticklabels=short if k == 0 else False,
             annot_kws={"fontsize": 8},
+            cbar_kws={"label": "share of the true category's test images"},
         )
-        ax.set(title=name, xlabel="predicted", ylabel="true")
+        ax.set_title(f"{name}: accuracy {np.trace(cm) / max(cm.sum(), 1):.1%}", fontsize=10)
+        ax.set(xlabel="predicted", ylabel="true" if k == 0 else "")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
         ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
@@ -507,18 +667,74 @@ def confusion_matrices(
     return fig
 
 
-def label_budget(
-    summary: pd.DataFrame, zeroshot: float | None = None, zeroshot_name: str = "clip-zeroshot"
+def error_gallery(
+    errors: dict[str, pd.DataFrame], per_model: int = 6, side: int = 200
 ) -> plt.Figure:
-    """Test accuracy (mean, min-max band) against labelled images per category; zero-shot at k = 0."""
-    fig, ax = plt.subplots(figsize=(8, 4.6))
+    """For each model, its most confident test errors (``errors[name]``: rows with ``path``,
+    ``product_name``, ``true``, ``predicted``, ``probability``, most confident first): one row of
+    photos per model, each titled with the name, the true and the predicted category."""
+    names = list(errors)
+    cols = max(1, min(per_model, max((len(e) for e in errors.values()), default=1)))
+    fig, axes = plt.subplots(
+        max(1, len(names)),
+        cols,
+        figsize=(1.75 * cols + 0.6, 2.75 * max(1, len(names))),
+        squeeze=False,
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, name in enumerate(names):
+        shown = errors[name].head(cols)
+        if shown.empty:
+            axes[r, 0].text(0, 0.5, f"{name}: no test error", fontsize=9)
+            continue
+        for c, (_, row) in enumerate(shown.iterrows()):
+            ax = axes[r, c]
+            ax.imshow(load_image(row["path"], max_side=side))
+            title = (
+                f"{_wrap(row['product_name'][:48], 22)}\n"
+                f"true: {_short(row['true'], 18)}\n"
+                f"said: {_short(row['predicted'], 18)} ({row['probability']:.2f})"
+            )
+            ax.set_title(title, fontsize=6.5, loc="left")
+        axes[r, 0].text(
+            -0.08,
+            0.5,
+            f"{name}\n{len(errors[name])} errors",
+            transform=axes[r, 0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=9,
+            weight="bold",
+        )
+    fig.tight_layout()
+    return fig
+
+
+def label_budget(
+    summary: pd.DataFrame,
+    n_classes: int,
+    reads: dict[str, str],
+    zeroshot: float | None = None,
+    zeroshot_name: str = "clip-zeroshot",
+) -> plt.Figure:
+    """Test accuracy (mean, min-max band) against labelled products per category; zero-shot at
+    k = 0; chance dotted; series drawn with their own marker and slightly apart, so that equal
+    curves stay visible; the legend outside the data."""
+    fig, ax = plt.subplots(figsize=(9, 4.4))
     ks = [k for k in summary["k"].unique() if str(k) != "all"]
-    positions = {k: i + 1 for i, k in enumerate(ks)}
+    positions = {str(k): i + 1 for i, k in enumerate(ks)}
     positions["all"] = len(ks) + 1
-    for (name, part), colour in zip(summary.groupby("candidate", sort=False), sns.color_palette()):
-        x = [positions[k if str(k) != "all" else "all"] for k in part["k"]]
-        ax.plot(x, part["mean"], "o-", color=colour, label=name)
-        ax.fill_between(x, part["min"], part["max"], color=colour, alpha=0.15)
+    groups = list(summary.groupby("candidate", sort=False))
+    offsets = np.linspace(-0.12, 0.12, len(groups)) if len(groups) > 1 else [0.0]
+    markers = ["o", "s", "D", "^", "v", "P", "X"]
+    for (name, part), colour, dx, marker in zip(groups, sns.color_palette(), offsets, markers):
+        x = [positions[str(k)] + dx for k in part["k"]]
+        ax.plot(
+            x, part["mean"], marker=marker, ls="-", color=colour, label=reads_label(name, reads)
+        )
+        ax.fill_between(x, part["min"], part["max"], color=colour, alpha=0.12)
     if zeroshot is not None:
         ax.scatter(
             [0],
@@ -527,15 +743,92 @@ def label_budget(
             s=180,
             color="k",
             zorder=4,
-            label=f"{zeroshot_name} (k = 0)",
+            label=f"{zeroshot_name} [photo] (k = 0)",
         )
-        ax.axhline(zeroshot, color="k", lw=0.8, ls=":")
-    ax.set_xticks([0] + list(positions.values()), ["0"] + [str(k) for k in positions])
+    chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
+    ax.set_xticks([0, *positions.values()], ["0", *positions])
     ax.set(
-        xlabel="labelled training images per category",
+        xlabel="labelled products per category (k to train, k more to choose settings; all: the whole split)",
         ylabel="test accuracy",
         ylim=(0, 1.02),
-        title="How much labelling buys (band: min-max over draws)",
+    )
+    ax.set_title("How much labelling buys (line: mean over draws, band: min-max)", fontsize=10)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[str]:
+    """Names not dominated by another (cheaper or equal and more accurate, or cheaper and as
+    accurate), cheapest first."""
+    order = sorted(cost.index, key=lambda n: (cost[n], -accuracy[n]))
+    front, best = [], -np.inf
+    for n in order:
+        if accuracy[n] > best:
+            front.append(n)
+            best = accuracy[n]
+    return front
+
+
+def accuracy_cost(
+    table: pd.DataFrame,
+    ms_per_product: dict[str, float],
+    labelled: dict[str, int],
+    reads: dict[str, str],
+    n_classes: int,
+    device: str = "",
+) -> plt.Figure:
+    """Accuracy (95% interval) against the measured milliseconds of one prediction (log scale),
+    marker by what the candidate reads, its labelled products written beside it, the best
+    trade-offs (nothing both cheaper and more accurate) joined; chance dotted."""
+    names = [n for n in table.index if n in ms_per_product]
+    cost = pd.Series({n: max(ms_per_product[n], 1e-3) for n in names})
+    acc = table.loc[names, "accuracy"].astype(float)
+    front = pareto_front(cost, acc)
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    for r, (label, marker) in READS.items():
+        part = [n for n in names if reads.get(n) == r]
+        if not part:
+            continue
+        lo = acc[part] - table.loc[part, "accuracy_low"].astype(float)
+        hi = table.loc[part, "accuracy_high"].astype(float) - acc[part]
+        ax.errorbar(
+            cost[part],
+            acc[part],
+            yerr=[lo, hi],
+            fmt=marker,
+            ms=7,
+            capsize=2,
+            alpha=0.85,
+            label=label,
+        )
+    ax.plot(
+        cost[front],
+        acc[front],
+        "-",
+        color="#2ca02c",
+        lw=2,
+        alpha=0.6,
+        zorder=0,
+        label="best trade-offs",
+    )
+    for n in names:
+        weight = "bold" if n in front else "normal"
+        ax.annotate(
+            f"{n} ({labelled.get(n, 0)} labels)",
+            (cost[n], acc[n]),
+            xytext=(5, 4),
+            textcoords="offset points",
+            fontsize=7,
+            weight=weight,
+        )
+    chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
+    ax.set_xscale("log")
+    ax.set(
+        ylim=(0, 1.02),
+        ylabel="test accuracy (95% CI)",
+        xlabel="milliseconds per product, whole prediction from the file"
+        + (f" ({device})" if device else ""),
     )
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -543,6 +836,13 @@ def label_budget(
 
 
 # --------------------------------------------------------------------------- explanations (06)
+def _overlay(ax: plt.Axes, image: np.ndarray, values: np.ndarray, lim: float, alpha: float = 0.6):
+    ax.imshow(image)
+    shown = ax.imshow(values, cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=alpha)
+    ax.axis("off")
+    return shown
+
+
 def lime_examples(
     images: list[np.ndarray],
     note_results: list[dict],
@@ -550,18 +850,19 @@ def lime_examples(
     classes: list[str],
     top_k: int = 10,
 ) -> plt.Figure:
-    """The note's Figure 7: each image, its ``top_k`` superpixels at the note's sample count and at the
-    chosen one, and every superpixel's weight at the chosen count."""
+    """The note's LIME figure: each image, its ``top_k`` superpixels at the note's sample count
+    and at the chosen one, and every superpixel's weight at the chosen count (colour bar)."""
     from skimage.segmentation import mark_boundaries
 
-    fig, axes = plt.subplots(len(images), 4, figsize=(13, 3.4 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(len(images), 4, figsize=(12.5, 3.2 * len(images)), squeeze=False)
+    shown = None
     for row, image, rn, rc in zip(axes, images, note_results, chosen_results):
         for ax, r in ((row[1], rn), (row[2], rc)):
             keep = np.isin(r["segments"], sorted(top_segments(r["weights"], top_k)))
-            shown = np.where(keep[..., None], image, (image * 0.25 + 191).astype(np.uint8))
+            dim = np.where(keep[..., None], image, (image * 0.25 + 191).astype(np.uint8))
             show_array(
                 ax,
-                mark_boundaries(shown, r["segments"] * keep, color=(1, 0.8, 0)),
+                mark_boundaries(dim, r["segments"] * keep, color=(1, 0.8, 0)),
                 f"top {top_k} at {r['num_samples']} copies (R² {r['score']:.2f})",
             )
         heat = rc["weights"][rc["segments"]]
@@ -569,32 +870,36 @@ def lime_examples(
         show_array(
             row[0], image, f"predicted {_short(classes[rc['label']])} (p = {rc['probability']:.2f})"
         )
-        row[3].imshow(image)
-        row[3].imshow(heat, cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.6)
+        shown = _overlay(row[3], image, heat / lim, 1.0)
         row[3].set_title(f"weight per superpixel ({rc['num_samples']} copies)", fontsize=8)
-        row[3].axis("off")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    if shown is not None:
+        cax = fig.add_axes([0.94, 0.15, 0.012, 0.7])
+        cb = fig.colorbar(shown, cax=cax)
+        cb.set_label("LIME weight / largest |weight| (red: for the predicted class)", fontsize=8)
     return fig
 
 
 def averaging(
     images: list[np.ndarray], maps: list[np.ndarray], mean: np.ndarray, label: str
 ) -> plt.Figure:
-    """The note's Figure 8: two images of one category, their LIME maps (scaled to [-1, 1]) and the average."""
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6.6))
+    """The note's averaging figure: two images of one category, their LIME maps (scaled to
+    [-1, 1]) and the pixel-wise average, with the colour bar."""
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.4))
+    shown = None
     for c, (image, m) in enumerate(zip(images, maps)):
         show_array(axes[0, c], image, f"test image {c + 1}")
-        axes[1, c].imshow(image)
-        axes[1, c].imshow(m / (np.abs(m).max() or 1), cmap="RdBu_r", vmin=-1, vmax=1, alpha=0.6)
+        shown = _overlay(axes[1, c], image, m / (np.abs(m).max() or 1), 1.0)
         axes[1, c].set_title(f"LIME map {c + 1} (scaled to [-1, 1])", fontsize=8)
-        axes[1, c].axis("off")
-    show_array(axes[0, 2], np.mean(images, axis=0).astype(np.uint8), "mean photo")
-    axes[1, 2].imshow(np.mean(images, axis=0).astype(np.uint8), alpha=0.6)
-    axes[1, 2].imshow(mean, cmap="RdBu_r", vmin=-1, vmax=1, alpha=0.65)
+    mean_photo = np.mean(images, axis=0).astype(np.uint8)
+    show_array(axes[0, 2], mean_photo, "mean photo")
+    _overlay(axes[1, 2], mean_photo, mean, 1.0, alpha=0.65)
     axes[1, 2].set_title("pixel-wise average of the two maps", fontsize=8)
-    axes[1, 2].axis("off")
     fig.suptitle(f"{_short(label, 40)}: how a per-category map is made", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    cax = fig.add_axes([0.93, 0.08, 0.015, 0.38])
+    cb = fig.colorbar(shown, cax=cax)
+    cb.set_label("scaled LIME weight (red: for the class)", fontsize=8)
     return fig
 
 
@@ -603,23 +908,30 @@ def global_maps(
     counts: dict[str, int],
     backgrounds: dict[str, np.ndarray],
     left_out: list[str] | None = None,
+    what: str = "test images",
 ) -> plt.Figure:
-    """The note's Figure 9: per category, the mean LIME map over ``counts[c]`` images, over a mean photo."""
+    """The note's per-category figure: per category, the mean LIME map over ``counts[c]`` images
+    (``what`` says which), over their mean photo; one shared colour scale and bar."""
     labels = list(maps)
     cols = min(4, max(1, len(labels)))
     rows = int(np.ceil(len(labels) / cols)) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + 0.8, 3.2 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    lim = max([np.abs(maps[c]).max() for c in labels if counts.get(c)] + [1e-9])
+    shown = None
     for ax, label in zip(axes.ravel(), labels):
         if label in backgrounds:
             ax.imshow(backgrounds[label].astype(np.uint8), alpha=0.6)
         if counts.get(label):
-            lim = np.abs(maps[label]).max() or 1.0
-            ax.imshow(maps[label], cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.65)
+            shown = ax.imshow(maps[label], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.65)
         ax.set_title(f"{_short(label, 24)}\n(n = {counts.get(label, 0)})", fontsize=8)
-    fig.suptitle("Mean LIME importance per category (red: supports the class)", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"Mean LIME importance per category, over {what}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if shown is not None:
+        cax = fig.add_axes([0.93, 0.15, 0.015, 0.7])
+        cb = fig.colorbar(shown, cax=cax)
+        cb.set_label("mean scaled LIME weight (red: for the class, blue: against)", fontsize=8)
     _left_out_note(fig, left_out or [])
     return fig
 
@@ -632,10 +944,12 @@ def trust(
     curves: dict[str, np.ndarray],
     auc: dict[str, float],
     k: int,
+    n_classes: int,
+    unit: str = "superpixels",
 ) -> plt.Figure:
-    """Left: top-k overlap between LIME seeds per sample count (median over images, each image a dot).
-    Right: deletion curves over the same superpixels, with their mean areas."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2))
+    """Left: top-k overlap between LIME seeds per sample count (median over items, each item a
+    dot). Right: deletion curves over the same ``unit``, with their mean areas. Both axes 0 to 1."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2))
     counts = sorted(medians, key=int)
     x = np.arange(len(counts))
     a.bar(
@@ -643,7 +957,7 @@ def trust(
         [medians[c] for c in counts],
         color=sns.color_palette()[0],
         alpha=0.7,
-        label="median over images",
+        label="median over items",
     )
     for s in per_image:
         a.scatter(
@@ -660,39 +974,62 @@ def trust(
     a.set_xticks(x, [f"{c}{' ✓' if int(c) == chosen else ''}" for c in counts])
     a.set(
         ylim=(0, 1),
-        xlabel="LIME perturbed copies per image (✓: used for the figures)",
-        ylabel=f"Jaccard of top-{k} superpixels",
-        title="Stability across seeds (dots: images)",
+        xlabel="LIME perturbed copies (✓: used for the figures)",
+        ylabel=f"Jaccard overlap of the top-{k} {unit}",
     )
-    a.legend(fontsize=8)
+    a.set_title("Stability across seeds (dots: items)", fontsize=10)
+    a.legend(fontsize=8, loc="upper left")
     for method, curve in curves.items():
         b.plot(
             np.linspace(0, 100, len(curve)), curve, label=f"{method} (mean area {auc[method]:.3f})"
         )
+    chance_line(b, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
     b.set(
-        xlabel="% of superpixels deleted (most important first)",
+        ylim=(0, 1),
+        xlim=(0, 100),
+        xlabel=f"% of {unit} deleted (most important first)",
         ylabel="probability of the explained class",
-        title="Deletion curves (lower area = more faithful)",
     )
-    b.legend(fontsize=8)
+    b.set_title("Deletion curves (lower area = more faithful)", fontsize=10)
+    b.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
 
 def shap_figure(
-    shap_values, predicted: list[str], true_labels: list[str] | None = None
+    shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 4
 ) -> plt.Figure:
-    """SHAP's own ``image_plot`` (one row per image, the explained class ``predicted`` named above its map)."""
-    import shap
-
-    values = np.asarray(shap_values.values)[..., 0]  # the explained (predicted) class
-    names = np.array([[_short(p)] for p in predicted])
-    # arrays rather than the Explanation: shap 0.51 misreads an Explanation of 3 RGB images as two output dims
-    shap.image_plot(
-        [values],
-        pixel_values=np.asarray(shap_values.data),
-        labels=names,
-        true_labels=true_labels,
-        show=False,
+    """SHAP maps of the explained (predicted) class, one image per category: each photo beside
+    its SHAP map (channels summed), ``per_row`` images to a row, one symmetric colour scale and bar."""
+    values = np.asarray(shap_values.values)[..., 0].sum(axis=-1)  # n x H x W
+    data = np.asarray(shap_values.data)
+    data = (
+        (data * 255).clip(0, 255).astype(np.uint8)
+        if data.max() <= 1.0 + 1e-6
+        else data.astype(np.uint8)
     )
-    return plt.gcf()
+    n = len(values)
+    per_row = max(1, min(per_row, n))
+    rows = int(np.ceil(n / per_row))
+    fig, axes = plt.subplots(
+        rows, 2 * per_row, figsize=(2.9 * per_row + 0.9, 1.75 * rows + 0.5), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    lim = float(np.abs(values).max()) or 1.0
+    shown = None
+    for j in range(n):
+        r, c = divmod(j, per_row)
+        title = f"said: {_short(predicted[j], 18)}"
+        if true_labels is not None:
+            title = f"true: {_short(true_labels[j], 18)}\n" + title
+        show_array(axes[r, 2 * c], data[j], title)
+        grey = data[j].mean(axis=-1)
+        axes[r, 2 * c + 1].imshow(grey, cmap="gray", alpha=0.35)
+        shown = axes[r, 2 * c + 1].imshow(values[j], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.8)
+        axes[r, 2 * c + 1].set_title("SHAP", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    cax = fig.add_axes([0.94, 0.12, 0.012, 0.76])
+    cb = fig.colorbar(shown, cax=cax)
+    cb.set_label("SHAP value (red: towards the said class)", fontsize=8)
+    return fig

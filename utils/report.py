@@ -22,8 +22,6 @@ from .paths import REPORTS, ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ROOT / "profiles"
-# A notebook that stops with one of these has nothing to do in this run (it recorded why); the chain goes on.
-SKIPS = {"NothingToExplain"}
 
 
 class NotebookFailed(RuntimeError):
@@ -54,6 +52,8 @@ def run(
 ) -> list[Path]:
     """Run every notebook (or those whose name starts with one of ``only``) into ``output_dir``."""
     params = {**profile_parameters(profile), **overrides}
+    if os.environ.get("STRICT", "").lower() in ("1", "true", "yes") and "strict" not in overrides:
+        params["strict"] = True
     unknown = sorted(set(params) - declared_parameters())
     if unknown:
         raise ValueError(
@@ -104,15 +104,23 @@ def _execute(nb: Path, profile: str, params: dict, output_dir: Path) -> Path:
             progress_bar=False,
         )
     except pm.PapermillExecutionError as exc:
-        if exc.ename in SKIPS:
-            print(f"   skipped: {exc.evalue}", flush=True)
-            return output_dir / nb.name
         raise NotebookFailed(
             f"{nb.name} stopped: {exc.ename}: {exc.evalue}\n"
             f"(full traceback in the executed copy: {output_dir / nb.name})"
         ) from None
     print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
     return output_dir / nb.name
+
+
+def not_run(params_reports_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """The candidates the last run skipped (``features.skipped`` of its metrics), with the reasons."""
+    folder = NOTEBOOKS / (params_reports_dir or "../reports")
+    path = Path(folder) / "metrics.json"
+    if not path.exists():
+        return {}
+    import json
+
+    return json.loads(path.read_text()).get("features", {}).get("skipped") or {}
 
 
 def parse_overrides(pairs: list[list[str]] | None, yamls: list[str] | None) -> dict:
@@ -145,10 +153,19 @@ def main(argv: list[str] | None = None) -> None:
         "-y", "--yaml", action="append", help="overrides as a YAML mapping, e.g. -y 'seed: 7'"
     )
     args = parser.parse_args(argv)
+    overrides = parse_overrides(args.parameter, args.yaml)
     try:
-        run(args.profile, args.output_dir, args.only, **parse_overrides(args.parameter, args.yaml))
+        run(args.profile, args.output_dir, args.only, **overrides)
     except (NotebookFailed, ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    skipped = not_run(overrides.get("reports_dir"))
+    if skipped:
+        print(f"\nNot run ({len(skipped)} candidates; the note lists them too):")
+        by_reason: dict[str, list[str]] = {}
+        for name, why in skipped.items():
+            by_reason.setdefault(why, []).append(name)
+        for why, names in by_reason.items():
+            print(f"- {', '.join(names)}: {why}")
 
 
 if __name__ == "__main__":

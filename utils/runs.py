@@ -148,3 +148,31 @@ def assert_consistent(metrics: dict) -> None:
     problems = check(metrics)
     if problems:
         raise MixedRuns("the metrics file mixes runs; the note is not built. " + " ".join(problems))
+
+
+# --------------------------------------------------------------------------- stand-in weights
+STAND_INS = {"tiny-random": "tiny random weights", "random": "full-size random weights"}
+ENCODER_NAMES = {"clip": "CLIP", "vgg16": "VGG16"}
+
+
+def stand_ins(weights: dict[str, str | None]) -> dict[str, str]:
+    """``{kind: what}`` for the encoders of ``weights`` (``{"clip": clip_model, "vgg16":
+    vgg_weights}``) whose weights are stand-ins (random or tiny), not pretrained ones."""
+    return {k: STAND_INS[str(w)] for k, w in weights.items() if str(w) in STAND_INS}
+
+
+def stand_in_text(stand: dict[str, str]) -> str | None:
+    """``"tiny random weights: CLIP, VGG16"`` (None when every encoder is real)."""
+    if not stand:
+        return None
+    by_what: dict[str, list[str]] = {}
+    for kind, what in stand.items():
+        by_what.setdefault(what, []).append(ENCODER_NAMES.get(kind, kind))
+    return "; ".join(f"{what}: {', '.join(kinds)}" for what, kinds in by_what.items())
+
+
+def stand_in_candidates(names: list[str], stand: dict[str, str]) -> set[str]:
+    """The candidates of ``names`` that read an encoder with stand-in weights."""
+    from .candidates import encoder_kinds
+
+    return {n for n in names if encoder_kinds([n]) & set(stand)}

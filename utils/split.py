@@ -391,3 +391,58 @@ def to_datasets(split: Split, folder: str | os.PathLike):
     dataset = DatasetDict(parts)
     dataset.save_to_disk(str(folder))
     return dataset
+
+
+def groups_summary(rows: pd.DataFrame, photo_groups: pd.DataFrame, text_groups: pd.DataFrame
+                   ) -> pd.DataFrame:
+    """Groups of two or more rows: near-identical photos, descriptions, and either (the split's)."""
+    either = rows["group"].value_counts()
+    either = either[either > 1]
+    spans = lambda g: int(g["labels"].str.contains(",").sum()) if len(g) else 0  # noqa: E731
+    return pd.DataFrame(
+        {
+            "groups of 2+": [len(photo_groups), len(text_groups), len(either)],
+            "rows in them": [
+                int(photo_groups["size"].sum()) if len(photo_groups) else 0,
+                int(text_groups["size"].sum()) if len(text_groups) else 0,
+                int(either.sum()),
+            ],
+            "spanning several categories": [spans(photo_groups), spans(text_groups), None],
+        },
+        index=["near-identical photos", "near-identical descriptions", "either (the split's)"],
+    )
+
+
+def members_preview(groups: pd.DataFrame, n: int = 4, width: int = 40) -> pd.DataFrame:
+    """``groups_table`` with each group's first ``n`` members cut to ``width`` characters."""
+    return groups.assign(members=groups["members"].map(lambda m: [str(x)[:width] for x in m[:n]]))
+
+
+def summary(split_rows: pd.DataFrame, counts: pd.DataFrame, groups: pd.DataFrame,
+            straddling: list[int], settings: dict, layout, usable: int) -> dict:
+    """What notebook 02 records: sizes, settings, groups, where the DatasetDict is."""
+    hf = layout.hf_split
+    root = layout.data_dir.parent
+    val, test = settings["val_fraction"], settings["test_fraction"]
+    return {
+        "images": len(split_rows),
+        "usable": usable,
+        "counts": counts.to_dict(),
+        "fractions": f"{1 - val - test:.0%} / {val:.0%} / {test:.0%}",
+        "val_fraction": val,
+        "test_fraction": test,
+        "max_per_category": settings.get("max_per_category"),
+        "max_distance": settings["near_duplicate_distance"],
+        "text_threshold": settings["text_threshold"],
+        "groups": len(groups),
+        "groups_straddling": len(straddling),
+        "datasets_path": str(hf.relative_to(root)) if hf.is_relative_to(root) else str(hf),
+    }
+
+
+def shares(counts: pd.DataFrame) -> pd.DataFrame:
+    """Each category's share of each part (columns) and overall, as percentages."""
+    parts = counts.drop(index="total")
+    table = parts / counts.loc["total"]
+    table["overall"] = parts.sum(axis=1) / counts.loc["total"].sum()
+    return table.map(lambda v: f"{100 * v:.1f}%")

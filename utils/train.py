@@ -316,3 +316,9 @@ def compare_optimizers(
         chosen[name] = {"lr": lr, "best_val_loss": round(score, 4), "best_epoch": result.best_epoch}
         curves.append(result.history.assign(optimizer=name, lr=lr))
     return pd.concat(curves, ignore_index=True), chosen
+
+
+def shape_overrides(overrides: dict) -> dict:
+    """The parts of a head override that change its shape (``hidden``, ``dropout``), not its
+    optimiser: what the optimiser comparison keeps from ``head_overrides``."""
+    return {k: v for k, v in overrides.items() if k in ("hidden", "dropout")}

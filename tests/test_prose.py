@@ -1,0 +1,130 @@
+"""utils.prose and utils.decision: every sentence from the records, the claims read from
+intervals, the recommendation chosen without the test split."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from utils import decision, formatting, prose
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _literal_strings(path: Path) -> list[tuple[int, str]]:
+    """String literals of a module, without docstrings and without f-string format specs."""
+    tree = ast.parse(path.read_text())
+    docstrings, specs = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            for sub in ast.walk(node.format_spec):
+                specs.add(id(sub))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings and id(node) not in specs
+    ]
+
+
+# Digits that are names, not values: a model, notebooks, number formats, metric names and keys.
+NAMES = re.compile(
+    r"(?i)vgg16|notebooks? \d\d|^\d\d$|b?float(16|32)|macro[-_]f1\w*|\bF1\b|\bL2\b|\br2\w*"
+    r"|\[−1, 1\]"
+)
+
+
+def _numbers(strings):
+    return [(n, s) for n, s in strings if re.search(r"[0-9]", NAMES.sub("", s))]
+
+
+def test_no_number_can_enter_the_prose_except_from_the_records() -> None:
+    """The note's sentences are written in utils/prose.py: its string literals hold no digit but in
+    names (VGG16, notebook 05, float32...), so every number in them is formatted from the run's
+    records (or the figure registry, or the original note's claims)."""
+    assert _numbers(_literal_strings(ROOT / "utils" / "prose.py")) == []
+
+
+def test_the_digit_check_would_catch_a_hard_coded_number(tmp_path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('def f(x):\n    """Doc 42."""\n    return f"{x:.2f} of VGG16 in notebook 06; the note used 20"\n')
+    assert [s for _, s in _numbers(_literal_strings(bad))] == [" of VGG16 in notebook 06; the note used 20"]
+
+
+def test_numbers_are_written_without_minus_zero_and_with_their_sign() -> None:
+    assert formatting.points(-0.00001) == "0.0" and formatting.points(0.0) == "0.0"
+    assert formatting.points(0.032) == "+3.2" and formatting.points(-0.01) == "−1.0"
+    assert formatting.points_interval(0.0, -0.0, 0.0) == "0.0 points (0.0 to 0.0)"
+    assert formatting.pct(0.9123) == "91.2%" and formatting.pct(float("nan")) == "—"
+    assert formatting.pvalue(0.00001) == "< 0.001" and formatting.pvalue(0.2481) == "0.248"
+    assert formatting.sig(0.248494) == "0.248" and formatting.sig(12.0) == "12"
+
+
+EV = {
+    "table": {
+        "clip-head": {"accuracy": 0.9, "accuracy_low": 0.87, "accuracy_high": 0.93},
+        "vgg16-head": {"accuracy": 0.7, "accuracy_low": 0.62, "accuracy_high": 0.78},
+        "text-tfidf": {"accuracy": 0.96, "accuracy_low": 0.93, "accuracy_high": 0.99},
+    },
+    "paired": {
+        "vgg16-head": {"accuracy_difference": -0.2, "difference_low": -0.27, "difference_high": -0.13},
+        "text-tfidf": {"accuracy_difference": 0.06, "difference_low": 0.02, "difference_high": 0.1},
+    },
+    "costs": {"clip-head": {"inference_s_per_item": 0.01}, "vgg16-head": {"inference_s_per_item": 0.03},
+              "text-tfidf": {"inference_s_per_item": 0.0002}},
+    "labelled": {"clip-head": 840, "vgg16-head": 840, "text-tfidf": 840},
+}
+TRAINING = {"info": {"clip-head": {"best_epoch": 3, "val_accuracy": 0.90},
+                     "vgg16-head": {"best_epoch": 9, "val_accuracy": 0.70},
+                     "text-tfidf": {"best_epoch": None, "val_accuracy": 0.955}}}
+
+
+def test_claims_are_read_from_the_intervals() -> None:
+    rows = {r["key"]: r for r in decision.claims(EV, TRAINING, set())}
+    assert rows["clip_accuracy"]["verdict"] == "confirmed"  # 87-93% inside 85-95%
+    assert rows["vgg16_accuracy"]["verdict"] == "not resolved at this sample size"  # 62-78 vs 75-85
+    assert rows["clip_epoch"]["verdict"] == "confirmed" and rows["vgg16_epoch"]["verdict"] == "contradicted"
+    assert rows["clip_beats_vgg16"]["verdict"] == "confirmed"
+    assert rows["clip_beats_vgg16"]["low"] == pytest.approx(0.13)
+    stand = {r["key"]: r for r in decision.claims(EV, TRAINING, {"clip-head"})}
+    assert stand["clip_accuracy"]["verdict"] == "not measured"
+    assert stand["clip_beats_vgg16"]["verdict"] == "not measured"
+    assert stand["vgg16_accuracy"]["verdict"] != "not measured"
+
+
+def test_the_claims_table_labels_the_notes_values_and_this_runs() -> None:
+    table = prose.claims_table(decision.claims(EV, TRAINING, set()))
+    assert list(table.columns) == ["the original note", "this run", "verdict"]
+    assert table.loc["CLIP head: test accuracy", "the original note"] == "about 90% (read as 85%–95%)"
+    assert table.loc["CLIP head: test accuracy", "this run"] == "90.0% (87.0–93.0%)"
+
+
+def test_the_recommendation_does_not_change_when_only_test_labels_change() -> None:
+    first = decision.recommend(EV, TRAINING, n_val=200)
+    flipped = {**EV, "table": {n: {**t, "accuracy": 1 - t["accuracy"]} for n, t in EV["table"].items()}}
+    second = decision.recommend(flipped, TRAINING, n_val=200)
+    assert first["candidate"] == second["candidate"] == "text-tfidf"
+    assert first["test_accuracy"] == 0.96 and second["test_accuracy"] == pytest.approx(0.04)
+
+
+def test_ties_on_validation_go_to_fewer_labels_then_cheaper() -> None:
+    training = {"info": {**TRAINING["info"], "clip-head": {"val_accuracy": 0.953}}}
+    ev = {**EV, "labelled": {**EV["labelled"], "clip-head": 100}}
+    rec = decision.recommend(ev, training, n_val=200)  # within one product of 0.955: tied
+    assert rec["candidate"] == "clip-head" and set(rec["tied"]) == {"clip-head", "text-tfidf"}
+    assert decision.recommend(EV, training, n_val=200)["candidate"] == "text-tfidf"  # cheaper
+
+
+def test_stand_in_candidates_are_not_recommended_while_a_real_one_exists() -> None:
+    training = {"info": {**TRAINING["info"], "clip-head": {"val_accuracy": 0.99}}}
+    rec = decision.recommend(EV, training, n_val=200, exclude={"clip-head", "vgg16-head"})
+    assert rec["candidate"] == "text-tfidf" and rec["excluded"] == ["clip-head", "vgg16-head"]
+    lines = prose.recommendation_lines(rec, True, 7)
+    assert len(lines) <= 3 and "stand-in" in lines[-1]

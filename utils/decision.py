@@ -1,0 +1,162 @@
+"""The answer: the original note's claims checked against this run, and what to deploy.
+
+- ``ORIGINAL``: what the original methodological note claimed, in its own terms (the only numbers
+  of this project that are not measured by the run; the note always labels them as the note's).
+- ``claims``: one row per claim with the note's value, this run's value and interval, and a
+  verdict read from the interval (``VERDICTS``), or "not measured" when the encoders are stand-ins
+  or the candidate was not run.
+- ``recommend``: the candidate to deploy, chosen without the test split (``RULE``), with the labels
+  and the cost per product it needs; its test accuracy is reported once, beside the choice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ORIGINAL = {
+    "clip_accuracy": {
+        "claim": "CLIP head: test accuracy",
+        "note": "about 90%",
+        "candidate": "clip-head",
+        "value": 0.90,
+        "tolerance": 0.05,
+    },
+    "vgg16_accuracy": {
+        "claim": "VGG16 head: test accuracy",
+        "note": "about 80%",
+        "candidate": "vgg16-head",
+        "value": 0.80,
+        "tolerance": 0.05,
+    },
+    "clip_epoch": {
+        "claim": "CLIP head: best epoch",
+        "note": "3",
+        "candidate": "clip-head",
+        "range": (3, 3),
+    },
+    "vgg16_epoch": {
+        "claim": "VGG16 head: best epoch",
+        "note": "5 to 8",
+        "candidate": "vgg16-head",
+        "range": (5, 8),
+    },
+    "clip_beats_vgg16": {
+        "claim": "CLIP head beats VGG16 head",
+        "note": "yes, by about 10 points",
+        "candidate": "clip-head",
+        "other": "vgg16-head",
+    },
+}
+
+VERDICTS = {
+    "confirmed": "the run's 95% interval lies inside the note's value ± its tolerance (accuracies), "
+    "the run's epoch lies in the note's range (epochs), or the paired interval of the difference "
+    "lies above zero (comparison)",
+    "contradicted": "the interval lies entirely outside the note's value ± tolerance, the epoch "
+    "outside the note's range, or the paired interval lies below zero",
+    "not resolved at this sample size": "the interval overlaps the note's value ± tolerance "
+    "without lying inside it, or the paired interval includes zero",
+    "not measured": "the candidate was not run, or its encoder has stand-in (random or tiny) weights",
+}
+
+RULE = (
+    "highest validation accuracy (the test split is not read); candidates within one validation "
+    "product of the best count as tied, and among those the one needing the fewest labelled "
+    "products, then the cheapest prediction, is recommended"
+)
+
+
+def _accuracy_verdict(low: float, high: float, value: float, tolerance: float) -> str:
+    lo, hi = value - tolerance, value + tolerance
+    if lo <= low and high <= hi:
+        return "confirmed"
+    if high < lo or low > hi:
+        return "contradicted"
+    return "not resolved at this sample size"
+
+
+def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> list[dict]:
+    """One row per claim of ``ORIGINAL``: ``key``, ``claim``, ``note``, ``tolerance``/``range``,
+    this run's ``value`` (and ``low``, ``high``, ``range_other_splits`` where measured),
+    ``verdict`` and ``why`` (when not measured). ``stand_in_candidates``: candidates whose
+    encoders have stand-in weights (their numbers are not measurements of CLIP or VGG16)."""
+    table, info = evaluation.get("table", {}), training.get("info", {})
+    epochs_other = evaluation.get("repeats", {}).get("best_epochs", {})
+    rows = []
+    for key, c in ORIGINAL.items():
+        row = {"key": key, "claim": c["claim"], "note": c["note"]}
+        row.update({k: c[k] for k in ("tolerance", "range") if k in c})
+        if "value" in c:
+            row["note_value"] = c["value"]
+        names = [c["candidate"], *([c["other"]] if "other" in c else [])]
+        missing = [n for n in names if n not in table]
+        standin = [n for n in names if n in stand_in_candidates]
+        if missing:
+            row.update(verdict="not measured", why=f"{', '.join(missing)} not run")
+        elif "value" in c:
+            t = table[c["candidate"]]
+            row.update(value=t["accuracy"], low=t["accuracy_low"], high=t["accuracy_high"])
+            row["verdict"] = _accuracy_verdict(t["accuracy_low"], t["accuracy_high"], c["value"],
+                                               c["tolerance"])
+        elif "range" in c:
+            epoch = info.get(c["candidate"], {}).get("best_epoch")
+            row["value"] = epoch
+            other = epochs_other.get(c["candidate"])
+            if other:
+                row["range_other_splits"] = [int(min(other)), int(max(other))]
+            a, b = c["range"]
+            row["verdict"] = "confirmed" if epoch is not None and a <= epoch <= b else "contradicted"
+        else:
+            p = evaluation["paired"].get(c["other"])  # other minus reference
+            if p is None:
+                row.update(verdict="not measured", why="no paired comparison")
+            else:
+                d, low, high = (-p["accuracy_difference"], -p["difference_high"],
+                                -p["difference_low"])
+                row.update(value=d, low=low, high=high)
+                row["verdict"] = ("confirmed" if low > 0 else "contradicted" if high < 0
+                                  else "not resolved at this sample size")
+        if standin and not missing:
+            row.update(verdict="not measured", why=f"stand-in weights ({', '.join(standin)})")
+        rows.append(row)
+    return rows
+
+
+def recommend(
+    evaluation: dict, training: dict, n_val: int, exclude: set[str] = frozenset()
+) -> dict:
+    """The candidate to deploy by ``RULE``, from validation accuracies only; returns its name,
+    the tied candidates, its labels, cost per product, and (reported once) its test accuracy.
+    ``exclude``: candidates whose numbers are stand-ins (random or tiny encoders), not chosen
+    while a candidate with real numbers exists."""
+    info = training.get("info", {})
+    costs, labelled, table = evaluation["costs"], evaluation["labelled"], evaluation["table"]
+    val = {n: info[n]["val_accuracy"] for n in table if info.get(n, {}).get("val_accuracy") is not None}
+    real = {n: v for n, v in val.items() if n not in exclude}
+    among_stand_ins = not real
+    val = real or val
+    if not val:
+        return {}
+    best = max(val.values())
+    tie = 1.0 / max(n_val, 1)
+    tied = [n for n, v in val.items() if v >= best - tie - 1e-12]
+    cost = lambda n: costs.get(n, {}).get("inference_s_per_item", np.inf)  # noqa: E731
+    chosen = min(tied, key=lambda n: (labelled.get(n, 0), cost(n), -val[n], n))
+    t = table[chosen]
+    return {
+        "rule": RULE,
+        "candidate": chosen,
+        "among_stand_ins": among_stand_ins,
+        "excluded": sorted(exclude & set(table)),
+        "val_accuracy": val[chosen],
+        "best_val_accuracy": best,
+        "tied": sorted(tied, key=lambda n: -val[n]),
+        "n_val": n_val,
+        "labelled": labelled.get(chosen, 0),
+        "s_per_product": cost(chosen),
+        "device": costs.get(chosen, {}).get("device"),
+        "test_accuracy": t["accuracy"],
+        "test_low": t["accuracy_low"],
+        "test_high": t["accuracy_high"],
+        "validation": val,
+    }
