@@ -200,5 +200,6 @@ def test_stand_in_runs_say_so_in_every_banner() -> None:
     assert "Stand-in weights" in text and "CLIP: tiny random weights" in text
     assert "Numbers of text-tfidf, which read no encoder, are real." in text
     assert prose.banner("04", {}, {}, ["clip-head"]) == ""
-    assert runs.stand_in_candidates(["clip-head", "fusion-late", "text-tfidf", "vgg16-head"], stand) == {
-        "clip-head", "fusion-late"}
+    assert runs.stand_in_candidates(
+        ["clip-head", "fusion-late", "text-tfidf", "vgg16-head"], stand
+    ) == {"clip-head", "fusion-late"}

@@ -13,27 +13,49 @@ def _partial_run(tmp_path, weights=None):
     ax.plot([0, 1])
     plots.save_figure(fig, "split", tmp_path / "figures")
     path = tmp_path / "metrics.json"
-    runs.start(path, "full", 1, weights=weights or {"clip": "openai/clip-vit-base-patch32",
-                                                     "vgg16": "IMAGENET1K_V1"})
-    runs.record(path, "split", {
-        "images": 10, "fractions": "60% / 20% / 20%", "seed": 1, "groups_straddling": 0,
-        "groups": 2, "max_distance": 4, "text_threshold": 0.9, "datasets_path": "data/hf",
-        "counts": {"train": {"a": 6, "total": 6}, "val": {"a": 2, "total": 2},
-                   "test": {"a": 2, "total": 2}}}, split_id="s1")
+    runs.start(
+        path,
+        "full",
+        1,
+        weights=weights or {"clip": "openai/clip-vit-base-patch32", "vgg16": "IMAGENET1K_V1"},
+    )
+    runs.record(
+        path,
+        "split",
+        {
+            "images": 10,
+            "fractions": "60% / 20% / 20%",
+            "seed": 1,
+            "groups_straddling": 0,
+            "groups": 2,
+            "max_distance": 4,
+            "text_threshold": 0.9,
+            "datasets_path": "data/hf",
+            "counts": {
+                "train": {"a": 6, "total": 6},
+                "val": {"a": 2, "total": 2},
+                "test": {"a": 2, "total": 2},
+            },
+        },
+        split_id="s1",
+    )
     return runs.load(path)
 
 
 def test_note_from_partial_metrics_names_missing_figures(tmp_path) -> None:
     md, html = note.build(_partial_run(tmp_path), tmp_path / "figures", tmp_path / "reports")
     text = md.read_text()
-    assert "The 10 photos are split 60% / 20% / 20% (training / validation / test) with seed 1" in text
+    assert (
+        "The 10 photos are split 60% / 20% / 20% (training / validation / test) with seed 1" in text
+    )
     split = figures.get("split")
     assert f"](../figures/{split.name}.png)" in text and f"{split.label}. How the images" in text
     assert f"`{figures.get('lime').name}.png` is missing" in text
     page = html.read_text()
     assert page.count("data:image/png;base64,") == 1 and "dataset.imagesBroken" in page
-    assert set(note.missing_figures(tmp_path / "figures")) == {
-        f.name for f in figures.FIGURES} - {split.name}
+    assert set(note.missing_figures(tmp_path / "figures")) == {f.name for f in figures.FIGURES} - {
+        split.name
+    }
 
 
 def test_the_html_opens_with_the_run_a_table_of_contents_and_the_answer(tmp_path) -> None:

@@ -29,8 +29,10 @@ def _literal_strings(path: Path) -> list[tuple[int, str]]:
     return [
         (node.lineno, node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        and id(node) not in docstrings and id(node) not in specs
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and id(node) not in specs
     ]
 
 
@@ -54,8 +56,13 @@ def test_no_number_can_enter_the_prose_except_from_the_records() -> None:
 
 def test_the_digit_check_would_catch_a_hard_coded_number(tmp_path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text('def f(x):\n    """Doc 42."""\n    return f"{x:.2f} of VGG16 in notebook 06; the note used 20"\n')
-    assert [s for _, s in _numbers(_literal_strings(bad))] == [" of VGG16 in notebook 06; the note used 20"]
+    bad.write_text(
+        'def f(x):\n    """Doc 42."""\n    return f"{x:.2f} of VGG16 in notebook 06; the note used '
+        '20"\n'
+    )
+    assert [s for _, s in _numbers(_literal_strings(bad))] == [
+        " of VGG16 in notebook 06; the note used 20"
+    ]
 
 
 def test_numbers_are_written_without_minus_zero_and_with_their_sign() -> None:
@@ -74,23 +81,37 @@ EV = {
         "text-tfidf": {"accuracy": 0.96, "accuracy_low": 0.93, "accuracy_high": 0.99},
     },
     "paired": {
-        "vgg16-head": {"accuracy_difference": -0.2, "difference_low": -0.27, "difference_high": -0.13},
+        "vgg16-head": {
+            "accuracy_difference": -0.2,
+            "difference_low": -0.27,
+            "difference_high": -0.13,
+        },
         "text-tfidf": {"accuracy_difference": 0.06, "difference_low": 0.02, "difference_high": 0.1},
     },
-    "costs": {"clip-head": {"inference_s_per_item": 0.01}, "vgg16-head": {"inference_s_per_item": 0.03},
-              "text-tfidf": {"inference_s_per_item": 0.0002}},
+    "costs": {
+        "clip-head": {"inference_s_per_item": 0.01},
+        "vgg16-head": {"inference_s_per_item": 0.03},
+        "text-tfidf": {"inference_s_per_item": 0.0002},
+    },
     "labelled": {"clip-head": 840, "vgg16-head": 840, "text-tfidf": 840},
 }
-TRAINING = {"info": {"clip-head": {"best_epoch": 3, "val_accuracy": 0.90},
-                     "vgg16-head": {"best_epoch": 9, "val_accuracy": 0.70},
-                     "text-tfidf": {"best_epoch": None, "val_accuracy": 0.955}}}
+TRAINING = {
+    "info": {
+        "clip-head": {"best_epoch": 3, "val_accuracy": 0.90},
+        "vgg16-head": {"best_epoch": 9, "val_accuracy": 0.70},
+        "text-tfidf": {"best_epoch": None, "val_accuracy": 0.955},
+    }
+}
 
 
 def test_claims_are_read_from_the_intervals() -> None:
     rows = {r["key"]: r for r in decision.claims(EV, TRAINING, set())}
     assert rows["clip_accuracy"]["verdict"] == "confirmed"  # 87-93% inside 85-95%
     assert rows["vgg16_accuracy"]["verdict"] == "not resolved at this sample size"  # 62-78 vs 75-85
-    assert rows["clip_epoch"]["verdict"] == "confirmed" and rows["vgg16_epoch"]["verdict"] == "contradicted"
+    assert (
+        rows["clip_epoch"]["verdict"] == "confirmed"
+        and rows["vgg16_epoch"]["verdict"] == "contradicted"
+    )
     assert rows["clip_beats_vgg16"]["verdict"] == "confirmed"
     assert rows["clip_beats_vgg16"]["low"] == pytest.approx(0.13)
     stand = {r["key"]: r for r in decision.claims(EV, TRAINING, {"clip-head"})}
@@ -102,13 +123,18 @@ def test_claims_are_read_from_the_intervals() -> None:
 def test_the_claims_table_labels_the_notes_values_and_this_runs() -> None:
     table = prose.claims_table(decision.claims(EV, TRAINING, set()))
     assert list(table.columns) == ["the original note", "this run", "verdict"]
-    assert table.loc["CLIP head: test accuracy", "the original note"] == "about 90% (read as 85%–95%)"
+    assert (
+        table.loc["CLIP head: test accuracy", "the original note"] == "about 90% (read as 85%–95%)"
+    )
     assert table.loc["CLIP head: test accuracy", "this run"] == "90.0% (87.0–93.0%)"
 
 
 def test_the_recommendation_does_not_change_when_only_test_labels_change() -> None:
     first = decision.recommend(EV, TRAINING, n_val=200)
-    flipped = {**EV, "table": {n: {**t, "accuracy": 1 - t["accuracy"]} for n, t in EV["table"].items()}}
+    flipped = {
+        **EV,
+        "table": {n: {**t, "accuracy": 1 - t["accuracy"]} for n, t in EV["table"].items()},
+    }
     second = decision.recommend(flipped, TRAINING, n_val=200)
     assert first["candidate"] == second["candidate"] == "text-tfidf"
     assert first["test_accuracy"] == 0.96 and second["test_accuracy"] == pytest.approx(0.04)

@@ -1264,8 +1264,15 @@ def runnable(
     return run, skipped
 
 
-def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], stats: pd.DataFrame,
-                     pretrained: dict | None, precision: dict, decode: dict) -> dict:
+def features_summary(
+    panel: Panel,
+    names: list[str],
+    skipped: dict[str, str],
+    stats: pd.DataFrame,
+    pretrained: dict | None,
+    precision: dict,
+    decode: dict,
+) -> dict:
     """What notebook 03 records: the candidates run and skipped, the encoders, what the features
     cost, the pretrained-behaviour check, the bfloat16 check and the decode parity."""
     s = panel.settings
@@ -1301,13 +1308,19 @@ def looped(fitted: dict[str, Fitted]) -> tuple[dict[str, Fitted], dict[str, Fitt
     """``(frozen heads, improvements)``: candidates trained by the shared loop, split into the
     frozen-encoder heads and the fine-tuned or augmented ones."""
     trained = {n: f for n, f in fitted.items() if hasattr(f, "history")}
-    frozen = {n: f for n, f in trained.items()
-              if f.candidate.family == "head" and not f.candidate.augment}
+    frozen = {
+        n: f for n, f in trained.items() if f.candidate.family == "head" and not f.candidate.augment
+    }
     return frozen, {n: f for n, f in trained.items() if n not in frozen}
 
 
-def training_summary(fitted: dict[str, Fitted], table: pd.DataFrame, configs: dict,
-                     optimizers: dict | None, settings: Settings) -> dict:
+def training_summary(
+    fitted: dict[str, Fitted],
+    table: pd.DataFrame,
+    configs: dict,
+    optimizers: dict | None,
+    settings: Settings,
+) -> dict:
     """What notebook 04 records: the choices made on validation, the heads, the curves, the
     optimiser comparison and the fine-tuning settings."""
     trained = {n: f for n, f in fitted.items() if hasattr(f, "history")}

@@ -638,12 +638,19 @@ if __name__ == "__main__":
 
 def category_table(catalog: pd.DataFrame) -> pd.DataFrame:
     """Rows per category and status (the catalog's categories, ``(none)`` for unlabelled rows)."""
-    return pd.crosstab(catalog["label"].fillna("(none)"), catalog["status"], margins=True,
-                       margins_name="total")
+    return pd.crosstab(
+        catalog["label"].fillna("(none)"), catalog["status"], margins=True, margins_name="total"
+    )
 
 
-def summary(catalog: pd.DataFrame, usable_rows: pd.DataFrame, photo_groups: pd.DataFrame,
-            text_groups: pd.DataFrame, source: str | os.PathLike, params: dict) -> dict:
+def summary(
+    catalog: pd.DataFrame,
+    usable_rows: pd.DataFrame,
+    photo_groups: pd.DataFrame,
+    text_groups: pd.DataFrame,
+    source: str | os.PathLike,
+    params: dict,
+) -> dict:
     """What notebook 01 records: rows, statuses, categories and near-duplicate groups."""
     from .split import describe_group
 
@@ -674,5 +681,7 @@ def describe_source(folder: str | os.PathLike) -> str:
     csv = find_csv(folder)
     if csv is None:
         return str(folder)
-    kind = "the note's Flipkart CSV" if _sha256(csv) == CSV_SHA256 else f"a catalog CSV ({csv.name})"
+    kind = (
+        "the note's Flipkart CSV" if _sha256(csv) == CSV_SHA256 else f"a catalog CSV ({csv.name})"
+    )
     return f"{kind} in `{folder.resolve()}`"

@@ -49,14 +49,16 @@ ORIGINAL = {
 }
 
 VERDICTS = {
-    "confirmed": "the run's 95% interval lies inside the note's value ± its tolerance (accuracies), "
+    "confirmed": "the run's 95% interval lies inside the note's value ± its tolerance "
+    "(accuracies), "
     "the run's epoch lies in the note's range (epochs), or the paired interval of the difference "
     "lies above zero (comparison)",
     "contradicted": "the interval lies entirely outside the note's value ± tolerance, the epoch "
     "outside the note's range, or the paired interval lies below zero",
     "not resolved at this sample size": "the interval overlaps the note's value ± tolerance "
     "without lying inside it, or the paired interval includes zero",
-    "not measured": "the candidate was not run, or its encoder has stand-in (random or tiny) weights",
+    "not measured": "the candidate was not run, or its encoder has stand-in (random or tiny) "
+    "weights",
 }
 
 RULE = (
@@ -96,8 +98,9 @@ def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> l
         elif "value" in c:
             t = table[c["candidate"]]
             row.update(value=t["accuracy"], low=t["accuracy_low"], high=t["accuracy_high"])
-            row["verdict"] = _accuracy_verdict(t["accuracy_low"], t["accuracy_high"], c["value"],
-                                               c["tolerance"])
+            row["verdict"] = _accuracy_verdict(
+                t["accuracy_low"], t["accuracy_high"], c["value"], c["tolerance"]
+            )
         elif "range" in c:
             epoch = info.get(c["candidate"], {}).get("best_epoch")
             row["value"] = epoch
@@ -105,17 +108,27 @@ def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> l
             if other:
                 row["range_other_splits"] = [int(min(other)), int(max(other))]
             a, b = c["range"]
-            row["verdict"] = "confirmed" if epoch is not None and a <= epoch <= b else "contradicted"
+            row["verdict"] = (
+                "confirmed" if epoch is not None and a <= epoch <= b else "contradicted"
+            )
         else:
             p = evaluation["paired"].get(c["other"])  # other minus reference
             if p is None:
                 row.update(verdict="not measured", why="no paired comparison")
             else:
-                d, low, high = (-p["accuracy_difference"], -p["difference_high"],
-                                -p["difference_low"])
+                d, low, high = (
+                    -p["accuracy_difference"],
+                    -p["difference_high"],
+                    -p["difference_low"],
+                )
                 row.update(value=d, low=low, high=high)
-                row["verdict"] = ("confirmed" if low > 0 else "contradicted" if high < 0
-                                  else "not resolved at this sample size")
+                row["verdict"] = (
+                    "confirmed"
+                    if low > 0
+                    else "contradicted"
+                    if high < 0
+                    else "not resolved at this sample size"
+                )
         if standin and not missing:
             row.update(verdict="not measured", why=f"stand-in weights ({', '.join(standin)})")
         rows.append(row)
@@ -131,7 +144,9 @@ def recommend(
     while a candidate with real numbers exists."""
     info = training.get("info", {})
     costs, labelled, table = evaluation["costs"], evaluation["labelled"], evaluation["table"]
-    val = {n: info[n]["val_accuracy"] for n in table if info.get(n, {}).get("val_accuracy") is not None}
+    val = {
+        n: info[n]["val_accuracy"] for n in table if info.get(n, {}).get("val_accuracy") is not None
+    }
     real = {n: v for n, v in val.items() if n not in exclude}
     among_stand_ins = not real
     val = real or val

@@ -456,7 +456,9 @@ def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:
 # --------------------------------------------------------------------------- tables of notebook 05
 def refittable(fitted: dict) -> list[str]:
     """The candidates refitted on other splits: all but the fine-tuned and augmented (costly)."""
-    return [n for n, f in fitted.items() if f.candidate.family != "finetune" and not f.candidate.augment]
+    return [
+        n for n, f in fitted.items() if f.candidate.family != "finetune" and not f.candidate.augment
+    ]
 
 
 def ranking(table: pd.DataFrame, reads: dict, labelled: dict, costs: dict) -> pd.DataFrame:
@@ -471,8 +473,9 @@ def ranking(table: pd.DataFrame, reads: dict, labelled: dict, costs: dict) -> pd
             "high": t["accuracy_high"].astype(float),
             "macro-F1": t["macro_f1"].astype(float),
             "labelled": [labelled.get(n, 0) for n in t.index],
-            "ms per product": [1000 * costs[n]["inference_s_per_item"] if n in costs else np.nan
-                               for n in t.index],
+            "ms per product": [
+                1000 * costs[n]["inference_s_per_item"] if n in costs else np.nan for n in t.index
+            ],
         },
         index=t.index,
     )
@@ -480,7 +483,9 @@ def ranking(table: pd.DataFrame, reads: dict, labelled: dict, costs: dict) -> pd
 
 def per_class(details: dict, names: list[str]) -> pd.DataFrame:
     """Precision, recall and F1 per category of ``names``, side by side."""
-    parts = {n: pd.DataFrame(details[n]["per_class"]).T[["precision", "recall", "f1"]] for n in names}
+    parts = {
+        n: pd.DataFrame(details[n]["per_class"]).T[["precision", "recall", "f1"]] for n in names
+    }
     out = pd.concat(parts, axis=1)
     out["support"] = pd.DataFrame(details[names[0]]["per_class"]).T["support"].astype(int)
     return out
@@ -504,8 +509,13 @@ def paired_table(paired: dict, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def errors(test: pd.DataFrame, proba: dict[str, np.ndarray], y_true: np.ndarray, classes: list[str],
-           names: list[str]) -> dict[str, pd.DataFrame]:
+def errors(
+    test: pd.DataFrame,
+    proba: dict[str, np.ndarray],
+    y_true: np.ndarray,
+    classes: list[str],
+    names: list[str],
+) -> dict[str, pd.DataFrame]:
     """Per model, its misclassified test products, most confident error first: image, path, name,
     true and predicted category, the probability given to the prediction and to the truth."""
     out = {}
@@ -531,22 +541,32 @@ def errors(test: pd.DataFrame, proba: dict[str, np.ndarray], y_true: np.ndarray,
 def most_confused(confusion: list[list[int]], classes: list[str], n: int = 3) -> list[dict]:
     """The ``n`` largest off-diagonal cells of a confusion matrix (fastai's "most confused")."""
     cm = np.asarray(confusion)
-    cells = [(int(cm[i, j]), classes[i], classes[j]) for i in range(len(cm)) for j in range(len(cm))
-             if i != j and cm[i, j] > 0]
+    cells = [
+        (int(cm[i, j]), classes[i], classes[j])
+        for i in range(len(cm))
+        for j in range(len(cm))
+        if i != j and cm[i, j] > 0
+    ]
     cells.sort(key=lambda c: (-c[0], c[1], c[2]))
     return [{"true": t, "predicted": p, "count": c} for c, t, p in cells[:n]]
 
 
 def confused_table(confused: dict[str, list[dict]]) -> pd.DataFrame:
-    rows = [{"model": n, "true": c["true"], "taken for": c["predicted"], "test products": c["count"]}
-            for n, cs in confused.items() for c in cs]
+    rows = [
+        {"model": n, "true": c["true"], "taken for": c["predicted"], "test products": c["count"]}
+        for n, cs in confused.items()
+        for c in cs
+    ]
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame({"most confused": []})
 
 
 def zeroshot_facts(zs) -> dict:
     """What the note says of the zero-shot candidate: prompts, class names, temperature."""
-    return {"prompts": zs.info["prompts"], "class_names": zs.info["class_names"],
-            "temperature": zs.info.get("temperature")}
+    return {
+        "prompts": zs.info["prompts"],
+        "class_names": zs.info["class_names"],
+        "temperature": zs.info.get("temperature"),
+    }
 
 
 def prompt_names(zs, classes: list[str]) -> pd.DataFrame:
@@ -559,13 +579,35 @@ def budget_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.map(lambda v: f"{100 * v:.1f}%")
 
 
-def summary(panel, fitted: dict, test: pd.DataFrame, table: pd.DataFrame, details: dict,
-            paired: dict, costs: dict, labelled: dict, reads: dict, reference: str, n_boot: int,
-            repeats: pd.DataFrame, seeds, repeat_names: list[str], budget: pd.DataFrame,
-            budget_summary: pd.DataFrame | None, budget_names: list[str], budget_ks: list,
-            budget_draws: int, zeroshot: dict | None, log_loss: dict | None,
-            errors_: dict[str, pd.DataFrame], confused: dict, training: dict,
-            stand_in: set[str], n_val: int, seed: int = 0) -> dict:
+def summary(
+    panel,
+    fitted: dict,
+    test: pd.DataFrame,
+    table: pd.DataFrame,
+    details: dict,
+    paired: dict,
+    costs: dict,
+    labelled: dict,
+    reads: dict,
+    reference: str,
+    n_boot: int,
+    repeats: pd.DataFrame,
+    seeds,
+    repeat_names: list[str],
+    budget: pd.DataFrame,
+    budget_summary: pd.DataFrame | None,
+    budget_names: list[str],
+    budget_ks: list,
+    budget_draws: int,
+    zeroshot: dict | None,
+    log_loss: dict | None,
+    errors_: dict[str, pd.DataFrame],
+    confused: dict,
+    training: dict,
+    stand_in: set[str],
+    n_val: int,
+    seed: int = 0,
+) -> dict:
     """What notebook 05 records: the test table, paired tests, costs, repeated splits, label
     budget, errors, the original note's claims checked and the recommendation."""
     from . import decision
@@ -596,7 +638,9 @@ def summary(panel, fitted: dict, test: pd.DataFrame, table: pd.DataFrame, detail
             "models": repeat_names,
             "accuracies": repeats.reset_index().to_dict("list"),
             "summary": summarize_repeats(repeats).to_dict("index"),
-            "versus_reference": wins_ties_losses(repeats, reference) if reference in repeats else {},
+            "versus_reference": wins_ties_losses(repeats, reference)
+            if reference in repeats
+            else {},
             "best_epochs": repeats.attrs.get("best_epochs", {}),
         },
         "label_budget": {
@@ -610,8 +654,11 @@ def summary(panel, fitted: dict, test: pd.DataFrame, table: pd.DataFrame, detail
         "log_loss": log_loss,
         "errors": {
             "models": {
-                n: {"errors": len(e), "most_confused": confused.get(n, []),
-                    "shown": e.drop(columns=["path"]).head(12).to_dict("records")}
+                n: {
+                    "errors": len(e),
+                    "most_confused": confused.get(n, []),
+                    "shown": e.drop(columns=["path"]).head(12).to_dict("records"),
+                }
                 for n, e in errors_.items()
             }
         },

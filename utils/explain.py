@@ -563,8 +563,10 @@ def image_candidate(requested: str | None, names: list[str]) -> tuple[str | None
         if requested not in names:
             return None, f"{requested} (explain_model) was not run"
         if not explainable(requested):
-            return None, (f"{requested} (explain_model) does not read the photo through the CLIP or "
-                          "VGG16 encoder, which LIME and SHAP explain here")
+            return None, (
+                f"{requested} (explain_model) does not read the photo through the CLIP or "
+                "VGG16 encoder, which LIME and SHAP explain here"
+            )
         return requested, ""
     order = ["clip-head", *names]
     found = next((n for n in order if n in names and explainable(n)), None)
@@ -577,13 +579,27 @@ class ImageStudy:
     """Notebook 06's explanations of one fitted photo candidate on the test rows: LIME (cached),
     SHAP, stability, deletion, and the record of what was done."""
 
-    def __init__(self, fitted, panel, test, cache_dir, settings: dict, batch_size: int = 64,
-                 fast: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        fitted,
+        panel,
+        test,
+        cache_dir,
+        settings: dict,
+        batch_size: int = 64,
+        fast: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.fitted, self.panel, self.test, self.seed = fitted, panel, test, seed
         self.classes = panel.classes
         self.encoder = fitted.image_encoder(panel)
-        self.pipeline = Pipeline(self.encoder, fitted.predict_vectors, fitted.fingerprint(),
-                                 batch_size=batch_size, fast=fast)
+        self.pipeline = Pipeline(
+            self.encoder,
+            fitted.predict_vectors,
+            fitted.fingerprint(),
+            batch_size=batch_size,
+            fast=fast,
+        )
         self.settings = dict(settings)
         self.lime = CachedLime(self.pipeline, cache_dir, seed=seed, **self.settings)
         self.evaluated = fitted.predict_proba(panel, test).argmax(1)
@@ -603,23 +619,33 @@ class ImageStudy:
     def choose(self, n: int, only_correct: bool, categories: list[str]) -> dict[str, list[int]]:
         return per_category(self.test, self.correct, n, only_correct, categories=categories)
 
-    def stability(self, items: list[tuple[int, str]], sample_counts: list[int], seeds: list[int],
-                  k: int) -> list[dict]:
-        return [stability(self.pipeline, self.image(i), sample_counts, seeds, k=k, **self.settings)
-                for i, _ in items]
+    def stability(
+        self, items: list[tuple[int, str]], sample_counts: list[int], seeds: list[int], k: int
+    ) -> list[dict]:
+        return [
+            stability(self.pipeline, self.image(i), sample_counts, seeds, k=k, **self.settings)
+            for i, _ in items
+        ]
 
     def global_maps(self, chosen: dict[str, list[int]], num_samples: int):
         """Per category: the LIME maps, their average, and the mean photo behind them."""
-        maps = {c: [lime_map(self.explained(i, num_samples)) for i in idx]
-                for c, idx in chosen.items()}
+        maps = {
+            c: [lime_map(self.explained(i, num_samples)) for i in idx] for c, idx in chosen.items()
+        }
         means = {c: global_importance(m) for c, m in maps.items() if m}
-        backgrounds = {c: np.mean([self.image(i) for i in idx], axis=0)
-                       for c, idx in chosen.items() if idx}
+        backgrounds = {
+            c: np.mean([self.image(i) for i in idx], axis=0) for c, idx in chosen.items() if idx
+        }
         return maps, means, backgrounds
 
     def shap(self, indices: list[int], max_evals: int):
-        return shap_explain(self.pipeline, np.stack([self.image(i) for i in indices]),
-                            self.classes, max_evals=max_evals, seed=self.seed)
+        return shap_explain(
+            self.pipeline,
+            np.stack([self.image(i) for i in indices]),
+            self.classes,
+            max_evals=max_evals,
+            seed=self.seed,
+        )
 
     def predicted(self, indices: list[int]) -> list[str]:
         probs = self.pipeline(np.stack([self.image(i) for i in indices]))
@@ -630,13 +656,15 @@ class ImageStudy:
         used = sorted(self.used)
         on_pixels = self.pipeline(np.stack([self.image(i) for i in used])).argmax(1)
         same = on_pixels == self.evaluated[used]
-        return {"images": len(used), "agree": int(same.sum()), "rate": float(np.mean(same)),
-                "disagreeing": [self.test.loc[i, "image"] for i, a in zip(used, same) if not a]}
+        return {
+            "images": len(used),
+            "agree": int(same.sum()),
+            "rate": float(np.mean(same)),
+            "disagreeing": [self.test.loc[i, "image"] for i, a in zip(used, same) if not a],
+        }
 
     def rows(self, items) -> list[tuple[str, str]]:
         return [(self.test.loc[i, "image"], c) for i, c in items]
-
-
 
 
 # --------------------------------------------------------------------------- notebook 06's tables and record
@@ -650,7 +678,9 @@ def stability_table(per_image: list[dict], items: list[tuple[int, str]], counts:
     )
 
 
-def examples_table(test, picks: list[int], note: list[dict], chosen: list[dict], classes: list[str]):
+def examples_table(
+    test, picks: list[int], note: list[dict], chosen: list[dict], classes: list[str]
+):
     import pandas as pd
 
     return pd.DataFrame(
@@ -666,16 +696,33 @@ def examples_table(test, picks: list[int], note: list[dict], chosen: list[dict],
     )
 
 
-def image_summary(ix: ImageStudy, params: dict, lime_samples: int, medians: dict, reached: bool,
-                  per_image: list[dict], stab_items, picks, examples, examples_note, chosen,
-                  correct_counts: dict, left_out: list[str], del_items, deletion: Deletion,
-                  faithful: dict, shap_seconds: float) -> dict:
+def image_summary(
+    ix: ImageStudy,
+    params: dict,
+    lime_samples: int,
+    medians: dict,
+    reached: bool,
+    per_image: list[dict],
+    stab_items,
+    picks,
+    examples,
+    examples_note,
+    chosen,
+    correct_counts: dict,
+    left_out: list[str],
+    del_items,
+    deletion: Deletion,
+    faithful: dict,
+    shap_seconds: float,
+) -> dict:
     """What notebook 06 records of the photo explanations: settings, the images each check used,
     stability, faithfulness, agreement with the evaluated predictions, and timings."""
     from .evaluate import LEVEL
 
     test, classes = ix.test, ix.classes
-    r2 = [r["score"] for idx in chosen.values() for r in (ix.explained(i, lime_samples) for i in idx)]
+    r2 = [
+        r["score"] for idx in chosen.values() for r in (ix.explained(i, lime_samples) for i in idx)
+    ]
     r2 += [r["score"] for r in examples + examples_note]
     return {
         "candidate": ix.fitted.name,
@@ -720,8 +767,10 @@ def image_summary(ix: ImageStudy, params: dict, lime_samples: int, medians: dict
         "global": {c: len(i) for c, i in chosen.items()},
         "global_correct": correct_counts,
         "global_left_out": left_out,
-        "shap": {"masker": "blur masker (a blurred copy of the photo fills what is hidden)",
-                 "max_evals": params["shap_max_evals"]},
+        "shap": {
+            "masker": "blur masker (a blurred copy of the photo fills what is hidden)",
+            "max_evals": params["shap_max_evals"],
+        },
         "deletion": {
             "images": len(del_items),
             "images_used": ix.rows(del_items),
@@ -734,9 +783,14 @@ def image_summary(ix: ImageStudy, params: dict, lime_samples: int, medians: dict
             "faithfulness": faithful,
         },
         "agreement": ix.agreement(),
-        "r2": {"explanations": len(r2), "median": float(np.median(r2)), "min": float(np.min(r2)),
-               "max": float(np.max(r2))},
-        "lime_seconds_per_image": float(np.mean([r["seconds"] for r in examples])) if examples
+        "r2": {
+            "explanations": len(r2),
+            "median": float(np.median(r2)),
+            "min": float(np.min(r2)),
+            "max": float(np.max(r2)),
+        },
+        "lime_seconds_per_image": float(np.mean([r["seconds"] for r in examples]))
+        if examples
         else None,
         "shap_seconds_per_image": shap_seconds,
     }

@@ -34,7 +34,9 @@ from .figures import FIGURES, Figure
 class Section:
     key: str
     title: str
-    encoders: bool  # states numbers that read the encoders (stand-in warning when they are stand-ins)
+    encoders: (
+        bool  # states numbers that read the encoders (stand-in warning when they are stand-ins)
+    )
 
 
 SECTIONS = [
@@ -69,14 +71,22 @@ p em:only-child { color: #555; font-size: 0.9rem; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
-blockquote { background: #fff3cd; margin: 1rem 0; padding: 0.4rem 1rem; border-left: 4px solid #e0a800; }
+blockquote { background: #fff3cd; margin: 1rem 0; padding: 0.4rem 1rem; border-left: 4px solid
+#e0a800; }
 .header { color: #444; font-size: 0.9rem; border-bottom: 1px solid #ddd; padding-bottom: 0.5rem; }
 .toc { font-size: 0.9rem; background: #f6f8fa; padding: 0.5rem 1rem; }
 .toc ul { margin: 0.2rem 0; }
 </style>"""
 
-NOTEBOOKS = ("01_explore", "02_split", "03_features", "04_train", "05_evaluate", "06_explain",
-             "07_note")
+NOTEBOOKS = (
+    "01_explore",
+    "02_split",
+    "03_features",
+    "04_train",
+    "05_evaluate",
+    "06_explain",
+    "07_note",
+)
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -107,22 +117,33 @@ def _reproducibility(m: dict) -> str:
         f"`{run.get('code_version')}`, started {run.get('started')}). "
     )
     if enc:
-        text += "Encoders: " + "; ".join(
-            f"{n}: `{e['name']}` ({e['parameters']:,} parameters, weights hash `{e['identity']}`, "
-            f"{e['device']}, {e['precision']})"
-            for n, e in enc.items()
-        ) + ". "
+        text += (
+            "Encoders: "
+            + "; ".join(
+                f"{n}: `{e['name']}` ({e['parameters']:,} parameters, weights hash "
+                f"`{e['identity']}`, "
+                f"{e['device']}, {e['precision']})"
+                for n, e in enc.items()
+            )
+            + ". "
+        )
     check = m.get("features", {}).get("precision_check")
     if check:
-        text += "bfloat16 against float32 on a sample of photos: " + "; ".join(
-            f"{k}: embedding cosine ≥ {v['cosine_min']:.5f} on {v['images']} photos"
-            for k, v in check.items()
-        ) + ". "
+        text += (
+            "bfloat16 against float32 on a sample of photos: "
+            + "; ".join(
+                f"{k}: embedding cosine ≥ {v['cosine_min']:.5f} on {v['images']} photos"
+                for k, v in check.items()
+            )
+            + ". "
+        )
     pa = m.get("evaluation", {}).get("precision_agreement")
     if pa:
-        text += "The heads' predictions under float32 and bfloat16 features agree on " + "; ".join(
-            f"{n}: {v['agree']} of {v['images']}" for n, v in pa.items()
-        ) + ". "
+        text += (
+            "The heads' predictions under float32 and bfloat16 features agree on "
+            + "; ".join(f"{n}: {v['agree']} of {v['images']}" for n, v in pa.items())
+            + ". "
+        )
     return text + (
         "Regenerate with `make report` (or `make smoke`); every knob is a notebook parameter.\n"
     )
@@ -181,7 +202,9 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
 
 def to_html(md_text: str, md_dir: Path) -> str:
     """Self-contained HTML: images embedded as data URIs (paths resolved from ``md_dir``)."""
-    md = markdown.Markdown(extensions=["tables", "toc"], extension_configs={"toc": {"toc_depth": "2-3"}})
+    md = markdown.Markdown(
+        extensions=["tables", "toc"], extension_configs={"toc": {"toc_depth": "2-3"}}
+    )
     body = md.convert(md_text)
     toc = md.toc.replace('<div class="toc">', '<nav class="toc"><b>Contents</b>', 1)
     toc = toc[: toc.rfind("</div>")] + "</nav>" if toc.rstrip().endswith("</div>") else toc

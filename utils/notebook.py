@@ -23,7 +23,15 @@ from pathlib import Path
 
 from . import formatting, plots, prose, runs
 
-PARAMETERS = ("profile", "seed", "figures_dir", "reports_dir", "clip_model", "vgg_weights", "models")
+PARAMETERS = (
+    "profile",
+    "seed",
+    "figures_dir",
+    "reports_dir",
+    "clip_model",
+    "vgg_weights",
+    "models",
+)
 
 
 @dataclass
@@ -108,8 +116,9 @@ def start(number: str, params: dict, show: bool = True) -> Session:
         for kind, name in (run.get("weights") or {}).items():
             if session.weights.get(kind) is None:
                 session.weights[kind] = name
-    session.banner = prose.banner(session.number, session.metrics(), session.stand_ins,
-                                  session.names)
+    session.banner = prose.banner(
+        session.number, session.metrics(), session.stand_ins, session.names
+    )
     if show and session.banner:
         _display_markdown(session.banner)
     return session
@@ -147,8 +156,12 @@ def notes():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
-    shown = [w for w in caught if issubclass(w.category, (UserWarning, RuntimeWarning))
-             and not issubclass(w.category, (DeprecationWarning, FutureWarning))]
+    shown = [
+        w
+        for w in caught
+        if issubclass(w.category, (UserWarning, RuntimeWarning))
+        and not issubclass(w.category, (DeprecationWarning, FutureWarning))
+    ]
     texts = list(dict.fromkeys(str(w.message) for w in shown))
     if texts:
         _display_markdown("**Notes.**\n\n" + "\n".join(f"- {t}" for t in texts))

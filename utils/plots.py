@@ -253,7 +253,8 @@ def show_array(ax: plt.Axes, image: np.ndarray, title: str = "") -> None:
     ax.axis("off")
 
 
-# --------------------------------------------------------------------------- features and training (03-04)
+# --------------------------------------------------------------------------- features and training
+# (03-04)
 def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int = 0) -> plt.Figure:
     """t-SNE of each encoder's features (standardised), coloured by category."""
     from sklearn.manifold import TSNE
@@ -386,7 +387,8 @@ def optimizer_curves(curves: pd.DataFrame, chosen: dict, n_classes: int) -> plt.
             "o-",
             ms=3,
             color=colour,
-            label=f"{name} (lr {c['lr']:g}): best {c['best_val_loss']:.3f} at epoch {c['best_epoch']}",
+            label=f"{name} (lr {c['lr']:g}): best {c['best_val_loss']:.3f} at epoch "
+            f"{c['best_epoch']}",
         )
         ax.plot(part["epoch"], part["train_loss"], ":", color=colour)
     chance_line(ax, np.log(n_classes), "y", label="uniform guess (ln C)")
@@ -748,7 +750,8 @@ def label_budget(
     chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
     ax.set_xticks([0, *positions.values()], ["0", *positions])
     ax.set(
-        xlabel="labelled products per category (k to train, k more to choose settings; all: the whole split)",
+        xlabel="labelled products per category (k to train, k more to choose settings; all: the "
+        "whole split)",
         ylabel="test accuracy",
         ylim=(0, 1.02),
     )
@@ -1000,7 +1003,8 @@ def shap_figure(
     shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 4
 ) -> plt.Figure:
     """SHAP maps of the explained (predicted) class, one image per category: each photo beside
-    its SHAP map (channels summed), ``per_row`` images to a row, one symmetric colour scale and bar."""
+    its SHAP map (channels summed), ``per_row`` images to a row, one symmetric colour scale and bar.
+    """
     values = np.asarray(shap_values.values)[..., 0].sum(axis=-1)  # n x H x W
     data = np.asarray(shap_values.data)
     data = (

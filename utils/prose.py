@@ -136,8 +136,14 @@ def claims_table(claims: list[dict]) -> pd.DataFrame:
         if "tolerance" in c:
             low, high = c["note_value"] - c["tolerance"], c["note_value"] + c["tolerance"]
             note += f" (read as {pct(low, 0)}–{pct(high, 0)})"
-        rows.append({"claim": c["claim"], "the original note": note, "this run": run,
-                     "verdict": c["verdict"]})
+        rows.append(
+            {
+                "claim": c["claim"],
+                "the original note": note,
+                "this run": run,
+                "verdict": c["verdict"],
+            }
+        )
     return pd.DataFrame(rows).set_index("claim")
 
 
@@ -166,20 +172,27 @@ def recommendation_lines(rec: dict, stand: bool, classes: int) -> list[str]:
     first = (
         f"**Deploy `{rec['candidate']}`**: the highest validation accuracy, "
         f"{pct(rec['val_accuracy'])} of {rec['n_val']} validation products"
-        + (f" (tied within one product: {listing(f'`{n}`' for n in tied)}; it needs the fewest "
-           "labels, then the least time)" if tied else "")
+        + (
+            f" (tied within one product: {listing(f'`{n}`' for n in tied)}; it needs the fewest "
+            "labels, then the least time)"
+            if tied
+            else ""
+        )
         + "."
     )
     second = (
-        f"It needs {rec['labelled']} labelled products ({plural(classes, 'category', 'categories')}) "
+        f"It needs {rec['labelled']} labelled products "
+        f"({plural(classes, 'category', 'categories')}) "
         f"and {ms(rec['s_per_product'])} per product ({rec.get('device') or 'cpu'}, whole "
         f"prediction from the file); its test accuracy, reported once: "
         f"{interval(rec['test_accuracy'], rec['test_low'], rec['test_high'])}."
     )
     lines = [first, second]
     if rec.get("among_stand_ins"):
-        lines.append("Every candidate of this run reads stand-in encoders: this choice only "
-                     "exercises the rule.")
+        lines.append(
+            "Every candidate of this run reads stand-in encoders: this choice only "
+            "exercises the rule."
+        )
     elif rec.get("excluded"):
         lines.append(
             f"The {plural(len(rec['excluded']), 'candidate')} reading stand-in encoders "
@@ -209,8 +222,10 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
         items.append("The loaded CLIP behaves like a random model (see the CLIP section).")
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
-        items.append("The photo explanations did not reach the stability threshold: read their top "
-                     "superpixels as indicative only.")
+        items.append(
+            "The photo explanations did not reach the stability threshold: read their top "
+            "superpixels as indicative only."
+        )
     return items
 
 
@@ -230,11 +245,14 @@ def section_summary(m: dict) -> str:
         from .note import markdown_table
 
         text += markdown_table(claims_table(ev["claims"])) + "\n"
-        text += ("Verdicts: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items()) + ".\n\n")
+        text += "Verdicts: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items()) + ".\n\n"
     rec = ev.get("recommendation")
     if ev:
-        text += "**What to deploy.** " + " ".join(
-            recommendation_lines(rec or {}, bool(stand), _n_classes(m))) + "\n\n"
+        text += (
+            "**What to deploy.** "
+            + " ".join(recommendation_lines(rec or {}, bool(stand), _n_classes(m)))
+            + "\n\n"
+        )
         text += f"*The rule, recorded by notebook 05*: {rec['rule']}.\n\n" if rec else ""
     items = limits(m, stand)
     if items:
@@ -281,8 +299,11 @@ def section_clip(m: dict) -> str:
             f"zero-shot, with the category prompts, it classifies {pct(check['accuracy'])} of the "
             f"{check['images']} validation photos ({_level(check)} CI {pct(check['low'])}–"
             f"{pct(check['high'])}; chance {pct(check['chance'])}): "
-            + ("it behaves like a pretrained CLIP. " if check.get("pretrained") else
-               "**it does not behave like a pretrained CLIP**. ")
+            + (
+                "it behaves like a pretrained CLIP. "
+                if check.get("pretrained")
+                else "**it does not behave like a pretrained CLIP**. "
+            )
         )
     t = ev.get("table", {})
     if "clip-zeroshot" not in t:
@@ -292,8 +313,11 @@ def section_clip(m: dict) -> str:
         f"CLIP embeds photos and texts in one space ({_fig('similarity')}). Classifying without "
         f"a single labelled photo, by the cosine similarity of each photo to the category names "
         f"put in {len(zs.get('prompts', []))} prompt templates (averaged, as in the CLIP paper"
-        + (f"; temperature {zs['temperature']:.3g}, the checkpoint's" if zs.get("temperature")
-           else "")
+        + (
+            f"; temperature {zs['temperature']:.3g}, the checkpoint's"
+            if zs.get("temperature")
+            else ""
+        )
         + f"), gives {interval(z['accuracy'], z['accuracy_low'], z['accuracy_high'])} test "
         f"accuracy on the {int(z['n_test'])} test photos; chance is {pct(1 / _n_classes(m))}."
     )
@@ -348,7 +372,8 @@ def section_split(m: dict) -> str:
         text += (
             f"Both encoders are frozen; only a small head is trained on their cached features "
             f"({_fig('architecture')}; {_fig('feature_space')} maps the features):\n\n"
-            + "\n".join(lines) + "\n"
+            + "\n".join(lines)
+            + "\n"
         )
     decode = m.get("features", {}).get("decode")
     if decode:
@@ -379,7 +404,8 @@ def section_loss(m: dict) -> str:
         "Both heads minimise the cross-entropy, −log of the probability given to the true class; "
         f"a uniform guess over {c} categories costs ln {c} = {np.log(c):.3f}."
         if c
-        else "Both heads minimise the cross-entropy, −log of the probability given to the true class."
+        else "Both heads minimise the cross-entropy, −log of the probability given to the true "
+        "class."
     )
     if ll:
         text += (
@@ -416,15 +442,19 @@ def section_optimiser(m: dict) -> str:
     summ = tr.get("summary", {})
     if summ:
         shown = pd.DataFrame(summ).T
-        table = pd.DataFrame({
-            "kept (chosen on validation)": shown["chosen"],
-            "validation accuracy": [pct(v) for v in shown["val_accuracy"]],
-            "labelled (train + val)": shown["labelled (train + val)"],
-            "training time": [seconds(v) if v == v and v is not None else "—"
-                              for v in shown["train_seconds"]],
-        })
+        table = pd.DataFrame(
+            {
+                "kept (chosen on validation)": shown["chosen"],
+                "validation accuracy": [pct(v) for v in shown["val_accuracy"]],
+                "labelled (train + val)": shown["labelled (train + val)"],
+                "training time": [
+                    seconds(v) if v == v and v is not None else "—" for v in shown["train_seconds"]
+                ],
+            }
+        )
         text += (
-            f"What each candidate kept, chosen on the validation split only ({_fig('learning_curves')} "
+            "What each candidate kept, chosen on the validation split only "
+            f"({_fig('learning_curves')} "
             "shows the heads' curves):\n\n" + markdown_table(table)
         )
     return text
@@ -447,14 +477,18 @@ def section_results(m: dict) -> str:
         rows = {}
         for n in names:
             rows[n] = {
-                "accuracy (CI)": interval(t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]),
-                "macro-F1 (CI)": interval(t[n]["macro_f1"], t[n]["macro_f1_low"],
-                                          t[n]["macro_f1_high"], percent=False),
+                "accuracy (CI)": interval(
+                    t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]
+                ),
+                "macro-F1 (CI)": interval(
+                    t[n]["macro_f1"], t[n]["macro_f1_low"], t[n]["macro_f1_high"], percent=False
+                ),
                 "per product": ms(ev["costs"][n]["inference_s_per_item"]),
             }
             if n in rep:
                 rows[n][f"{ev['repeats']['n_splits']} other splits"] = (
-                    f"{pct(rep[n]['mean'])} ± {pct(rep[n]['std'])}")
+                    f"{pct(rep[n]['mean'])} ± {pct(rep[n]['std'])}"
+                )
         text += markdown_table(pd.DataFrame(rows).T) + "\n" + headline(ev) + "\n\n"
     text += errors_text(ev)
     return text
@@ -489,8 +523,10 @@ def headline(ev: dict) -> str:
     elif significant and excludes:
         text += f"On this data, {better} beats {worse}."
     elif significant or excludes:
-        text += (f"On this data, {better} is ahead of {worse}, but the test and the interval "
-                 "disagree on whether the gap is larger than chance: suggestive only.")
+        text += (
+            f"On this data, {better} is ahead of {worse}, but the test and the interval "
+            "disagree on whether the gap is larger than chance: suggestive only."
+        )
     else:
         text += f"On this data, the test split cannot tell {better} and {worse} apart."
     return text
@@ -506,7 +542,8 @@ def errors_text(ev: dict) -> str:
         s = f"{name} gets {e['errors']} of {ev['n_test']} test products wrong"
         if pairs:
             s += "; most confused: " + listing(
-                f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs)
+                f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs
+            )
         parts.append(s)
     return f"{'. '.join(parts)} ({_fig('errors')}).\n"
 
@@ -549,8 +586,9 @@ def section_explanations(m: dict) -> str:
             f"explanation {seconds(ex['shap_seconds_per_image'])}."
         )
     text += "\n\n### Global importance per category\n\n" + global_text(ex)
-    text += "\n\n### How far to trust them\n\n" + explanation_verdict(ex) + (
-        f" ({_fig('trust')}.)\n")
+    text += (
+        "\n\n### How far to trust them\n\n" + explanation_verdict(ex) + (f" ({_fig('trust')}.)\n")
+    )
     return text
 
 
@@ -569,9 +607,12 @@ def global_text(ex: dict) -> str:
     g = ex["global"]
     only = ex["settings"].get("only_correct")
     correct = ex.get("global_correct", {})
-    which = ("correctly classified test images only" if only else
-             "test images of each category, correctly classified ones first (`only_correct` is "
-             "off), each explained for the class the model predicted")
+    which = (
+        "correctly classified test images only"
+        if only
+        else "test images of each category, correctly classified ones first (`only_correct` is "
+        "off), each explained for the class the model predicted"
+    )
     text = (
         f"Each panel of {_fig('global_importance')} averages, pixel by pixel, the LIME maps "
         f"(scaled to [−1, 1]) of up to {ex['settings']['global_per_category']} {which}: "
@@ -583,8 +624,10 @@ def global_text(ex: dict) -> str:
         "centred products photographed alike; where framing varies the average fades towards zero."
     )
     if not only and correct and sum(correct.values()) == 0:
-        text += (" None of the averaged images is correctly classified here: the maps show what "
-                 "drives wrong predictions, not what characterises a category.")
+        text += (
+            " None of the averaged images is correctly classified here: the maps show what "
+            "drives wrong predictions, not what characterises a category."
+        )
     if ex.get("global_left_out"):
         text += f" Categories not drawn: {', '.join(ex['global_left_out'])}."
     return text
@@ -608,8 +651,11 @@ def explanation_verdict(summary: dict) -> str:
         parts.append(
             f"The figures use {chosen} perturbed copies, the smallest count whose median overlap "
             f"reaches {thr:g}"
-            + (" (the setting of `num_samples`)." if chosen == note else
-               f"; the {note} copies of `num_samples` stay beside them in {_fig('lime')}.")
+            + (
+                " (the setting of `num_samples`)."
+                if chosen == note
+                else f"; the {note} copies of `num_samples` stay beside them in {_fig('lime')}."
+            )
         )
     else:
         parts.append(
@@ -638,7 +684,8 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
         else:
             word = f"not distinguishable from a random order of the same {unit}"
         parts.append(
-            f"{method}: deleting its most important {unit} first lowers the area under the deletion "
+            f"{method}: deleting its most important {unit} first lowers the area under the "
+            "deletion "
             f"curve by {gain} against random orders"
             + (f" (deleted {unit} filled with {fill})" if fill else "")
             + f"; better on {f['better_on']} of {f['images']}, Wilcoxon p = "
@@ -660,7 +707,8 @@ def pretrained_sentence(check: dict) -> str:
         return pretrained_warning(check)
     return (
         f"`{check.get('model')}` classifies {pct(check['accuracy'])} of the {check['images']} "
-        f"validation photos zero-shot ({_level(check)} CI {pct(check['low'])}–{pct(check['high'])}; "
+        f"validation photos zero-shot ({_level(check)} CI "
+        f"{pct(check['low'])}–{pct(check['high'])}; "
         f"chance {pct(check['chance'])}, one-sided binomial p = {pvalue(check['p_value'])}): it "
         "behaves like a pretrained CLIP."
     )
@@ -670,11 +718,16 @@ def precision_sentence(check: dict) -> str:
     """The bfloat16 check of notebook 03 (empty when every encoder runs in float32)."""
     if not check:
         return "Every encoder runs in float32 here."
-    return "bfloat16 against float32: " + "; ".join(
-        f"{k}: embedding cosine {v['cosine_min']:.5f} at worst, {v['cosine_median']:.5f} median, "
-        f"on {v['images']} photos"
-        for k, v in check.items()
-    ) + " (notebook 05 compares the heads' predictions on them)."
+    return (
+        "bfloat16 against float32: "
+        + "; ".join(
+            f"{k}: embedding cosine {v['cosine_min']:.5f} at worst, {v['cosine_median']:.5f} "
+            "median, "
+            f"on {v['images']} photos"
+            for k, v in check.items()
+        )
+        + " (notebook 05 compares the heads' predictions on them)."
+    )
 
 
 def section_improvements(m: dict) -> str:
@@ -700,17 +753,25 @@ def section_improvements(m: dict) -> str:
     rows, words = {}, {}
     for n, p in frozen.items():
         lo, hi = p["difference_low"], p["difference_high"]
-        word = ("measurably better" if lo > 0 else "measurably worse" if hi < 0 else
-                "not resolved (the interval includes zero)")
+        word = (
+            "measurably better"
+            if lo > 0
+            else "measurably worse"
+            if hi < 0
+            else "not resolved (the interval includes zero)"
+        )
         words[n] = word
         extra = (ev["costs"].get(n, {}).get("train_seconds") or 0) - (
-            ev["costs"].get(p["vs"], {}).get("train_seconds") or 0)
+            ev["costs"].get(p["vs"], {}).get("train_seconds") or 0
+        )
         rows[n] = {
-            "accuracy (CI)": interval(t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]),
+            "accuracy (CI)": interval(
+                t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]
+            ),
             "against": p["vs"],
             "Δ accuracy (paired CI)": points_interval(p["accuracy_difference"], lo, hi),
             "McNemar p (Holm)": f"{pvalue(p['mcnemar']['p_value'])} "
-                                f"({pvalue(p['mcnemar'].get('holm_p'))})",
+            f"({pvalue(p['mcnemar'].get('holm_p'))})",
             "extra training": f"{'+' if extra >= 0 else '−'}{seconds(abs(extra))}",
             "objective": ft.get(n, {}).get("objective", "head"),
             "verdict": word,
@@ -740,12 +801,20 @@ def section_beyond(m: dict) -> str:
         p = paired.get(n)
         rows[n] = {
             "reads": READS_WORDS.get(ev["reads"][n], ev["reads"][n]),
-            "accuracy (CI)": interval(t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]),
+            "accuracy (CI)": interval(
+                t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]
+            ),
             "macro-F1": sig(t[n]["macro_f1"]),
             f"Δ vs {ref} (paired CI)": points_interval(
-                p["accuracy_difference"], p["difference_low"], p["difference_high"]) if p else "—",
-            "McNemar p (Holm)": (f"{pvalue(p['mcnemar']['p_value'])} "
-                                 f"({pvalue(p['mcnemar'].get('holm_p'))})") if p else "—",
+                p["accuracy_difference"], p["difference_low"], p["difference_high"]
+            )
+            if p
+            else "—",
+            "McNemar p (Holm)": (
+                f"{pvalue(p['mcnemar']['p_value'])} ({pvalue(p['mcnemar'].get('holm_p'))})"
+            )
+            if p
+            else "—",
             "labelled": labelled.get(n, 0),
             "per product": ms(costs[n]["inference_s_per_item"]) if n in costs else "—",
         }

@@ -2,7 +2,8 @@
 
 Each notebook receives, from the profile file and the command-line overrides, only the parameters
 its ``parameters`` cell declares, so one profile file can serve every notebook. Overrides are
-papermill-style: ``-p name value`` (the value read as YAML: ``-p seed 7``, ``-p models '["text-tfidf"]'``)
+papermill-style: ``-p name value`` (the value read as YAML: ``-p seed 7``, ``-p models '["text-
+tfidf"]'``)
 or ``-y 'name: value'``; a name no notebook declares is an error, not a silent no-op.
 """
 

@@ -96,7 +96,8 @@ def start(path: str | os.PathLike, profile: str, seed: int, **facts) -> dict:
 def record(
     path: str | os.PathLike, section: str, values: dict, split_id: str | None = None
 ) -> dict:
-    """Write ``values`` under ``section``, stamped with the current run id, the time and ``split_id``.
+    """Write ``values`` under ``section``, stamped with the current run id, the time and
+    ``split_id``.
 
     Other sections are kept. Without a ``run`` section yet (a notebook run on its own before 01),
     one is started from the section's profile and seed.
@@ -123,14 +124,17 @@ def check(metrics: dict) -> list[str]:
     for s in present:
         if metrics[s].get("run_id") != run["id"]:
             problems.append(
-                f"section {s!r} (notebook {SECTIONS[s]}) comes from run {metrics[s].get('run_id')}, "
+                f"section {s!r} (notebook {SECTIONS[s]}) comes from run "
+                f"{metrics[s].get('run_id')}, "
                 f"not this run ({run['id']}): re-run notebooks {SECTIONS[s]}-07."
             )
     for earlier, later in zip(present, present[1:]):
         if metrics[later].get("written", 0) < metrics[earlier].get("written", 0):
             problems.append(
-                f"section {later!r} (notebook {SECTIONS[later]}) is older than {earlier!r} (notebook "
-                f"{SECTIONS[earlier]}): it was computed before {earlier!r} changed; re-run notebooks "
+                f"section {later!r} (notebook {SECTIONS[later]}) is older than {earlier!r} "
+                "(notebook "
+                f"{SECTIONS[earlier]}): it was computed before {earlier!r} changed; re-run "
+                "notebooks "
                 f"{SECTIONS[later]}-07."
             )
     split_id = metrics.get("split", {}).get("split_id")
@@ -138,7 +142,8 @@ def check(metrics: dict) -> list[str]:
         other = metrics[s].get("split_id")
         if split_id and other and other != split_id:
             problems.append(
-                f"section {s!r} (notebook {SECTIONS[s]}) was computed on split {other}, the current "
+                f"section {s!r} (notebook {SECTIONS[s]}) was computed on split {other}, the "
+                "current "
                 f"split is {split_id}: re-run notebooks {SECTIONS[s]}-07."
             )
     return problems

@@ -393,8 +393,9 @@ def to_datasets(split: Split, folder: str | os.PathLike):
     return dataset
 
 
-def groups_summary(rows: pd.DataFrame, photo_groups: pd.DataFrame, text_groups: pd.DataFrame
-                   ) -> pd.DataFrame:
+def groups_summary(
+    rows: pd.DataFrame, photo_groups: pd.DataFrame, text_groups: pd.DataFrame
+) -> pd.DataFrame:
     """Groups of two or more rows: near-identical photos, descriptions, and either (the split's)."""
     either = rows["group"].value_counts()
     either = either[either > 1]
@@ -418,8 +419,15 @@ def members_preview(groups: pd.DataFrame, n: int = 4, width: int = 40) -> pd.Dat
     return groups.assign(members=groups["members"].map(lambda m: [str(x)[:width] for x in m[:n]]))
 
 
-def summary(split_rows: pd.DataFrame, counts: pd.DataFrame, groups: pd.DataFrame,
-            straddling: list[int], settings: dict, layout, usable: int) -> dict:
+def summary(
+    split_rows: pd.DataFrame,
+    counts: pd.DataFrame,
+    groups: pd.DataFrame,
+    straddling: list[int],
+    settings: dict,
+    layout,
+    usable: int,
+) -> dict:
     """What notebook 02 records: sizes, settings, groups, where the DatasetDict is."""
     hf = layout.hf_split
     root = layout.data_dir.parent
