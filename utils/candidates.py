@@ -3,8 +3,9 @@
 A candidate (``CANDIDATES``) says what it reads (image, text, both), how its features are made
 (feature *sources*: cached CLIP image / text embeddings, VGG16 pooled features, classical pixel
 features, raw text for TF-IDF), how it is fitted (a head through ``train.fit``, a scikit-learn
-probe with ``C`` chosen on validation, nothing for zero-shot, a weight for late fusion, a few
-encoder blocks for fine-tuning) and what one prediction costs. Notebooks take a list of candidate
+logistic regression on standardised features with ``C`` chosen on validation, nothing for
+zero-shot, a weight for late fusion, a few encoder blocks for fine-tuning) and what one prediction
+costs. Notebooks take a list of candidate
 names (``models``) and call the same functions for every one:
 
 - ``Panel``: what candidates share in a run: settings, encoders (loaded once), cached features.
@@ -93,7 +94,7 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("clip-image",),
             cost="CLIP image forward + logistic regression",
-            about="the CLIP paper's linear probe, C chosen on validation",
+            about="logistic regression on standardised features, C chosen on validation",
         ),
         Candidate(
             "vgg16-probe",
@@ -101,7 +102,7 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("vgg16-image",),
             cost="VGG16 conv forward + logistic regression",
-            about="the same probe on VGG16 features",
+            about="logistic regression on standardised VGG16 features, C chosen on validation",
         ),
         Candidate(
             "text-tfidf",
@@ -117,7 +118,8 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("clip-text",),
             cost="CLIP text forward + logistic regression",
-            about="CLIP text embedding of the product name + probe",
+            about="CLIP text embedding of the product name + logistic regression on standardised "
+            "features, C chosen on validation",
         ),
         Candidate(
             "fusion-late",
@@ -142,7 +144,8 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("pixels",),
             cost="colour histogram + HOG + logistic regression",
-            about="a pre-deep-learning floor",
+            about="a pre-deep-learning floor: logistic regression on standardised features, "
+            "C chosen on validation",
         ),
         Candidate(
             "clip-head-aug",
@@ -275,6 +278,7 @@ class Settings:
     precision: str = "auto"
     batch_size: int = 16  # images per encoder forward pass
     num_workers: int = 1  # image-decoding processes
+    decode_min_side: int | None = models.DECODE_MIN_SIDE  # JPEG draft decode size; None: full
     seed: int = 42
     epochs: int = 30  # heads
     patience: int = 5
@@ -339,10 +343,12 @@ class Panel:
             s, mdir = self.settings, self.layout.models
             if kind == "clip":
                 self._encoders[kind] = models.load_clip(
-                    s.clip_model, s.device, mdir, s.precision, self.corpus
+                    s.clip_model, s.device, mdir, s.precision, self.corpus, s.decode_min_side
                 )
             elif kind == "vgg16":
-                self._encoders[kind] = models.load_vgg16(s.vgg_weights, s.device, mdir, s.precision)
+                self._encoders[kind] = models.load_vgg16(
+                    s.vgg_weights, s.device, mdir, s.precision, s.decode_min_side
+                )
             elif kind == "clip-text":
                 self._encoders[kind] = models.load_clip_text(
                     s.clip_model, s.device, mdir, s.precision, self.corpus
@@ -388,7 +394,10 @@ class Panel:
                 )
             elif source == "pixels":
                 X, stats = features.extract_pixels(
-                    part, self.layout.features, progress=self.progress
+                    part,
+                    self.layout.features,
+                    progress=self.progress,
+                    decode_min_side=s.decode_min_side,
                 )
             else:
                 raise ValueError(f"unknown feature source {source!r}; known: {', '.join(SOURCES)}")
@@ -431,7 +440,7 @@ class Panel:
             out = [
                 encoder(batch).numpy()
                 for batch in features.image_loader(
-                    rows["path"].tolist(), encoder.preprocess, s.batch_size, num_workers=0
+                    rows["path"].tolist(), encoder, s.batch_size, num_workers=0
                 )
             ]
             return np.concatenate(out)
@@ -439,7 +448,10 @@ class Panel:
             return self.encoder("clip-text")(rows["product_name"].tolist()).numpy()
         if source == "pixels":
             return np.stack(
-                [features.pixel_vector(features.load_model_input(p)) for p in rows["path"]]
+                [
+                    features.pixel_vector(features.load_model_input(p, s.decode_min_side))
+                    for p in rows["path"]
+                ]
             )
         raise ValueError(f"unknown feature source {source!r}")
 
@@ -659,6 +671,13 @@ class Fitted:
                 f"{self.name} was trained on classes {self.classes}, this run has "
                 f"{panel.classes}: re-run notebook 04 (training)."
             )
+        decode = self.info.get("decode_min_side", panel.settings.decode_min_side)
+        if "image" in self.candidate.reads and decode != panel.settings.decode_min_side:
+            raise CandidateMismatch(
+                f"{self.name} was trained on photos decoded at decode_min_side={decode}, this run "
+                f"decodes them at {panel.settings.decode_min_side}: set decode_min_side={decode} "
+                "or re-run notebook 04 (training)."
+            )
 
 
 class HeadModel(Fitted):
@@ -699,7 +718,8 @@ class HeadModel(Fitted):
 
 
 class ProbeModel(Fitted):
-    """A scikit-learn estimator (probe, or TF-IDF pipeline) on cached vectors or raw text."""
+    """A scikit-learn estimator (logistic regression on standardised features, or the TF-IDF
+    pipeline) on cached vectors or raw text."""
 
     def __init__(self, *args, estimator, **kw) -> None:
         super().__init__(*args, **kw)
@@ -729,13 +749,19 @@ class ProbeModel(Fitted):
 
 
 class ZeroShotModel(Fitted):
-    """Cosine similarity between the image embedding and each class's averaged prompt embeddings."""
+    """Cosine similarity between the image embedding and each class's averaged prompt embeddings,
+    times the checkpoint's temperature (``exp(logit_scale)``, at most 100), then a softmax."""
 
-    SCALE = 100.0  # CLIP's temperature (its learned logit scale is clamped to 100)
-
-    def __init__(self, *args, class_embeddings: np.ndarray, **kw) -> None:
+    def __init__(
+        self,
+        *args,
+        class_embeddings: np.ndarray,
+        temperature: float = models.MAX_TEMPERATURE,
+        **kw,
+    ) -> None:
         super().__init__(*args, **kw)
         self.class_embeddings = np.asarray(class_embeddings, dtype=np.float32)
+        self.temperature = float(temperature)
 
     def similarities(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -743,17 +769,22 @@ class ZeroShotModel(Fitted):
         return X @ self.class_embeddings.T
 
     def predict_vectors(self, X) -> np.ndarray:
-        return softmax(self.SCALE * self.similarities(X), axis=1)
+        return softmax(self.temperature * self.similarities(X), axis=1)
 
     def weights(self) -> list[np.ndarray]:
-        return [self.class_embeddings]
+        return [self.class_embeddings, np.array([self.temperature])]
 
     def _save_payload(self, folder: Path) -> None:
         np.save(folder / "class_embeddings.npy", self.class_embeddings)
 
     @classmethod
     def _load(cls, folder: Path, base: dict) -> ZeroShotModel:
-        return cls(**base, class_embeddings=np.load(folder / "class_embeddings.npy"))
+        # candidates saved before the temperature was recorded used CLIP's clamp, 100
+        return cls(
+            **base,
+            class_embeddings=np.load(folder / "class_embeddings.npy"),
+            temperature=base["info"].get("temperature", models.MAX_TEMPERATURE),
+        )
 
 
 class LateFusionModel(Fitted):
@@ -799,9 +830,10 @@ class LateFusionModel(Fitted):
 
 
 class TextClassifier(nn.Module):
-    """Logits = 100 x cosine(embedding, class prompt embedding): the zero-shot classifier as a layer."""
+    """Logits = temperature x cosine(embedding, class prompt embedding): the zero-shot classifier
+    as a layer (``scale``: the checkpoint's temperature)."""
 
-    def __init__(self, class_embeddings: np.ndarray, scale: float = ZeroShotModel.SCALE) -> None:
+    def __init__(self, class_embeddings: np.ndarray, scale: float = models.MAX_TEMPERATURE) -> None:
         super().__init__()
         self.register_buffer(
             "classes", torch.as_tensor(np.asarray(class_embeddings, dtype=np.float32))
@@ -833,6 +865,7 @@ class FinetuneModel(Fitted):
             history,
             k,
         )
+        self._tuned: tuple[models.Encoder, models.Encoder] | None = None  # (base, tuned)
 
     @property
     def kind(self) -> str:
@@ -857,13 +890,20 @@ class FinetuneModel(Fitted):
         return self.predict_vectors(self.embed(panel.activations(self.kind, rows, k=self.k)))
 
     def encoder(self, panel: Panel) -> models.Encoder:
-        """The fine-tuned encoder: the run's encoder with these blocks, a new model with its own identity."""
+        """The fine-tuned encoder: the run's encoder with these blocks, a new model with its own
+        identity. Built once per base encoder (a copy of the whole encoder and its fingerprint:
+        seconds on a full-size one), then reused by every ``infer`` and explanation."""
         base = panel.encoder(self.kind)
+        if self._tuned is None or self._tuned[0] is not base:
+            self._tuned = (base, self._build_encoder(base))
+        return self._tuned[1]
+
+    def _build_encoder(self, base: models.Encoder) -> models.Encoder:
         module = copy.deepcopy(base.module)
         tuned = replace(
             base,
             module=module,
-            identity="",
+            identity="pending",  # fingerprinted once, with the tuned blocks loaded
             name=f"{base.name} + fine-tuned last {self.k} block(s)",
         )
         _, tail = models.split_at(tuned, self.k)
@@ -879,7 +919,7 @@ class FinetuneModel(Fitted):
         out = [
             encoder(b).numpy()
             for b in features.image_loader(
-                rows["path"].tolist(), encoder.preprocess, panel.settings.batch_size, num_workers=0
+                rows["path"].tolist(), encoder, panel.settings.batch_size, num_workers=0
             )
         ]
         return self.predict_vectors(np.concatenate(out))
@@ -904,6 +944,7 @@ class FinetuneModel(Fitted):
                 "history": self.history.to_dict("list"),
                 "k": self.k,
                 "class_embeddings": getattr(self.head, "classes", None),
+                "temperature": getattr(self.head, "scale", None),
             },
             folder / "finetuned.pt",
         )
@@ -925,7 +966,10 @@ class FinetuneModel(Fitted):
         tail.load_state_dict(ckpt["tail"])
         config = train.HeadConfig(**ckpt["config"])
         head = (
-            TextClassifier(ckpt["class_embeddings"].numpy())
+            TextClassifier(
+                ckpt["class_embeddings"].numpy(),
+                ckpt.get("temperature") or models.MAX_TEMPERATURE,
+            )
             if ckpt["class_embeddings"] is not None
             else train.make_head(config)
         )
@@ -1020,6 +1064,7 @@ def fit(
     out = _fit(name, panel, train_rows, val_rows, fitted)
     out.info["encoder_names"] = {k: panel.encoder(k).name for k in out.encoders}
     out.info["precision"] = panel.settings.precision
+    out.info["decode_min_side"] = panel.settings.decode_min_side
     return out
 
 
@@ -1087,16 +1132,20 @@ def _fit(
         )
 
     if c.family == "zeroshot":
+        text = panel.encoder("clip-text")
         fitted = ZeroShotModel(
             **base,
             info={},
             encoders=_identities(panel, ("clip-image", "clip-text")),
             class_embeddings=class_embeddings(panel),
+            temperature=text.temperature,
         )
         val = fitted.predict_proba(panel, val_rows)
         fitted.info = {
             "prompts": list(s.prompts),
             "class_names": [category_name(l) for l in panel.classes],
+            "temperature": float(text.temperature),
+            "temperature_source": text.temperature_source,
             "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
             "labelled_train": 0,
             "labelled_val": 0,
@@ -1189,7 +1238,7 @@ def _fit_finetune(
                 "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune only"
             )
         with torch.random.fork_rng(devices=[]):
-            head = TextClassifier(class_embeddings(panel))
+            head = TextClassifier(class_embeddings(panel), panel.encoder("clip-text").temperature)
     elif objective == "head":
         torch.manual_seed(s.seed)
         head = train.make_head(config)
@@ -1210,6 +1259,7 @@ def _fit_finetune(
         "train_samples": len(A_train),
         "blocks": s.finetune_blocks,
         "objective": objective,
+        **({"temperature": float(head.scale)} if objective == "text" else {}),
         "config": asdict(config),
         "trainable_encoder_parameters": sum(p.numel() for p in tail.parameters()),
     }
@@ -1225,3 +1275,163 @@ def _fit_finetune(
     )
     fitted.info["finetuned_identity"] = fitted.encoder(panel).identity
     return fitted
+
+
+# --------------------------------------------------------------------------- checks on the weights
+PRETRAINED_ALPHA = 0.01  # one-sided binomial test of zero-shot accuracy against chance
+PRETRAINED_FLOOR = 0.5  # a pretrained CLIP names these product categories far above this
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+
+
+def _image_kinds(panel: Panel, kinds) -> list[str]:
+    loaded = panel.loaded()
+    return [k for k in (kinds or ("clip", "vgg16")) if kinds or k in loaded]
+
+
+def precision_check(
+    panel: Panel, rows: pd.DataFrame, n: int = 64, seed: int = 0, kinds=None
+) -> dict[str, dict]:
+    """How far bfloat16 image features are from float32 ones, on the run's own weights.
+
+    For each image encoder (``kinds``, default those the panel has loaded) that runs in bfloat16:
+    the features of a seeded sample of ``n`` rows at both precisions, each cached under its own
+    key (so the float32 ones are there for ``evaluate.precision_agreement``), and the cosine
+    between them. Returns ``{kind: {images, cosine_min, cosine_median, rows}}`` (``rows``: the
+    sampled ``sha256``); empty when no encoder runs in bfloat16.
+    """
+    s = panel.settings
+    sample = rows.sample(n=min(n, len(rows)), random_state=seed) if len(rows) else rows
+    out = {}
+    for kind in _image_kinds(panel, kinds):
+        encoder = panel.encoder(kind)
+        if encoder.precision != "bfloat16" or not len(sample):
+            continue
+        b16 = panel.features(f"{kind}-image", sample)
+        f32, _ = features.extract(
+            replace(encoder, precision="float32"),
+            sample,
+            panel.layout.features,
+            s.batch_size,
+            s.num_workers,
+            progress=panel.progress,
+        )
+        cos = _cosines(f32, b16)
+        out[kind] = {
+            "images": len(sample),
+            "cosine_min": round(float(cos.min()), 6),
+            "cosine_median": round(float(np.median(cos)), 6),
+            "rows": sample["sha256"].tolist(),
+        }
+    return out
+
+
+def input_check(
+    panel: Panel, rows: pd.DataFrame, n: int = 30, largest: int = 6, seed: int = 0, kinds=None
+) -> dict[str, dict]:
+    """For each image encoder (default: those loaded), how far its input, photos decoded at
+    ``decode_min_side``, is from the reference pipeline's on a full decode
+    (``features.input_difference``) on ``n`` photos of ``rows``: the ``largest`` files and a
+    seeded draw of the others."""
+    paths = features.sample_paths(rows["path"].tolist(), n, largest, seed)
+    return {
+        k: features.input_difference(panel.encoder(k), paths) for k in _image_kinds(panel, kinds)
+    }
+
+
+def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def pretrained_check(
+    panel: Panel,
+    val_rows: pd.DataFrame,
+    classes: list[str] | None = None,
+    alpha: float = PRETRAINED_ALPHA,
+    floor: float = PRETRAINED_FLOOR,
+) -> dict:
+    """Does the run's CLIP behave like a pretrained CLIP? Zero-shot accuracy on ``val_rows`` with
+    the category prompts (``class_embeddings``) and the checkpoint's temperature, its 95% Wilson
+    interval, chance (1 / number of classes) and a one-sided exact binomial test against chance.
+
+    The rule (``verdict``):
+
+    - ``"chance"``: the test does not reject chance at ``alpha`` (0.01): the weights name the
+      categories no better than a coin would (random or tiny weights, a wrong or damaged folder);
+    - ``"weak"``: better than chance, but the whole 95% interval lies below ``floor`` (0.5):
+      far from a pretrained CLIP, which names 7 coarse product categories well above one in two
+      (the CLIP paper's ViT-B/32 exceeds 60% zero-shot on the 1000 ImageNet classes);
+    - ``"pretrained"``: otherwise.
+
+    ``warning`` is True unless pretrained; ``message`` says it in one paragraph for the report.
+    """
+    from scipy.stats import binomtest
+
+    classes = list(classes or panel.classes)
+    if classes != panel.classes:
+        raise ValueError("classes must be the panel's classes, in its order")
+    text = panel.encoder("clip-text")
+    model = ZeroShotModel(
+        CANDIDATES["clip-zeroshot"],
+        classes,
+        {},
+        {},
+        panel.split_id,
+        class_embeddings=class_embeddings(panel),
+        temperature=text.temperature,
+    )
+    y = features.label_ids(val_rows["label"], classes)
+    n = len(y)
+    pred = model.predict_vectors(panel.features("clip-image", val_rows)).argmax(1) if n else y
+    k = int((pred == y).sum())
+    chance = 1 / len(classes)
+    p = float(binomtest(k, n, chance, alternative="greater").pvalue) if n else 1.0
+    low, high = _wilson(k, n)
+    accuracy = k / n if n else 0.0
+    if p >= alpha:
+        verdict = "chance"
+    elif high < floor:
+        verdict = "weak"
+    else:
+        verdict = "pretrained"
+    facts = (
+        f"Zero-shot CLIP ({panel.encoder('clip').name!r}, temperature {text.temperature:.4g}) "
+        f"names {k} of {n} validation photos correctly: {accuracy:.1%} (95% CI {low:.1%} to "
+        f"{high:.1%}) against {chance:.1%} by chance (one-sided binomial p = {p:.2g})"
+    )
+    message = (
+        facts
+        + {
+            "pretrained": ": the weights behave like a pretrained CLIP.",
+            "chance": ": indistinguishable from chance. These weights do not behave like a "
+            "pretrained CLIP (random or tiny weights, a wrong or damaged model folder): the CLIP "
+            "results of this report say nothing about CLIP.",
+            "weak": f": above chance but entirely below {floor:.0%}, far from a pretrained CLIP on "
+            "these categories. Check clip_model (a wrong folder, another model or a damaged "
+            "checkpoint) before reading the CLIP results.",
+        }[verdict]
+    )
+    return {
+        "images": n,
+        "correct": k,
+        "accuracy": round(accuracy, 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "chance": round(chance, 4),
+        "p_value": p,
+        "alpha": alpha,
+        "floor": floor,
+        "temperature": float(text.temperature),
+        "temperature_source": text.temperature_source,
+        "verdict": verdict,
+        "warning": verdict != "pretrained",
+        "message": message,
+    }

@@ -1,12 +1,14 @@
-"""Fitting: the note's heads and the one training loop, linear probes, and the optimiser comparison.
+"""Fitting: the note's heads and the one training loop, logistic-regression probes, and the
+optimiser comparison.
 
 - Heads (the note's designs, defined here and nowhere else, ``HEAD_DESIGNS``): CLIP's
   Linear -> ReLU -> Linear with Adam; VGG16's Linear 256 -> ReLU -> Dropout -> Linear with RMSprop;
   cross-entropy. ``fit`` trains any module (a head on cached vectors, or fine-tuned encoder blocks
   plus a head on cached activations) with one loop: the weights of the epoch with the lowest
   validation loss are kept, training stops after ``patience`` epochs without improvement. Seeded.
-- Probes (the CLIP paper's linear-probe protocol): standardised features, logistic regression,
-  ``C`` chosen on the validation split's log-loss.
+- Probes: logistic regression on standardised features, ``C`` chosen on the validation split's
+  log-loss among ``PROBE_CS`` (six values). This is not the CLIP paper's linear-probe protocol,
+  which fits the raw features and sweeps ``C`` from 1e-6 to 1e6 before refining it.
 
 Model selection reads the validation split only, never the test split.
 """
@@ -279,7 +281,8 @@ def logistic_regression(C: float, seed: int = 0):
 
 
 def logistic_probe(C: float, seed: int = 0):
-    """Standardised features, multinomial logistic regression (lbfgs)."""
+    """Logistic regression on standardised features: ``StandardScaler`` then multinomial
+    logistic regression (lbfgs)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
