@@ -1,10 +1,12 @@
-"""``make bench``: what the pipeline costs on this machine, measured, written to ``reports/bench.json``.
+"""``make bench``: what the pipeline costs on this machine, measured, written to
+``reports/bench.json``.
 
 Full-size architectures with random weights (the same compute as the pretrained ones), so it runs
 offline on any machine. Sections (``--sections``, all by default):
 
 - ``pipeline``: images per second through the feature pipeline (decode + preprocess + forward,
-  ``features.extract`` on an empty cache) against the bare forward pass; their ratio (target >= 0.8).
+  ``features.extract`` on an empty cache) against the bare forward pass; their ratio
+  (target >= 0.8).
 - ``precision``: float32 against bfloat16 autocast, same images, same run: throughput of each and
   their ratio (target on a CPU with native bfloat16: >= 1.8 for CLIP), cosine similarity of the
   embeddings, and agreement of a head's predictions on both (a head trained on 7 k-means clusters of
@@ -55,7 +57,8 @@ def _images(source: str | None, n: int) -> pd.DataFrame:
     folder = folder or data.find_dataset_dir(Layout().raw / data.DATASET_DIRNAME)
     if folder is None:
         raise SystemExit(
-            "error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run `make data`."
+            "error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run "
+            "`make data`."
         )
     paths = sorted((folder / "Images").glob("*.jpg"))[:n]
     return pd.DataFrame(
@@ -191,7 +194,8 @@ def bench_precision(
 
 
 def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bool) -> list[dict]:
-    """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP pipeline)."""
+    """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP
+    pipeline)."""
     out = []
     vgg = models.load_encoder("vgg16", models.RANDOM, device=device, precision="float32")
     x = _real_batch(vgg, rows).to(vgg.device)
@@ -264,7 +268,8 @@ def bench_finetune(
     kind: str, n: int, k: int, device: str, epochs: int = 2, batch_size: int = 32
 ) -> dict:
     """Seconds per epoch of fine-tuning the last ``k`` blocks + head on ``n`` cached activations,
-    against one full encoder forward pass over ``n`` images, in the same run; cache size per view."""
+    against one full encoder forward pass over ``n`` images, in the same run; cache size per
+    view."""
     from torch import nn
 
     encoder = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
@@ -339,7 +344,8 @@ def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs
 
 
 def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: int = 32) -> dict:
-    """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7 head."""
+    """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7
+    head."""
     from . import explain
 
     encoder = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
@@ -426,8 +432,9 @@ def bench_parity(
 
 # --------------------------------------------------------------------------- scale
 WORDS = (
-    "cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women home "
-    "kitchen office travel classic modern floral digital wireless portable soft large small blue red black"
+    "cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women "
+    "home kitchen office travel classic modern floral digital wireless portable soft large small "
+    "blue red black"
 ).split()
 
 
@@ -487,7 +494,8 @@ def _measured(fn):
 
 
 def bench_scale(sizes: list[int], workers: int = 2) -> list[dict]:
-    """Validation, grouping and splitting of synthetic catalogs of each size: seconds and peak memory (MiB)."""
+    """Validation, grouping and splitting of synthetic catalogs of each size: seconds and peak
+    memory (MiB)."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         full = synthetic_catalog(Path(tmp) / "full", max(sizes))

@@ -9,10 +9,12 @@ costs. Notebooks take a list of candidate
 names (``models``) and call the same functions for every one:
 
 - ``Panel``: what candidates share in a run: settings, encoders (loaded once), cached features.
-- ``fit(name, panel, train_rows, val_rows)``: a ``Fitted`` candidate (training and validation rows only).
-- ``Fitted.save`` / ``load(name, panel)``: ``data/models/candidates/<name>/`` (``Layout.candidate``);
-  a candidate records the encoders and the split it was trained on, and loading it with other
-  encoders or another split fails with one sentence saying which notebook to re-run.
+- ``fit(name, panel, train_rows, val_rows)``: a ``Fitted`` candidate (training and validation rows
+  only).
+- ``Fitted.save`` / ``load(name, panel)``: ``data/models/candidates/<name>/``
+  (``Layout.candidate``); a candidate records the encoders and the split it was trained on, and
+  loading it with other encoders or another split fails with one sentence saying which notebook to
+  re-run.
 - ``Fitted.predict_proba(panel, rows)``: from cached features; ``Fitted.infer(panel, rows)``:
   from the files themselves, no cache (timing, ``utils.predict``).
 """
@@ -54,7 +56,8 @@ class Candidate:
 SOURCES = {
     "clip-image": "CLIP image embedding (frozen vision tower)",
     "vgg16-image": "VGG16 conv base, globally average-pooled",
-    "clip-text": "CLIP text embedding of the product name (77-token context: longer names are cut at the end)",
+    "clip-text": "CLIP text embedding of the product name (77-token context: longer names are "
+    "cut at the end)",
     "pixels": "HSV colour histogram + HOG of the grey levels (scikit-image)",
     "text": "product name and description (raw text)",
 }
@@ -86,7 +89,8 @@ CANDIDATES: dict[str, Candidate] = {
             "zeroshot",
             ("clip-image",),
             cost="CLIP image forward + cosine to the class prompts",
-            about="no labelled image: category names in prompt templates, CLIP text tower, prompt ensembling",
+            about="no labelled image: category names in prompt templates, CLIP text tower, prompt "
+            "ensembling",
         ),
         Candidate(
             "clip-probe",
@@ -127,7 +131,8 @@ CANDIDATES: dict[str, Candidate] = {
             "late-fusion",
             members=("clip-probe", "text-tfidf"),
             cost="both members",
-            about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on validation",
+            about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on "
+            "validation",
         ),
         Candidate(
             "fusion-early",
@@ -174,7 +179,8 @@ CANDIDATES: dict[str, Candidate] = {
             ("clip-image",),
             design="clip",
             cost="as clip-head (fine-tuned last block(s))",
-            about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head (AdamW)",
+            about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head "
+            "(AdamW)",
         ),
         Candidate(
             "vgg16-finetune",
@@ -224,7 +230,8 @@ def resolve(names: list[str]) -> list[str]:
 
 
 def needs(names: list[str]) -> set[str]:
-    """Feature sources (and encoder kinds) the candidates ``names`` read, members of fusions included."""
+    """Feature sources (and encoder kinds) the candidates ``names`` read, members of fusions
+    included."""
     out: set[str] = set()
     for n in names:
         c = CANDIDATES[n]
@@ -267,10 +274,11 @@ def category_name(label: str) -> str:
     return re.sub(r"\s+", " ", name.replace("&", "and")).strip().lower()
 
 
-# --------------------------------------------------------------------------- settings and shared state
+# ------------------------------------------------------------------------ settings and shared state
 @dataclass
 class Settings:
-    """The candidates' knobs (notebook parameters); defaults are the note's and the issues' choices."""
+    """The candidates' knobs (notebook parameters); defaults are the note's and the issues'
+    choices."""
 
     clip_model: str = models.CLIP_DEFAULT
     vgg_weights: str = models.VGG_DEFAULT
@@ -311,7 +319,8 @@ class Settings:
 
 
 class Panel:
-    """What the candidates of one run share: settings, encoders (loaded once, lazily), cached features."""
+    """What the candidates of one run share: settings, encoders (loaded once, lazily), cached
+    features."""
 
     def __init__(
         self,
@@ -338,7 +347,8 @@ class Panel:
 
     # ---- encoders
     def encoder(self, kind: str):
-        """``"clip"``, ``"vgg16"`` (image encoders) or ``"clip-text"`` (the text tower), loaded once."""
+        """``"clip"``, ``"vgg16"`` (image encoders) or ``"clip-text"`` (the text tower), loaded
+        once."""
         if kind not in self._encoders:
             s, mdir = self.settings, self.layout.models
             if kind == "clip":
@@ -460,7 +470,8 @@ class Panel:
         return parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def views(self, kind: str, rows: pd.DataFrame) -> np.ndarray:
-        """Frozen features of the augmented views of ``rows`` (training rows only), ``views`` per row."""
+        """Frozen features of the augmented views of ``rows`` (training rows only), ``views`` per
+        row."""
         s = self.settings
         X, stats = features.view_features(
             self.encoder(kind),
@@ -476,8 +487,8 @@ class Panel:
     def activations(
         self, kind: str, rows: pd.DataFrame, augmented: bool = False, k: int | None = None
     ) -> np.ndarray:
-        """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of ``rows``
-        (the photos, or their augmented views)."""
+        """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of
+        ``rows`` (the photos, or their augmented views)."""
         s = self.settings
         A, stats = features.activations(
             self.encoder(kind),
@@ -523,7 +534,8 @@ def prepare(
 
 
 def fit_order(names: list[str]) -> list[str]:
-    """``names`` with the late-fusion candidates last, so that their members are fitted first and shared."""
+    """``names`` with the late-fusion candidates last, so that their members are fitted first and
+    shared."""
     return sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion")
 
 
@@ -535,7 +547,8 @@ def fit_all(
     layout: Layout | None = None,
     progress: bool = True,
 ) -> dict[str, Fitted]:
-    """Fit every candidate (training rows, selection on validation rows) and save it under ``layout``."""
+    """Fit every candidate (training rows, selection on validation rows) and save it under
+    ``layout``."""
     out = {}
     for name in bar(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
         out[name] = fit(name, panel, train_rows, val_rows, fitted=out)
@@ -574,7 +587,8 @@ def _chosen(f: Fitted) -> str:
 
 # --------------------------------------------------------------------------- fitted candidates
 class Fitted:
-    """A trained candidate. Subclasses implement ``predict_vectors`` and their payload's save/load."""
+    """A trained candidate. Subclasses implement ``predict_vectors`` and their payload's
+    save/load."""
 
     def __init__(
         self,
@@ -600,11 +614,13 @@ class Fitted:
         return self.predict_vectors(panel.inputs(self.candidate.inputs, rows))
 
     def infer(self, panel: Panel, rows: pd.DataFrame) -> np.ndarray:
-        """Class probabilities of ``rows`` computed from the files and texts themselves (no cache)."""
+        """Class probabilities of ``rows`` computed from the files and texts themselves (no
+        cache)."""
         return self.predict_vectors(panel.raw_inputs(self.candidate.inputs, rows))
 
     def image_encoder(self, panel: Panel):
-        """The image encoder whose output ``predict_vectors`` reads (explanations), or None for non-image candidates."""
+        """The image encoder whose output ``predict_vectors`` reads (explanations), or None for
+        non-image candidates."""
         c = self.candidate
         if (
             c.reads != "image"
@@ -623,7 +639,8 @@ class Fitted:
         return []
 
     def fingerprint(self) -> str:
-        """A short hash of the candidate, its encoders and its fitted numbers (explanation cache key)."""
+        """A short hash of the candidate, its encoders and its fitted numbers (explanation cache
+        key)."""
         import hashlib
 
         h = hashlib.sha256(
@@ -653,13 +670,15 @@ class Fitted:
         raise NotImplementedError
 
     def check(self, panel: Panel) -> None:
-        """Fail with one sentence if this candidate was trained with other encoders, split or classes."""
+        """Fail with one sentence if this candidate was trained with other encoders, split or
+        classes."""
         for kind, identity in self.encoders.items():
             current = panel.encoder(kind).identity
             if current != identity:
                 raise CandidateMismatch(
-                    f"{self.name} was trained on {kind} encoder {identity}, but this run's {kind} encoder is "
-                    f"{current} ({panel.encoder(kind).name!r}): re-run notebook 04 (training) with these models."
+                    f"{self.name} was trained on {kind} encoder {identity}, but this run's {kind} "
+                    f"encoder is {current} ({panel.encoder(kind).name!r}): re-run notebook 04 "
+                    "(training) with these models."
                 )
         if panel.split_id and self.split_id and panel.split_id != self.split_id:
             raise CandidateMismatch(
@@ -845,7 +864,8 @@ class TextClassifier(nn.Module):
 
 
 class FinetuneModel(Fitted):
-    """The last ``k`` encoder blocks (fine-tuned) and a head, on cached frozen-prefix activations."""
+    """The last ``k`` encoder blocks (fine-tuned) and a head, on cached frozen-prefix
+    activations."""
 
     def __init__(
         self,
@@ -956,8 +976,9 @@ class FinetuneModel(Fitted):
         encoder = panel.encoder(kind)
         if encoder.identity != base["encoders"].get(kind):
             raise CandidateMismatch(
-                f"{base['candidate'].name} fine-tuned {kind} encoder {base['encoders'].get(kind)}, but this run's "
-                f"{kind} encoder is {encoder.identity} ({encoder.name!r}): re-run notebook 04 (training)."
+                f"{base['candidate'].name} fine-tuned {kind} encoder "
+                f"{base['encoders'].get(kind)}, but this run's {kind} encoder is "
+                f"{encoder.identity} ({encoder.name!r}): re-run notebook 04 (training)."
             )
         _, tail = models.split_at(encoder, ckpt["k"])
         tail = (
@@ -1037,7 +1058,8 @@ def _identities(panel: Panel, sources) -> dict[str, str]:
 
 
 def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np.ndarray:
-    """Each class's prompts through the CLIP text tower, normalised, averaged, normalised (prompt ensembling)."""
+    """Each class's prompts through the CLIP text tower, normalised, averaged, normalised (prompt
+    ensembling)."""
     prompts = prompts or panel.settings.prompts
     text = panel.encoder("clip-text")
     out = []
@@ -1056,7 +1078,8 @@ def fit(
     val_rows: pd.DataFrame,
     fitted: dict[str, Fitted] | None = None,
 ) -> Fitted:
-    """Fit candidate ``name`` on ``train_rows``, choosing its settings on ``val_rows`` (never the test rows).
+    """Fit candidate ``name`` on ``train_rows``, choosing its settings on ``val_rows`` (never the
+    test rows).
 
     ``fitted``: candidates already fitted on the same rows, reused as fusion members. The result
     records the encoders it read (names and identities) and their precision.
@@ -1143,7 +1166,7 @@ def _fit(
         val = fitted.predict_proba(panel, val_rows)
         fitted.info = {
             "prompts": list(s.prompts),
-            "class_names": [category_name(l) for l in panel.classes],
+            "class_names": [category_name(label) for label in panel.classes],
             "temperature": float(text.temperature),
             "temperature_source": text.temperature_source,
             "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
@@ -1235,7 +1258,8 @@ def _fit_finetune(
     if objective == "text":
         if kind != "clip":
             raise ValueError(
-                "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune only"
+                "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune "
+                "only"
             )
         with torch.random.fork_rng(devices=[]):
             head = TextClassifier(class_embeddings(panel), panel.encoder("clip-text").temperature)

@@ -14,9 +14,10 @@
 
 The explained pixels are exactly the evaluated ones: ``prepare_image`` decodes through the feature
 pipeline's own function (at the encoder's ``decode_min_side``) and the encoder's own resize and
-crop, and the ``Pipeline`` only normalises. Explanations are costly (each perturbed copy is a full encoder pass), so ``cached``
-stores them under ``data/explanations`` keyed by the model (weights, precision), the image and the
-settings, and the ``Pipeline`` remembers the probabilities of images it has already seen.
+crop, and the ``Pipeline`` only normalises. Explanations are costly (each perturbed copy is a full
+encoder pass), so ``cached`` stores them under ``data/explanations`` keyed by the model (weights,
+precision), the image and the settings, and the ``Pipeline`` remembers the probabilities of images
+it has already seen.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class Pipeline:
 
 # --------------------------------------------------------------------------- cache
 def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], dict]) -> dict:
-    """``compute()`` (a dict of arrays and numbers), stored as ``<folder>/<hash of key>.npz``; None: no cache."""
+    """``compute()`` (a dict of arrays and numbers), stored as ``<folder>/<hash of key>.npz``; None:
+    no cache."""
     if folder is None:
         return compute()
     folder = Path(folder)
@@ -176,7 +178,8 @@ class CachedLime:
 def segment(
     image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0
 ) -> np.ndarray:
-    """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or ``quickshift``."""
+    """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or
+    ``quickshift``."""
     from lime.wrappers.scikit_image import SegmentationAlgorithm
 
     if method == "slic":
@@ -320,8 +323,8 @@ def per_superpixel(pixel_values: np.ndarray, segments: np.ndarray) -> np.ndarray
 
 # --------------------------------------------------------------------------- choosing images
 def round_robin(chosen: dict[str, list[int]], per_category: int) -> list[tuple[int, str]]:
-    """``(index, category)``: the first image of every category, then the second of every category...,
-    up to ``per_category`` per category, so no check rests on one category."""
+    """``(index, category)``: the first image of every category, then the second of every
+    category..., up to ``per_category`` per category, so no check rests on one category."""
     out = []
     for r in range(per_category):
         for label in sorted(chosen):
@@ -351,8 +354,8 @@ def per_category(
     categories: list[str] | None = None,
 ) -> dict[str, list[int]]:
     """Up to ``n`` row indices per category (``categories``, default all): correctly classified ones
-    only, or (``only_correct=False``) correctly classified ones first, then the others, so that every
-    category is represented even where the model gets none right."""
+    only, or (``only_correct=False``) correctly classified ones first, then the others, so that
+    every category is represented even where the model gets none right."""
     out = {}
     correct = np.asarray(correct, dtype=bool)
     for label in categories or sorted(rows["label"].unique()):
@@ -385,7 +388,8 @@ def stability(
     The segmentation is fixed (computed once), so only LIME's random perturbations differ. For
     each seed the largest count runs first: LIME's first ``n`` perturbations of a seed are the same
     at every count, so the smaller counts reuse the pipeline's remembered probabilities.
-    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (``r2``: LIME's surrogate R² per seed).
+    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (``r2``: LIME's surrogate R² per
+    seed).
     """
     segments = segment(image, segmentation, n_segments, seeds[0])
     label = int(pipeline(image[None])[0].argmax())
@@ -478,7 +482,8 @@ def deletion_curve(
 
 
 def area_under(curve: np.ndarray) -> float:
-    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what matters."""
+    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what
+    matters."""
     x = np.linspace(0, 1, len(curve))
     return float(np.trapezoid(curve, x))
 
@@ -594,16 +599,17 @@ def verdict(summary: dict) -> str:
     medians = st["median_jaccard"]
     counts = sorted(medians, key=int)
     parts = [
-        f"Across {len(st['seeds'])} LIME seeds on {st['images']} image(s) from {len(st['categories'])} "
-        f"categor{'y' if len(st['categories']) == 1 else 'ies'}, the median top-{k} superpixel overlap is "
+        f"Across {len(st['seeds'])} LIME seeds on {st['images']} image(s) from "
+        f"{len(st['categories'])} categor{'y' if len(st['categories']) == 1 else 'ies'}, "
+        f"the median top-{k} superpixel overlap is "
         + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts)
         + "."
     ]
     chosen, note = summary["lime_samples"], summary["settings"]["note_samples"]
     if st["reached"]:
         parts.append(
-            f"The figures use {chosen} perturbed copies, the smallest count whose median overlap reaches "
-            f"{thr:g}"
+            f"The figures use {chosen} perturbed copies, the smallest count whose median overlap "
+            f"reaches {thr:g}"
             + (
                 " (the note's setting)."
                 if chosen == note
@@ -612,8 +618,8 @@ def verdict(summary: dict) -> str:
         )
     else:
         parts.append(
-            f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, and their "
-            "top superpixels should be read as indicative only."
+            f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, "
+            "and their top superpixels should be read as indicative only."
         )
     for method, f in summary["deletion"]["faithfulness"].items():
         gain = f"{f['mean_gain']:+.3f} (95% CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
@@ -624,25 +630,27 @@ def verdict(summary: dict) -> str:
         else:
             word = "not distinguishable from a random order of the same superpixels"
         parts.append(
-            f"{method}: deleting its most important superpixels first lowers the deletion area by {gain} "
-            f"against random orders; better on {f['better_on']} of {f['images']} images, Wilcoxon p = "
-            f"{f['wilcoxon_p']:.3g}: {word}."
+            f"{method}: deleting its most important superpixels first lowers the deletion area by "
+            f"{gain} against random orders; better on {f['better_on']} of {f['images']} images, "
+            f"Wilcoxon p = {f['wilcoxon_p']:.3g}: {word}."
         )
     agree = summary.get("agreement")
     if agree:
         parts.append(
-            f"On {agree['agree']} of {agree['images']} explained images the pipeline's prediction on the "
-            f"explained pixels equals the evaluated prediction ({100 * agree['rate']:.0f}%)."
+            f"On {agree['agree']} of {agree['images']} explained images the pipeline's prediction "
+            f"on the explained pixels equals the evaluated prediction ({100 * agree['rate']:.0f}%)."
         )
     return " ".join(parts)
 
 
 class NothingToExplain(RuntimeError):
-    """The candidate to explain reads no image (or is not in the panel): notebook 06 has nothing to do."""
+    """The candidate to explain reads no image (or is not in the panel): notebook 06 has nothing to
+    do."""
 
 
 def require_image_candidate(name: str, panel, metrics_path, profile: str, split_id: str) -> None:
-    """Stop notebook 06 with one sentence (recorded in the metrics) unless ``name`` is a trained image candidate."""
+    """Stop notebook 06 with one sentence (recorded in the metrics) unless ``name`` is a trained
+    image candidate."""
     from . import runs
     from .candidates import CANDIDATES
 
@@ -656,8 +664,8 @@ def require_image_candidate(name: str, panel, metrics_path, profile: str, split_
         or c.inputs[0] not in ("clip-image", "vgg16-image")
     ):
         reason = (
-            f"{name} reads {c.reads} through {', '.join(c.inputs) or 'its members'}, and LIME and SHAP here "
-            "explain candidates built on the CLIP or VGG16 image encoder"
+            f"{name} reads {c.reads} through {', '.join(c.inputs) or 'its members'}, and LIME and "
+            "SHAP here explain candidates built on the CLIP or VGG16 image encoder"
         )
     elif not (panel.layout.candidate(name) / "meta.json").exists():
         reason = f"{name} was not trained in this run (not in notebook 04's models)"

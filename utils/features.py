@@ -2,8 +2,9 @@
 
 - image features: ``<features_dir>/<kind>-<identity>-<precision>-s<decode>/<image sha256>.npy``
   (``s<decode>``: the encoder's ``decode_min_side``, ``sfull`` for a full decode)
-- text features (CLIP text tower): ``<features_dir>/clip-text-<identity>-<precision>/<text sha256>.npy``
-- classical pixel features: ``<features_dir>/pixels-<settings hash>-s<decode size>/<image sha256>.npy``
+- text features (CLIP text tower): ``<features_dir>/clip-text-<identity>-<precision>/<sha>.npy``
+  (``<sha>``: the text's sha256)
+- classical pixel features: ``<features_dir>/pixels-<settings hash>-s<decode>/<image sha256>.npy``
 - frozen-prefix activations (fine-tuning, augmented views):
   ``<activations_dir>/<kind>-<identity>-<precision>-k<blocks>-s<decode size>/<image sha256>-v0.npy``
   (the photo itself) and ``...-a<augmentation key>-v<view>.npy`` (augmented views), float16.
@@ -53,7 +54,8 @@ def encoder_input(encoder: Encoder, path: str) -> Image.Image:
 
 
 def model_pixels(encoder: Encoder, path: str) -> np.ndarray:
-    """The pixels ``encoder`` sees for the image at ``path`` (after its resize and crop): uint8 HxWx3."""
+    """The pixels ``encoder`` sees for the image at ``path`` (after its resize and crop): uint8
+    HxWx3."""
     return encoder.preprocess.geometry(encoder_input(encoder, path))
 
 
@@ -92,7 +94,8 @@ class VectorCache:
         os.replace(tmp, path)
 
     def read_many(self, keys: list[str], out: np.ndarray) -> list[int]:
-        """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be computed."""
+        """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be
+        computed."""
         todo = []
         for i, key in enumerate(keys):
             arr = self.read(key)
@@ -231,7 +234,7 @@ def extract(
     return out, _stats(len(rows), len(todo), time.perf_counter() - start)
 
 
-# --------------------------------------------------------------------------- activations and augmented views
+# ------------------------------------------------------------------ activations and augmented views
 def activations(
     encoder: Encoder,
     k: int,
@@ -352,7 +355,7 @@ def extract_text(
     return out, stats
 
 
-# --------------------------------------------------------------------------- classical pixel features
+# ------------------------------------------------------------------------- classical pixel features
 PIXEL_SETTINGS = {
     "side": 128,
     "hsv_bins": [8, 4, 4],
@@ -363,7 +366,8 @@ PIXEL_SETTINGS = {
 
 
 def pixel_vector(image: Image.Image, settings: dict = PIXEL_SETTINGS) -> np.ndarray:
-    """A pre-deep-learning description of a photo: HSV colour histogram + HOG (scikit-image) of its grey levels."""
+    """A pre-deep-learning description of a photo: HSV colour histogram + HOG (scikit-image) of its
+    grey levels."""
     from skimage.feature import hog
 
     side = settings["side"]
@@ -423,7 +427,8 @@ def product_text(rows: pd.DataFrame) -> list[str]:
 def example_views(
     encoder: Encoder, rows: pd.DataFrame, aug: Augmentation, n: int = 3
 ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-    """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views (Figure 12)."""
+    """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views
+    (Figure 12)."""
     originals, views = [], []
     for _, row in rows.head(n).iterrows():
         image = encoder_input(encoder, row["path"])
@@ -432,7 +437,7 @@ def example_views(
     return originals, views
 
 
-# --------------------------------------------------------------------------- fidelity to the reference pipelines
+# -------------------------------------------------------------- fidelity to the reference pipelines
 DECODE_SIZES = (224, 256, 320, 384, 448, 512, None)  # decode sizes compared (None: full decode)
 
 
@@ -518,7 +523,8 @@ def embedding_parity(
 ) -> pd.DataFrame:
     """Cosine between ``encoder``'s embedding of each photo (decoded at each of ``sizes``) and
     ``reference(list of fully decoded PIL images) -> N x dim`` array, the reference pipeline with
-    the same weights. One row per size: ``decode``, ``images``, ``cosine_min``, ``cosine_median``."""
+    the same weights. One row per size: ``decode``, ``images``, ``cosine_min``,
+    ``cosine_median``."""
     paths = list(paths)
     ref = []
     for b in range(0, len(paths), batch_size):

@@ -155,7 +155,8 @@ class Preprocess:
 
 
 class ClipPreprocess(Preprocess):
-    """``CLIPImageProcessor`` (shortest side 224, bicubic, centre crop 224, CLIP mean/std), split in two."""
+    """``CLIPImageProcessor`` (shortest side 224, bicubic, centre crop 224, CLIP mean/std), split in
+    two."""
 
     def __init__(self, processor) -> None:
         self.processor = processor
@@ -179,7 +180,8 @@ class ClipPreprocess(Preprocess):
 
 
 class TorchvisionPreprocess(Preprocess):
-    """torchvision's ``ImageClassification`` transform (VGG16: resize 256, crop 224, ImageNet mean/std), split in two."""
+    """torchvision's ``ImageClassification`` transform (VGG16: resize 256, crop 224, ImageNet
+    mean/std), split in two."""
 
     def __init__(self, transform) -> None:
         self.transform = transform
@@ -228,7 +230,8 @@ class _Weights:
 
 @dataclass
 class Encoder(_Weights):
-    """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x dim)."""
+    """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x
+    dim)."""
 
     kind: str
     name: str
@@ -249,7 +252,8 @@ class Encoder(_Weights):
 
     @property
     def input_key(self) -> str:
-        """Cache key of what this encoder computes from a photo file: ``key`` and the decode size."""
+        """Cache key of what this encoder computes from a photo file: ``key`` and the decode
+        size."""
         return f"{self.key}-{decode_tag(self.decode_min_side)}"
 
     @torch.inference_mode()
@@ -307,11 +311,12 @@ def train_tiny_tokenizer(
     """A small byte-level BPE learned offline from ``corpus``, saved in CLIP's tokenizer format.
 
     Words are cut exactly as CLIP's own tokenizer cuts them (its normaliser and pre-tokeniser, from
-    ``CLIPTokenizer``), then ``merges`` byte-pair merges are learned, the most frequent pair first and
-    ties broken alphabetically, so the same corpus always gives the same tokenizer (the ``tokenizers``
-    trainer breaks ties in hash order, a new vocabulary at every run). Vocabulary layout as CLIP's:
-    256 byte symbols, the same with ``</w>`` (end of word), the merges, then the two special tokens.
-    ``corpus``: the catalog's product texts (any strings; a few category words when None).
+    ``CLIPTokenizer``), then ``merges`` byte-pair merges are learned, the most frequent pair first
+    and ties broken alphabetically, so the same corpus always gives the same tokenizer (the
+    ``tokenizers`` trainer breaks ties in hash order, a new vocabulary at every run). Vocabulary
+    layout as CLIP's: 256 byte symbols, the same with ``</w>`` (end of word), the merges, then the
+    two special tokens. ``corpus``: the catalog's product texts (any strings; a few category words
+    when None).
     """
     from collections import Counter
 
@@ -373,7 +378,8 @@ def build_tiny_clip(
     corpus: Iterable[str] | None = None,
     logit_scale: float | None = None,
 ) -> Path:
-    """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE tokenizer.
+    """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE
+    tokenizer.
 
     ``logit_scale``: the saved (log) temperature; None keeps the config's initial value (exp: 14.3).
     """
@@ -426,7 +432,8 @@ def build_tiny_clip(
 
 
 def _clip_source(name: str, models_dir: str | os.PathLike, corpus: Iterable[str] | None) -> str:
-    """Where to load CLIP ``name`` from: a local folder (tiny models built on first use), else the hub name."""
+    """Where to load CLIP ``name`` from: a local folder (tiny models built on first use), else the
+    hub name."""
     if name == TINY:
         folder = Path(models_dir) / "tiny-clip"
         if not (folder / "config.json").exists() or not (folder / "tokenizer_config.json").exists():
@@ -457,7 +464,8 @@ OTHER_TOWER = {
 
 
 def _find_file(source: str, filename: str) -> str | None:
-    """``filename`` of a CLIP folder or of a hub repository in the local cache, or None (no network)."""
+    """``filename`` of a CLIP folder or of a hub repository in the local cache, or None (no
+    network)."""
     if Path(source).is_dir():
         path = Path(source) / filename
         return str(path) if path.is_file() else None
@@ -532,7 +540,8 @@ def _listed(keys: Iterable[str], limit: int = 6) -> str:
 
 
 def _refusal(what: str, missing=(), mismatched=(), unexpected=(), fix: str = "") -> str | None:
-    """One sentence naming the keys a checkpoint lacks, holds in another shape or adds; None if none."""
+    """One sentence naming the keys a checkpoint lacks, holds in another shape or adds; None if
+    none."""
     parts = [
         f"{label} {_listed(keys)}"
         for label, keys in (
@@ -668,7 +677,8 @@ def load_clip(
 
 @dataclass
 class TextEncoder(_Weights):
-    """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77 tokens).
+    """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77
+    tokens).
 
     ``temperature``: the checkpoint's zero-shot temperature (``clip_temperature``).
     """
@@ -828,7 +838,8 @@ def _vgg_unavailable(weights: str, models_dir: str | os.PathLike) -> str | None:
 
 
 def _load_state_strict(module: nn.Module, state: dict, path: str, what: str) -> None:
-    """``module.load_state_dict(state)``, refusing any missing, extra or reshaped key in one sentence."""
+    """``module.load_state_dict(state)``, refusing any missing, extra or reshaped key in one
+    sentence."""
     own = module.state_dict()
     message = _refusal(
         f"The VGG16 weights file {path} ({what})",
@@ -850,7 +861,8 @@ def load_vgg16(
     precision: str = "float32",
     decode_min_side: int | None = DECODE_MIN_SIDE,
 ) -> Encoder:
-    """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or ``tiny-random``.
+    """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or
+    ``tiny-random``.
 
     A weights file is either a full ``vgg16`` state dict (as torchvision publishes it) or a
     ``{"cfg": [...], "features": state_dict}`` checkpoint of a smaller VGG-style conv base; either
@@ -929,9 +941,10 @@ def availability(kind: str, name: str, models_dir: str | os.PathLike = "data/mod
     raise ValueError(f"unknown encoder kind {kind!r}; expected clip, clip-text or vgg16")
 
 
-# --------------------------------------------------------------------------- frozen prefix / trainable tail
+# ------------------------------------------------------------------- frozen prefix / trainable tail
 class ClipPrefix(nn.Module):
-    """CLIP vision tower up to (not including) its last ``k`` transformer blocks: pixels -> N x tokens x width."""
+    """CLIP vision tower up to (not including) its last ``k`` transformer blocks: pixels -> N x
+    tokens x width."""
 
     def __init__(self, vision_model: nn.Module, k: int) -> None:
         super().__init__()
@@ -968,7 +981,8 @@ def class_token_block(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
 
 
 class ClipTail(nn.Module):
-    """CLIP's last ``k`` blocks, post-layernorm of the class token and projection: N x tokens x width -> N x dim.
+    """CLIP's last ``k`` blocks, post-layernorm of the class token and projection: N x tokens x
+    width -> N x dim.
 
     The very last block is computed for the class token only (``class_token_block``).
     """
@@ -990,16 +1004,19 @@ def _vgg_cut(features: nn.Sequential, k: int) -> int:
     pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
     if not 1 <= k < len(pools):
         raise ValueError(
-            f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} of them"
+            f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} "
+            "of them"
         )
     return pools[-(k + 1)] + 1
 
 
 def split_at(encoder: Encoder, k: int) -> tuple[nn.Module, nn.Module]:
-    """``(prefix, tail)`` of ``encoder`` with its last ``k`` blocks in the tail (weights shared, not copied).
+    """``(prefix, tail)`` of ``encoder`` with its last ``k`` blocks in the tail (weights shared, not
+    copied).
 
-    ``tail(prefix(x)) == encoder.module(x)``. CLIP: the last ``k`` transformer blocks, post-layernorm
-    and projection; VGG16: the last ``k`` conv blocks (``block5`` for k=1) and the global pooling.
+    ``tail(prefix(x)) == encoder.module(x)``. CLIP: the last ``k`` transformer blocks,
+    post-layernorm and projection; VGG16: the last ``k`` conv blocks (``block5`` for k=1) and the
+    global pooling.
     """
     if encoder.kind == "clip":
         model = encoder.module.model
@@ -1015,7 +1032,8 @@ def split_at(encoder: Encoder, k: int) -> tuple[nn.Module, nn.Module]:
 
 
 def tap(encoder: Encoder, k: int) -> nn.Module:
-    """The module whose input is the activation entering the last ``k`` blocks (for a forward pre-hook)."""
+    """The module whose input is the activation entering the last ``k`` blocks (for a forward
+    pre-hook)."""
     if encoder.kind == "clip":
         layers = encoder.module.model.vision_model.encoder.layers
         return layers[len(layers) - k]
@@ -1026,9 +1044,10 @@ def tap(encoder: Encoder, k: int) -> nn.Module:
 def fast_module(
     encoder: Encoder, batch_size: int = 2
 ) -> tuple[nn.Module, torch.memory_format, str]:
-    """The encoder's module made faster for long inference-only runs (explanations): channels-last memory
-    (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the plain module
-    in the last float bits, so the plain module stays the one that makes cached features. Returns
+    """The encoder's module made faster for long inference-only runs (explanations): channels-last
+    memory (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the
+    plain module in the last float bits, so the plain module stays the one that makes cached
+    features. Returns
     ``(module, memory format, what was done)``; falls back to the plain module, saying why, if
     compiling fails (no C++ compiler, say).
     """

@@ -212,8 +212,9 @@ def fit(
     seconds = time.perf_counter() - start
     if best_state is None:
         raise TrainingDiverged(
-            f"the validation loss was never finite in {len(history)} epoch(s) (last: {history[-1]['val_loss']}): "
-            f"no epoch can be kept; lower the learning rate (lr={config.lr:g}) or check the features for NaN/inf."
+            f"the validation loss was never finite in {len(history)} epoch(s) (last: "
+            f"{history[-1]['val_loss']}): no epoch can be kept; lower the learning rate "
+            f"(lr={config.lr:g}) or check the features for NaN/inf."
         )
     model.load_state_dict(best_state)
     model.cpu().eval()
@@ -233,7 +234,8 @@ def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 256) -> np.
 
 # --------------------------------------------------------------------------- probes
 def full_proba(estimator, X, n_classes: int) -> np.ndarray:
-    """``predict_proba`` with one column per class id, zeros for classes absent from training (float64, rows sum to 1)."""
+    """``predict_proba`` with one column per class id, zeros for classes absent from training
+    (float64, rows sum to 1)."""
     proba = estimator.predict_proba(X)
     out = np.zeros((proba.shape[0], n_classes))
     out[:, np.asarray(estimator.classes_, dtype=int)] = proba
@@ -247,10 +249,11 @@ def fit_probe(
     n_classes: int,
     Cs: tuple[float, ...] = PROBE_CS,
 ) -> tuple[object, dict]:
-    """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation log-loss.
+    """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation
+    log-loss.
 
-    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-loss,
-    and the whole sweep.
+    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and
+    log-loss, and the whole sweep.
     """
     labels = list(range(n_classes))
     best, sweep = None, []
@@ -289,7 +292,7 @@ def logistic_probe(C: float, seed: int = 0):
     return make_pipeline(StandardScaler(), logistic_regression(C, seed))
 
 
-# --------------------------------------------------------------------------- optimisers (the note's Figure 6)
+# ----------------------------------------------------------------- optimisers (the note's Figure 6)
 def compare_optimizers(
     design: str, train: tuple, val: tuple, n_classes: int, grid: dict[str, list[float]], **overrides
 ) -> tuple[pd.DataFrame, dict]:
@@ -297,7 +300,8 @@ def compare_optimizers(
 
     For each optimiser the learning rate with the lowest best validation loss is kept. Returns
     ``(curves, chosen)``: validation loss per epoch of each optimiser at its chosen rate (long
-    format: optimizer, lr, epoch, val_loss, train_loss) and ``{optimizer: {lr, best_val_loss, best_epoch}}``.
+    format: optimizer, lr, epoch, val_loss, train_loss) and ``{optimizer: {lr, best_val_loss,
+    best_epoch}}``.
     """
     curves, chosen = [], {}
     for name, rates in grid.items():
