@@ -353,3 +353,19 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     right = candidates.pretrained_check(panel, val)
     assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
     assert right["p_value"] < 0.01
+
+
+def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:
+    panel = _panel(layout, small_split, decode_min_side=256)
+    assert candidates.input_check(panel, small_split.inputs(), n=3) == {}, "nothing loaded"
+    panel.encoder("vgg16")
+    out = candidates.input_check(panel, small_split.inputs(), n=3, largest=1)
+    assert set(out) == {"vgg16"}
+    r = out["vgg16"]
+    assert r["decode_min_side"] == 256 and r["decode"] == 256 and r["images"] == 3
+    assert 0 <= r["rel_l2_median"] <= r["rel_l2_p95"] <= r["rel_l2_max"]
+    full = _panel(layout, small_split, decode_min_side=None)
+    assert (
+        candidates.input_check(full, small_split.inputs(), 3, kinds=["clip"])["clip"]["rel_l2_max"]
+        == 0.0
+    )
