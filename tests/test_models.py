@@ -317,6 +317,21 @@ def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> 
     assert "preprocessor_config.json" in models.availability("clip", str(no_processor), mdir)
     assert "hf download" in models.availability("clip", "openai/clip-vit-base-patch32", mdir)
     assert "vgg16-397923af.pth" in models.availability("vgg16", "IMAGENET1K_V1", mdir)
+    # a hub name in the Hugging Face cache: available offline, loaded, its temperature read there
+    import math
+
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    repo = cache / "models--someone--clip-in-cache"
+    models.build_tiny_clip(repo / "snapshots" / "abc123", logit_scale=math.log(30.0))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    assert models.availability("clip", "someone/clip-in-cache", mdir) is None
+    assert models.load_clip("someone/clip-in-cache", device="cpu", models_dir=mdir).dim == 16
+    text = models.load_clip_text("someone/clip-in-cache", device="cpu", models_dir=mdir)
+    assert text.temperature == pytest.approx(30.0, rel=1e-5)
     models.build_tiny_clip(mdir / "clip-vit-base-patch32")  # a hub name found in the models folder
     assert models.availability("clip", "openai/clip-vit-base-patch32", mdir) is None
     monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: True)
