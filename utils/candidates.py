@@ -5,8 +5,8 @@ A candidate (``CANDIDATES``) says what it reads (image, text, both), how its fea
 features, raw text for TF-IDF), how it is fitted (a head through ``train.fit``, a scikit-learn
 logistic regression on standardised features with ``C`` chosen on validation, nothing for
 zero-shot, a weight for late fusion, a few encoder blocks for fine-tuning) and what one prediction
-costs. Notebooks take a list of candidate
-names (``models``) and call the same functions for every one:
+costs. Notebooks take a list of candidate names (``models``) and call the same functions for
+every one:
 
 - ``Panel``: what candidates share in a run: settings, encoders (loaded once), cached features.
 - ``fit(name, panel, train_rows, val_rows)``: a ``Fitted`` candidate (training and validation rows
@@ -17,6 +17,9 @@ names (``models``) and call the same functions for every one:
   re-run.
 - ``Fitted.predict_proba(panel, rows)``: from cached features; ``Fitted.infer(panel, rows)``:
   from the files themselves, no cache (timing, ``utils.predict``).
+- Checks on the run's weights (notebook 03): ``pretrained_check`` (does CLIP behave like a
+  pretrained CLIP?), ``input_check`` (decoded input against the reference pipelines) and
+  ``precision_check`` (bfloat16 features against float32 ones).
 """
 
 from __future__ import annotations
