@@ -311,7 +311,12 @@ def test_a_candidate_is_refused_with_another_decode_size(panel, small_split, lay
     assert other.encoder("clip").decode_min_side is None
     with pytest.raises(candidates.CandidateMismatch, match="decode_min_side"):
         candidates.load("vgg16-probe", other)
-    assert candidates.load("vgg16-probe", panel).info["decode_min_side"] == (models.DECODE_MIN_SIDE)
+    loaded = candidates.load("vgg16-probe", panel)
+    assert loaded.info["decode_min_side"] == models.DECODE_MIN_SIDE
+    del loaded.info["decode_min_side"]  # saved before the decode size was recorded: 256 then
+    with pytest.raises(candidates.CandidateMismatch, match="decode_min_side=256"):
+        loaded.check(panel)
+    loaded.check(_panel(layout, small_split, decode_min_side=256))
 
 
 def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, small_split) -> None:

@@ -217,6 +217,8 @@ CANDIDATES: dict[str, Candidate] = {
     ]
 }
 REFERENCE = "clip-head"  # the note's model: every candidate is tested against it
+# Candidates saved before the decode size was recorded read photos decoded at 256.
+UNRECORDED_DECODE_MIN_SIDE = 256
 HEADLINE = ("clip-head", "vgg16-head")
 
 
@@ -693,7 +695,7 @@ class Fitted:
                 f"{self.name} was trained on classes {self.classes}, this run has "
                 f"{panel.classes}: re-run notebook 04 (training)."
             )
-        decode = self.info.get("decode_min_side", panel.settings.decode_min_side)
+        decode = self.info.get("decode_min_side", UNRECORDED_DECODE_MIN_SIDE)
         if "image" in self.candidate.reads and decode != panel.settings.decode_min_side:
             raise CandidateMismatch(
                 f"{self.name} was trained on photos decoded at decode_min_side={decode}, this run "

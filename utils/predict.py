@@ -29,7 +29,7 @@ def _settings(meta: dict, device: str, precision: str, batch_size: int) -> candi
         device=device,
         precision=meta["info"].get("precision", precision),
         batch_size=batch_size,
-        decode_min_side=meta["info"].get("decode_min_side", candidates.Settings.decode_min_side),
+        decode_min_side=meta["info"].get("decode_min_side", candidates.UNRECORDED_DECODE_MIN_SIDE),
     )
 
 
