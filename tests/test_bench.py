@@ -1,4 +1,5 @@
-"""utils.bench runs end to end on a few images (its numbers are not checked: speed lives in `make bench`)."""
+"""utils.bench runs end to end on a few images (its numbers are not checked: speed lives in `make
+bench`)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
     assert saved == json.loads(json.dumps(result, default=str))
     assert [e["encoder"] for e in saved["pipeline"]] == ["clip", "vgg16"]
     assert saved["pipeline"][0]["parameters"] == 87_849_216
-    # bfloat16 on a CPU without native support is emulated and slow: the CLIP encoder, one image, here
+    # bfloat16 on a CPU without native support is emulated and slow: the CLIP encoder, one
+    # image, here
     p = bench.bench_precision("clip", bench._images(str(dataset_dir), 1), 1, "cpu")
     assert p["float32_img_per_s"] > 0 and p["bfloat16_img_per_s"] > 0 and p["ratio"] > 0
     assert p["cosine_min"] > 0.99 and p["head_agreement"] == 1.0
@@ -66,3 +68,22 @@ def test_synthetic_catalog_has_the_schema_and_a_long_tail(tmp_path) -> None:
     assert sizes.iloc[0] > 5 * sizes.iloc[-1], "long-tailed"
     assert (folder / "Images" / rows["image"].iloc[0]).exists()
     assert isinstance(pd.read_csv(folder / "catalog.csv"), pd.DataFrame)
+
+
+def test_parity_with_the_reference_pipelines_on_full_size_weights(dataset_dir) -> None:
+    """Full-size seeded random weights: the project's embedding of a fully decoded photo is the
+    reference pipeline's (CLIPModel.get_image_features; torchvision transforms + conv base)."""
+    from utils import bench
+
+    paths = bench._parity_paths(str(dataset_dir), 2)
+    rows = [r for k in ("clip", "vgg16") for r in bench.bench_parity(k, paths, "cpu", (None, 256))]
+    assert [(r["encoder"], r["decode"]) for r in rows] == [
+        ("clip", "full"),
+        ("clip", 256),
+        ("vgg16", "full"),
+        ("vgg16", 256),
+    ]
+    for r in rows:
+        assert r["images"] == 2 and -1 <= r["cosine_min"] <= r["cosine_median"] <= 1 + 1e-6
+        if r["decode"] == "full":
+            assert r["cosine_min"] >= 0.999 and r["rel_l2_p95"] == 0.0

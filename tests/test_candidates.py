@@ -1,4 +1,5 @@
-"""utils.candidates: every family fitted, saved, reloaded and checked on tiny models and real photos and texts."""
+"""utils.candidates: every family fitted, saved, reloaded and checked on tiny models and real photos
+and texts."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def layout(tmp_path_factory) -> Layout:
 
 
 def _panel(layout, s: split.Split, **kw) -> candidates.Panel:
-    settings = candidates.Settings(
+    base = dict(
         clip_model="tiny-random",
         vgg_weights="tiny-random",
         device="cpu",
@@ -36,8 +37,8 @@ def _panel(layout, s: split.Split, **kw) -> candidates.Panel:
         finetune_epochs=2,
         views=2,
         probe_cs=(0.1, 1.0),
-        **kw,
     )
+    settings = candidates.Settings(**{**base, **kw})
     return candidates.Panel(layout, settings, s.labels(), s.split_id, progress=False)
 
 
@@ -166,7 +167,8 @@ def test_augmented_views_are_made_for_training_rows_only(panel, small_split, mon
 
 
 def test_text_only_candidate_on_the_whole_real_catalog(dataset_dir, tmp_path_factory) -> None:
-    """text-tfidf needs no downloaded weights: real numbers on all 1047 products, in seconds, reproducibly."""
+    """text-tfidf needs no downloaded weights: real numbers on all 1047 products, in seconds,
+    reproducibly."""
     folder = tmp_path_factory.mktemp("full")
     catalog = data.build_catalog(dataset_dir, progress=False)
     split.save_split(split.make_split(data.usable(catalog), seed=42), folder / "split.csv")
@@ -197,7 +199,8 @@ def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(
         "the prompts are fixed, only blocks train"
     )
     test = small_split.test_for_final_evaluation()
-    # cached activations are float16 and the prompt classifier scales cosines by 100: a looser tolerance
+    # cached activations are float16 and the prompt classifier scales cosines by the temperature:
+    # a looser tolerance
     full, cached = fitted.infer(panel, test), fitted.predict_proba(panel, test)
     np.testing.assert_allclose(full, cached, atol=2e-3)
     assert (full.argmax(1) == cached.argmax(1)).all()
@@ -227,9 +230,9 @@ def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(
 def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_encoder_sits(
     panel, small_split, layout
 ) -> None:
-    """Its tail reads cached float32 activations on the CPU, as when it was fitted, whatever the run's encoder
-    placement (a CUDA run stopped here: tail on the GPU, activations on the CPU; on this CPU-only machine another
-    dtype stands in for another device)."""
+    """Its tail reads cached float32 activations on the CPU, as when it was fitted, whatever the
+    run's encoder placement (a CUDA run stopped here: tail on the GPU, activations on the CPU; on
+    this CPU-only machine another dtype stands in for another device)."""
     fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
     fitted.save(layout.candidate("clip-finetune"))
     test = small_split.test_for_final_evaluation()
@@ -259,3 +262,115 @@ def test_repeated_splits_fit_each_fusion_member_once_per_split(
     accuracies = evaluate.panel_repeats(panel, rows, names, others, progress=False)
     assert list(accuracies.columns) == names and list(accuracies.index) == list(others)
     assert sorted(calls) == sorted(names * len(others)), "members are not refitted for the fusion"
+
+
+def test_zero_shot_uses_and_keeps_the_checkpoint_temperature(layout, small_split, tmp_path) -> None:
+    import math
+
+    from scipy.special import softmax
+
+    folder = models.build_tiny_clip(tmp_path / "clip-t25", logit_scale=math.log(25.0))
+    settings = candidates.Settings(clip_model=str(folder), device="cpu", precision="float32")
+    panel = candidates.Panel(layout, settings, small_split.labels(), small_split.split_id)
+    zs = candidates.fit("clip-zeroshot", panel, small_split.train, small_split.val)
+    assert zs.temperature == pytest.approx(25.0, rel=1e-5) == zs.info["temperature"]
+    assert zs.info["temperature_source"] == "checkpoint logit_scale"
+    X = panel.features("clip-image", small_split.val)
+    np.testing.assert_allclose(
+        zs.predict_vectors(X), softmax(25.0 * zs.similarities(X), axis=1), rtol=1e-4
+    )
+    zs.save(tmp_path / "zs")
+    again = candidates._load_folder(tmp_path / "zs")
+    assert again.temperature == zs.temperature
+    np.testing.assert_allclose(again.predict_vectors(X), zs.predict_vectors(X), rtol=1e-6)
+
+
+def test_a_fine_tuned_encoder_is_built_once(panel, small_split, layout, monkeypatch) -> None:
+    candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val).save(
+        layout.candidate("vgg16-finetune")
+    )
+    fitted = candidates.load("vgg16-finetune", panel)
+    calls = []
+    real = models.fingerprint
+    monkeypatch.setattr(models, "fingerprint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    test = small_split.test_for_final_evaluation()
+    first = fitted.infer(panel, test)
+    second = fitted.infer(panel, test)
+    np.testing.assert_array_equal(first, second)
+    assert len(calls) == 1, "the tuned encoder is copied and fingerprinted once, not per call"
+    assert fitted.encoder(panel) is fitted.image_encoder(panel)
+    assert fitted.encoder(panel).identity == fitted.info["finetuned_identity"]
+
+
+def test_a_candidate_is_refused_with_another_decode_size(panel, small_split, layout) -> None:
+    candidates.fit("vgg16-probe", panel, small_split.train, small_split.val).save(
+        layout.candidate("vgg16-probe")
+    )
+    other = _panel(layout, small_split, decode_min_side=None)
+    assert other.encoder("vgg16").decode_min_side is None
+    assert other.encoder("clip").decode_min_side is None
+    with pytest.raises(candidates.CandidateMismatch, match="decode_min_side"):
+        candidates.load("vgg16-probe", other)
+    loaded = candidates.load("vgg16-probe", panel)
+    assert loaded.info["decode_min_side"] == models.DECODE_MIN_SIDE
+    del loaded.info["decode_min_side"]  # saved before the decode size was recorded: 256 then
+    with pytest.raises(candidates.CandidateMismatch, match="decode_min_side=256"):
+        loaded.check(panel)
+    loaded.check(_panel(layout, small_split, decode_min_side=256))
+
+
+def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, small_split) -> None:
+    from dataclasses import replace
+
+    from utils import features
+
+    rows = small_split.inputs()
+    assert candidates.precision_check(_panel(layout, small_split), rows, n=8) == {}
+    b16 = _panel(layout, small_split, precision="bfloat16")
+    b16.encoder("clip"), b16.encoder("vgg16")
+    out = candidates.precision_check(b16, rows, n=8, seed=0)
+    assert set(out) == {"clip", "vgg16"}
+    for kind, r in out.items():
+        assert r["images"] == 8 and 0.9 < r["cosine_min"] <= r["cosine_median"] <= 1.0 + 1e-6
+        f32 = replace(b16.encoder(kind), precision="float32")
+        cache = features.VectorCache(features.cache_dir(f32, layout.features), (f32.dim,))
+        assert all(cache.read(sha) is not None for sha in r["rows"]), "float32 cached"
+        assert set(r["rows"]) <= set(rows["sha256"])
+    assert candidates.precision_check(b16, rows, n=8, seed=0)["clip"]["rows"] == out["clip"]["rows"]
+
+
+def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) -> None:
+    val = small_split.val
+    out = candidates.pretrained_check(panel, val, panel.classes)
+    assert out["verdict"] in ("chance", "weak") and out["warning"]
+    assert out["chance"] == pytest.approx(1 / len(panel.classes), abs=1e-4)
+    assert out["ci_low"] <= out["accuracy"] <= out["ci_high"] and out["images"] == len(val)
+    assert "pretrained CLIP" in out["message"]
+    # the same check on embeddings that do name the categories: the verdict turns
+    E = candidates.class_embeddings(panel)
+    y = panel.y(val)
+    rng = np.random.default_rng(0)
+    good = E[y] + 0.05 * rng.normal(size=(len(y), E.shape[1]))
+    real = panel.features
+    monkeypatch.setattr(
+        panel, "features", lambda s, rows: good if s == "clip-image" else real(s, rows)
+    )
+    right = candidates.pretrained_check(panel, val)
+    assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
+    assert right["p_value"] < 0.01
+
+
+def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:
+    panel = _panel(layout, small_split, decode_min_side=256)
+    assert candidates.input_check(panel, small_split.inputs(), n=3) == {}, "nothing loaded"
+    panel.encoder("vgg16")
+    out = candidates.input_check(panel, small_split.inputs(), n=3, largest=1)
+    assert set(out) == {"vgg16"}
+    r = out["vgg16"]
+    assert r["decode_min_side"] == 256 and r["decode"] == 256 and r["images"] == 3
+    assert 0 <= r["rel_l2_median"] <= r["rel_l2_p95"] <= r["rel_l2_max"]
+    full = _panel(layout, small_split, decode_min_side=None)
+    assert (
+        candidates.input_check(full, small_split.inputs(), 3, kinds=["clip"])["clip"]["rel_l2_max"]
+        == 0.0
+    )

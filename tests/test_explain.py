@@ -1,4 +1,5 @@
-"""utils.explain: LIME, SHAP, averaging, stability and deletion checks, on known answers and real images."""
+"""utils.explain: LIME, SHAP, averaging, stability and deletion checks, on known answers and real
+images."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from utils import explain, features, models, train
 
 
 class ToyPipeline:
-    """Class 1's probability is the brightness of the top-left 64x64 corner; nothing else matters."""
+    """Class 1's probability is the brightness of the top-left 64x64 corner; nothing else
+    matters."""
 
     batch_size = 64
 
@@ -80,7 +82,8 @@ def test_deletion_over_superpixels_true_order_beats_random_orders(bright_corner)
 
 
 def test_random_deletion_removes_whole_superpixels_with_the_same_fill(bright_corner) -> None:
-    """The reference deletes the explanation's own superpixels, in random order, not scattered pixels."""
+    """The reference deletes the explanation's own superpixels, in random order, not scattered
+    pixels."""
     segments = explain.segment(bright_corner, n_segments=100)
     shown = []
 
@@ -192,7 +195,8 @@ def test_checks_draw_their_images_round_robin_over_categories() -> None:
 def test_explained_pixels_are_the_evaluated_pixels(
     tiny, tiny_pipeline, real_images, tmp_path
 ) -> None:
-    """One decode path: the pipeline's prediction on the prepared pixels equals the one from cached features."""
+    """One decode path: the pipeline's prediction on the prepared pixels equals the one from cached
+    features."""
     encoder, head = tiny
     rows = pd.DataFrame(
         {
@@ -276,10 +280,86 @@ def test_pick_examples_and_per_category() -> None:
 
 
 def test_shap_figure_with_as_many_images_as_colour_channels(tiny_pipeline) -> None:
-    """shap 0.51's image_plot misreads an Explanation of exactly 3 RGB images; the figure must not care."""
+    """shap 0.51's image_plot misreads an Explanation of exactly 3 RGB images; the figure must not
+    care."""
     from utils import plots
 
     images = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3)).astype(np.uint8)
     values = explain.shap_explain(tiny_pipeline, images, [str(i) for i in range(7)], max_evals=32)
     fig = plots.shap_figure(values, ["a", "b", "c"], true_labels=["x", "y", "z"])
     assert len(fig.axes) >= 6
+
+
+def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(bright_corner) -> None:
+    """The deletion check hides superpixels as LIME does (hide_color=None: each superpixel's own
+    mean colour), not with the whole image's mean."""
+    from lime import lime_image
+
+    segments = explain.segment(bright_corner, n_segments=100)
+    shown = []
+
+    def record(batch):
+        shown.append(np.asarray(batch))
+        return np.zeros((len(batch), 2))
+
+    order = explain.ranking(-np.arange(segments.max() + 1))  # superpixel 0 first
+    explain.deletion_curve(record, bright_corner, segments, order, 0, steps=segments.max() + 1)
+    first = shown[0][1]  # superpixel 0 deleted, nothing else
+    inside = segments == 0
+    own = bright_corner[inside].mean(axis=0)
+    np.testing.assert_array_equal(
+        first[inside], np.broadcast_to(own.astype(np.uint8), (inside.sum(), 3))
+    )
+    assert not np.allclose(own, bright_corner.reshape(-1, 3).mean(axis=0), atol=2), (
+        "the planted corner: its own mean is not the image's"
+    )
+    np.testing.assert_array_equal(first[~inside], bright_corner[~inside])
+    # the fill is LIME's own fudged image, captured from LIME itself
+    captured = {}
+    real = lime_image.LimeImageExplainer.data_labels
+
+    def spy(self, image, fudged_image, *a, **kw):
+        captured["fudged"] = fudged_image.copy()
+        return real(self, image, fudged_image, *a, **kw)
+
+    lime_image.LimeImageExplainer.data_labels = spy
+    try:
+        r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=10, segments=segments)
+    finally:
+        lime_image.LimeImageExplainer.data_labels = real
+    np.testing.assert_array_equal(
+        explain.lime_fill(bright_corner, r["segments"], None), captured["fudged"]
+    )
+    grey = explain.lime_fill(bright_corner, segments, 0)
+    assert (grey == 0).all()
+
+
+def test_compare_deletion_fills_every_order_alike_and_records_the_fill(bright_corner) -> None:
+    from types import SimpleNamespace
+
+    values = np.zeros((1, 224, 224, 3, 1))
+    lime = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=50, seed=0)
+    seen = []
+
+    def record(batch):
+        seen.append(np.asarray(batch))
+        return ToyPipeline()(batch)
+
+    for hide in (None, 0):
+        seen.clear()
+        d = explain.compare_deletion(
+            record,
+            [bright_corner],
+            [lime],
+            SimpleNamespace(values=values),
+            steps=4,
+            random_orders=2,
+            hide_color=hide,
+            shap_masker="blur(16,16)",
+        )
+        fudged = explain.lime_fill(bright_corner, lime["segments"], hide)
+        for batch in seen:  # LIME's order, SHAP's, two random orders: all end fully deleted
+            np.testing.assert_array_equal(batch[-1], fudged)
+        assert d.fill == explain.describe_fill(hide)
+        assert "blur(16,16)" in d.perturbations["SHAP"] and d.fill in d.perturbations["deletion"]
+    assert "mean colour" in explain.describe_fill(None) and "0" in explain.describe_fill(0)

@@ -148,3 +148,124 @@ def test_text_and_pixel_features_are_cached(tmp_path, rows, real_images) -> None
     hist = P[:, :128]
     np.testing.assert_allclose(hist.sum(axis=1), 1, rtol=1e-5)
     assert features.extract_pixels(rows, tmp_path)[1]["computed"] == 0
+
+
+def test_the_decode_size_is_in_every_decode_and_every_cache_key(
+    rows, real_images, tmp_path
+) -> None:
+    """An encoder decodes photos at its own decode_min_side, everywhere, under its own cache
+    keys."""
+    from dataclasses import replace
+
+    import torch
+
+    from utils.augment import Augmentation
+
+    full = models.load_clip(
+        "tiny-random", device="cpu", models_dir=tmp_path / "m", decode_min_side=None
+    )
+    small = replace(full, decode_min_side=256)
+    big = str(real_images[0])  # 1024 x 1024: draft decoding at 256 takes a quarter of each side
+    assert features.encoder_input(full, big).size == (1024, 1024)
+    assert features.encoder_input(small, big).size == (256, 256)
+    assert not np.array_equal(features.model_pixels(full, big), features.model_pixels(small, big))
+    assert features.cache_dir(full, tmp_path).name == full.key + "-sfull"
+    assert features.cache_dir(small, tmp_path).name == full.key + "-s256"
+    assert (
+        features.activation_cache(full, 1, tmp_path).folder
+        != features.activation_cache(small, 1, tmp_path).folder
+    )
+    X_full, s1 = features.extract(full, rows, tmp_path, num_workers=0)
+    X_small, s2 = features.extract(small, rows, tmp_path, num_workers=0)
+    assert s1["computed"] == s2["computed"] == len(rows), "another decode size: other cache entries"
+    direct = full(
+        torch.stack(
+            [
+                full.preprocess(data.load_image(p, max_side=None, min_side=None))
+                for p in rows["path"]
+            ]
+        )
+    ).numpy()
+    np.testing.assert_allclose(X_full, direct, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(X_full[0], X_small[0], rtol=1e-4, atol=1e-5)
+    A_full, _ = features.activations(full, 1, rows.head(1), tmp_path / "a")
+    A_small, _ = features.activations(small, 1, rows.head(1), tmp_path / "a")
+    assert not np.array_equal(A_full, A_small)
+    aug = Augmentation(views=1)
+    V_full, _ = features.view_features(full, 1, rows.head(1), tmp_path / "a", aug)
+    V_small, _ = features.view_features(small, 1, rows.head(1), tmp_path / "a", aug)
+    assert not np.allclose(V_full, V_small)
+    P_full, p1 = features.extract_pixels(rows.head(1), tmp_path, decode_min_side=None)
+    _, p2 = features.extract_pixels(rows.head(1), tmp_path, decode_min_side=256)
+    assert p1["computed"] == p2["computed"] == 1
+    np.testing.assert_allclose(
+        P_full[0], features.pixel_vector(data.load_image(big, max_side=None, min_side=None))
+    )
+
+
+def test_input_difference_to_the_reference_pipelines(real_images, tmp_path) -> None:
+    """At a full decode the project's two-stage input is the reference pipeline's, exactly; a
+    draft decode moves it, and the sweep says by how much."""
+    from torchvision.models import VGG16_Weights
+    from transformers import CLIPImageProcessor
+
+    paths = [str(p) for p in real_images[:3]]
+    clip = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
+    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
+    for enc in (clip, vgg):
+        d = features.input_difference(enc, paths)
+        assert d["kind"] == enc.kind and d["decode"] == "full" and d["images"] == 3
+        assert d["rel_l2_max"] == 0.0 and d["decode_ms_mean"] > 0
+    image = data.load_image(paths[0], max_side=None, min_side=None)
+    ref = {
+        "clip": CLIPImageProcessor()(images=image, return_tensors="pt")["pixel_values"][0],
+        "vgg16": VGG16_Weights.IMAGENET1K_V1.transforms()(image),
+    }
+    for enc in (clip, vgg):
+        sweep = features.decode_sweep(enc, paths[:1], (256, None))
+        assert list(sweep["decode"]) == [256, "full"]
+        x = enc.preprocess(data.load_image(paths[0], max_side=None, min_side=256))
+        expected = float((x - ref[enc.kind]).norm() / ref[enc.kind].norm())
+        assert expected > 0.005
+        assert sweep["rel_l2_max"][0] == pytest.approx(expected, abs=1e-5)
+        assert sweep["rel_l2_max"][1] == 0.0
+    sample = features.sample_paths([str(p) for p in real_images], n=4, largest=2, seed=0)
+    assert len(sample) == 4 and sample[0] == str(max(real_images, key=lambda p: p.stat().st_size))
+
+
+def test_embeddings_match_the_reference_pipelines_on_a_full_decode(real_images, tmp_path) -> None:
+    """Same weights, same photos: the project's CLIP embedding is CLIPModel.get_image_features on
+    CLIPProcessor's output, its VGG16 features torchvision's transforms + conv base + pooling."""
+    import torch
+    from torchvision.models import VGG16_Weights
+    from torchvision.models.vgg import make_layers
+    from transformers import CLIPModel, CLIPProcessor
+
+    paths = [str(p) for p in real_images]
+    folder = models.build_tiny_clip(tmp_path / "clip")
+    clip = models.load_clip(str(folder), device="cpu", decode_min_side=None)
+    model = CLIPModel.from_pretrained(folder).eval()
+    processor = CLIPProcessor.from_pretrained(folder)
+
+    def clip_reference(images):
+        with torch.no_grad():
+            return model.get_image_features(
+                **processor(images=images, return_tensors="pt")
+            ).pooler_output.numpy()
+
+    table = features.embedding_parity(clip, paths, clip_reference, sizes=(None, 256))
+    assert table["cosine_min"][0] >= 0.999 and table["images"][0] == len(paths)
+    path = models.build_tiny_vgg(tmp_path / "vgg.pt")
+    vgg = models.load_vgg16(str(path), device="cpu", decode_min_side=None)
+    ckpt = torch.load(path, weights_only=True)
+    conv = make_layers(ckpt["cfg"]).eval()
+    conv.load_state_dict(ckpt["features"])
+    transform = VGG16_Weights.IMAGENET1K_V1.transforms()
+
+    def vgg_reference(images):
+        with torch.no_grad():
+            x = torch.stack([transform(im) for im in images])
+            return torch.nn.AdaptiveAvgPool2d(1)(conv(x)).flatten(1).numpy()
+
+    table = features.embedding_parity(vgg, paths, vgg_reference)
+    assert table["cosine_min"][0] >= 0.999

@@ -195,3 +195,156 @@ def test_prefix_then_tail_is_the_whole_encoder(kind, k, tiny_dir) -> None:
     handle.remove()
     with pytest.raises(ValueError):
         models.split_at(enc, 99)
+
+
+def _one_sentence(message: str) -> bool:
+    return "\n" not in message and message.endswith(".") and message.count(". ") == 0
+
+
+def test_a_clip_checkpoint_with_a_missing_or_reshaped_key_is_refused(tmp_path) -> None:
+    """transformers fills missing weights with random values and reports it only in a load report
+    (hidden at error level): the loaders refuse instead, naming the keys."""
+    from safetensors.torch import load_file, save_file
+
+    folder = models.build_tiny_clip(tmp_path / "partial")
+    state = load_file(folder / "model.safetensors")
+    del state["visual_projection.weight"]
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(models.WeightsMismatchError, match="visual_projection.weight") as info:
+        models.load_clip(str(folder), device="cpu")
+    assert _one_sentence(str(info.value)) and "vision tower" in str(info.value)
+    text = models.load_clip_text(str(folder), device="cpu")  # the text tower is complete
+    assert text.dim == 16
+    state["text_projection.weight"] = torch.zeros(16, 8)
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(models.WeightsMismatchError, match="another shape text_projection.weight"):
+        models.load_clip_text(str(folder), device="cpu")
+    full = models.build_tiny_clip(tmp_path / "extra")
+    state = load_file(full / "model.safetensors")
+    state["vision_model.extra.weight"] = torch.zeros(3)
+    save_file(state, full / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(models.WeightsMismatchError, match="unknown vision_model.extra.weight"):
+        models.load_clip(str(full), device="cpu")
+    assert models.load_clip_text(str(full), device="cpu").dim == 16, "the other tower's keys: fine"
+
+
+def test_a_vgg_weights_file_with_a_missing_key_is_refused(tmp_path) -> None:
+    path = models.build_tiny_vgg(tmp_path / "vgg.pt")
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["features"]["3.bias"]
+    torch.save(ckpt, tmp_path / "partial.pt")
+    with pytest.raises(models.WeightsMismatchError, match=r"lacks 3\.bias") as info:
+        models.load_vgg16(str(tmp_path / "partial.pt"), device="cpu")
+    assert _one_sentence(str(info.value))
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["features"]["0.weight"] = torch.zeros(8, 3, 5, 5)
+    torch.save(ckpt, tmp_path / "reshaped.pt")
+    with pytest.raises(models.WeightsMismatchError, match=r"another shape 0\.weight"):
+        models.load_vgg16(str(tmp_path / "reshaped.pt"), device="cpu")
+
+
+def test_the_zero_shot_temperature_is_the_checkpoints(tmp_path) -> None:
+    import math
+
+    chosen = models.build_tiny_clip(tmp_path / "t20", logit_scale=math.log(20.0))
+    text = models.load_clip_text(str(chosen), device="cpu")
+    assert text.temperature == pytest.approx(20.0, rel=1e-5)
+    assert text.temperature_source == "checkpoint logit_scale"
+    assert models.describe(text)["temperature"] == pytest.approx(20.0, rel=1e-4)
+    hot = models.build_tiny_clip(tmp_path / "t500", logit_scale=math.log(500.0))
+    assert models.load_clip_text(str(hot), device="cpu").temperature == 100.0, "clamped as CLIP"
+    tiny = models.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
+    assert tiny.temperature == pytest.approx(math.exp(2.6592), rel=1e-4)  # saved initial value
+    assert models.clip_temperature("random") == (
+        pytest.approx(math.exp(2.6592), rel=1e-4),
+        "configuration default",
+    )
+
+
+def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> None:
+    """None exactly when the loader loads; otherwise the loader's own sentence, without loading."""
+    import shutil
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    mdir = tmp_path / "models"
+    complete = models.build_tiny_clip(tmp_path / "complete")
+    no_processor = tmp_path / "no-processor"
+    shutil.copytree(complete, no_processor)
+    (no_processor / "preprocessor_config.json").unlink()
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(complete, no_tokenizer)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (no_tokenizer / name).unlink()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    vgg_file = models.build_tiny_vgg(tmp_path / "vgg.pt")
+    loaders = {
+        "clip": lambda n: models.load_clip(n, device="cpu", models_dir=mdir),
+        "clip-text": lambda n: models.load_clip_text(n, device="cpu", models_dir=mdir),
+        "vgg16": lambda n: models.load_vgg16(n, device="cpu", models_dir=mdir),
+    }
+    cases = [
+        ("clip", "tiny-random"),
+        ("clip", str(complete)),
+        ("clip", str(no_processor)),
+        ("clip", str(empty)),
+        ("clip", "openai/clip-vit-base-patch32"),
+        ("clip-text", str(complete)),
+        ("clip-text", str(no_tokenizer)),
+        ("vgg16", "tiny-random"),
+        ("vgg16", str(vgg_file)),
+        ("vgg16", "IMAGENET1K_V1"),
+        ("vgg16", "NOT_A_WEIGHTS_NAME"),
+    ]
+    for kind, name in cases:
+        start = time.perf_counter()
+        reason = models.availability(kind, name, mdir)
+        assert time.perf_counter() - start < 1.0, (kind, name)
+        try:
+            loaders[kind](name)
+            loaded = None
+        except models.ModelUnavailableError as exc:
+            loaded = str(exc)
+        assert reason == loaded, (kind, name, reason, loaded)
+        if reason:
+            assert _one_sentence(reason), reason
+    assert models.availability("clip", "random", mdir) is None
+    assert models.availability("vgg16", "random", mdir) is None
+    assert "preprocessor_config.json" in models.availability("clip", str(no_processor), mdir)
+    assert "hf download" in models.availability("clip", "openai/clip-vit-base-patch32", mdir)
+    assert "vgg16-397923af.pth" in models.availability("vgg16", "IMAGENET1K_V1", mdir)
+    # a hub name in the Hugging Face cache: available offline, loaded, its temperature read there
+    import math
+
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    repo = cache / "models--someone--clip-in-cache"
+    models.build_tiny_clip(repo / "snapshots" / "abc123", logit_scale=math.log(30.0))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    assert models.availability("clip", "someone/clip-in-cache", mdir) is None
+    assert models.load_clip("someone/clip-in-cache", device="cpu", models_dir=mdir).dim == 16
+    text = models.load_clip_text("someone/clip-in-cache", device="cpu", models_dir=mdir)
+    assert text.temperature == pytest.approx(30.0, rel=1e-5)
+    models.build_tiny_clip(mdir / "clip-vit-base-patch32")  # a hub name found in the models folder
+    assert models.availability("clip", "openai/clip-vit-base-patch32", mdir) is None
+    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: True)
+    assert models.availability("vgg16", "IMAGENET1K_V1", mdir) is None, "downloadable"
+    with pytest.raises(ValueError, match="unknown encoder kind"):
+        models.availability("resnet", "x", mdir)
+
+
+def test_the_decode_size_is_carried_by_the_encoder(tmp_path) -> None:
+    clip = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
+    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=320)
+    assert clip.decode_min_side is None and clip.input_key == clip.key + "-sfull"
+    assert vgg.decode_min_side == 320 and vgg.input_key.endswith("-float32-s320")
+    default = models.load_encoder("vgg16", "tiny-random", device="cpu", models_dir=tmp_path)
+    assert default.decode_min_side == models.DECODE_MIN_SIDE and default.identity == vgg.identity
+    assert models.describe(vgg)["decode_min_side"] == 320

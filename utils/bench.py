@@ -1,10 +1,12 @@
-"""``make bench``: what the pipeline costs on this machine, measured, written to ``reports/bench.json``.
+"""``make bench``: what the pipeline costs on this machine, measured, written to
+``reports/bench.json``.
 
 Full-size architectures with random weights (the same compute as the pretrained ones), so it runs
 offline on any machine. Sections (``--sections``, all by default):
 
 - ``pipeline``: images per second through the feature pipeline (decode + preprocess + forward,
-  ``features.extract`` on an empty cache) against the bare forward pass; their ratio (target >= 0.8).
+  ``features.extract`` on an empty cache) against the bare forward pass; their ratio
+  (target >= 0.8).
 - ``precision``: float32 against bfloat16 autocast, same images, same run: throughput of each and
   their ratio (target on a CPU with native bfloat16: >= 1.8 for CLIP), cosine similarity of the
   embeddings, and agreement of a head's predictions on both (a head trained on 7 k-means clusters of
@@ -17,6 +19,11 @@ offline on any machine. Sections (``--sections``, all by default):
 - ``heads``: head training time; ``lime``: one LIME explanation (each copy is an encoder pass).
 - ``scale``: a synthetic catalog (long-tailed categories, small generated photos) at 1k, 5k and
   20k rows: validation, grouping and splitting time with peak memory.
+- ``parity``: the project's embeddings against the reference pipelines with the same weights, on
+  fully decoded photos (CLIP: ``CLIPModel.get_image_features`` on ``CLIPImageProcessor``'s
+  output; VGG16: torchvision's ``VGG16_Weights.IMAGENET1K_V1.transforms()``, the conv base and
+  global average pooling): cosine per encoder and per decode size (``features.DECODE_SIZES``),
+  on photos that include the largest files, with the input's relative L2 distance and decode time.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from .paths import REPORTS, Layout
 TARGET_RATIO = 0.8
 TARGET_BF16 = 1.8
 TARGET_FINETUNE = 0.25
-SECTIONS = ("pipeline", "precision", "options", "finetune", "heads", "lime", "scale")
+SECTIONS = ("pipeline", "precision", "options", "finetune", "heads", "lime", "scale", "parity")
 
 
 def _images(source: str | None, n: int) -> pd.DataFrame:
@@ -50,12 +57,19 @@ def _images(source: str | None, n: int) -> pd.DataFrame:
     folder = folder or data.find_dataset_dir(Layout().raw / data.DATASET_DIRNAME)
     if folder is None:
         raise SystemExit(
-            "error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run `make data`."
+            "error: no images to benchmark: set DATA_SOURCE to the Flipkart folder or run "
+            "`make data`."
         )
     paths = sorted((folder / "Images").glob("*.jpg"))[:n]
     return pd.DataFrame(
         {"path": [str(p) for p in paths], "sha256": [f"bench{i}" for i in range(len(paths))]}
     )
+
+
+def _parity_paths(source: str | None, n: int) -> list[str]:
+    """``n`` photos of the dataset: its 4 largest files and a seeded draw of the others."""
+    rows = _images(source, 10**9)
+    return features.sample_paths(rows["path"].tolist(), n, largest=min(4, n), seed=0)
 
 
 def _sync(device: torch.device) -> None:
@@ -82,7 +96,9 @@ def _forward_seconds(
 
 
 def _real_batch(encoder: models.Encoder, rows: pd.DataFrame) -> torch.Tensor:
-    return torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
+    return torch.stack(
+        [encoder.preprocess(features.encoder_input(encoder, p)) for p in rows["path"]]
+    )
 
 
 # --------------------------------------------------------------------------- sections
@@ -178,7 +194,8 @@ def bench_precision(
 
 
 def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bool) -> list[dict]:
-    """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP pipeline)."""
+    """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP
+    pipeline)."""
     out = []
     vgg = models.load_encoder("vgg16", models.RANDOM, device=device, precision="float32")
     x = _real_batch(vgg, rows).to(vgg.device)
@@ -251,7 +268,8 @@ def bench_finetune(
     kind: str, n: int, k: int, device: str, epochs: int = 2, batch_size: int = 32
 ) -> dict:
     """Seconds per epoch of fine-tuning the last ``k`` blocks + head on ``n`` cached activations,
-    against one full encoder forward pass over ``n`` images, in the same run; cache size per view."""
+    against one full encoder forward pass over ``n`` images, in the same run; cache size per
+    view."""
     from torch import nn
 
     encoder = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
@@ -326,7 +344,8 @@ def bench_head(kind: str, dim: int, n_train: int = 630, n_val: int = 210, epochs
 
 
 def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: int = 32) -> dict:
-    """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7 head."""
+    """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7
+    head."""
     from . import explain
 
     encoder = models.load_encoder("clip", models.RANDOM, device=device, precision="auto")
@@ -348,10 +367,74 @@ def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: in
     }
 
 
+# --------------------------------------------------------------------------- parity
+def reference_pipeline(encoder: models.Encoder):
+    """The reference pipeline with ``encoder``'s weights: a function from fully decoded PIL images
+    to embeddings. CLIP: a transformers ``CLIPModel`` holding the encoder's vision tower and
+    projection, ``get_image_features`` on its ``CLIPImageProcessor``'s output. VGG16: torchvision's
+    ``vgg16`` holding the encoder's conv base, ``VGG16_Weights.IMAGENET1K_V1.transforms()``, then
+    global average pooling."""
+    device = encoder.device
+    if encoder.kind == "clip":
+        from transformers import CLIPConfig, CLIPModel, CLIPTextConfig
+
+        tower = encoder.module.model
+        text = CLIPTextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1)
+        config = CLIPConfig(
+            text_config=text.to_dict(),
+            vision_config=tower.config.to_dict(),
+            projection_dim=tower.config.projection_dim,
+        )
+        with torch.random.fork_rng(devices=[]):
+            model = CLIPModel(config)
+        model.vision_model.load_state_dict(tower.vision_model.state_dict())
+        model.visual_projection.load_state_dict(tower.visual_projection.state_dict())
+        model.eval().to(device)
+        processor = encoder.preprocess.processor
+
+        def clip(images):
+            inputs = processor(images=images, return_tensors="pt").to(device)
+            with torch.inference_mode():
+                out = model.get_image_features(**inputs)
+            return getattr(out, "pooler_output", out).float().cpu().numpy()
+
+        return clip
+    if encoder.kind == "vgg16":
+        from torchvision.models import VGG16_Weights, vgg16
+
+        with torch.random.fork_rng(devices=[]):
+            model = vgg16(weights=None)
+        model.features.load_state_dict(encoder.module.features.state_dict())
+        model.eval().to(device)
+        transform = VGG16_Weights.IMAGENET1K_V1.transforms()
+
+        def vgg(images):
+            x = torch.stack([transform(im) for im in images]).to(device)
+            with torch.inference_mode():
+                return model.features(x).mean(dim=(2, 3)).float().cpu().numpy()
+
+        return vgg
+    raise ValueError(f"no reference pipeline for {encoder.kind!r}")
+
+
+def bench_parity(
+    kind: str, paths: list[str], device: str, sizes=features.DECODE_SIZES, batch_size: int = 8
+) -> list[dict]:
+    """Cosine between the project's embedding (photos decoded at each of ``sizes``) and the
+    reference pipeline's on the full decode, full-size seeded random weights, float32; with the
+    normalised input's relative L2 distance to the reference input and the decode time."""
+    encoder = models.load_encoder(kind, models.RANDOM, device=device, precision="float32")
+    cos = features.embedding_parity(encoder, paths, reference_pipeline(encoder), sizes, batch_size)
+    inputs = features.decode_sweep(encoder, paths, sizes)
+    table = cos.merge(inputs[["decode", "rel_l2_median", "rel_l2_p95", "decode_ms_mean"]])
+    return [{"encoder": kind, **row} for row in table.to_dict("records")]
+
+
 # --------------------------------------------------------------------------- scale
 WORDS = (
-    "cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women home "
-    "kitchen office travel classic modern floral digital wireless portable soft large small blue red black"
+    "cotton printed analog steel ceramic wooden premium stylish combo pack set gift kids men women "
+    "home kitchen office travel classic modern floral digital wireless portable soft large small "
+    "blue red black"
 ).split()
 
 
@@ -411,7 +494,8 @@ def _measured(fn):
 
 
 def bench_scale(sizes: list[int], workers: int = 2) -> list[dict]:
-    """Validation, grouping and splitting of synthetic catalogs of each size: seconds and peak memory (MiB)."""
+    """Validation, grouping and splitting of synthetic catalogs of each size: seconds and peak
+    memory (MiB)."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         full = synthetic_catalog(Path(tmp) / "full", max(sizes))
@@ -463,6 +547,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--compile", action="store_true", help="also try torch.compile (minutes on a CPU)"
     )
     parser.add_argument("--scale-sizes", type=int, nargs="*", default=[1000, 5000, 20000])
+    parser.add_argument(
+        "--parity-images", type=int, default=16, help="photos, the 4 largest files among them"
+    )
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
@@ -505,6 +592,11 @@ def main(argv: list[str] | None = None) -> dict:
         "heads": lambda: [bench_head("clip", 512), bench_head("vgg16", 512)],
         "lime": lambda: [bench_lime(rows, args.lime_samples, device)] if args.lime_samples else [],
         "scale": lambda: bench_scale(args.scale_sizes),
+        "parity": lambda: [
+            row
+            for k in ("clip", "vgg16")
+            for row in bench_parity(k, _parity_paths(args.source, args.parity_images), device)
+        ],
     }
     for name in SECTIONS:
         if name in args.sections:

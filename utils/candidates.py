@@ -3,17 +3,23 @@
 A candidate (``CANDIDATES``) says what it reads (image, text, both), how its features are made
 (feature *sources*: cached CLIP image / text embeddings, VGG16 pooled features, classical pixel
 features, raw text for TF-IDF), how it is fitted (a head through ``train.fit``, a scikit-learn
-probe with ``C`` chosen on validation, nothing for zero-shot, a weight for late fusion, a few
-encoder blocks for fine-tuning) and what one prediction costs. Notebooks take a list of candidate
-names (``models``) and call the same functions for every one:
+logistic regression on standardised features with ``C`` chosen on validation, nothing for
+zero-shot, a weight for late fusion, a few encoder blocks for fine-tuning) and what one prediction
+costs. Notebooks take a list of candidate names (``models``) and call the same functions for
+every one:
 
 - ``Panel``: what candidates share in a run: settings, encoders (loaded once), cached features.
-- ``fit(name, panel, train_rows, val_rows)``: a ``Fitted`` candidate (training and validation rows only).
-- ``Fitted.save`` / ``load(name, panel)``: ``data/models/candidates/<name>/`` (``Layout.candidate``);
-  a candidate records the encoders and the split it was trained on, and loading it with other
-  encoders or another split fails with one sentence saying which notebook to re-run.
+- ``fit(name, panel, train_rows, val_rows)``: a ``Fitted`` candidate (training and validation rows
+  only).
+- ``Fitted.save`` / ``load(name, panel)``: ``data/models/candidates/<name>/``
+  (``Layout.candidate``); a candidate records the encoders and the split it was trained on, and
+  loading it with other encoders or another split fails with one sentence saying which notebook to
+  re-run.
 - ``Fitted.predict_proba(panel, rows)``: from cached features; ``Fitted.infer(panel, rows)``:
   from the files themselves, no cache (timing, ``utils.predict``).
+- Checks on the run's weights (notebook 03): ``pretrained_check`` (does CLIP behave like a
+  pretrained CLIP?), ``input_check`` (decoded input against the reference pipelines) and
+  ``precision_check`` (bfloat16 features against float32 ones).
 """
 
 from __future__ import annotations
@@ -53,7 +59,8 @@ class Candidate:
 SOURCES = {
     "clip-image": "CLIP image embedding (frozen vision tower)",
     "vgg16-image": "VGG16 conv base, globally average-pooled",
-    "clip-text": "CLIP text embedding of the product name (77-token context: longer names are cut at the end)",
+    "clip-text": "CLIP text embedding of the product name (77-token context: longer names are "
+    "cut at the end)",
     "pixels": "HSV colour histogram + HOG of the grey levels (scikit-image)",
     "text": "product name and description (raw text)",
 }
@@ -85,7 +92,8 @@ CANDIDATES: dict[str, Candidate] = {
             "zeroshot",
             ("clip-image",),
             cost="CLIP image forward + cosine to the class prompts",
-            about="no labelled image: category names in prompt templates, CLIP text tower, prompt ensembling",
+            about="no labelled image: category names in prompt templates, CLIP text tower, prompt "
+            "ensembling",
         ),
         Candidate(
             "clip-probe",
@@ -93,7 +101,7 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("clip-image",),
             cost="CLIP image forward + logistic regression",
-            about="the CLIP paper's linear probe, C chosen on validation",
+            about="logistic regression on standardised features, C chosen on validation",
         ),
         Candidate(
             "vgg16-probe",
@@ -101,7 +109,7 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("vgg16-image",),
             cost="VGG16 conv forward + logistic regression",
-            about="the same probe on VGG16 features",
+            about="logistic regression on standardised VGG16 features, C chosen on validation",
         ),
         Candidate(
             "text-tfidf",
@@ -117,7 +125,8 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("clip-text",),
             cost="CLIP text forward + logistic regression",
-            about="CLIP text embedding of the product name + probe",
+            about="CLIP text embedding of the product name + logistic regression on standardised "
+            "features, C chosen on validation",
         ),
         Candidate(
             "fusion-late",
@@ -125,7 +134,8 @@ CANDIDATES: dict[str, Candidate] = {
             "late-fusion",
             members=("clip-probe", "text-tfidf"),
             cost="both members",
-            about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on validation",
+            about="weighted average of clip-probe and text-tfidf probabilities, weight chosen on "
+            "validation",
         ),
         Candidate(
             "fusion-early",
@@ -142,7 +152,8 @@ CANDIDATES: dict[str, Candidate] = {
             "probe",
             ("pixels",),
             cost="colour histogram + HOG + logistic regression",
-            about="a pre-deep-learning floor",
+            about="a pre-deep-learning floor: logistic regression on standardised features, "
+            "C chosen on validation",
         ),
         Candidate(
             "clip-head-aug",
@@ -171,7 +182,8 @@ CANDIDATES: dict[str, Candidate] = {
             ("clip-image",),
             design="clip",
             cost="as clip-head (fine-tuned last block(s))",
-            about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head (AdamW)",
+            about="CLIP's last k blocks, post-layernorm and projection fine-tuned with the head "
+            "(AdamW)",
         ),
         Candidate(
             "vgg16-finetune",
@@ -205,6 +217,8 @@ CANDIDATES: dict[str, Candidate] = {
     ]
 }
 REFERENCE = "clip-head"  # the note's model: every candidate is tested against it
+# Candidates saved before the decode size was recorded read photos decoded at 256.
+UNRECORDED_DECODE_MIN_SIDE = 256
 HEADLINE = ("clip-head", "vgg16-head")
 
 
@@ -221,7 +235,8 @@ def resolve(names: list[str]) -> list[str]:
 
 
 def needs(names: list[str]) -> set[str]:
-    """Feature sources (and encoder kinds) the candidates ``names`` read, members of fusions included."""
+    """Feature sources (and encoder kinds) the candidates ``names`` read, members of fusions
+    included."""
     out: set[str] = set()
     for n in names:
         c = CANDIDATES[n]
@@ -271,10 +286,11 @@ def category_name(label: str) -> str:
     return re.sub(r"\s+", " ", name.replace("&", "and")).strip().lower()
 
 
-# --------------------------------------------------------------------------- settings and shared state
+# ------------------------------------------------------------------------ settings and shared state
 @dataclass
 class Settings:
-    """The candidates' knobs (notebook parameters); defaults are the note's and the issues' choices."""
+    """The candidates' knobs (notebook parameters); defaults are the note's and the issues'
+    choices."""
 
     clip_model: str = models.CLIP_DEFAULT
     vgg_weights: str = models.VGG_DEFAULT
@@ -282,6 +298,7 @@ class Settings:
     precision: str = "auto"
     batch_size: int = 16  # images per encoder forward pass
     num_workers: int = 1  # image-decoding processes
+    decode_min_side: int | None = models.DECODE_MIN_SIDE  # JPEG draft decode size; None: full
     seed: int = 42
     epochs: int = 30  # heads
     patience: int = 5
@@ -314,7 +331,8 @@ class Settings:
 
 
 class Panel:
-    """What the candidates of one run share: settings, encoders (loaded once, lazily), cached features."""
+    """What the candidates of one run share: settings, encoders (loaded once, lazily), cached
+    features."""
 
     def __init__(
         self,
@@ -341,15 +359,18 @@ class Panel:
 
     # ---- encoders
     def encoder(self, kind: str):
-        """``"clip"``, ``"vgg16"`` (image encoders) or ``"clip-text"`` (the text tower), loaded once."""
+        """``"clip"``, ``"vgg16"`` (image encoders) or ``"clip-text"`` (the text tower), loaded
+        once."""
         if kind not in self._encoders:
             s, mdir = self.settings, self.layout.models
             if kind == "clip":
                 self._encoders[kind] = models.load_clip(
-                    s.clip_model, s.device, mdir, s.precision, self.corpus
+                    s.clip_model, s.device, mdir, s.precision, self.corpus, s.decode_min_side
                 )
             elif kind == "vgg16":
-                self._encoders[kind] = models.load_vgg16(s.vgg_weights, s.device, mdir, s.precision)
+                self._encoders[kind] = models.load_vgg16(
+                    s.vgg_weights, s.device, mdir, s.precision, s.decode_min_side
+                )
             elif kind == "clip-text":
                 self._encoders[kind] = models.load_clip_text(
                     s.clip_model, s.device, mdir, s.precision, self.corpus
@@ -395,7 +416,10 @@ class Panel:
                 )
             elif source == "pixels":
                 X, stats = features.extract_pixels(
-                    part, self.layout.features, progress=self.progress
+                    part,
+                    self.layout.features,
+                    progress=self.progress,
+                    decode_min_side=s.decode_min_side,
                 )
             else:
                 raise ValueError(f"unknown feature source {source!r}; known: {', '.join(SOURCES)}")
@@ -438,7 +462,7 @@ class Panel:
             out = [
                 encoder(batch).numpy()
                 for batch in features.image_loader(
-                    rows["path"].tolist(), encoder.preprocess, s.batch_size, num_workers=0
+                    rows["path"].tolist(), encoder, s.batch_size, num_workers=0
                 )
             ]
             return np.concatenate(out)
@@ -446,7 +470,10 @@ class Panel:
             return self.encoder("clip-text")(rows["product_name"].tolist()).numpy()
         if source == "pixels":
             return np.stack(
-                [features.pixel_vector(features.load_model_input(p)) for p in rows["path"]]
+                [
+                    features.pixel_vector(features.load_model_input(p, s.decode_min_side))
+                    for p in rows["path"]
+                ]
             )
         raise ValueError(f"unknown feature source {source!r}")
 
@@ -455,7 +482,8 @@ class Panel:
         return parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def views(self, kind: str, rows: pd.DataFrame) -> np.ndarray:
-        """Frozen features of the augmented views of ``rows`` (training rows only), ``views`` per row."""
+        """Frozen features of the augmented views of ``rows`` (training rows only), ``views`` per
+        row."""
         s = self.settings
         X, stats = features.view_features(
             self.encoder(kind),
@@ -471,8 +499,8 @@ class Panel:
     def activations(
         self, kind: str, rows: pd.DataFrame, augmented: bool = False, k: int | None = None
     ) -> np.ndarray:
-        """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of ``rows``
-        (the photos, or their augmented views)."""
+        """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of
+        ``rows`` (the photos, or their augmented views)."""
         s = self.settings
         A, stats = features.activations(
             self.encoder(kind),
@@ -518,7 +546,8 @@ def prepare(
 
 
 def fit_order(names: list[str]) -> list[str]:
-    """``names`` with the late-fusion candidates last, so that their members are fitted first and shared."""
+    """``names`` with the late-fusion candidates last, so that their members are fitted first and
+    shared."""
     return sorted(names, key=lambda n: CANDIDATES[n].family == "late-fusion")
 
 
@@ -530,7 +559,8 @@ def fit_all(
     layout: Layout | None = None,
     progress: bool = True,
 ) -> dict[str, Fitted]:
-    """Fit every candidate (training rows, selection on validation rows) and save it under ``layout``."""
+    """Fit every candidate (training rows, selection on validation rows) and save it under
+    ``layout``."""
     out = {}
     for name in bar(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
         out[name] = fit(name, panel, train_rows, val_rows, fitted=out)
@@ -569,7 +599,8 @@ def _chosen(f: Fitted) -> str:
 
 # --------------------------------------------------------------------------- fitted candidates
 class Fitted:
-    """A trained candidate. Subclasses implement ``predict_vectors`` and their payload's save/load."""
+    """A trained candidate. Subclasses implement ``predict_vectors`` and their payload's
+    save/load."""
 
     def __init__(
         self,
@@ -595,11 +626,13 @@ class Fitted:
         return self.predict_vectors(panel.inputs(self.candidate.inputs, rows))
 
     def infer(self, panel: Panel, rows: pd.DataFrame) -> np.ndarray:
-        """Class probabilities of ``rows`` computed from the files and texts themselves (no cache)."""
+        """Class probabilities of ``rows`` computed from the files and texts themselves (no
+        cache)."""
         return self.predict_vectors(panel.raw_inputs(self.candidate.inputs, rows))
 
     def image_encoder(self, panel: Panel):
-        """The image encoder whose output ``predict_vectors`` reads (explanations), or None for non-image candidates."""
+        """The image encoder whose output ``predict_vectors`` reads (explanations), or None for
+        non-image candidates."""
         c = self.candidate
         if (
             c.reads != "image"
@@ -618,7 +651,8 @@ class Fitted:
         return []
 
     def fingerprint(self) -> str:
-        """A short hash of the candidate, its encoders and its fitted numbers (explanation cache key)."""
+        """A short hash of the candidate, its encoders and its fitted numbers (explanation cache
+        key)."""
         import hashlib
 
         h = hashlib.sha256(
@@ -648,13 +682,15 @@ class Fitted:
         raise NotImplementedError
 
     def check(self, panel: Panel) -> None:
-        """Fail with one sentence if this candidate was trained with other encoders, split or classes."""
+        """Fail with one sentence if this candidate was trained with other encoders, split or
+        classes."""
         for kind, identity in self.encoders.items():
             current = panel.encoder(kind).identity
             if current != identity:
                 raise CandidateMismatch(
-                    f"{self.name} was trained on {kind} encoder {identity}, but this run's {kind} encoder is "
-                    f"{current} ({panel.encoder(kind).name!r}): re-run notebook 04 (training) with these models."
+                    f"{self.name} was trained on {kind} encoder {identity}, but this run's {kind} "
+                    f"encoder is {current} ({panel.encoder(kind).name!r}): re-run notebook 04 "
+                    "(training) with these models."
                 )
         if panel.split_id and self.split_id and panel.split_id != self.split_id:
             raise CandidateMismatch(
@@ -665,6 +701,13 @@ class Fitted:
             raise CandidateMismatch(
                 f"{self.name} was trained on classes {self.classes}, this run has "
                 f"{panel.classes}: re-run notebook 04 (training)."
+            )
+        decode = self.info.get("decode_min_side", UNRECORDED_DECODE_MIN_SIDE)
+        if "image" in self.candidate.reads and decode != panel.settings.decode_min_side:
+            raise CandidateMismatch(
+                f"{self.name} was trained on photos decoded at decode_min_side={decode}, this run "
+                f"decodes them at {panel.settings.decode_min_side}: set decode_min_side={decode} "
+                "or re-run notebook 04 (training)."
             )
 
 
@@ -706,7 +749,8 @@ class HeadModel(Fitted):
 
 
 class ProbeModel(Fitted):
-    """A scikit-learn estimator (probe, or TF-IDF pipeline) on cached vectors or raw text."""
+    """A scikit-learn estimator (logistic regression on standardised features, or the TF-IDF
+    pipeline) on cached vectors or raw text."""
 
     def __init__(self, *args, estimator, **kw) -> None:
         super().__init__(*args, **kw)
@@ -736,13 +780,19 @@ class ProbeModel(Fitted):
 
 
 class ZeroShotModel(Fitted):
-    """Cosine similarity between the image embedding and each class's averaged prompt embeddings."""
+    """Cosine similarity between the image embedding and each class's averaged prompt embeddings,
+    times the checkpoint's temperature (``exp(logit_scale)``, at most 100), then a softmax."""
 
-    SCALE = 100.0  # CLIP's temperature (its learned logit scale is clamped to 100)
-
-    def __init__(self, *args, class_embeddings: np.ndarray, **kw) -> None:
+    def __init__(
+        self,
+        *args,
+        class_embeddings: np.ndarray,
+        temperature: float = models.MAX_TEMPERATURE,
+        **kw,
+    ) -> None:
         super().__init__(*args, **kw)
         self.class_embeddings = np.asarray(class_embeddings, dtype=np.float32)
+        self.temperature = float(temperature)
 
     def similarities(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
@@ -750,17 +800,22 @@ class ZeroShotModel(Fitted):
         return X @ self.class_embeddings.T
 
     def predict_vectors(self, X) -> np.ndarray:
-        return softmax(self.SCALE * self.similarities(X), axis=1)
+        return softmax(self.temperature * self.similarities(X), axis=1)
 
     def weights(self) -> list[np.ndarray]:
-        return [self.class_embeddings]
+        return [self.class_embeddings, np.array([self.temperature])]
 
     def _save_payload(self, folder: Path) -> None:
         np.save(folder / "class_embeddings.npy", self.class_embeddings)
 
     @classmethod
     def _load(cls, folder: Path, base: dict) -> ZeroShotModel:
-        return cls(**base, class_embeddings=np.load(folder / "class_embeddings.npy"))
+        # candidates saved before the temperature was recorded used CLIP's clamp, 100
+        return cls(
+            **base,
+            class_embeddings=np.load(folder / "class_embeddings.npy"),
+            temperature=base["info"].get("temperature", models.MAX_TEMPERATURE),
+        )
 
 
 class LateFusionModel(Fitted):
@@ -806,9 +861,10 @@ class LateFusionModel(Fitted):
 
 
 class TextClassifier(nn.Module):
-    """Logits = 100 x cosine(embedding, class prompt embedding): the zero-shot classifier as a layer."""
+    """Logits = temperature x cosine(embedding, class prompt embedding): the zero-shot classifier
+    as a layer (``scale``: the checkpoint's temperature)."""
 
-    def __init__(self, class_embeddings: np.ndarray, scale: float = ZeroShotModel.SCALE) -> None:
+    def __init__(self, class_embeddings: np.ndarray, scale: float = models.MAX_TEMPERATURE) -> None:
         super().__init__()
         self.register_buffer(
             "classes", torch.as_tensor(np.asarray(class_embeddings, dtype=np.float32))
@@ -820,7 +876,8 @@ class TextClassifier(nn.Module):
 
 
 class FinetuneModel(Fitted):
-    """The last ``k`` encoder blocks (fine-tuned) and a head, on cached frozen-prefix activations."""
+    """The last ``k`` encoder blocks (fine-tuned) and a head, on cached frozen-prefix
+    activations."""
 
     def __init__(
         self,
@@ -840,6 +897,7 @@ class FinetuneModel(Fitted):
             history,
             k,
         )
+        self._tuned: tuple[models.Encoder, models.Encoder] | None = None  # (base, tuned)
 
     @property
     def kind(self) -> str:
@@ -864,13 +922,20 @@ class FinetuneModel(Fitted):
         return self.predict_vectors(self.embed(panel.activations(self.kind, rows, k=self.k)))
 
     def encoder(self, panel: Panel) -> models.Encoder:
-        """The fine-tuned encoder: the run's encoder with these blocks, a new model with its own identity."""
+        """The fine-tuned encoder: the run's encoder with these blocks, a new model with its own
+        identity. Built once per base encoder (a copy of the whole encoder and its fingerprint:
+        seconds on a full-size one), then reused by every ``infer`` and explanation."""
         base = panel.encoder(self.kind)
+        if self._tuned is None or self._tuned[0] is not base:
+            self._tuned = (base, self._build_encoder(base))
+        return self._tuned[1]
+
+    def _build_encoder(self, base: models.Encoder) -> models.Encoder:
         module = copy.deepcopy(base.module)
         tuned = replace(
             base,
             module=module,
-            identity="",
+            identity="pending",  # fingerprinted once, with the tuned blocks loaded
             name=f"{base.name} + fine-tuned last {self.k} block(s)",
         )
         _, tail = models.split_at(tuned, self.k)
@@ -886,7 +951,7 @@ class FinetuneModel(Fitted):
         out = [
             encoder(b).numpy()
             for b in features.image_loader(
-                rows["path"].tolist(), encoder.preprocess, panel.settings.batch_size, num_workers=0
+                rows["path"].tolist(), encoder, panel.settings.batch_size, num_workers=0
             )
         ]
         return self.predict_vectors(np.concatenate(out))
@@ -911,6 +976,7 @@ class FinetuneModel(Fitted):
                 "history": self.history.to_dict("list"),
                 "k": self.k,
                 "class_embeddings": getattr(self.head, "classes", None),
+                "temperature": getattr(self.head, "scale", None),
             },
             folder / "finetuned.pt",
         )
@@ -922,8 +988,9 @@ class FinetuneModel(Fitted):
         encoder = panel.encoder(kind)
         if encoder.identity != base["encoders"].get(kind):
             raise CandidateMismatch(
-                f"{base['candidate'].name} fine-tuned {kind} encoder {base['encoders'].get(kind)}, but this run's "
-                f"{kind} encoder is {encoder.identity} ({encoder.name!r}): re-run notebook 04 (training)."
+                f"{base['candidate'].name} fine-tuned {kind} encoder "
+                f"{base['encoders'].get(kind)}, but this run's {kind} encoder is "
+                f"{encoder.identity} ({encoder.name!r}): re-run notebook 04 (training)."
             )
         _, tail = models.split_at(encoder, ckpt["k"])
         tail = (
@@ -932,7 +999,10 @@ class FinetuneModel(Fitted):
         tail.load_state_dict(ckpt["tail"])
         config = train.HeadConfig(**ckpt["config"])
         head = (
-            TextClassifier(ckpt["class_embeddings"].numpy())
+            TextClassifier(
+                ckpt["class_embeddings"].numpy(),
+                ckpt.get("temperature") or models.MAX_TEMPERATURE,
+            )
             if ckpt["class_embeddings"] is not None
             else train.make_head(config)
         )
@@ -1000,7 +1070,8 @@ def _identities(panel: Panel, sources) -> dict[str, str]:
 
 
 def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np.ndarray:
-    """Each class's prompts through the CLIP text tower, normalised, averaged, normalised (prompt ensembling)."""
+    """Each class's prompts through the CLIP text tower, normalised, averaged, normalised (prompt
+    ensembling)."""
     prompts = prompts or panel.settings.prompts
     text = panel.encoder("clip-text")
     out = []
@@ -1019,7 +1090,8 @@ def fit(
     val_rows: pd.DataFrame,
     fitted: dict[str, Fitted] | None = None,
 ) -> Fitted:
-    """Fit candidate ``name`` on ``train_rows``, choosing its settings on ``val_rows`` (never the test rows).
+    """Fit candidate ``name`` on ``train_rows``, choosing its settings on ``val_rows`` (never the
+    test rows).
 
     ``fitted``: candidates already fitted on the same rows, reused as fusion members. The result
     records the encoders it read (names and identities) and their precision.
@@ -1027,6 +1099,7 @@ def fit(
     out = _fit(name, panel, train_rows, val_rows, fitted)
     out.info["encoder_names"] = {k: panel.encoder(k).name for k in out.encoders}
     out.info["precision"] = panel.settings.precision
+    out.info["decode_min_side"] = panel.settings.decode_min_side
     return out
 
 
@@ -1094,16 +1167,20 @@ def _fit(
         )
 
     if c.family == "zeroshot":
+        text = panel.encoder("clip-text")
         fitted = ZeroShotModel(
             **base,
             info={},
             encoders=_identities(panel, ("clip-image", "clip-text")),
             class_embeddings=class_embeddings(panel),
+            temperature=text.temperature,
         )
         val = fitted.predict_proba(panel, val_rows)
         fitted.info = {
             "prompts": list(s.prompts),
-            "class_names": [category_name(l) for l in panel.classes],
+            "class_names": [category_name(label) for label in panel.classes],
+            "temperature": float(text.temperature),
+            "temperature_source": text.temperature_source,
             "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
             "labelled_train": 0,
             "labelled_val": 0,
@@ -1193,10 +1270,11 @@ def _fit_finetune(
     if objective == "text":
         if kind != "clip":
             raise ValueError(
-                "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune only"
+                "finetune_objective='text' needs CLIP's text tower: it applies to clip-finetune "
+                "only"
             )
         with torch.random.fork_rng(devices=[]):
-            head = TextClassifier(class_embeddings(panel))
+            head = TextClassifier(class_embeddings(panel), panel.encoder("clip-text").temperature)
     elif objective == "head":
         torch.manual_seed(s.seed)
         head = train.make_head(config)
@@ -1217,6 +1295,7 @@ def _fit_finetune(
         "train_samples": len(A_train),
         "blocks": s.finetune_blocks,
         "objective": objective,
+        **({"temperature": float(head.scale)} if objective == "text" else {}),
         "config": asdict(config),
         "trainable_encoder_parameters": sum(p.numel() for p in tail.parameters()),
     }
@@ -1285,7 +1364,9 @@ def features_summary(
         "views": s.views,
         "finetune_blocks": s.finetune_blocks,
         "pretrained_check": pretrained,
-        "precision_check": precision,
+        "precision_check": {
+            k: {m: v for m, v in r.items() if m != "rows"} for k, r in precision.items()
+        },
         "decode": decode,
     }
 
@@ -1357,3 +1438,146 @@ def finetune_table(summary: dict) -> pd.DataFrame:
     """The fine-tuned and augmented candidates' training facts (notebook 04)."""
     ft = {n: v for n, v in summary["finetune"].items() if isinstance(v, dict)}
     return pd.DataFrame(ft).T if ft else pd.DataFrame({"fine-tuned or augmented candidates": []})
+
+
+# --------------------------------------------------------------------------- checks on the weights
+PRETRAINED_ALPHA = 0.01  # one-sided binomial test of zero-shot accuracy against chance
+PRETRAINED_FLOOR = 0.5  # a pretrained CLIP names these product categories far above this
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+
+
+def _image_kinds(panel: Panel, kinds) -> list[str]:
+    loaded = panel.loaded()
+    return [k for k in (kinds or ("clip", "vgg16")) if kinds or k in loaded]
+
+
+def precision_check(
+    panel: Panel, rows: pd.DataFrame, n: int = 64, seed: int = 0, kinds=None
+) -> dict[str, dict]:
+    """How far bfloat16 image features are from float32 ones, on the run's own weights.
+
+    For each image encoder (``kinds``, default those the panel has loaded) that runs in bfloat16:
+    the features of a seeded sample of ``n`` rows at both precisions, each cached under its own
+    key (so the float32 ones are there for ``evaluate.precision_agreement``), and the cosine
+    between them. Returns ``{kind: {images, cosine_min, cosine_median, rows}}`` (``rows``: the
+    sampled ``sha256``); empty when no encoder runs in bfloat16.
+    """
+    s = panel.settings
+    sample = rows.sample(n=min(n, len(rows)), random_state=seed) if len(rows) else rows
+    out = {}
+    for kind in _image_kinds(panel, kinds):
+        encoder = panel.encoder(kind)
+        if encoder.precision != "bfloat16" or not len(sample):
+            continue
+        b16 = panel.features(f"{kind}-image", sample)
+        f32, _ = features.extract(
+            replace(encoder, precision="float32"),
+            sample,
+            panel.layout.features,
+            s.batch_size,
+            s.num_workers,
+            progress=panel.progress,
+        )
+        cos = _cosines(f32, b16)
+        out[kind] = {
+            "images": len(sample),
+            "cosine_min": round(float(cos.min()), 6),
+            "cosine_median": round(float(np.median(cos)), 6),
+            "rows": sample["sha256"].tolist(),
+        }
+    return out
+
+
+def input_check(
+    panel: Panel, rows: pd.DataFrame, n: int = 30, largest: int = 6, seed: int = 0, kinds=None
+) -> dict[str, dict]:
+    """For each image encoder (default: those loaded), how far its input, photos decoded at
+    ``decode_min_side``, is from the reference pipeline's on a full decode
+    (``features.input_difference``) on ``n`` photos of ``rows``: the ``largest`` files and a
+    seeded draw of the others."""
+    paths = features.sample_paths(rows["path"].tolist(), n, largest, seed)
+    return {
+        k: features.input_difference(panel.encoder(k), paths) for k in _image_kinds(panel, kinds)
+    }
+
+
+def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def pretrained_check(
+    panel: Panel,
+    val_rows: pd.DataFrame,
+    classes: list[str] | None = None,
+    alpha: float = PRETRAINED_ALPHA,
+    floor: float = PRETRAINED_FLOOR,
+) -> dict:
+    """Does the run's CLIP behave like a pretrained CLIP? Zero-shot accuracy on ``val_rows`` with
+    the category prompts (``class_embeddings``) and the checkpoint's temperature, its 95% Wilson
+    interval, chance (1 / number of classes) and a one-sided exact binomial test against chance.
+
+    The rule (``verdict``):
+
+    - ``"chance"``: the test does not reject chance at ``alpha`` (0.01): the weights name the
+      categories no better than a coin would (random or tiny weights, a wrong or damaged folder);
+    - ``"weak"``: better than chance, but the whole 95% interval lies below ``floor`` (0.5):
+      far from a pretrained CLIP, which names 7 coarse product categories well above one in two
+      (the CLIP paper's ViT-B/32 exceeds 60% zero-shot on the 1000 ImageNet classes);
+    - ``"pretrained"``: otherwise.
+
+    ``warning`` is True unless pretrained; ``message`` says it in one paragraph for the report.
+    """
+    from scipy.stats import binomtest
+
+    classes = list(classes or panel.classes)
+    if classes != panel.classes:
+        raise ValueError("classes must be the panel's classes, in its order")
+    text = panel.encoder("clip-text")
+    model = ZeroShotModel(
+        CANDIDATES["clip-zeroshot"],
+        classes,
+        {},
+        {},
+        panel.split_id,
+        class_embeddings=class_embeddings(panel),
+        temperature=text.temperature,
+    )
+    y = features.label_ids(val_rows["label"], classes)
+    n = len(y)
+    pred = model.predict_vectors(panel.features("clip-image", val_rows)).argmax(1) if n else y
+    k = int((pred == y).sum())
+    chance = 1 / len(classes)
+    p = float(binomtest(k, n, chance, alternative="greater").pvalue) if n else 1.0
+    low, high = _wilson(k, n)
+    accuracy = k / n if n else 0.0
+    if p >= alpha:
+        verdict = "chance"
+    elif high < floor:
+        verdict = "weak"
+    else:
+        verdict = "pretrained"
+    return {
+        "images": n,
+        "correct": k,
+        "accuracy": round(accuracy, 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+        "chance": round(chance, 4),
+        "p_value": p,
+        "alpha": alpha,
+        "floor": floor,
+        "temperature": float(text.temperature),
+        "temperature_source": text.temperature_source,
+        "model": panel.encoder("clip").name,
+        "verdict": verdict,
+        "warning": verdict != "pretrained",
+    }

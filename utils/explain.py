@@ -7,14 +7,17 @@
 - Stability: overlap (Jaccard) of the top-k superpixels across LIME seeds, at several sample
   counts; the figures use the smallest count the check finds stable.
 - Faithfulness: deletion curves over the *same superpixels* (most important first) for LIME and
-  SHAP against several random orders of those superpixels, with the same fill colour; per-image
-  areas compared with a paired Wilcoxon test and a bootstrap interval.
+  SHAP against several random orders of those superpixels; a deleted superpixel is filled as LIME
+  hides one (``lime_fill``: its own mean colour when ``hide_color`` is None, else that grey level),
+  for every order. Per-image areas compared with a paired Wilcoxon test and a bootstrap interval.
+  SHAP's values come from its own perturbation (a blur masker); ``Deletion`` records both.
 
 The explained pixels are exactly the evaluated ones: ``prepare_image`` decodes through the feature
-pipeline's own function and the encoder's own resize and crop, and the ``Pipeline`` only
-normalises. Explanations are costly (each perturbed copy is a full encoder pass), so ``cached``
-stores them under ``data/explanations`` keyed by the model (weights, precision), the image and the
-settings, and the ``Pipeline`` remembers the probabilities of images it has already seen.
+pipeline's own function (at the encoder's ``decode_min_side``) and the encoder's own resize and
+crop, and the ``Pipeline`` only normalises. Explanations are costly (each perturbed copy is a full
+encoder pass), so ``cached`` stores them under ``data/explanations`` keyed by the model (weights,
+precision), the image and the settings, and the ``Pipeline`` remembers the probabilities of images
+it has already seen.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +40,8 @@ from .features import model_pixels
 
 # --------------------------------------------------------------------------- the pipeline
 def prepare_image(encoder, path: str | os.PathLike) -> np.ndarray:
-    """The pixels ``encoder`` classifies for this image (same decode, resize and crop as the features)."""
+    """The pixels ``encoder`` classifies for this image (same decode, at the encoder's
+    ``decode_min_side``, resize and crop as the features)."""
     return model_pixels(encoder, str(path))
 
 
@@ -110,14 +114,14 @@ class Pipeline:
         return np.stack([self._memo[k] for k in keys]) if keys else np.zeros((0, 0))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(
-            f"{self.encoder.key}|{self.model_key}|{self.kernels}".encode()
-        ).hexdigest()[:16]
+        key = getattr(self.encoder, "input_key", self.encoder.key)  # weights, precision, decode
+        return hashlib.sha256(f"{key}|{self.model_key}|{self.kernels}".encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- cache
 def cached(folder: str | os.PathLike | None, key: dict, compute: Callable[[], dict]) -> dict:
-    """``compute()`` (a dict of arrays and numbers), stored as ``<folder>/<hash of key>.npz``; None: no cache."""
+    """``compute()`` (a dict of arrays and numbers), stored as ``<folder>/<hash of key>.npz``; None:
+    no cache."""
     if folder is None:
         return compute()
     folder = Path(folder)
@@ -174,7 +178,8 @@ class CachedLime:
 def segment(
     image: np.ndarray, method: str = "slic", n_segments: int = 100, seed: int = 0
 ) -> np.ndarray:
-    """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or ``quickshift``."""
+    """Superpixels with scikit-image through LIME's wrapper: ``slic`` (about ``n_segments``) or
+    ``quickshift``."""
     from lime.wrappers.scikit_image import SegmentationAlgorithm
 
     if method == "slic":
@@ -318,8 +323,8 @@ def per_superpixel(pixel_values: np.ndarray, segments: np.ndarray) -> np.ndarray
 
 # --------------------------------------------------------------------------- choosing images
 def round_robin(chosen: dict[str, list[int]], per_category: int) -> list[tuple[int, str]]:
-    """``(index, category)``: the first image of every category, then the second of every category...,
-    up to ``per_category`` per category, so no check rests on one category."""
+    """``(index, category)``: the first image of every category, then the second of every
+    category..., up to ``per_category`` per category, so no check rests on one category."""
     out = []
     for r in range(per_category):
         for label in sorted(chosen):
@@ -349,8 +354,8 @@ def per_category(
     categories: list[str] | None = None,
 ) -> dict[str, list[int]]:
     """Up to ``n`` row indices per category (``categories``, default all): correctly classified ones
-    only, or (``only_correct=False``) correctly classified ones first, then the others, so that every
-    category is represented even where the model gets none right."""
+    only, or (``only_correct=False``) correctly classified ones first, then the others, so that
+    every category is represented even where the model gets none right."""
     out = {}
     correct = np.asarray(correct, dtype=bool)
     for label in categories or sorted(rows["label"].unique()):
@@ -383,7 +388,8 @@ def stability(
     The segmentation is fixed (computed once), so only LIME's random perturbations differ. For
     each seed the largest count runs first: LIME's first ``n`` perturbations of a seed are the same
     at every count, so the smaller counts reuse the pipeline's remembered probabilities.
-    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (``r2``: LIME's surrogate R² per seed).
+    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (``r2``: LIME's surrogate R² per
+    seed).
     """
     segments = segment(image, segmentation, n_segments, seeds[0])
     label = int(pipeline(image[None])[0].argmax())
@@ -422,6 +428,28 @@ def stable_count(per_image: list[dict], threshold: float) -> tuple[int, dict, bo
 
 
 # --------------------------------------------------------------------------- faithfulness
+def lime_fill(image: np.ndarray, segments: np.ndarray, hide_color=None) -> np.ndarray:
+    """The image LIME takes a hidden superpixel's pixels from (its ``fudged_image``), computed as
+    ``lime_image`` computes it: each superpixel's own mean colour when ``hide_color`` is None,
+    else ``hide_color`` everywhere (a grey level, or a colour). The means are written into a copy
+    of the image, so a uint8 image gets them truncated, as in LIME."""
+    fudged = image.copy()
+    if hide_color is None:
+        for x in np.unique(segments):
+            inside = segments == x
+            fudged[inside] = image[inside].reshape(-1, image.shape[-1]).mean(axis=0)
+    else:
+        fudged[:] = hide_color
+    return fudged
+
+
+def describe_fill(hide_color=None) -> str:
+    """The deletion check's fill in words (recorded with its results)."""
+    if hide_color is None:
+        return "each superpixel's own mean colour (LIME's hide_color=None)"
+    return f"the colour {hide_color} (LIME's hide_color={hide_color})"
+
+
 def deletion_curve(
     predict: Callable[[np.ndarray], np.ndarray],
     image: np.ndarray,
@@ -429,31 +457,33 @@ def deletion_curve(
     order: np.ndarray,
     label: int,
     steps: int = 20,
-    fill: np.ndarray | None = None,
+    fill=None,
 ) -> np.ndarray:
-    """Probability of ``label`` as superpixels are replaced by ``fill`` in ``order`` (most important first).
+    """Probability of ``label`` as superpixels are deleted in ``order`` (most important first).
 
-    Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all superpixels deleted. ``fill``
-    defaults to the image's mean colour; every method's curve uses the same.
+    Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all superpixels deleted. A deleted
+    superpixel is filled as LIME hides it (``lime_fill``): with ``fill=None`` (LIME's default
+    ``hide_color``) each takes its own mean colour; a number (grey level) or a colour fills them
+    all with it. Every method's curve on an image uses the same fill.
     """
-    fill = (
-        image.reshape(-1, image.shape[-1]).mean(axis=0)
-        if fill is None
-        else np.asarray(fill, dtype=np.float64)
-    )
+    fudged = lime_fill(image, segments, fill)
     order = np.asarray(order)
     batch = []
     for s in range(steps + 1):
         n = round(s * len(order) / steps)
-        out = image.astype(np.float64).copy()
-        out[np.isin(segments, order[:n])] = fill
+        out = image.copy()
+        deleted = np.isin(segments, order[:n])
+        out[deleted] = fudged[deleted]
         batch.append(out)
-    batch = np.stack(batch).round().clip(0, 255).astype(np.uint8)
+    batch = np.stack(batch)
+    if batch.dtype != np.uint8:
+        batch = batch.round().clip(0, 255).astype(np.uint8)
     return predict(batch)[:, label]
 
 
 def area_under(curve: np.ndarray) -> float:
-    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what matters."""
+    """Area under a deletion curve on [0, 1] (trapezoids): lower means the map found what
+    matters."""
     x = np.linspace(0, 1, len(curve))
     return float(np.trapezoid(curve, x))
 
@@ -468,6 +498,8 @@ class Deletion:
     curves: dict[str, np.ndarray]  # method -> mean curve over images
     auc: dict[str, float]  # method -> mean area
     per_image: dict[str, list[float]]  # method -> area per image (random: mean over its orders)
+    fill: str = describe_fill(None)  # how deleted superpixels were filled (every order alike)
+    perturbations: dict[str, str] = field(default_factory=dict)  # what each explainer perturbed
 
 
 def compare_deletion(
@@ -478,9 +510,14 @@ def compare_deletion(
     steps: int = 20,
     random_orders: int = 5,
     seed: int = 0,
+    hide_color=None,
+    shap_masker: str = "blur(32,32)",
 ) -> Deletion:
     """Deletion curves on each image's LIME superpixels: LIME's order, SHAP's (SHAP summed within
-    each superpixel) and ``random_orders`` random orders of the same superpixels, for the class LIME explained."""
+    each superpixel) and ``random_orders`` random orders of the same superpixels, for the class
+    LIME explained. Deleted superpixels are filled as LIME hid them (``hide_color``, the value
+    LIME ran with: None, each superpixel's mean colour). ``shap_masker``: the masker SHAP's values
+    came from, recorded (SHAP keeps its own perturbation)."""
     rng = np.random.default_rng(seed)
     curves: dict[str, list[np.ndarray]] = {"LIME": [], "SHAP": [], "random": []}
     per_image_random = []
@@ -488,7 +525,9 @@ def compare_deletion(
         segs = r["segments"]
         n = int(segs.max()) + 1
         curves["LIME"].append(
-            deletion_curve(pipeline, image, segs, ranking(r["weights"]), r["label"], steps)
+            deletion_curve(
+                pipeline, image, segs, ranking(r["weights"]), r["label"], steps, hide_color
+            )
         )
         curves["SHAP"].append(
             deletion_curve(
@@ -498,10 +537,11 @@ def compare_deletion(
                 ranking(per_superpixel(shap_pixels(shap_values, j), segs)),
                 r["label"],
                 steps,
+                hide_color,
             )
         )
         randoms = [
-            deletion_curve(pipeline, image, segs, rng.permutation(n), r["label"], steps)
+            deletion_curve(pipeline, image, segs, rng.permutation(n), r["label"], steps, hide_color)
             for _ in range(random_orders)
         ]
         curves["random"].append(np.mean(randoms, axis=0))
@@ -512,6 +552,12 @@ def compare_deletion(
         curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
         auc={m: float(np.mean(v)) for m, v in per_image.items()},
         per_image=per_image,
+        fill=describe_fill(hide_color),
+        perturbations={
+            "LIME": f"superpixels hidden with {describe_fill(hide_color)}",
+            "SHAP": f"Partition explainer, image masker {shap_masker!r} (SHAP's own)",
+            "deletion": f"superpixels deleted with {describe_fill(hide_color)}, every order",
+        },
     )
 
 

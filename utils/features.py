@@ -1,8 +1,10 @@
 """Everything an encoder computes, computed once and cached on disk.
 
-- image features: ``<features_dir>/<kind>-<identity>-<precision>-s<decode size>/<image sha256>.npy``
-- text features (CLIP text tower): ``<features_dir>/clip-text-<identity>-<precision>/<text sha256>.npy``
-- classical pixel features: ``<features_dir>/pixels-<settings hash>-s<decode size>/<image sha256>.npy``
+- image features: ``<features_dir>/<kind>-<identity>-<precision>-s<decode>/<image sha256>.npy``
+  (``s<decode>``: the encoder's ``decode_min_side``, ``sfull`` for a full decode)
+- text features (CLIP text tower): ``<features_dir>/clip-text-<identity>-<precision>/<sha>.npy``
+  (``<sha>``: the text's sha256)
+- classical pixel features: ``<features_dir>/pixels-<settings hash>-s<decode>/<image sha256>.npy``
 - frozen-prefix activations (fine-tuning, augmented views):
   ``<activations_dir>/<kind>-<identity>-<precision>-k<blocks>-s<decode size>/<image sha256>-v0.npy``
   (the photo itself) and ``...-a<augmentation key>-v<view>.npy`` (augmented views), float16.
@@ -12,6 +14,10 @@ written atomically (temporary name, then rename) and checked when read (shape, d
 values); a partial or corrupt file is recomputed, never used. Images stream through a
 ``DataLoader`` in batches (decoding in worker processes overlaps the forward pass), so memory stays
 flat and an interrupted run resumes from what was written.
+
+Photos are decoded for an encoder at its ``decode_min_side`` (JPEG draft mode, ``None``: full
+decode) before its own resize and crop. ``decode_sweep`` / ``input_difference`` measure how far
+that input is from the reference pipeline's on a full decode (``reference_input``).
 """
 
 from __future__ import annotations
@@ -31,23 +37,26 @@ from torch.utils.data import DataLoader, Dataset
 from . import models
 from .augment import Augmentation, make_view
 from .data import load_image
-from .models import Encoder, TextEncoder
+from .models import DECODE_MIN_SIDE, Encoder, TextEncoder, decode_tag
 from .progress import bar
 
-# Images are decoded (JPEG draft mode) no smaller than this on either side before the model's own
-# preprocessing resizes them (VGG: shorter side 256; CLIP: 224). Part of the cache key. The
-# explanations decode through the same function, so they perturb exactly the evaluated pixels.
-INPUT_MIN_SIDE = 256
+
+def load_model_input(path: str, decode_min_side: int | None = DECODE_MIN_SIDE) -> Image.Image:
+    """The decoded image handed to an encoder's preprocessing: JPEGs decoded (draft mode) with both
+    sides at least ``decode_min_side`` (None: full decode); the encoder resizes it itself."""
+    return load_image(path, max_side=None, min_side=decode_min_side)
 
 
-def load_model_input(path: str) -> Image.Image:
-    """The decoded image handed to an encoder's preprocessing."""
-    return load_image(path, max_side=None, min_side=INPUT_MIN_SIDE)
+def encoder_input(encoder: Encoder, path: str) -> Image.Image:
+    """The photo at ``path`` decoded as ``encoder`` reads it (its ``decode_min_side``). Features,
+    activations, views, explanations and predictions all decode through here."""
+    return load_model_input(path, encoder.decode_min_side)
 
 
 def model_pixels(encoder: Encoder, path: str) -> np.ndarray:
-    """The pixels ``encoder`` sees for the image at ``path`` (after its resize and crop): uint8 HxWx3."""
-    return encoder.preprocess.geometry(load_model_input(path))
+    """The pixels ``encoder`` sees for the image at ``path`` (after its resize and crop): uint8
+    HxWx3."""
+    return encoder.preprocess.geometry(encoder_input(encoder, path))
 
 
 # --------------------------------------------------------------------------- the on-disk cache
@@ -85,7 +94,8 @@ class VectorCache:
         os.replace(tmp, path)
 
     def read_many(self, keys: list[str], out: np.ndarray) -> list[int]:
-        """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be computed."""
+        """Fill ``out[i]`` from the cache for each ``keys[i]``; return the indices that must be
+        computed."""
         todo = []
         for i, key in enumerate(keys):
             arr = self.read(key)
@@ -107,22 +117,23 @@ def _stats(n: int, todo: int, seconds: float) -> dict:
 
 # --------------------------------------------------------------------------- image features
 class _Images(Dataset):
-    def __init__(self, paths: list[str], preprocess) -> None:
-        self.paths, self.preprocess = paths, preprocess
+    def __init__(self, paths: list[str], preprocess, decode_min_side: int | None) -> None:
+        self.paths, self.preprocess, self.decode_min_side = paths, preprocess, decode_min_side
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return self.preprocess(load_model_input(self.paths[i]))
+        return self.preprocess(load_model_input(self.paths[i], self.decode_min_side))
 
 
 def image_loader(
-    paths: list[str], preprocess, batch_size: int = 16, num_workers: int = 1
+    paths: list[str], encoder: Encoder, batch_size: int = 16, num_workers: int = 1
 ) -> DataLoader:
-    """Batches of preprocessed images, decoded in ``num_workers`` background processes."""
+    """Batches of ``encoder``'s preprocessed images (decoded at its ``decode_min_side``), decoded
+    in ``num_workers`` background processes."""
     return DataLoader(
-        _Images(list(paths), preprocess),
+        _Images(list(paths), encoder.preprocess, encoder.decode_min_side),
         batch_size=batch_size,
         num_workers=num_workers,
         shuffle=False,
@@ -132,7 +143,8 @@ def image_loader(
 
 
 def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
-    return Path(features_dir) / f"{encoder.key}-s{INPUT_MIN_SIDE}"
+    """``<features_dir>/<kind>-<identity>-<precision>-s<decode>``: ``encoder.input_key``."""
+    return Path(features_dir) / encoder.input_key
 
 
 def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
@@ -143,7 +155,7 @@ def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLik
             prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:]
         )
     return VectorCache(
-        Path(activations_dir) / f"{encoder.key}-k{k}-s{INPUT_MIN_SIDE}",
+        Path(activations_dir) / f"{encoder.key}-k{k}-{decode_tag(encoder.decode_min_side)}",
         shape,
         np.float16,
         label={**models.describe(encoder), "blocks_after": k},
@@ -198,9 +210,7 @@ def extract(
         )
     start = time.perf_counter()
     if todo:
-        loader = image_loader(
-            rows["path"].iloc[todo].tolist(), encoder.preprocess, batch_size, num_workers
-        )
+        loader = image_loader(rows["path"].iloc[todo].tolist(), encoder, batch_size, num_workers)
         hook = _Tap(models.tap(encoder, also_activations[0])) if acts is not None else None
         done = 0
         try:
@@ -224,7 +234,7 @@ def extract(
     return out, _stats(len(rows), len(todo), time.perf_counter() - start)
 
 
-# --------------------------------------------------------------------------- activations and augmented views
+# ------------------------------------------------------------------ activations and augmented views
 def activations(
     encoder: Encoder,
     k: int,
@@ -266,7 +276,7 @@ def activations(
                 i, v, _ = keys[n]
                 if i not in decoded:
                     decoded.clear()
-                    decoded[i] = load_model_input(rows["path"].iloc[i])
+                    decoded[i] = encoder_input(encoder, rows["path"].iloc[i])
                 image = decoded[i]
                 pixels = (
                     encoder.preprocess.geometry(image)
@@ -345,7 +355,7 @@ def extract_text(
     return out, stats
 
 
-# --------------------------------------------------------------------------- classical pixel features
+# ------------------------------------------------------------------------- classical pixel features
 PIXEL_SETTINGS = {
     "side": 128,
     "hsv_bins": [8, 4, 4],
@@ -356,7 +366,8 @@ PIXEL_SETTINGS = {
 
 
 def pixel_vector(image: Image.Image, settings: dict = PIXEL_SETTINGS) -> np.ndarray:
-    """A pre-deep-learning description of a photo: HSV colour histogram + HOG (scikit-image) of its grey levels."""
+    """A pre-deep-learning description of a photo: HSV colour histogram + HOG (scikit-image) of its
+    grey levels."""
     from skimage.feature import hog
 
     side = settings["side"]
@@ -384,18 +395,20 @@ def extract_pixels(
     features_dir: str | os.PathLike,
     settings: dict = PIXEL_SETTINGS,
     progress: bool = True,
+    decode_min_side: int | None = DECODE_MIN_SIDE,
 ) -> tuple[np.ndarray, dict]:
-    """Colour histogram + HOG features of ``rows`` (``path``, ``sha256``), cached per image."""
+    """Colour histogram + HOG features of ``rows`` (``path``, ``sha256``), cached per image (photos
+    decoded as the encoders decode them, ``decode_min_side``)."""
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     dim = pixel_dim(settings)
     cache = VectorCache(
-        Path(features_dir) / f"pixels-{key}-s{INPUT_MIN_SIDE}", (dim,), label=settings
+        Path(features_dir) / f"pixels-{key}-{decode_tag(decode_min_side)}", (dim,), label=settings
     )
     out = np.zeros((len(rows), dim), dtype=np.float32)
     todo = cache.read_many(rows["sha256"].tolist(), out)
     start = time.perf_counter()
     for i in bar(todo, desc="pixel features", unit="img", disable=not progress or not todo):
-        out[i] = pixel_vector(load_model_input(rows["path"].iloc[i]), settings)
+        out[i] = pixel_vector(load_model_input(rows["path"].iloc[i], decode_min_side), settings)
         cache.write(rows["sha256"].iloc[i], out[i])
     return out, _stats(len(rows), len(todo), time.perf_counter() - start)
 
@@ -414,10 +427,127 @@ def product_text(rows: pd.DataFrame) -> list[str]:
 def example_views(
     encoder: Encoder, rows: pd.DataFrame, aug: Augmentation, n: int = 3
 ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-    """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views (Figure 12)."""
+    """The first ``n`` rows as ``encoder`` sees them and their ``aug.views`` augmented views
+    (Figure 12)."""
     originals, views = [], []
     for _, row in rows.head(n).iterrows():
-        image = load_model_input(row["path"])
+        image = encoder_input(encoder, row["path"])
         originals.append(encoder.preprocess.geometry(image))
         views.append([make_view(image, aug, row["sha256"], v) for v in range(1, aug.views + 1)])
     return originals, views
+
+
+# -------------------------------------------------------------- fidelity to the reference pipelines
+DECODE_SIZES = (224, 256, 320, 384, 448, 512, None)  # decode sizes compared (None: full decode)
+
+
+def reference_input(encoder: Encoder, image: Image.Image) -> torch.Tensor:
+    """The reference pipeline's normalised input for a decoded photo, in one call: CLIP, the
+    checkpoint's own ``CLIPImageProcessor``; VGG16, torchvision's
+    ``VGG16_Weights.IMAGENET1K_V1.transforms()``."""
+    if isinstance(encoder.preprocess, models.ClipPreprocess):
+        return encoder.preprocess.processor(images=image, return_tensors="pt")["pixel_values"][0]
+    if isinstance(encoder.preprocess, models.TorchvisionPreprocess):
+        from torchvision.models import VGG16_Weights
+
+        return VGG16_Weights.IMAGENET1K_V1.transforms()(image)
+    raise ValueError(f"no reference pipeline for a {encoder.kind!r} encoder")
+
+
+def sample_paths(paths: list[str], n: int = 30, largest: int = 6, seed: int = 0) -> list[str]:
+    """``n`` photos for the fidelity checks: the ``largest`` biggest files (the ones draft
+    decoding shrinks most) and a seeded random draw of the others."""
+    paths = list(dict.fromkeys(str(p) for p in paths))
+    big = sorted(paths, key=lambda p: -os.path.getsize(p))[: min(largest, n)]
+    rest = [p for p in paths if p not in set(big)]
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(rest), size=min(n - len(big), len(rest)), replace=False)
+    return big + [rest[i] for i in sorted(picks)]
+
+
+def decode_sweep(
+    encoder: Encoder, paths: list[str], sizes=DECODE_SIZES, reference=None
+) -> pd.DataFrame:
+    """How far ``encoder``'s normalised input, with photos decoded at each of ``sizes``, is from
+    the reference pipeline's (``reference_input``) on a full decode, and what decoding costs.
+
+    One row per size (``decode``: the size, or "full"): ``images``, relative L2 distance
+    ``||x - x_ref|| / ||x_ref||`` (``rel_l2_median``, ``rel_l2_p95``, ``rel_l2_max``), decode
+    time (``decode_ms_mean``, ``decode_ms_median``) and decode + preprocessing time
+    (``input_ms_mean``) per photo. ``reference``: another reference (PIL image -> tensor).
+    """
+    reference = reference or (lambda image: reference_input(encoder, image))
+    rel = {s: [] for s in sizes}
+    decode = {s: [] for s in sizes}
+    total = {s: [] for s in sizes}
+    for path in paths:
+        ref = reference(load_model_input(path, None)).float()
+        for s in sizes:
+            start = time.perf_counter()
+            image = load_model_input(path, s)
+            decoded = time.perf_counter()
+            x = encoder.preprocess(image).float()
+            done = time.perf_counter()
+            rel[s].append(float(torch.linalg.norm(x - ref) / torch.linalg.norm(ref)))
+            decode[s].append(decoded - start)
+            total[s].append(done - start)
+    rows = []
+    for s in sizes:
+        r = np.asarray(rel[s])
+        rows.append(
+            {
+                "decode": "full" if s is None else int(s),
+                "images": len(r),
+                "rel_l2_median": round(float(np.median(r)), 5) if len(r) else None,
+                "rel_l2_p95": round(float(np.percentile(r, 95)), 5) if len(r) else None,
+                "rel_l2_max": round(float(r.max()), 5) if len(r) else None,
+                "decode_ms_mean": round(1000 * float(np.mean(decode[s])), 2) if len(r) else None,
+                "decode_ms_median": round(1000 * float(np.median(decode[s])), 2)
+                if len(r)
+                else None,
+                "input_ms_mean": round(1000 * float(np.mean(total[s])), 2) if len(r) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def input_difference(encoder: Encoder, paths: list[str]) -> dict:
+    """``decode_sweep`` at ``encoder``'s own decode size: how far the run's input is from the
+    reference pipeline's on a full decode (notebook 03 records it), with the encoder's kind."""
+    row = decode_sweep(encoder, paths, [encoder.decode_min_side]).iloc[0].to_dict()
+    return {"kind": encoder.kind, "decode_min_side": encoder.decode_min_side, **row}
+
+
+def embedding_parity(
+    encoder: Encoder, paths: list[str], reference, sizes=(None,), batch_size: int = 16
+) -> pd.DataFrame:
+    """Cosine between ``encoder``'s embedding of each photo (decoded at each of ``sizes``) and
+    ``reference(list of fully decoded PIL images) -> N x dim`` array, the reference pipeline with
+    the same weights. One row per size: ``decode``, ``images``, ``cosine_min``,
+    ``cosine_median``."""
+    paths = list(paths)
+    ref = []
+    for b in range(0, len(paths), batch_size):
+        ref.append(
+            np.asarray(reference([load_model_input(p, None) for p in paths[b : b + batch_size]]))
+        )
+    ref = np.concatenate(ref).astype(np.float64)
+    rows = []
+    for s in sizes:
+        out = []
+        for b in range(0, len(paths), batch_size):
+            x = torch.stack(
+                [encoder.preprocess(load_model_input(p, s)) for p in paths[b : b + batch_size]]
+            )
+            out.append(encoder(x).numpy())
+        X = np.concatenate(out).astype(np.float64)
+        cos = (X * ref).sum(1) / (np.linalg.norm(X, axis=1) * np.linalg.norm(ref, axis=1))
+        rows.append(
+            {
+                "decode": "full" if s is None else int(s),
+                "images": len(paths),
+                "cosine_min": round(float(cos.min()), 6),
+                "cosine_median": round(float(np.median(cos)), 6),
+            }
+        )
+    return pd.DataFrame(rows)

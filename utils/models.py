@@ -15,8 +15,16 @@ every notebook, the same compute as the real one, for benchmarks and timing) or 
 ``models_dir`` and loaded back through the same loaders: the smoke profile and the tests). Offline,
 a model that is not on disk fails at once with one sentence saying what to download and where.
 
+Loading is strict: a checkpoint that lacks some of the loaded tower's weights, or holds them in
+another shape, is refused in one sentence naming them (transformers would fill them with random
+values and say so only in a load report); only the other CLIP tower's weights and ``logit_scale``
+may be left unused. ``availability`` says, without loading anything, whether a model can be loaded
+here, with the loaders' own sentence when it cannot.
+
 Every encoder runs at a ``precision``: ``float32``, or ``bfloat16`` through ``torch.autocast``;
 ``auto`` picks bfloat16 on CUDA GPUs and CPUs with native bfloat16 instructions, float32 elsewhere.
+Every image encoder also carries its ``decode_min_side``: the size photos are decoded at (JPEG
+draft mode) before its own preprocessing resizes them, part of its cache keys.
 """
 
 from __future__ import annotations
@@ -44,10 +52,27 @@ VGG_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 TINY_VGG_CFG = [8, "M", 16, "M", 32, "M", 32, "M"]
 PRECISIONS = ("auto", "float32", "bfloat16")
 TEXT_MAX_TOKENS = 77  # CLIP's context: start token + 75 tokens + end token
+MAX_TEMPERATURE = 100.0  # CLIP clamps its learned logit scale so that exp(scale) <= 100
+# Photos are JPEG-draft-decoded with both sides at least this many pixels before an encoder's own
+# preprocessing resizes them (None: full decode). Chosen with features.decode_sweep on real
+# Flipkart photos: the cheapest size whose normalised input stays within about 1.5% (relative L2,
+# 95th percentile) of the reference pipelines' on a full decode, for CLIP and VGG16. 30 photos,
+# the 6 largest files among them: 1.70% (CLIP) and 1.71% (VGG16) at 512, against 12.9% and 9.5%
+# at 256; 100 random photos: 0 at 512 (up to 1024 px, JPEG draft scaling cannot halve them).
+DECODE_MIN_SIDE: int | None = 512
 
 
 class ModelUnavailableError(RuntimeError):
     """The model is neither on disk nor downloadable; the message says what to do."""
+
+
+class WeightsMismatchError(ModelUnavailableError):
+    """A checkpoint lacks some of the model's weights or holds them in another shape."""
+
+
+def decode_tag(decode_min_side: int | None) -> str:
+    """The decode size as it appears in cache names: ``s256``, or ``sfull`` for a full decode."""
+    return "sfull" if decode_min_side is None else f"s{int(decode_min_side)}"
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -130,7 +155,8 @@ class Preprocess:
 
 
 class ClipPreprocess(Preprocess):
-    """``CLIPImageProcessor`` (shortest side 224, bicubic, centre crop 224, CLIP mean/std), split in two."""
+    """``CLIPImageProcessor`` (shortest side 224, bicubic, centre crop 224, CLIP mean/std), split in
+    two."""
 
     def __init__(self, processor) -> None:
         self.processor = processor
@@ -154,7 +180,8 @@ class ClipPreprocess(Preprocess):
 
 
 class TorchvisionPreprocess(Preprocess):
-    """torchvision's ``ImageClassification`` transform (VGG16: resize 256, crop 224, ImageNet mean/std), split in two."""
+    """torchvision's ``ImageClassification`` transform (VGG16: resize 256, crop 224, ImageNet
+    mean/std), split in two."""
 
     def __init__(self, transform) -> None:
         self.transform = transform
@@ -203,7 +230,8 @@ class _Weights:
 
 @dataclass
 class Encoder(_Weights):
-    """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x dim)."""
+    """A frozen image encoder: ``preprocess`` (PIL -> CHW tensor) then ``module`` (NCHW -> N x
+    dim)."""
 
     kind: str
     name: str
@@ -214,12 +242,19 @@ class Encoder(_Weights):
     precision: str = "float32"
     identity: str = field(default="")
     random_seed: int | None = None
+    decode_min_side: int | None = DECODE_MIN_SIDE  # photos decoded this large first (None: full)
 
     def __post_init__(self) -> None:
         self.module.eval().requires_grad_(False).to(self.device)
         self.precision = resolve_precision(self.precision, self.device)
         if not self.identity:
             self.identity = fingerprint(self.kind, self.module, self.preprocess)
+
+    @property
+    def input_key(self) -> str:
+        """Cache key of what this encoder computes from a photo file: ``key`` and the decode
+        size."""
+        return f"{self.key}-{decode_tag(self.decode_min_side)}"
 
     @torch.inference_mode()
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -239,7 +274,7 @@ def fingerprint(kind: str, module: nn.Module, preprocess: object = "") -> str:
 
 def describe(encoder) -> dict:
     """Facts about an encoder (image or text) for tables and metrics.json."""
-    return {
+    out = {
         "kind": encoder.kind,
         "name": encoder.name,
         "dim": encoder.dim,
@@ -250,6 +285,12 @@ def describe(encoder) -> dict:
         "precision": encoder.precision,
         "random_seed": encoder.random_seed,
     }
+    if isinstance(encoder, Encoder):
+        out["decode_min_side"] = encoder.decode_min_side
+    if isinstance(encoder, TextEncoder):
+        out["temperature"] = round(encoder.temperature, 4)
+        out["temperature_source"] = encoder.temperature_source
+    return out
 
 
 # --------------------------------------------------------------------------- CLIP
@@ -270,11 +311,12 @@ def train_tiny_tokenizer(
     """A small byte-level BPE learned offline from ``corpus``, saved in CLIP's tokenizer format.
 
     Words are cut exactly as CLIP's own tokenizer cuts them (its normaliser and pre-tokeniser, from
-    ``CLIPTokenizer``), then ``merges`` byte-pair merges are learned, the most frequent pair first and
-    ties broken alphabetically, so the same corpus always gives the same tokenizer (the ``tokenizers``
-    trainer breaks ties in hash order, a new vocabulary at every run). Vocabulary layout as CLIP's:
-    256 byte symbols, the same with ``</w>`` (end of word), the merges, then the two special tokens.
-    ``corpus``: the catalog's product texts (any strings; a few category words when None).
+    ``CLIPTokenizer``), then ``merges`` byte-pair merges are learned, the most frequent pair first
+    and ties broken alphabetically, so the same corpus always gives the same tokenizer (the
+    ``tokenizers`` trainer breaks ties in hash order, a new vocabulary at every run). Vocabulary
+    layout as CLIP's: 256 byte symbols, the same with ``</w>`` (end of word), the merges, then the
+    two special tokens. ``corpus``: the catalog's product texts (any strings; a few category words
+    when None).
     """
     from collections import Counter
 
@@ -331,9 +373,16 @@ def train_tiny_tokenizer(
 
 
 def build_tiny_clip(
-    folder: str | os.PathLike, seed: int = 0, corpus: Iterable[str] | None = None
+    folder: str | os.PathLike,
+    seed: int = 0,
+    corpus: Iterable[str] | None = None,
+    logit_scale: float | None = None,
 ) -> Path:
-    """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE tokenizer."""
+    """A tiny random CLIP (both towers: 2 layers, 32-d, 16-d projection), processor and a BPE
+    tokenizer.
+
+    ``logit_scale``: the saved (log) temperature; None keeps the config's initial value (exp: 14.3).
+    """
     from transformers import (
         CLIPConfig,
         CLIPImageProcessor,
@@ -373,6 +422,9 @@ def build_tiny_clip(
                 text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16
             )
         )
+    if logit_scale is not None:
+        with torch.no_grad():
+            model.logit_scale.fill_(float(logit_scale))
     with _quiet_transformers():
         model.save_pretrained(folder)
     CLIPImageProcessor().save_pretrained(folder)
@@ -380,7 +432,8 @@ def build_tiny_clip(
 
 
 def _clip_source(name: str, models_dir: str | os.PathLike, corpus: Iterable[str] | None) -> str:
-    """Where to load CLIP ``name`` from: a local folder (tiny models built on first use), else the hub name."""
+    """Where to load CLIP ``name`` from: a local folder (tiny models built on first use), else the
+    hub name."""
     if name == TINY:
         folder = Path(models_dir) / "tiny-clip"
         if not (folder / "config.json").exists() or not (folder / "tokenizer_config.json").exists():
@@ -392,9 +445,82 @@ def _clip_source(name: str, models_dir: str | os.PathLike, corpus: Iterable[str]
     return str(local) if (local / "config.json").exists() else name
 
 
+# What a CLIP folder (or hub repository) must hold for each tower: one file of each group.
+CLIP_FILES = {
+    "config": ("config.json",),
+    "weights": ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
+    "image processor": ("preprocessor_config.json",),
+    "tokenizer": ("tokenizer.json", "vocab.json"),
+}
+CLIP_NEEDS = {
+    "clip": ("config", "weights", "image processor"),
+    "clip-text": ("config", "weights", "tokenizer"),
+}
+# Keys of a full CLIP checkpoint that a tower may leave unused: the other tower's and the scale.
+OTHER_TOWER = {
+    "vision": ("text_model.", "text_projection.", "logit_scale"),
+    "text": ("vision_model.", "visual_projection.", "logit_scale"),
+}
+
+
+def _find_file(source: str, filename: str) -> str | None:
+    """``filename`` of a CLIP folder or of a hub repository in the local cache, or None (no
+    network)."""
+    if Path(source).is_dir():
+        path = Path(source) / filename
+        return str(path) if path.is_file() else None
+    from transformers.utils import cached_file
+
+    try:
+        return cached_file(
+            source,
+            filename,
+            local_files_only=True,
+            _raise_exceptions_for_missing_entries=False,
+            _raise_exceptions_for_connection_errors=False,
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def _missing_clip_files(source: str, kind: str = "clip") -> list[str]:
+    """The file groups of ``CLIP_NEEDS[kind]`` that ``source`` (folder or cached hub name) lacks."""
+    return [
+        " or ".join(CLIP_FILES[group])
+        for group in CLIP_NEEDS[kind]
+        if not any(_find_file(source, f) for f in CLIP_FILES[group])
+    ]
+
+
+def _clip_unavailable(name: str, models_dir: str | os.PathLike, kind: str = "clip") -> str | None:
+    """None if CLIP ``name`` can be loaded here (``kind``: "clip" the image tower, "clip-text" the
+    text tower), else the one sentence the loaders raise. Reads no weights."""
+    if name in (TINY, RANDOM):
+        return None
+    if Path(name).is_dir():
+        missing = _missing_clip_files(name, kind)
+        if not missing:
+            return None
+        return (
+            f"CLIP folder {Path(name).resolve()} lacks {'; '.join(missing)}: save a complete "
+            "CLIP model there (`hf download <model> --local-dir <folder>`) or set clip_model to "
+            "a hub name."
+        )
+    local = Path(models_dir) / Path(name).name
+    if (local / "config.json").exists():
+        return _clip_unavailable(str(local), models_dir, kind)
+    if not _missing_clip_files(name, kind) or _online("huggingface.co"):
+        return None
+    return (
+        f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
+        f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
+        f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
+    )
+
+
 @contextlib.contextmanager
 def _quiet_transformers():
-    """No load report (a CLIP folder holds both towers: the other one's weights are "unexpected") and no bars."""
+    """No load report (``_strict_load`` checks the loading information itself) and no bars."""
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
@@ -405,6 +531,52 @@ def _quiet_transformers():
     finally:
         hf_logging.set_verbosity(level)
         hf_logging.enable_progress_bar()
+
+
+def _listed(keys: Iterable[str], limit: int = 6) -> str:
+    keys = sorted(keys)
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
+def _refusal(what: str, missing=(), mismatched=(), unexpected=(), fix: str = "") -> str | None:
+    """One sentence naming the keys a checkpoint lacks, holds in another shape or adds; None if
+    none."""
+    parts = [
+        f"{label} {_listed(keys)}"
+        for label, keys in (
+            ("lacks", missing),
+            ("holds in another shape", mismatched),
+            ("adds unknown", unexpected),
+        )
+        if keys
+    ]
+    if not parts:
+        return None
+    return f"{what} " + "; ".join(parts) + f": {fix}"
+
+
+def _strict_load(cls, tower: str):
+    """``cls.from_pretrained`` that refuses a partial or mismatched checkpoint of ``tower``."""
+
+    def load(source, **kw):
+        model, info = cls.from_pretrained(
+            source, output_loading_info=True, ignore_mismatched_sizes=True, **kw
+        )
+        unexpected = [k for k in info["unexpected_keys"] if not k.startswith(OTHER_TOWER[tower])]
+        message = _refusal(
+            f"The CLIP checkpoint at {source} ({tower} tower)",
+            info["missing_keys"],
+            [m[0] for m in info["mismatched_keys"]],
+            unexpected,
+            "it is partial or of another architecture, and those weights would be random; "
+            "download the complete model again (or set clip_model to a complete folder).",
+        )
+        if message:
+            raise WeightsMismatchError(message)
+        return model
+
+    return load
 
 
 def _from_hub(name: str, models_dir: str | os.PathLike, load: Callable[..., object]):
@@ -418,13 +590,49 @@ def _from_hub_loud(name: str, models_dir: str | os.PathLike, load: Callable[...,
         return load(name, local_files_only=True)
     except OSError:
         if not _online("huggingface.co"):
-            local = Path(models_dir) / Path(name).name
             raise ModelUnavailableError(
-                f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
-                f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
-                f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
+                _clip_unavailable(name, models_dir)
+                or f"CLIP model {name!r} could not be loaded from this machine's files."
             ) from None
         return load(name)
+
+
+def checkpoint_value(source: str, key: str) -> float | None:
+    """A scalar of a CLIP checkpoint (folder or cached hub name) read without loading the model,
+    or None if the checkpoint holds no ``key``."""
+    index = _find_file(source, "model.safetensors.index.json")
+    if index:
+        shard = json.loads(Path(index).read_text())["weight_map"].get(key)
+        path = _find_file(source, shard) if shard else None
+    else:
+        path = _find_file(source, "model.safetensors")
+    if path:
+        from safetensors import safe_open
+
+        with safe_open(path, "pt") as f:
+            return float(f.get_tensor(key)) if key in f.keys() else None
+    path = _find_file(source, "pytorch_model.bin")
+    if path:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return float(state[key]) if key in state else None
+    return None
+
+
+def clip_temperature(source: str) -> tuple[float, str]:
+    """CLIP's zero-shot temperature, ``exp(logit_scale)`` clamped at 100 as CLIP does, and where
+    it came from: the checkpoint's ``logit_scale``, else (``"random"``, or a checkpoint without
+    one) the configuration's initial value."""
+    import math
+
+    from transformers import CLIPConfig
+
+    value = None if source == RANDOM else checkpoint_value(source, "logit_scale")
+    if value is None:
+        value = CLIPConfig().logit_scale_init_value
+        where = "configuration default" + ("" if source == RANDOM else " (no logit_scale saved)")
+    else:
+        where = "checkpoint logit_scale"
+    return min(math.exp(value), MAX_TEMPERATURE), where
 
 
 def load_clip(
@@ -433,6 +641,7 @@ def load_clip(
     models_dir: str | os.PathLike = "data/models",
     precision: str = "float32",
     corpus: Iterable[str] | None = None,
+    decode_min_side: int | None = DECODE_MIN_SIDE,
 ) -> Encoder:
     """CLIP image encoder from a hub name, a local folder, ``"random"`` or ``"tiny-random"``."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -444,12 +653,13 @@ def load_clip(
             model = CLIPVisionModelWithProjection(CLIPVisionConfig())
         processor, seed = CLIPImageProcessor(), RANDOM_SEED
     else:
+        reason = _clip_unavailable(source, models_dir) if Path(source).is_dir() else None
+        if reason:
+            raise ModelUnavailableError(reason)
+        vision = _strict_load(CLIPVisionModelWithProjection, "vision")
 
         def load(src, **kw):
-            return (
-                CLIPVisionModelWithProjection.from_pretrained(src, **kw),
-                CLIPImageProcessor.from_pretrained(src, **kw),
-            )
+            return vision(src, **kw), CLIPImageProcessor.from_pretrained(src, **kw)
 
         model, processor = _from_hub(source, models_dir, load)
     return Encoder(
@@ -461,12 +671,17 @@ def load_clip(
         pick_device(device),
         precision,
         random_seed=seed,
+        decode_min_side=decode_min_side,
     )
 
 
 @dataclass
 class TextEncoder(_Weights):
-    """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77 tokens)."""
+    """CLIP's text tower: a list of strings -> N x dim projected text embeddings (truncated to 77
+    tokens).
+
+    ``temperature``: the checkpoint's zero-shot temperature (``clip_temperature``).
+    """
 
     name: str
     module: nn.Module
@@ -478,6 +693,8 @@ class TextEncoder(_Weights):
     random_seed: int | None = None
     kind: str = "clip-text"
     max_tokens: int = TEXT_MAX_TOKENS
+    temperature: float = MAX_TEMPERATURE
+    temperature_source: str = "CLIP's clamp"
 
     def __post_init__(self) -> None:
         self.module.eval().requires_grad_(False).to(self.device)
@@ -516,7 +733,8 @@ def load_clip_text(
     precision: str = "float32",
     corpus: Iterable[str] | None = None,
 ) -> TextEncoder:
-    """CLIP text tower and tokenizer, by the same rules as ``load_clip`` (same folder or hub name).
+    """CLIP text tower and tokenizer, by the same rules as ``load_clip`` (same folder or hub name),
+    with the checkpoint's zero-shot temperature.
 
     ``"random"``: a full-size text tower drawn from ``RANDOM_SEED``, with the tiny BPE tokenizer
     (no real vocabulary offline; the compute is the real one's).
@@ -540,13 +758,18 @@ def load_clip_text(
             )
         seed = RANDOM_SEED
     else:
+        reason = (
+            _clip_unavailable(source, models_dir, "clip-text") if Path(source).is_dir() else None
+        )
+        if reason:
+            raise ModelUnavailableError(reason)
+        text = _strict_load(CLIPTextModelWithProjection, "text")
 
         def load(src, **kw):
-            return CLIPTextModelWithProjection.from_pretrained(
-                src, **kw
-            ), CLIPTokenizer.from_pretrained(src, **kw)
+            return text(src, **kw), CLIPTokenizer.from_pretrained(src, **kw)
 
         model, tokenizer = _from_hub(source, models_dir, load)
+    temperature, where = clip_temperature(source)
     return TextEncoder(
         name,
         model,
@@ -555,6 +778,8 @@ def load_clip_text(
         pick_device(device),
         precision,
         random_seed=seed,
+        temperature=temperature,
+        temperature_source=where,
     )
 
 
@@ -587,16 +812,61 @@ def build_tiny_vgg(path: str | os.PathLike, seed: int = 0) -> Path:
     return path
 
 
+def _vgg_unavailable(weights: str, models_dir: str | os.PathLike) -> str | None:
+    """None if VGG16 ``weights`` can be loaded here, else the one sentence ``load_vgg16`` raises.
+    Reads no weights (a file that is present but incomplete is refused by the loader only)."""
+    from torchvision.models import VGG16_Weights
+
+    if weights in (TINY, RANDOM) or Path(weights).is_file():
+        return None
+    try:
+        w = VGG16_Weights[weights]
+    except KeyError:
+        return (
+            f"vgg_weights={weights!r} is neither a torchvision weights name (IMAGENET1K_V1) "
+            "nor a file."
+        )
+    local = Path(models_dir) / Path(w.url).name  # e.g. data/models/vgg16-397923af.pth
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
+    if local.exists() or cached.exists() or _online("download.pytorch.org"):
+        return None
+    return (
+        f"VGG16 {weights} weights are not on this machine and download.pytorch.org cannot be "
+        f"reached: download {w.url} and put it in {local.resolve().parent}/ (or set vgg_weights "
+        "to the file's path)."
+    )
+
+
+def _load_state_strict(module: nn.Module, state: dict, path: str, what: str) -> None:
+    """``module.load_state_dict(state)``, refusing any missing, extra or reshaped key in one
+    sentence."""
+    own = module.state_dict()
+    message = _refusal(
+        f"The VGG16 weights file {path} ({what})",
+        sorted(set(own) - set(state)),
+        sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape)),
+        sorted(set(state) - set(own)),
+        f"it is partial or of another architecture; download {VGG_URL} again (or set "
+        "vgg_weights to a complete file).",
+    )
+    if message:
+        raise WeightsMismatchError(message)
+    module.load_state_dict(state, strict=True)
+
+
 def load_vgg16(
     weights: str = VGG_DEFAULT,
     device: str = "auto",
     models_dir: str | os.PathLike = "data/models",
     precision: str = "float32",
+    decode_min_side: int | None = DECODE_MIN_SIDE,
 ) -> Encoder:
-    """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or ``tiny-random``.
+    """VGG16 conv base from torchvision weights (``IMAGENET1K_V1``), a weights file, ``random`` or
+    ``tiny-random``.
 
     A weights file is either a full ``vgg16`` state dict (as torchvision publishes it) or a
-    ``{"cfg": [...], "features": state_dict}`` checkpoint of a smaller VGG-style conv base.
+    ``{"cfg": [...], "features": state_dict}`` checkpoint of a smaller VGG-style conv base; either
+    is loaded strictly (a missing, extra or reshaped key is refused in one sentence).
     """
     from torchvision.models import VGG16_Weights, vgg16
     from torchvision.models.vgg import make_layers
@@ -610,6 +880,9 @@ def load_vgg16(
         if not path.exists():
             build_tiny_vgg(path)
         weights = str(path)
+    reason = _vgg_unavailable(weights, models_dir)
+    if reason:
+        raise ModelUnavailableError(reason)
     if weights == RANDOM:
         with _seeded(RANDOM_SEED):
             features = vgg16(weights=None).features
@@ -618,32 +891,25 @@ def load_vgg16(
         state = torch.load(weights, map_location="cpu", weights_only=True)
         if "cfg" in state:
             features = make_layers(state["cfg"])
-            features.load_state_dict(state["features"])
+            _load_state_strict(features, state["features"], weights, "a VGG-style conv base")
         else:
             model = vgg16(weights=None)
-            model.load_state_dict(state)
+            _load_state_strict(model, state, weights, "a torchvision vgg16 state dict")
             features = model.features
     else:
-        try:
-            w = VGG16_Weights[weights]
-        except KeyError:
-            raise ModelUnavailableError(
-                f"vgg_weights={weights!r} is neither a torchvision weights name (IMAGENET1K_V1) nor a file."
-            ) from None
+        w = VGG16_Weights[weights]
         local = Path(models_dir) / Path(w.url).name  # e.g. data/models/vgg16-397923af.pth
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
         if local.exists():
             encoder = load_vgg16(
-                str(local), device=device, models_dir=models_dir, precision=precision
+                str(local),
+                device=device,
+                models_dir=models_dir,
+                precision=precision,
+                decode_min_side=decode_min_side,
             )
             encoder.name = name
             return encoder
-        if not cached.exists() and not _online("download.pytorch.org"):
-            raise ModelUnavailableError(
-                f"VGG16 {weights} weights are not on this machine and download.pytorch.org cannot be reached: "
-                f"download {w.url} and put it in {local.resolve().parent}/ (or set vgg_weights to the file's path)."
-            )
-        features = vgg16(weights=w).features
+        features = vgg16(weights=w).features  # torchvision loads it strictly
     dim = [m for m in features.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
     return Encoder(
         "vgg16",
@@ -654,12 +920,31 @@ def load_vgg16(
         pick_device(device),
         precision,
         random_seed=seed,
+        decode_min_side=decode_min_side,
     )
 
 
-# --------------------------------------------------------------------------- frozen prefix / trainable tail
+def availability(kind: str, name: str, models_dir: str | os.PathLike = "data/models") -> str | None:
+    """None when the ``kind`` encoder ``name`` can be loaded here, else the loaders' one sentence
+    saying what to download and where to put it.
+
+    ``kind``: ``"clip"`` (image tower; ``"clip-text"``: text tower) with a hub name, a folder,
+    ``"random"`` or ``"tiny-random"``; ``"vgg16"`` with a torchvision weights name, a file,
+    ``"random"`` or ``"tiny-random"``. Available means: on disk (``models_dir``, the Hugging Face or
+    torch hub cache), buildable here, or its host reachable. Fast: it loads no model (a present
+    but incomplete checkpoint is refused by the loader only).
+    """
+    if kind in ("clip", "clip-text"):
+        return _clip_unavailable(name, models_dir, kind)
+    if kind == "vgg16":
+        return _vgg_unavailable(name, models_dir)
+    raise ValueError(f"unknown encoder kind {kind!r}; expected clip, clip-text or vgg16")
+
+
+# ------------------------------------------------------------------- frozen prefix / trainable tail
 class ClipPrefix(nn.Module):
-    """CLIP vision tower up to (not including) its last ``k`` transformer blocks: pixels -> N x tokens x width."""
+    """CLIP vision tower up to (not including) its last ``k`` transformer blocks: pixels -> N x
+    tokens x width."""
 
     def __init__(self, vision_model: nn.Module, k: int) -> None:
         super().__init__()
@@ -696,7 +981,8 @@ def class_token_block(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
 
 
 class ClipTail(nn.Module):
-    """CLIP's last ``k`` blocks, post-layernorm of the class token and projection: N x tokens x width -> N x dim.
+    """CLIP's last ``k`` blocks, post-layernorm of the class token and projection: N x tokens x
+    width -> N x dim.
 
     The very last block is computed for the class token only (``class_token_block``).
     """
@@ -718,16 +1004,19 @@ def _vgg_cut(features: nn.Sequential, k: int) -> int:
     pools = [i for i, m in enumerate(features) if isinstance(m, nn.MaxPool2d)]
     if not 1 <= k < len(pools):
         raise ValueError(
-            f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} of them"
+            f"k={k}: this VGG has {len(pools)} blocks; fine-tune between 1 and {len(pools) - 1} "
+            "of them"
         )
     return pools[-(k + 1)] + 1
 
 
 def split_at(encoder: Encoder, k: int) -> tuple[nn.Module, nn.Module]:
-    """``(prefix, tail)`` of ``encoder`` with its last ``k`` blocks in the tail (weights shared, not copied).
+    """``(prefix, tail)`` of ``encoder`` with its last ``k`` blocks in the tail (weights shared, not
+    copied).
 
-    ``tail(prefix(x)) == encoder.module(x)``. CLIP: the last ``k`` transformer blocks, post-layernorm
-    and projection; VGG16: the last ``k`` conv blocks (``block5`` for k=1) and the global pooling.
+    ``tail(prefix(x)) == encoder.module(x)``. CLIP: the last ``k`` transformer blocks,
+    post-layernorm and projection; VGG16: the last ``k`` conv blocks (``block5`` for k=1) and the
+    global pooling.
     """
     if encoder.kind == "clip":
         model = encoder.module.model
@@ -743,7 +1032,8 @@ def split_at(encoder: Encoder, k: int) -> tuple[nn.Module, nn.Module]:
 
 
 def tap(encoder: Encoder, k: int) -> nn.Module:
-    """The module whose input is the activation entering the last ``k`` blocks (for a forward pre-hook)."""
+    """The module whose input is the activation entering the last ``k`` blocks (for a forward
+    pre-hook)."""
     if encoder.kind == "clip":
         layers = encoder.module.model.vision_model.encoder.layers
         return layers[len(layers) - k]
@@ -754,9 +1044,10 @@ def tap(encoder: Encoder, k: int) -> nn.Module:
 def fast_module(
     encoder: Encoder, batch_size: int = 2
 ) -> tuple[nn.Module, torch.memory_format, str]:
-    """The encoder's module made faster for long inference-only runs (explanations): channels-last memory
-    (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the plain module
-    in the last float bits, so the plain module stays the one that makes cached features. Returns
+    """The encoder's module made faster for long inference-only runs (explanations): channels-last
+    memory (VGG16) and ``torch.compile``. ``make bench`` measured 1.1-1.8x; results differ from the
+    plain module in the last float bits, so the plain module stays the one that makes cached
+    features. Returns
     ``(module, memory format, what was done)``; falls back to the plain module, saying why, if
     compiling fails (no C++ compiler, say).
     """
@@ -790,7 +1081,7 @@ def load_encoder(
     precision: str = "float32",
     **kw,
 ) -> Encoder:
-    """``kind`` is ``"clip"`` or ``"vgg16"``."""
+    """``kind`` is ``"clip"`` or ``"vgg16"``; ``kw``: ``decode_min_side``, ``corpus`` (CLIP)."""
     loaders = {"clip": load_clip, "vgg16": load_vgg16}
     if kind not in loaders:
         raise ValueError(f"unknown encoder kind {kind!r}; expected one of {sorted(loaders)}")

@@ -1,4 +1,6 @@
-"""Classify new product photos with a trained candidate: ``python -m utils.predict photo.jpg [more.jpg ...]``.
+"""Classify new product photos with a trained candidate.
+
+``python -m utils.predict photo.jpg [more.jpg ...]``.
 
 Each photo is checked exactly as a catalog row is (missing, unreadable, too small, too large...):
 a broken file gets its status and the reason, not a traceback. The readable ones go through the
@@ -27,20 +29,25 @@ def _settings(meta: dict, device: str, precision: str, batch_size: int) -> candi
         device=device,
         precision=meta["info"].get("precision", precision),
         batch_size=batch_size,
+        decode_min_side=meta["info"].get("decode_min_side", candidates.UNRECORDED_DECODE_MIN_SIDE),
     )
+
+
+DATA_DIR = Layout().data_dir
 
 
 def predict(
     paths: list[str | Path],
     model: str = candidates.REFERENCE,
-    data_dir: str | Path = Layout().data_dir,
+    data_dir: str | Path = DATA_DIR,
     top: int = 3,
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 16,
 ) -> pd.DataFrame:
-    """One row per photo: ``file``, ``status``, ``detail``, then ``top1`` ... ``top{top}`` as "category (p)",
-    and ``category`` / ``probability`` of the best one (empty for photos that cannot be read)."""
+    """One row per photo: ``file``, ``status``, ``detail``, then ``top1`` ... ``top{top}`` as
+    "category (p)", and ``category`` / ``probability`` of the best one (empty for photos that cannot
+    be read)."""
     layout = Layout(Path(data_dir))
     folder = layout.candidate(model)
     if not (folder / "meta.json").exists():

@@ -80,7 +80,7 @@ def banner(number: str, metrics: dict, stand: dict[str, str], names: list[str] |
     if skipped:
         lines.append(not_run_text(skipped))
     check = metrics.get("features", {}).get("pretrained_check")
-    if check and not check.get("pretrained", True):
+    if check and check.get("warning"):
         lines.append(pretrained_warning(check))
     return "\n\n".join(f"> {line}" for line in lines if line)
 
@@ -106,14 +106,38 @@ def not_run_text(skipped: dict[str, str]) -> str:
     )
 
 
-def pretrained_warning(check: dict) -> str:
+def _check_facts(check: dict) -> str:
     return (
-        f"**The loaded CLIP does not behave like a pretrained one.** `{check.get('model', '?')}` "
-        f"classifies {pct(check['accuracy'])} of the {check['images']} validation photos zero-shot "
-        f"({_level(check)} CI {pct(check['low'])}–{pct(check['high'])}; chance "
-        f"{pct(check['chance'])}, one-sided binomial p = {pvalue(check['p_value'])}). Every CLIP "
-        "number of this run is that of a model with random or wrong weights."
+        f"`{check.get('model', '?')}` names {check['correct']} of the {check['images']} validation "
+        f"photos correctly with the category prompts, zero-shot: {pct(check['accuracy'])} (Wilson "
+        f"CI {pct(check['ci_low'])}–{pct(check['ci_high'])}), against {pct(check['chance'])} by "
+        f"chance (one-sided binomial p = {pvalue(check['p_value'])}; temperature "
+        f"{check['temperature']:.4g}, {check.get('temperature_source', 'the checkpoint')})"
     )
+
+
+def pretrained_warning(check: dict) -> str:
+    """The warning of banners and the note when the loaded CLIP is far from pretrained behaviour."""
+    why = {
+        "chance": "indistinguishable from chance: random or tiny weights, or a wrong or damaged "
+        "model folder",
+        "weak": f"above chance but entirely below {pct(check.get('floor', np.nan), 0)}, far from "
+        "a pretrained CLIP on these categories: check clip_model (a wrong folder, another model, "
+        "a damaged checkpoint)",
+    }.get(check.get("verdict"), "far from a pretrained CLIP")
+    return (
+        f"**The loaded CLIP does not behave like a pretrained one.** {_check_facts(check)}: {why}. "
+        "Every CLIP number of this run says nothing about CLIP."
+    )
+
+
+def pretrained_sentence(check: dict) -> str:
+    """Notebook 03's reading of the pretrained-behaviour check."""
+    if not check:
+        return ""
+    if check.get("warning"):
+        return pretrained_warning(check)
+    return f"{_check_facts(check)}: it behaves like a pretrained CLIP."
 
 
 # --------------------------------------------------------------------------- summary
@@ -218,8 +242,11 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
     if skipped:
         items.append(f"Not run here: {listing(f'`{n}`' for n in skipped)} (see the banner above).")
     check = m.get("features", {}).get("pretrained_check")
-    if check and not check.get("pretrained", True):
-        items.append("The loaded CLIP behaves like a random model (see the CLIP section).")
+    if check and check.get("warning"):
+        items.append(
+            "The loaded CLIP does not behave like a pretrained one (see the CLIP section): its "
+            "numbers say nothing about CLIP."
+        )
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
         items.append(
@@ -295,15 +322,9 @@ def section_clip(m: dict) -> str:
     text = ""
     if check:
         text += (
-            f"Before any training, notebook 03 checked the loaded CLIP (`{check.get('model')}`): "
-            f"zero-shot, with the category prompts, it classifies {pct(check['accuracy'])} of the "
-            f"{check['images']} validation photos ({_level(check)} CI {pct(check['low'])}–"
-            f"{pct(check['high'])}; chance {pct(check['chance'])}): "
-            + (
-                "it behaves like a pretrained CLIP. "
-                if check.get("pretrained")
-                else "**it does not behave like a pretrained CLIP**. "
-            )
+            "Before any training, notebook 03 checked the loaded CLIP: "
+            + (pretrained_warning(check) if check.get("warning") else pretrained_sentence(check))
+            + " "
         )
     t = ev.get("table", {})
     if "clip-zeroshot" not in t:
@@ -382,15 +403,17 @@ def section_split(m: dict) -> str:
 
 
 def decode_sentence(decode: dict) -> str:
+    """How photos are decoded, and how far that input is from the reference pipelines'."""
     size = decode.get("min_side")
-    what = "in full" if not size else f"with a shorter side of at least {size} px (JPEG draft)"
+    what = "in full" if not size else f"with both sides at least {size} px (JPEG draft mode)"
     text = f"Photos are decoded {what} before each encoder's own resize and crop"
     parity = decode.get("parity") or {}
     if parity:
         text += (
-            "; against the reference processors on a full decode, the normalised inputs differ by "
+            "; against the reference pipeline on a full decode, the normalised input differs by "
             + listing(
-                f"{k}: {pct(v['median'], 2)} median relative L2 ({v['images']} photos)"
+                f"{k}: {pct(v['rel_l2_median'], 2)} median and {pct(v['rel_l2_p95'], 2)} at the "
+                f"95th percentile (relative L2, {v['images']} photos)"
                 for k, v in parity.items()
             )
         )
@@ -697,21 +720,6 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
 def improvements_text(evaluation: dict, training: dict) -> str:
     """The improvements' verdicts (notebook 05), as the note's section writes them."""
     return section_improvements({"evaluation": evaluation, "training": training})
-
-
-def pretrained_sentence(check: dict) -> str:
-    """Notebook 03's reading of the pretrained-behaviour check."""
-    if not check:
-        return ""
-    if not check.get("pretrained", True):
-        return pretrained_warning(check)
-    return (
-        f"`{check.get('model')}` classifies {pct(check['accuracy'])} of the {check['images']} "
-        f"validation photos zero-shot ({_level(check)} CI "
-        f"{pct(check['low'])}–{pct(check['high'])}; "
-        f"chance {pct(check['chance'])}, one-sided binomial p = {pvalue(check['p_value'])}): it "
-        "behaves like a pretrained CLIP."
-    )
 
 
 def precision_sentence(check: dict) -> str:

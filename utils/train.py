@@ -1,12 +1,14 @@
-"""Fitting: the note's heads and the one training loop, linear probes, and the optimiser comparison.
+"""Fitting: the note's heads and the one training loop, logistic-regression probes, and the
+optimiser comparison.
 
 - Heads (the note's designs, defined here and nowhere else, ``HEAD_DESIGNS``): CLIP's
   Linear -> ReLU -> Linear with Adam; VGG16's Linear 256 -> ReLU -> Dropout -> Linear with RMSprop;
   cross-entropy. ``fit`` trains any module (a head on cached vectors, or fine-tuned encoder blocks
   plus a head on cached activations) with one loop: the weights of the epoch with the lowest
   validation loss are kept, training stops after ``patience`` epochs without improvement. Seeded.
-- Probes (the CLIP paper's linear-probe protocol): standardised features, logistic regression,
-  ``C`` chosen on the validation split's log-loss.
+- Probes: logistic regression on standardised features, ``C`` chosen on the validation split's
+  log-loss among ``PROBE_CS`` (six values). This is not the CLIP paper's linear-probe protocol,
+  which fits the raw features and sweeps ``C`` from 1e-6 to 1e6 before refining it.
 
 Model selection reads the validation split only, never the test split.
 """
@@ -210,8 +212,9 @@ def fit(
     seconds = time.perf_counter() - start
     if best_state is None:
         raise TrainingDiverged(
-            f"the validation loss was never finite in {len(history)} epoch(s) (last: {history[-1]['val_loss']}): "
-            f"no epoch can be kept; lower the learning rate (lr={config.lr:g}) or check the features for NaN/inf."
+            f"the validation loss was never finite in {len(history)} epoch(s) (last: "
+            f"{history[-1]['val_loss']}): no epoch can be kept; lower the learning rate "
+            f"(lr={config.lr:g}) or check the features for NaN/inf."
         )
     model.load_state_dict(best_state)
     model.cpu().eval()
@@ -231,7 +234,8 @@ def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int = 256) -> np.
 
 # --------------------------------------------------------------------------- probes
 def full_proba(estimator, X, n_classes: int) -> np.ndarray:
-    """``predict_proba`` with one column per class id, zeros for classes absent from training (float64, rows sum to 1)."""
+    """``predict_proba`` with one column per class id, zeros for classes absent from training
+    (float64, rows sum to 1)."""
     proba = estimator.predict_proba(X)
     out = np.zeros((proba.shape[0], n_classes))
     out[:, np.asarray(estimator.classes_, dtype=int)] = proba
@@ -245,10 +249,11 @@ def fit_probe(
     n_classes: int,
     Cs: tuple[float, ...] = PROBE_CS,
 ) -> tuple[object, dict]:
-    """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation log-loss.
+    """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation
+    log-loss.
 
-    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-loss,
-    and the whole sweep.
+    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and
+    log-loss, and the whole sweep.
     """
     labels = list(range(n_classes))
     best, sweep = None, []
@@ -279,14 +284,15 @@ def logistic_regression(C: float, seed: int = 0):
 
 
 def logistic_probe(C: float, seed: int = 0):
-    """Standardised features, multinomial logistic regression (lbfgs)."""
+    """Logistic regression on standardised features: ``StandardScaler`` then multinomial
+    logistic regression (lbfgs)."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), logistic_regression(C, seed))
 
 
-# --------------------------------------------------------------------------- optimisers (the note's Figure 6)
+# ----------------------------------------------------------------- optimisers (the note's Figure 6)
 def compare_optimizers(
     design: str, train: tuple, val: tuple, n_classes: int, grid: dict[str, list[float]], **overrides
 ) -> tuple[pd.DataFrame, dict]:
@@ -294,7 +300,8 @@ def compare_optimizers(
 
     For each optimiser the learning rate with the lowest best validation loss is kept. Returns
     ``(curves, chosen)``: validation loss per epoch of each optimiser at its chosen rate (long
-    format: optimizer, lr, epoch, val_loss, train_loss) and ``{optimizer: {lr, best_val_loss, best_epoch}}``.
+    format: optimizer, lr, epoch, val_loss, train_loss) and ``{optimizer: {lr, best_val_loss,
+    best_epoch}}``.
     """
     curves, chosen = [], {}
     for name, rates in grid.items():
