@@ -345,7 +345,10 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     assert out["verdict"] in ("chance", "weak") and out["warning"]
     assert out["chance"] == pytest.approx(1 / len(panel.classes), abs=1e-4)
     assert out["ci_low"] <= out["accuracy"] <= out["ci_high"] and out["images"] == len(val)
-    assert "pretrained CLIP" in out["message"]
+    from utils import prose
+
+    assert "does not behave like a pretrained one" in prose.pretrained_sentence(out)
+    assert out["model"] == panel.encoder("clip").name
     # the same check on embeddings that do name the categories: the verdict turns
     E = candidates.class_embeddings(panel)
     y = panel.y(val)
@@ -358,6 +361,7 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     right = candidates.pretrained_check(panel, val)
     assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
     assert right["p_value"] < 0.01
+    assert prose.pretrained_sentence(right).endswith("it behaves like a pretrained CLIP.")
 
 
 def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:
