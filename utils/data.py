@@ -264,9 +264,12 @@ def identify(folder: str | os.PathLike) -> dict:
         )
     elif manifest is not None:
         kind = "sample"
-        bundled = folder.resolve() == SAMPLE_DIR.resolve()
+        if folder.resolve() == SAMPLE_DIR.resolve():
+            which = f"the bundled sample ({SAMPLE_DIR.relative_to(ROOT).as_posix()}/)"
+        else:
+            which = f"a sample drawn by utils.sample ({folder})"
         description = (
-            f"{'the bundled sample' if bundled else 'a sample drawn by utils.sample'} ({folder}): "
+            f"{which}: "
             f"{manifest['rows']} rows of {manifest['source']['csv']}, {manifest['images']} photos "
             f"({manifest['per_category']} per category, shorter side at most "
             f"{manifest['short_side']} px), enough to run the chain, too few for any conclusion"
