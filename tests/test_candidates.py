@@ -166,11 +166,11 @@ def test_augmented_views_are_made_for_training_rows_only(panel, small_split, mon
     assert len(made) == fresh.settings.views * len(small_split.train)
 
 
-def test_text_only_candidate_on_the_whole_real_catalog(dataset_dir, tmp_path_factory) -> None:
+def test_text_only_candidate_on_the_whole_real_catalog(full_dataset_dir, tmp_path_factory) -> None:
     """text-tfidf needs no downloaded weights: real numbers on all 1047 products, in seconds,
     reproducibly."""
     folder = tmp_path_factory.mktemp("full")
-    catalog = data.build_catalog(dataset_dir, progress=False)
+    catalog = data.build_catalog(full_dataset_dir, progress=False)
     split.save_split(split.make_split(data.usable(catalog), seed=42), folder / "split.csv")
     s = split.load_split(folder / "split.csv")
     panel = candidates.Panel(

@@ -153,12 +153,14 @@ def test_parse_category(tree, expected) -> None:
 
 
 def test_real_catalog_lists_the_missing_images(dataset_dir: Path, tmp_path: Path) -> None:
-    """The shared copy lacks 3 of the 1050 images: they are listed as missing, not dropped."""
-    rows = pd.read_csv(dataset_dir / data.CSV_NAME, dtype=str)
+    """The shared copy lacks 3 of the 1050 images (the bundled sample keeps their rows): they are
+    listed as missing, not dropped."""
+    rows = pd.read_csv(data.find_csv(dataset_dir), dtype=str)
     absent = {name for name in rows["image"] if not (dataset_dir / "Images" / name).exists()}
     folder = tmp_path / "mini"
     (folder / "Images").mkdir(parents=True)
     keep = rows[rows["image"].isin(absent)].head(2)
+    assert len(keep) == 2, f"{dataset_dir} should lack some images (the working copy lacks 3)"
     present = rows[~rows["image"].isin(absent)].head(3)
     subset = pd.concat([keep, present])
     subset.to_csv(folder / data.CSV_NAME, index=False)
@@ -213,13 +215,159 @@ def test_safe_extract_keeps_only_the_dataset_and_redoes_a_partial_run(tmp_path: 
     assert not dest.with_name("flipkart.partial").exists()
 
 
-def test_acquire_offline_fails_with_one_clear_sentence(tmp_path: Path, monkeypatch) -> None:
+def _offline(monkeypatch) -> list:
+    """No DATA_SOURCE and no network: every download attempt is recorded, then fails."""
+    import urllib.error
+
+    calls = []
+
+    def fail(url, target, timeout=30):
+        calls.append(url)
+        raise urllib.error.URLError("no network here")
+
     monkeypatch.delenv("DATA_SOURCE", raising=False)
+    monkeypatch.setattr(data, "download", fail)
+    return calls
+
+
+def _public_zip(tmp_path: Path, monkeypatch, real_images) -> Path:
+    """A zip shaped like the public one whose CSV stands in for the note's (checksum patched)."""
+    folder = tmp_path / "zipped" / "Flipkart"
+    (folder / "Images").mkdir(parents=True)
+    shutil.copy(real_images[0], folder / "Images" / "a.jpg")
+    _write_csv(folder, [("a.jpg", TREE)])
+    monkeypatch.setattr(data, "CSV_SHA256", data._sha256(folder / data.CSV_NAME))
+    return _zip(
+        tmp_path / "public.zip",
+        {
+            f"Flipkart/{data.CSV_NAME}": (folder / data.CSV_NAME).read_bytes(),
+            "Flipkart/Images/a.jpg": (folder / "Images" / "a.jpg").read_bytes(),
+        },
+    )
+
+
+def _own_folder(folder: Path, real_images) -> Path:
+    (folder / "Images").mkdir(parents=True)
+    shutil.copy(real_images[0], folder / "Images" / "a.jpg")
+    _write_csv(folder, [("a.jpg", TREE)], name="ours.csv")
+    return folder
+
+
+def test_acquire_offline_fails_with_one_clear_sentence(tmp_path: Path, monkeypatch) -> None:
+    """No data, no network: one sentence saying what to download, where to put it, and that
+    `make smoke` runs offline on the bundled sample; nothing half-written is left."""
+    calls = _offline(monkeypatch)
+    url = "https://example.invalid/flipkart.zip"
     with pytest.raises(data.DataUnavailableError) as info:
-        data.acquire(None, tmp_path / "data", url="http://127.0.0.1:9/flipkart.zip")
+        data.acquire(None, tmp_path / "data", url=url)
     message = str(info.value)
-    assert "DATA_SOURCE" in message and "download http://127.0.0.1:9/flipkart.zip" in message
-    assert not (Layout(tmp_path / "data").raw / "flipkart_sample.zip").exists()
+    zip_path = Layout(tmp_path / "data").raw / data.ZIP_NAME
+    assert calls == [url]
+    assert f"download {url} and put it at {zip_path}" in message
+    assert "DATA_SOURCE" in message and data.CSV_NAME in message
+    assert "`make smoke` runs the whole chain offline on the bundled sample" in message
+    assert str(data.SAMPLE_DIR) in message and "no network here" in message
+    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message, message
+    assert not zip_path.exists() and not (zip_path.parent / data.DATASET_DIRNAME).exists()
+
+
+def test_acquire_precedence_source_then_data_source(
+    tmp_path: Path, monkeypatch, real_images
+) -> None:
+    calls = _offline(monkeypatch)
+    a = _own_folder(tmp_path / "a", real_images)
+    b = _own_folder(tmp_path / "b", real_images)
+    monkeypatch.setenv("DATA_SOURCE", str(b))
+    with pytest.warns(UserWarning):
+        assert data.acquire(a, tmp_path / "data", sample_fallback=True).resolve() == a.resolve()
+    with pytest.warns(UserWarning):
+        found = data.acquire(None, tmp_path / "data", sample_fallback=True)
+    assert found.resolve() == b.resolve()
+    assert calls == []
+
+
+def test_acquire_precedence_an_earlier_download_before_the_sample(
+    tmp_path: Path, monkeypatch, real_images
+) -> None:
+    calls = _offline(monkeypatch)
+    public = _public_zip(tmp_path, monkeypatch, real_images)
+    raw = Layout(tmp_path / "data").raw
+    raw.mkdir(parents=True)
+    shutil.copy(public, raw / data.ZIP_NAME)  # a download (or a zip put there by hand)
+    with pytest.warns(UserWarning, match="1050 expected"):  # a one-photo stand-in
+        folder = data.acquire(None, tmp_path / "data", sample_fallback=True)
+    assert folder == raw / data.DATASET_DIRNAME and data.identify(folder)["kind"] == "note"
+    (raw / data.ZIP_NAME).unlink()  # the extracted folder alone is reused too
+    with pytest.warns(UserWarning, match="1050 expected"):
+        assert data.acquire(None, tmp_path / "data", sample_fallback=True) == folder
+    assert calls == []
+
+
+def test_acquire_falls_back_to_the_bundled_sample_only_when_asked(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import warnings
+
+    calls = _offline(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the bundled sample is no "own catalog": no warning
+        folder = data.acquire(None, tmp_path / "data", sample_fallback=True)
+    assert folder.resolve() == data.SAMPLE_DIR.resolve() and calls == []
+    facts = data.identify(folder)
+    assert facts["kind"] == "sample" and not facts["note_dataset"]
+    assert facts["description"].startswith("the bundled sample")
+    # not linked into raw/: a later run that does not ask for the sample does not get it
+    assert not (Layout(tmp_path / "data").raw / data.DATASET_DIRNAME).exists()
+    with pytest.raises(data.DataUnavailableError, match="make smoke"):
+        data.acquire(None, tmp_path / "data")
+    assert len(calls) == 1
+
+
+def test_acquire_downloads_when_nothing_else_is_there(
+    tmp_path: Path, monkeypatch, real_images
+) -> None:
+    public = _public_zip(tmp_path, monkeypatch, real_images)
+    calls = []
+    monkeypatch.delenv("DATA_SOURCE", raising=False)
+
+    def download(url: str, target: Path, timeout: float = 30) -> Path:
+        calls.append(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return shutil.copy(public, target)
+
+    monkeypatch.setattr(data, "download", download)
+    with pytest.warns(UserWarning, match="1050 expected"):  # a one-photo stand-in
+        folder = data.acquire(None, tmp_path / "data", url="https://example.invalid/z.zip")
+    assert calls == ["https://example.invalid/z.zip"] and data.identify(folder)["kind"] == "note"
+
+
+def test_an_edited_sample_is_an_own_catalog(tmp_path: Path) -> None:
+    copy = tmp_path / "sample"
+    shutil.copytree(data.SAMPLE_DIR, copy)
+    assert data.identify(copy)["kind"] == "sample"
+    assert data.identify(copy)["description"].startswith("a sample drawn by utils.sample")
+    csv = copy / data.SAMPLE_CSV
+    csv.write_bytes(csv.read_bytes().replace(b"Watches", b"Clocks", 1))
+    assert data.sample_manifest(copy) is None and data.identify(copy)["kind"] == "own"
+    with pytest.warns(UserWarning, match="not the note's CSV"):
+        data.verify_dataset(copy)
+
+
+def test_main_reports_the_bundled_sample(tmp_path: Path, monkeypatch, capsys) -> None:
+    _offline(monkeypatch)
+    data.main(["--data-dir", str(tmp_path / "data"), "--sample-fallback"])
+    out = capsys.readouterr().out
+    assert "dataset: the bundled sample" in out
+    catalog = data.load_catalog(Layout(tmp_path / "data").catalog)
+    manifest = data.sample_manifest(data.SAMPLE_DIR)
+    assert (
+        len(catalog) == manifest["rows"] and (catalog["status"] == "ok").sum() == manifest["images"]
+    )
+    assert set(catalog.loc[catalog["status"] == "missing", "image"]) == {
+        m["image"] for m in manifest["missing"]
+    }
+    with pytest.raises(SystemExit, match="make smoke"):
+        data.main(["--data-dir", str(tmp_path / "other")])
 
 
 def test_acquire_names_a_missing_column(tmp_path: Path) -> None:

@@ -48,10 +48,11 @@ def test_every_notebook_executed(smoke_run: Path) -> None:
     ]
 
 
-def test_01_catalog_lists_every_row(smoke_run: Path) -> None:
+def test_01_catalog_lists_every_row(smoke_run: Path, real_csv: pd.DataFrame) -> None:
     catalog = pd.read_csv(Layout(smoke_run / "data").catalog)
-    assert len(catalog) == 1050
-    assert (catalog["status"] == "missing").sum() == 3
+    assert len(catalog) == len(real_csv)  # 1050 (73 on the bundled sample)
+    missing = catalog.loc[catalog["status"] == "missing", "image"]
+    assert sorted(missing) == sorted(real_csv.loc[~real_csv["present"], "image"])  # 3 on both
     d = metrics_of(smoke_run)["data"]
     assert d["text_groups"] > 0 and d["duplicate_groups"] > 0 and d["category_level"] == 1
 
@@ -259,7 +260,7 @@ def test_full_profile_offline_stops_with_one_clear_sentence(
 
 
 def test_full_profile_with_text_only_runs_offline_on_the_whole_dataset(
-    dataset_dir: Path, tmp_path: Path, monkeypatch
+    full_dataset_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
     """text-tfidf needs no downloaded weights: the full profile gives real numbers on all 1047 products."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -270,7 +271,7 @@ def test_full_profile_with_text_only_runs_offline_on_the_whole_dataset(
         data_dir=str(run / "data"),
         figures_dir=str(run / "figures"),
         reports_dir=str(run / "reports"),
-        data_source=str(dataset_dir),
+        data_source=str(full_dataset_dir),
         models=["text-tfidf"],
     )
     m = metrics_of(run)

@@ -5,7 +5,10 @@ safely, and validating every CSV row.
 extraction of a zip); ``build_catalog`` checks each row and writes ``data/processed/catalog.csv``
 with one row per CSV row and a ``status`` column, so that a row that cannot be used is listed,
 never silently dropped. A CSV other than the note's is accepted with a warning; its schema (the
-columns this project reads) is checked instead of its checksum.
+columns this project reads) is checked instead of its checksum. The bundled sample
+(``data/sample/``, drawn from the note's data by ``python -m utils.sample``) is recognised by its
+manifest and reported as such: it lets the whole chain run offline, on a fresh clone, when asked
+for (``sample_fallback``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-from .paths import Layout
+from .paths import ROOT, Layout
 from .progress import bar
 
 CSV_NAME = "flipkart_com-ecommerce_sample_1050.csv"
@@ -38,6 +41,14 @@ DATASET_URL = (
     "Dataset+projet+pre%CC%81traitement+textes+images.zip"
 )
 DATASET_DIRNAME = "flipkart"
+ZIP_NAME = "flipkart_sample.zip"  # the downloaded public zip, under <data_dir>/raw/
+# The bundled sample: a few real photos per category and their CSV rows, committed in the project
+# (python -m utils.sample draws it; data/sample/README.md says how). A distinct CSV name, and a
+# manifest whose checksum of that CSV identifies the folder as a sample drawn by utils.sample.
+SAMPLE_DIR = ROOT / "data" / "sample"
+SAMPLE_CSV = "flipkart_bundled_sample.csv"
+SAMPLE_MANIFEST = "sample.json"
+SAMPLE_KIND = "clip-poc bundled sample"
 # The columns this project reads; any other column of a catalog is ignored.
 REQUIRED_COLUMNS = ("image", "product_category_tree", "product_name", "description")
 
@@ -211,58 +222,141 @@ def read_csv(path: Path) -> pd.DataFrame:
     return rows
 
 
-def verify_dataset(folder: Path, strict: bool = False) -> dict:
-    """Check the catalog: its schema always; its checksum against the note's CSV.
+def sample_manifest(folder: str | os.PathLike) -> dict | None:
+    """The manifest of a sample drawn by ``utils.sample`` in ``folder``, or None.
 
-    ``strict`` (the downloaded public zip): another checksum means a corrupt download, an error.
-    Otherwise (a folder or zip given as ``DATA_SOURCE``) another CSV is a team's own catalog: a
-    warning says results will differ from the note's. Missing image files are never an error here;
-    the catalog lists their rows.
+    None unless ``folder`` holds ``SAMPLE_MANIFEST`` of kind ``SAMPLE_KIND`` naming the folder's
+    catalog CSV with that CSV's sha256: an edited sample is no longer the bundled sample.
     """
+    folder = Path(folder)
+    path = folder / SAMPLE_MANIFEST
     csv = find_csv(folder)
-    read_csv(csv)
+    if csv is None or not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("kind") != SAMPLE_KIND:
+        return None
+    if manifest.get("csv") != csv.name or manifest.get("csv_sha256") != _sha256(csv):
+        return None
+    return manifest
+
+
+def identify(folder: str | os.PathLike) -> dict:
+    """What dataset ``folder`` holds, without warning: ``kind`` is ``"note"`` (the note's CSV),
+    ``"sample"`` (the bundled sample, or another sample drawn by ``utils.sample``) or ``"own"``
+    (any other catalog of the schema); ``description`` says it in one sentence (notebook 01 shows
+    and records it)."""
+    folder = Path(folder)
+    csv = find_csv(folder)
+    if csv is None:
+        raise DataUnavailableError(f"{folder} holds no catalog CSV beside an Images/ folder.")
     csv_sha = _sha256(csv)
     n_images = sum(1 for p in (folder / "Images").iterdir() if p.is_file())
-    note_dataset = csv_sha == CSV_SHA256
-    if not note_dataset:
-        if strict:
-            raise DataUnavailableError(
-                f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry."
-            )
-        warnings.warn(
-            f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
-            "results will differ from the note's.",
-            stacklevel=2,
+    manifest = None if csv_sha == CSV_SHA256 else sample_manifest(folder)
+    if csv_sha == CSV_SHA256:
+        kind = "note"
+        description = (
+            f"the note's Flipkart sample ({csv.name}, {n_images} of {EXPECTED_IMAGES} images "
+            f"present) in {folder}"
         )
-    elif n_images != EXPECTED_IMAGES:
-        warnings.warn(
-            f"{folder / 'Images'} holds {n_images} files, {EXPECTED_IMAGES} expected; "
-            "the catalog will list the rows whose image is missing.",
-            stacklevel=2,
+    elif manifest is not None:
+        kind = "sample"
+        if folder.resolve() == SAMPLE_DIR.resolve():
+            which = f"the bundled sample ({SAMPLE_DIR.relative_to(ROOT).as_posix()}/)"
+        else:
+            which = f"a sample drawn by utils.sample ({folder})"
+        description = (
+            f"{which}: "
+            f"{manifest['rows']} rows of {manifest['source']['csv']}, {manifest['images']} photos "
+            f"({manifest['per_category']} per category, shorter side at most "
+            f"{manifest['short_side']} px), enough to run the chain, too few for any conclusion"
+        )
+    else:
+        kind = "own"
+        description = (
+            f"your own catalog {csv.name} in {folder} (results will differ from the note's)"
         )
     return {
         "csv": csv.name,
         "csv_sha256": csv_sha,
         "n_images": n_images,
-        "note_dataset": note_dataset,
+        "note_dataset": kind == "note",
+        "kind": kind,
+        "description": description,
     }
+
+
+def verify_dataset(folder: Path, strict: bool = False) -> dict:
+    """Check the catalog: its schema always; its checksum against the note's CSV (or the bundled
+    sample's manifest); return ``identify``'s facts.
+
+    ``strict`` (the downloaded public zip): another checksum means a corrupt download, an error.
+    Otherwise (a folder or zip given as ``DATA_SOURCE``) the bundled sample passes silently and
+    another CSV is a team's own catalog: a warning says results will differ from the note's.
+    Missing image files are never an error here; the catalog lists their rows.
+    """
+    csv = find_csv(folder)
+    read_csv(csv)
+    facts = identify(folder)
+    csv_sha, n_images, note_dataset = facts["csv_sha256"], facts["n_images"], facts["note_dataset"]
+    if strict and not note_dataset:
+        raise DataUnavailableError(
+            f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry."
+        )
+    if facts["kind"] == "own":
+        warnings.warn(
+            f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
+            "results will differ from the note's.",
+            stacklevel=2,
+        )
+    elif note_dataset and n_images != EXPECTED_IMAGES:
+        warnings.warn(
+            f"{folder / 'Images'} holds {n_images} files, {EXPECTED_IMAGES} expected; "
+            "the catalog will list the rows whose image is missing.",
+            stacklevel=2,
+        )
+    return facts
+
+
+def offline_message(url: str, zip_path: Path, reason: object = None) -> str:
+    """The one sentence ``acquire`` ends with when there is no data and no network."""
+    why = f" ({reason})" if reason else ""
+    return (
+        f"Could not download the Flipkart sample{why}: on a machine with internet, download {url} "
+        f"and put it at {zip_path} (or set DATA_SOURCE to that zip, or to the unzipped folder "
+        f"holding {CSV_NAME} and Images/); meanwhile `make smoke` runs the whole chain offline "
+        f"on the bundled sample ({SAMPLE_DIR})."
+    )
 
 
 def acquire(
     source: str | os.PathLike | None = None,
     data_dir: str | os.PathLike = Layout().data_dir,
     url: str = DATASET_URL,
+    sample_fallback: bool = False,
+    sample_dir: str | os.PathLike = SAMPLE_DIR,
 ) -> Path:
-    """Make ``<data_dir>/raw/flipkart`` hold the catalog CSV and ``Images/``; return that folder.
+    """The folder holding the catalog CSV and ``Images/`` this run uses.
 
-    ``source`` may be a folder (the CSV and ``Images/``, or a parent of them), which is linked and
-    never modified, or a zip, which is extracted safely. Without a source an existing
-    ``raw/flipkart`` is reused, otherwise the public zip is downloaded (resumable) and its checksum
-    verified. ``source=None`` falls back to the ``DATA_SOURCE`` environment variable.
+    First found wins:
+    1. ``source``, a folder (the CSV and ``Images/``, or a parent of them), linked as
+       ``<data_dir>/raw/flipkart`` and never modified, or a zip, extracted safely there;
+    2. the ``DATA_SOURCE`` environment variable, read the same way;
+    3. an existing download: ``raw/flipkart``, else a complete ``raw/flipkart_sample.zip``;
+    4. with ``sample_fallback`` (the smoke profile), the bundled sample ``sample_dir``, returned
+       as it is (not linked into ``raw/``: a later full run does not take it for the dataset);
+    5. the public zip, downloaded (resumable) into ``raw/`` and its checksum verified.
+    Without any of them (no data, no network), a ``DataUnavailableError`` says in one sentence
+    what to download, where to put it, and that ``make smoke`` runs offline on the bundled sample.
     """
+    origin = "source" if source else "DATA_SOURCE"
     source = source or os.environ.get("DATA_SOURCE") or None
     raw = Layout(Path(data_dir)).raw
     dest = raw / DATASET_DIRNAME
+    zip_path = raw / ZIP_NAME
     downloaded = False
     if source:
         source = Path(source).expanduser()
@@ -270,25 +364,28 @@ def acquire(
             found = find_dataset_dir(source)
             if found is None:
                 raise DataUnavailableError(
-                    f"DATA_SOURCE={source} holds no catalog CSV beside an Images/ folder."
+                    f"{origin}={source} holds no catalog CSV beside an Images/ folder."
                 )
             if not (dest.is_symlink() and dest.resolve() == found.resolve()):
                 _link(found, dest)
         elif zipfile.is_zipfile(source):
             safe_extract(source, dest)
         else:
-            raise DataUnavailableError(f"DATA_SOURCE={source} is neither a folder nor a zip file.")
-    elif find_dataset_dir(dest) is None:
-        zip_path = raw / "flipkart_sample.zip"
-        if not zip_path.exists() or not zipfile.is_zipfile(zip_path):
-            try:
-                download(url, zip_path)
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                raise DataUnavailableError(
-                    f"Could not download the Flipkart sample ({exc}): on a machine with internet, "
-                    f"download {url} and run `make data DATA_SOURCE=/path/to/that.zip` "
-                    f"(or unzip it and set DATA_SOURCE to the Flipkart folder holding {CSV_NAME} and Images/)."
-                ) from exc
+            raise DataUnavailableError(f"{origin}={source} is neither a folder nor a zip file.")
+    elif find_dataset_dir(dest) is not None:
+        pass  # an earlier download or link: reused
+    elif zip_path.is_file() and zipfile.is_zipfile(zip_path):
+        safe_extract(zip_path, dest)
+        downloaded = True
+    elif sample_fallback and find_dataset_dir(Path(sample_dir)) is not None:
+        folder = find_dataset_dir(Path(sample_dir))
+        verify_dataset(folder)
+        return folder
+    else:
+        try:
+            download(url, zip_path)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise DataUnavailableError(offline_message(url, zip_path, exc)) from exc
         safe_extract(zip_path, dest)
         downloaded = True
     folder = find_dataset_dir(dest)
@@ -603,7 +700,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--source",
         default=None,
-        help="folder (CSV + Images/) or zip of the dataset; default: $DATA_SOURCE, else download",
+        help="folder (CSV + Images/) or zip of the dataset; default: $DATA_SOURCE, else an "
+        "earlier download, else (--sample-fallback) the bundled sample, else download",
+    )
+    parser.add_argument(
+        "--sample-fallback",
+        action="store_true",
+        help=f"with no source and no earlier download, use the bundled sample ({SAMPLE_DIR}) "
+        "instead of downloading (offline; what the smoke profile does)",
     )
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
     parser.add_argument(
@@ -617,9 +721,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        folder = acquire(args.source, args.data_dir)
+        folder = acquire(args.source, args.data_dir, sample_fallback=args.sample_fallback)
     except DataUnavailableError as exc:
         raise SystemExit(f"error: {exc}") from None
+    print(f"dataset: {identify(folder)['description']}")
     layout = Layout(Path(args.data_dir))
     catalog = build_catalog(
         folder,
