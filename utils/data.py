@@ -761,8 +761,10 @@ def summary(
 
     counts = usable_rows["label"].value_counts().sort_index()
     rare = catalog.loc[catalog["status"] == "rare_category", "label"].unique()
+    dataset = identify(source)
     return {
-        "source": describe_source(source),
+        "dataset": dataset["kind"],
+        "source": dataset["description"],
         "rows": len(catalog),
         "usable": len(usable_rows),
         "category_level": params.get("category_level", 1),
@@ -778,15 +780,3 @@ def summary(
         "text_group_images": int(text_groups["size"].sum()) if len(text_groups) else 0,
         "text_group_example": describe_group(text_groups.iloc[0]) if len(text_groups) else "none",
     }
-
-
-def describe_source(folder: str | os.PathLike) -> str:
-    """Where the catalog came from, in words (the bundled sample, the note's CSV, another CSV)."""
-    folder = Path(folder)
-    csv = find_csv(folder)
-    if csv is None:
-        return str(folder)
-    kind = (
-        "the note's Flipkart CSV" if _sha256(csv) == CSV_SHA256 else f"a catalog CSV ({csv.name})"
-    )
-    return f"{kind} in `{folder.resolve()}`"

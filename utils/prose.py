@@ -73,6 +73,12 @@ def banner(number: str, metrics: dict, stand: dict[str, str], names: list[str] |
     real = [n for n in (names or []) if not encoder_kinds([n])]
     if stand:
         lines.append(stand_in_warning(stand, real))
+    data = metrics.get("data", {})
+    if data.get("dataset") == "sample":
+        lines.append(
+            f"**The bundled sample.** {data['source']}: this run checks the pipeline; its numbers "
+            "support no conclusion about the catalog."
+        )
     split = metrics.get("split", {})
     if split.get("max_per_category") and number not in ("01",):
         lines.append(subsample_sentence(split, metrics.get("data", {})))
@@ -293,9 +299,7 @@ def section_data(m: dict) -> str:
         return "Notebook 01 did not record the data in this run.\n"
     cats = d["categories"]
     status = ", ".join(f"{k}: {v}" for k, v in d["status"].items() if k != "ok" and v) or "none"
-    text = ""
-    if d.get("source"):
-        text += f"Source: {d['source']}. "
+    text = f"The data: {d['source']}. " if d.get("source") else ""
     text += (
         f"The catalog has {d['rows']} products; at category level {d['category_level']} they fall "
         f"into {len(cats)} usable categories of {min(cats.values())} to {max(cats.values())} "
