@@ -66,6 +66,10 @@ def test_the_pipeline_predicts_as_the_candidate_and_remembers(toy) -> None:
     assert pipe.calls == len(set(texts))
     pipe(texts)
     assert pipe.calls == len(set(texts)), "strings already seen are not sent again"
+    small = et.TextPipeline(fitted, memory=3)
+    np.testing.assert_allclose(small(texts), expected)  # more new strings than it remembers
+    np.testing.assert_allclose(small(texts[:2] + texts[-2:]), expected[[0, 1, -2, -1]])
+    assert len(small._memo) == 3 and small.calls == len(set(texts)) + 2
     assert (expected.argmax(1) == test["label"].map(CLASSES.index)).all()
 
 
@@ -455,7 +459,7 @@ def test_text_tfidf_on_real_rows_end_to_end(panel, fitted, small_split) -> None:
                 "deletion": de,
                 "coefficients": agree,
                 "errors": et.errors_record(err, len(test), ["clip-probe"]),
-                "seconds_per_explanation": float(np.mean([r["seconds"] for r in results])),
+                "timing": et.timing(tfidf, panel, [texts[i] for i, _ in items[:2]], 100),
                 "examples": [
                     et.example_record(test, i, r, panel.classes)
                     for (i, _), r in zip(items, results)
@@ -467,3 +471,4 @@ def test_text_tfidf_on_real_rows_end_to_end(panel, fitted, small_split) -> None:
     verdict = et.text_verdict(summary)
     assert verdict.startswith("text-tfidf (reads the product name and description)")
     assert "Spearman" in verdict and f"of {len(test)} test products" in verdict
+    assert "s (median over 2 products" in verdict

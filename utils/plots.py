@@ -1032,18 +1032,24 @@ def modality_disagreements(table: pd.DataFrame, max_shown: int = 8, columns: int
     """The products where the photo side and the text side of a fusion disagree
     (``explain_text.disagreements``): thumbnail, name, each side's prediction and probability, the
     fused one and the truth (✓/✗)."""
+    from PIL import Image
+
     shown = table.head(max_shown)
     n = max(len(shown), 1)
     cols = min(columns, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 3.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 3.9 * rows + 0.3), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     if shown.empty:
         axes[0, 0].text(0.5, 0.5, "no disagreement", ha="center", va="center")
     for ax, (_, r) in zip(axes.ravel(), shown.iterrows()):
         if r.get("path"):
-            ax.imshow(np.asarray(load_image(r["path"], max_side=256)))
+            photo = load_image(r["path"], max_side=256)
+            side = max(photo.size)
+            square = Image.new("RGB", (side, side), "white")
+            square.paste(photo, ((side - photo.width) // 2, (side - photo.height) // 2))
+            ax.imshow(np.asarray(square))
         mark = lambda c: "✓" if c == r["true"] else "✗"  # noqa: E731
         name = str(r["product"])
         lines = [
@@ -1066,5 +1072,5 @@ def modality_disagreements(table: pd.DataFrame, max_shown: int = 8, columns: int
         )
     more = f" (first {max_shown} of {len(table)})" if len(table) > max_shown else ""
     fig.suptitle(f"Photo and text disagree{more}", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.03, wspace=0.08, hspace=0.42)
     return fig
