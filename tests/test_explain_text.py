@@ -272,6 +272,9 @@ def test_the_errors_table_names_the_words_and_what_the_photos_said(toy) -> None:
     record = et.errors_record(table, len(rows), ["clip-probe", "vgg16-probe"])
     assert record["misclassified"] == 1 and record["photo_right"]["clip-probe"] == 1
     json.dumps(record, default=runs.jsonable)
+    none = et.text_errors(test, proba, CLASSES, {}, photo)
+    assert none.empty and list(none.columns) == list(table.columns)
+    assert et.errors_record(none, len(test), ["clip-probe"])["photo_right"] == {"clip-probe": 0}
 
 
 def test_plots_draw_the_text_figures(toy, tmp_path) -> None:

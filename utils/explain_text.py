@@ -1020,7 +1020,10 @@ def text_errors(
             record[name] = f"{classes[int(p[i].argmax())]} ({p[i].max():.2f})"
             record[f"{name} right"] = bool(p[i].argmax() == y[i])
         out.append(record)
-    return pd.DataFrame(out)
+    columns = ["row", "image", "product", "true", "predicted", "probability", "probability_true"]
+    columns += ["words towards predicted", "words towards true"]
+    columns += [c for name in (photo or {}) for c in (name, f"{name} right")]
+    return pd.DataFrame(out, columns=columns)
 
 
 def errors_record(table: pd.DataFrame, tested: int, photo: Sequence[str] = ()) -> dict:
