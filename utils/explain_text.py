@@ -1,0 +1,1160 @@
+"""Explanations of what a team would deploy: which words decide a text candidate, how much the photo
+and the text each weigh in a fusion candidate, and how far to trust it (notebook 06, issue 19).
+
+- Words: LIME's ``LimeTextExplainer`` (lime 0.2.0.1, bag of words: a perturbed copy drops every
+  occurrence of some words) on the very strings a text candidate reads: ``text-tfidf`` reads
+  "name. description" as ``features.product_text`` builds it, ``clip-text`` the product name
+  through the CLIP text tower. A word's weight is LIME's local linear weight for the explained
+  class: how much the class's probability rises with the word present rather than removed
+  (positive: towards the class, negative: away from it). Both candidates ignore case (TF-IDF
+  lower-cases, so does CLIP's tokenizer): the text is case-folded first, so "Watch" and "watch"
+  are one word; ``lime_text`` checks that this leaves the prediction unchanged, else explains the
+  text as it is (probabilities within 1e-5 count as unchanged).
+- Per category: each word's mean weight over the category's correctly classified products (0 where
+  it is absent). For ``text-tfidf`` the logistic regression's own coefficients are an exact global
+  view; their Spearman rank agreement with LIME's averages checks LIME on a model whose answer is
+  known.
+- Trust, as for the photos (``utils.explain``): stability (overlap of the top-k words across LIME
+  seeds per sample count, ``jaccard`` / ``stable_count``) and faithfulness (deleting the words in
+  LIME's order against random orders of the same words, ``area_under`` / ``faithfulness``), on
+  products drawn round robin over categories (``round_robin`` / ``per_category``).
+- Modality: for ``fusion-late`` the exact split of the fused probability of the predicted class
+  into the photo member's part ``w p_img`` and the text member's ``(1 - w) p_txt``; for
+  ``fusion-early`` exact Shapley values of its two input blocks (CLIP image embedding, CLIP name
+  embedding), a block left out being replaced by its training mean.
+- Errors: the text candidate's misclassified products, the words that decided, and what the photo
+  candidates said.
+
+Every check returns JSON-ready dicts with its settings and the products it used (for
+reports/metrics.json); ``text_verdict`` reads them in plain language. LIME's text explainer draws
+no progress bar and prints nothing (``verbose=False``); the loops here draw ``utils.progress.bar``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pandas as pd
+
+from . import explain, features
+from .candidates import CANDIDATES, LateFusionModel
+from .progress import bar
+
+SPLIT = r"\W+"  # LIME's default word split: runs of non-word characters separate words
+IMAGE_SOURCES = ("clip-image", "vgg16-image")
+
+
+# --------------------------------------------------------------------------- which candidates
+def text_candidates(names: Sequence[str]) -> list[str]:
+    """The candidates of ``names`` that read text only (``text-tfidf``, ``clip-text``)."""
+    return [n for n in names if CANDIDATES[n].reads == "text"]
+
+
+def fusion_candidates(names: Sequence[str]) -> list[str]:
+    """The candidates of ``names`` reading photo and text (``fusion-late``, ``fusion-early``)."""
+    return [n for n in names if CANDIDATES[n].reads == "image+text"]
+
+
+def reads(name: str) -> str:
+    """What a text candidate reads, in words."""
+    inputs = CANDIDATES[name].inputs
+    if inputs == ("text",):
+        return "product name and description"
+    if inputs == ("clip-text",):
+        return "product name"
+    raise ValueError(
+        f"{name} reads {', '.join(inputs) or 'its members'}: words are explained for text-tfidf "
+        "and clip-text"
+    )
+
+
+def model_texts(name: str, rows: pd.DataFrame) -> list[str]:
+    """The strings candidate ``name`` classifies for ``rows`` (one per row, in order)."""
+    kind = reads(name)
+    if kind == "product name":
+        return rows["product_name"].fillna("").astype(str).tolist()
+    return features.product_text(rows)
+
+
+# --------------------------------------------------------------------------- the pipeline
+class TextPipeline:
+    """List of strings -> class probabilities of a fitted text candidate, exactly as it predicts.
+
+    ``text-tfidf``: the strings through its TF-IDF + logistic regression pipeline;
+    ``clip-text``: through the CLIP text tower (``panel.encoder("clip-text")``), then its probe.
+    Probabilities of strings already seen are remembered (up to ``memory``): a short name has few
+    distinct perturbations, so LIME on a name mostly reads from memory.
+    """
+
+    def __init__(self, fitted, panel=None, batch_size: int = 64, memory: int = 100_000) -> None:
+        self.fitted, self.batch_size, self._memory = fitted, batch_size, memory
+        self.kind = reads(fitted.name)
+        self.encoder = None
+        if self.kind == "product name":
+            if panel is None:
+                raise ValueError(f"{fitted.name} reads through the CLIP text tower: pass the panel")
+            self.encoder = panel.encoder("clip-text")
+        self.calls = 0  # strings sent through the model (the rest came from memory)
+        self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), self.batch_size):
+            chunk = texts[i : i + self.batch_size]
+            X = chunk if self.encoder is None else self.encoder(chunk).numpy()
+            out.append(np.asarray(self.fitted.predict_vectors(X), dtype=np.float64))
+        self.calls += len(texts)
+        return np.concatenate(out)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.fitted.classes)))
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        found = {k: self._memo[k] for k in dict.fromkeys(keys) if k in self._memo}
+        new = {k: t for k, t in zip(keys, texts) if k not in found}
+        if new:
+            found.update(zip(new, self._forward(list(new.values()))))
+        out = np.stack([found[k] for k in keys])
+        for k, p in found.items():  # most recently used last; the oldest go first
+            self._memo[k] = p
+            self._memo.move_to_end(k)
+        while len(self._memo) > self._memory:
+            self._memo.popitem(last=False)
+        return out
+
+    def fingerprint(self) -> str:
+        encoder = self.encoder.identity if self.encoder is not None else ""
+        return hashlib.sha256(f"{self.fitted.fingerprint()}|{encoder}".encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- LIME on words
+def words_of(text: str) -> list[str]:
+    """The words LIME perturbs in ``text`` (its ids are the positions in this list)."""
+    from lime.lime_text import IndexedString
+
+    return list(IndexedString(text, split_expression=SPLIT, bow=True).inverse_vocab)
+
+
+def lime_text(
+    predict: Callable[[list[str]], np.ndarray],
+    text: str,
+    num_samples: int = 1000,
+    seed: int = 0,
+    label: int | None = None,
+    also: Sequence[int] = (),
+    case_fold: bool = True,
+) -> dict:
+    """LIME weights of each word of ``text`` for ``label`` (default: the predicted class).
+
+    ``also``: further classes explained from the same perturbed copies (e.g. the true class of a
+    misclassified product). Returns ``text`` (the string explained: case-folded where the model
+    ignores case), ``case_folded``, ``words``, ``weights`` (one per word, for ``label``),
+    ``labels`` and ``weights_all`` (one row per explained class, ``label`` first), ``label``,
+    ``probability`` of that label on the intact text, ``score`` (R² of LIME's local surrogate for
+    ``label``), ``num_samples``, ``seed`` and ``seconds``.
+    """
+    from lime.lime_text import LimeTextExplainer
+
+    start = time.perf_counter()
+    probs = predict([text])[0]
+    label = int(probs.argmax()) if label is None else int(label)
+    explained, folded = text, False
+    if case_fold:
+        folded = text == text.lower() or bool(
+            np.allclose(predict([text.lower()])[0], probs, rtol=0, atol=1e-5)
+        )
+        explained = text.lower() if folded else text
+    words = words_of(explained)
+    labels = [label] + list(dict.fromkeys(int(c) for c in also if int(c) != label))
+    weights = np.zeros((len(labels), len(words)))
+    score = 1.0
+    if words:
+        explainer = LimeTextExplainer(
+            split_expression=SPLIT,
+            bow=True,
+            random_state=seed,
+            feature_selection="none",
+            verbose=False,
+        )
+        # LIME keeps the surrogate's R² of the last class it explains: explain ``label`` last
+        explanation = explainer.explain_instance(
+            explained,
+            predict,
+            labels=labels[1:] + labels[:1],
+            num_features=len(words),
+            num_samples=num_samples,
+        )
+        for r, c in enumerate(labels):
+            for idx, w in explanation.local_exp[c]:
+                weights[r, idx] = w
+        score = float(explanation.score)
+    return {
+        "text": explained,
+        "case_folded": folded,
+        "words": np.array(words, dtype=str),
+        "weights": weights[0],
+        "labels": np.array(labels, dtype=np.int64),
+        "weights_all": weights,
+        "label": label,
+        "probability": float(probs[label]),
+        "score": score,
+        "num_samples": int(num_samples),
+        "seed": int(seed),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+class TextLime:
+    """LIME on a text candidate with fixed settings, cached per (model, text, count, seed, classes).
+
+    ``cache_dir`` None: no disk cache (``explain.cached``).
+    """
+
+    def __init__(
+        self,
+        pipeline: TextPipeline,
+        cache_dir: str | os.PathLike | None = None,
+        seed: int = 0,
+        case_fold: bool = True,
+    ) -> None:
+        self.pipeline, self.cache_dir, self.seed, self.case_fold = (
+            pipeline,
+            cache_dir,
+            seed,
+            case_fold,
+        )
+        self._model = pipeline.fingerprint()
+
+    def __call__(
+        self,
+        text: str,
+        num_samples: int,
+        label: int | None = None,
+        also: Sequence[int] = (),
+        seed: int | None = None,
+    ) -> dict:
+        seed = self.seed if seed is None else seed
+        key = {
+            "lime_text": self._model,
+            "text": hashlib.sha256(text.encode()).hexdigest(),
+            "num_samples": num_samples,
+            "seed": seed,
+            "label": label,
+            "also": [int(c) for c in also],
+            "case_fold": self.case_fold,
+            "split": SPLIT,
+        }
+        out = explain.cached(
+            self.cache_dir,
+            key,
+            lambda: lime_text(
+                self.pipeline, text, num_samples, seed, label, also, case_fold=self.case_fold
+            ),
+        )
+        out["text"], out["case_folded"] = str(out["text"]), bool(out["case_folded"])
+        return out
+
+
+def top_words(result: dict, k: int = 10, towards: bool = True) -> list[tuple[str, float]]:
+    """The ``k`` words pushing hardest towards (``towards``) or away from the explained class."""
+    w = np.asarray(result["weights"], dtype=np.float64)
+    order = explain.ranking(w if towards else -w)
+    return [
+        (str(result["words"][i]), float(w[i]))
+        for i in order[:k]
+        if (w[i] > 0 if towards else w[i] < 0)
+    ]
+
+
+def weights_for(result: dict, label: int) -> np.ndarray:
+    """The word weights of a result for class ``label`` (one of its ``labels``)."""
+    rows = [int(c) for c in result["labels"]]
+    if label not in rows:
+        raise KeyError(f"class {label} was not explained (explained: {rows})")
+    return np.asarray(result["weights_all"])[rows.index(label)]
+
+
+def timing(
+    fitted,
+    panel,
+    texts: Sequence[str],
+    num_samples: int,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> dict:
+    """Seconds per explanation of ``texts`` at ``num_samples`` copies, each with a fresh pipeline
+    (nothing remembered from other explanations, no disk cache): what one explanation costs."""
+    seconds = []
+    for text in texts:
+        pipe = TextPipeline(fitted, panel, batch_size=batch_size)
+        start = time.perf_counter()
+        lime_text(pipe, text, num_samples, seed=seed)
+        seconds.append(time.perf_counter() - start)
+    return {
+        "num_samples": int(num_samples),
+        "products": len(seconds),
+        "median_seconds": float(np.median(seconds)) if seconds else None,
+        "max_seconds": float(np.max(seconds)) if seconds else None,
+    }
+
+
+# --------------------------------------------------------------------------- what the note shows
+def word_cmap():
+    """The colour map of word weights: matplotlib's ``RdBu_r`` (red: supports the class, as in the
+    photos' LIME maps) lightened a quarter towards white so black text stays legible on it."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    base = matplotlib.colormaps["RdBu_r"](np.linspace(0, 1, 256))
+    base[:, :3] = 0.25 + 0.75 * base[:, :3]
+    return ListedColormap(base, name="words")
+
+
+def word_colour(weight: float, vmax: float) -> tuple[float, float, float, float]:
+    """The colour of a word's weight on a symmetric scale ``[-vmax, vmax]``: red pushes towards the
+    explained class, blue away from it, white does nothing (figures' and HTML's convention)."""
+    x = 0.5 + 0.5 * float(np.clip(weight / vmax, -1, 1)) if vmax > 0 else 0.5
+    return tuple(float(c) for c in word_cmap()(x))
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into words and separators, in order: ``(piece, is_word)`` (LIME's split)."""
+    import re
+
+    pieces = re.split(f"({SPLIT})", text)
+    return [(p, i % 2 == 0) for i, p in enumerate(pieces) if p]
+
+
+def word_weights(result: dict) -> dict[str, float]:
+    """Word -> weight, keyed as LIME's words (case-folded when the explanation was)."""
+    return {str(w): float(x) for w, x in zip(result["words"], result["weights"])}
+
+
+def weight_of(word: str, weights: dict[str, float], case_folded: bool) -> float:
+    return weights.get(word.lower() if case_folded else word, 0.0)
+
+
+def _css(rgba) -> str:
+    return "rgb({:.0f}, {:.0f}, {:.0f})".format(*(255 * c for c in rgba[:3]))
+
+
+def highlight_html(
+    result: dict,
+    text: str | None = None,
+    class_name: str = "",
+    max_words: int | None = None,
+    vmax: float | None = None,
+) -> str:
+    """The text (default: the explained one; pass the original to keep its case) as coloured spans
+    for the note: background red for words pushing towards ``class_name`` (as in the photos' maps),
+    blue for words pushing away, white for none; each span's tooltip gives the weight.
+    ``max_words``: cut after that many words (the legend says so)."""
+    text = result["text"] if text is None else text
+    weights = word_weights(result)
+    folded = bool(result["case_folded"])
+    vmax = vmax or max((abs(w) for w in weights.values()), default=0.0) or 1.0
+    spans, n_words, cut = [], 0, False
+    cmap = word_cmap()
+    for piece, is_word in segments(text):
+        if is_word:
+            if max_words is not None and n_words >= max_words:
+                cut = True
+                break
+            n_words += 1
+            w = weight_of(piece, weights, folded)
+            colour = _css(cmap(0.5 + 0.5 * float(np.clip(w / vmax, -1, 1))))
+            spans.append(
+                f'<span style="background-color: {colour}; '
+                f'padding: 0 1px; border-radius: 2px" title="{w:+.4f}">{html.escape(piece)}</span>'
+            )
+        else:
+            spans.append(html.escape(piece))
+    target = html.escape(class_name) or "the explained class"
+    legend = (
+        f"LIME weight of each word for <b>{target}</b>: "
+        f'<span style="background-color: {_css(cmap(0.85))}; padding: 0 3px">red</span>'
+        " pushes towards it, "
+        f'<span style="background-color: {_css(cmap(0.15))}; padding: 0 3px">blue</span>'
+        f" away from it (full colour: |weight| = {vmax:.3g} in probability)"
+        + (f"; first {max_words} words shown" if cut else "")
+        + "."
+    )
+    return (
+        '<div class="text-explanation" style="font-family: sans-serif; line-height: 1.6">'
+        f'<p style="font-size: 0.85em; margin: 0 0 0.3em 0">{legend}</p>'
+        f'<p style="margin: 0">{"".join(spans)}{" …" if cut else ""}</p></div>'
+    )
+
+
+def example_record(
+    rows: pd.DataFrame, i: int, result: dict, classes: list[str], k: int = 5
+) -> dict:
+    """One explained product for the metrics: which, its prediction and its deciding words."""
+    return {
+        "image": str(rows.loc[i, "image"]),
+        "product": str(rows.loc[i, "product_name"]),
+        "true": str(rows.loc[i, "label"]),
+        "predicted": classes[int(result["label"])],
+        "probability": round(float(result["probability"]), 4),
+        "words": len(result["words"]),
+        "towards": [[w, round(x, 4)] for w, x in top_words(result, k)],
+        "away": [[w, round(x, 4)] for w, x in top_words(result, k, towards=False)],
+        "r2": round(float(result["score"]), 4),
+        "case_folded": bool(result["case_folded"]),
+    }
+
+
+# --------------------------------------------------------------------------- per category
+def category_words(results: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
+    """Per category, every word's mean LIME weight over that category's explained products (0 where
+    a product lacks the word), how many products hold it and its mean where present; largest mean
+    first."""
+    out = {}
+    for category, rs in results.items():
+        if not rs:
+            continue
+        frames = [
+            pd.Series(
+                np.asarray(r["weights"], dtype=np.float64), index=[str(w) for w in r["words"]]
+            )
+            for r in rs
+        ]
+        table = pd.concat(frames, axis=1)
+        out[category] = (
+            pd.DataFrame(
+                {
+                    "mean_weight": table.fillna(0.0).mean(axis=1),
+                    "products": table.notna().sum(axis=1),
+                    "mean_where_present": table.mean(axis=1),
+                }
+            )
+            .rename_axis("word")
+            .sort_values(["mean_weight", "products"], ascending=[False, False])
+        )
+    return out
+
+
+def top_words_record(words: dict[str, pd.DataFrame], n: int = 10) -> dict[str, list]:
+    """The ``n`` words with the largest mean weight per category (metrics)."""
+    return {
+        c: [
+            [w, round(float(t.loc[w, "mean_weight"]), 4), int(t.loc[w, "products"])]
+            for w in t.index[:n]
+        ]
+        for c, t in words.items()
+    }
+
+
+def tfidf_coefficients(fitted) -> pd.DataFrame:
+    """The logistic regression's coefficient of every single word of a TF-IDF candidate's
+    vocabulary, one column per class (NaN for a class absent from training). Two-class fits are
+    written as the equivalent symmetric multinomial (``-w/2``, ``+w/2``)."""
+    if fitted.candidate.family != "tfidf":
+        raise ValueError(f"{fitted.name} is not a TF-IDF candidate: it has no word coefficients")
+    vectorizer, lr = fitted.estimator[0], fitted.estimator[-1]
+    coef = np.asarray(lr.coef_, dtype=np.float64)
+    present = np.asarray(lr.classes_, dtype=int)
+    if coef.shape[0] == 1 and len(present) == 2:
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+    full = np.full((len(fitted.classes), coef.shape[1]), np.nan)
+    full[present] = coef
+    unigrams = {w: j for w, j in vectorizer.vocabulary_.items() if " " not in w}
+    words = sorted(unigrams)
+    return pd.DataFrame(
+        full[:, [unigrams[w] for w in words]].T,
+        index=pd.Index(words, name="word"),
+        columns=fitted.classes,
+    )
+
+
+def _spearman(a, b) -> tuple[float | None, float | None]:
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None, None
+    r = spearmanr(a, b)
+    return float(r.statistic), float(r.pvalue)
+
+
+def coefficient_agreement(
+    words: dict[str, pd.DataFrame], coefficients: pd.DataFrame, top: int = 10
+) -> dict:
+    """Rank agreement between LIME's per-category mean word weights and the model's own coefficients
+    for that category, over the words both rank (LIME's words of the category that are in the
+    vocabulary as single words).
+
+    Per category: ``words``, ``spearman``, ``p`` and ``top_overlap`` (Jaccard of the two top-``top``
+    sets within those words). ``overall``: Spearman over every (category, word) pair pooled;
+    ``mean_spearman``: the mean of the per-category values (None where undefined);
+    ``noise_floor``: mean |weight| (where present) of the words the model does not read (outside
+    its vocabulary) against the words it reads.
+    """
+    per, pooled_l, pooled_c = {}, [], []
+    for category, table in words.items():
+        if category not in coefficients.columns:
+            continue
+        column = coefficients[category].dropna()
+        shared = [w for w in table.index if w in column.index]
+        lime_w = table.loc[shared, "mean_weight"].to_numpy()
+        coef_w = column.loc[shared].to_numpy()
+        rho, p = _spearman(lime_w, coef_w)
+        tops = [set(np.asarray(shared)[explain.ranking(v)[:top]]) for v in (lime_w, coef_w)]
+        per[category] = {
+            "words": len(shared),
+            "spearman": rho,
+            "p": p,
+            "top_overlap": explain.jaccard(*tops) if shared else None,
+        }
+        pooled_l.extend(lime_w)
+        pooled_c.extend(coef_w)
+    rho, p = _spearman(pooled_l, pooled_c)
+    values = [v["spearman"] for v in per.values() if v["spearman"] is not None]
+    read, unread = [], []
+    for table in words.values():
+        inside = table.index.isin(coefficients.index)
+        read.extend(np.abs(table.loc[inside, "mean_where_present"]))
+        unread.extend(np.abs(table.loc[~inside, "mean_where_present"]))
+    return {
+        "per_category": per,
+        "overall": {"pairs": len(pooled_l), "spearman": rho, "p": p},
+        "mean_spearman": float(np.mean(values)) if values else None,
+        "top": top,
+        # words the model never reads (outside its vocabulary: one letter, unseen in training) can
+        # only move it through the bigrams their removal creates: their LIME weight is a noise floor
+        "noise_floor": {
+            "unread_words": len(unread),
+            "unread_mean_abs_weight": float(np.mean(unread)) if unread else None,
+            "read_words": len(read),
+            "read_mean_abs_weight": float(np.mean(read)) if read else None,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- stability
+def text_stability(
+    predict: Callable[[list[str]], np.ndarray],
+    text: str,
+    sample_counts: Sequence[int],
+    seeds: Sequence[int],
+    k: int = 10,
+    case_fold: bool = True,
+    explainer: TextLime | None = None,
+) -> dict[int, dict]:
+    """Pairwise Jaccard overlap of the top-``k`` words (largest positive weights) across LIME seeds,
+    per sample count, for the predicted class. ``explainer`` (a ``TextLime``) caches the runs.
+
+    Returns ``{count: {mean_jaccard, min_jaccard, pairs, r2}}`` (what ``explain.stable_count``
+    reads).
+    """
+    label = int(predict([text])[0].argmax())
+
+    def run(n: int, s: int) -> dict:
+        if explainer is not None:
+            return explainer(text, n, label=label, seed=s)
+        return lime_text(predict, text, n, seed=s, label=label, case_fold=case_fold)
+
+    out = {}
+    for n in sample_counts:
+        results = [run(int(n), int(s)) for s in seeds]
+        tops = [explain.top_segments(np.asarray(r["weights"]), k) for r in results]
+        pairs = [
+            explain.jaccard(tops[i], tops[j])
+            for i in range(len(tops))
+            for j in range(i + 1, len(tops))
+        ]
+        out[int(n)] = {
+            "mean_jaccard": float(np.mean(pairs)),
+            "min_jaccard": float(np.min(pairs)),
+            "pairs": len(pairs),
+            "r2": [round(float(r["score"]), 4) for r in results],
+        }
+    return out
+
+
+def products(rows: pd.DataFrame, idx: Sequence[int]) -> list[dict]:
+    """Which products a check used: photo file, name and category."""
+    return [
+        {
+            "image": str(rows.loc[i, "image"]),
+            "product": str(rows.loc[i, "product_name"]),
+            "category": str(rows.loc[i, "label"]),
+        }
+        for i in idx
+    ]
+
+
+def stability_check(
+    predict: Callable[[list[str]], np.ndarray],
+    texts: Sequence[str],
+    rows: pd.DataFrame,
+    items: list[tuple[int, str]],
+    sample_counts: Sequence[int],
+    seeds: Sequence[int],
+    k: int = 10,
+    threshold: float = 0.7,
+    explainer: TextLime | None = None,
+    progress: bool = True,
+) -> dict:
+    """``text_stability`` on each product of ``items`` (``explain.round_robin`` output; ``texts[i]``
+    is what the model reads for row ``i``), and the smallest sample count whose median overlap
+    reaches ``threshold`` (``explain.stable_count``). JSON-ready: settings, products, per-product
+    overlaps, medians, ``chosen`` count and whether it was ``reached``."""
+    per = [
+        text_stability(predict, texts[i], sample_counts, seeds, k, explainer=explainer)
+        for i, _ in bar(items, desc="text stability", disable=not progress)
+    ]
+    chosen, medians, reached = explain.stable_count(per, threshold)
+    return {
+        "settings": {
+            "counts": [int(n) for n in sample_counts],
+            "seeds": [int(s) for s in seeds],
+            "top_k": k,
+            "threshold": threshold,
+            "word_split": SPLIT,
+        },
+        "products": products(rows, [i for i, _ in items]),
+        "categories": sorted({c for _, c in items}),
+        "per_product": [{str(n): v for n, v in s.items()} for s in per],
+        "median_jaccard": {str(n): m for n, m in medians.items()},
+        "chosen": int(chosen),
+        "reached": bool(reached),
+    }
+
+
+# --------------------------------------------------------------------------- faithfulness
+def deletion_curve(
+    predict: Callable[[list[str]], np.ndarray],
+    result: dict,
+    order: Sequence[int],
+    steps: int = 20,
+    label: int | None = None,
+) -> np.ndarray:
+    """Probability of the explained class (or ``label``) as the words of ``result`` are deleted
+    (every occurrence, as LIME deletes them) in ``order`` (word ids, most important first).
+
+    Returns ``steps + 1`` probabilities, for 0, 1/steps, ..., all words deleted.
+    """
+    from lime.lime_text import IndexedString
+
+    indexed = IndexedString(result["text"], split_expression=SPLIT, bow=True)
+    if indexed.num_words() != len(result["words"]):
+        raise ValueError("the explanation's words are not those of its text")
+    order = np.asarray(order, dtype=int)
+    texts = [
+        indexed.inverse_removing(order[: round(s * len(order) / steps)].tolist())
+        for s in range(steps + 1)
+    ]
+    return predict(texts)[:, int(result["label"] if label is None else label)]
+
+
+def compare_deletion(
+    predict: Callable[[list[str]], np.ndarray],
+    results: list[dict],
+    steps: int = 20,
+    random_orders: int = 5,
+    seed: int = 0,
+) -> explain.Deletion:
+    """Deletion curves on each product's words: LIME's order (largest weight first) against
+    ``random_orders`` random orders of the same words, for the class LIME explained."""
+    rng = np.random.default_rng(seed)
+    curves: dict[str, list[np.ndarray]] = {"LIME": [], "random": []}
+    random_areas = []
+    for r in results:
+        n = len(r["words"])
+        curves["LIME"].append(deletion_curve(predict, r, explain.ranking(r["weights"]), steps))
+        randoms = [
+            deletion_curve(predict, r, rng.permutation(n), steps) for _ in range(random_orders)
+        ]
+        curves["random"].append(np.mean(randoms, axis=0))
+        random_areas.append(float(np.mean([explain.area_under(c) for c in randoms])))
+    per_image = {"LIME": [explain.area_under(c) for c in curves["LIME"]], "random": random_areas}
+    return explain.Deletion(
+        curves={m: np.mean(cs, axis=0) for m, cs in curves.items()},
+        auc={m: float(np.mean(v)) for m, v in per_image.items()},
+        per_image=per_image,
+    )
+
+
+def faithfulness_check(
+    predict: Callable[[list[str]], np.ndarray],
+    results: list[dict],
+    rows: pd.DataFrame,
+    items: list[tuple[int, str]],
+    steps: int = 20,
+    random_orders: int = 5,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict:
+    """``compare_deletion`` on the LIME ``results`` of the products ``items`` (same order) and
+    ``explain.faithfulness`` of the per-product areas (paired Wilcoxon, bootstrap interval).
+    JSON-ready: settings, products, mean curves, areas and the test."""
+    deletion = compare_deletion(predict, results, steps, random_orders, seed)
+    return {
+        "settings": {
+            "steps": steps,
+            "random_orders": random_orders,
+            "seed": seed,
+            "num_samples": sorted({int(r["num_samples"]) for r in results}),
+            "deleted": "every occurrence of a word (as LIME perturbs)",
+        },
+        "products": products(rows, [i for i, _ in items]),
+        "categories": sorted({c for _, c in items}),
+        "words": [len(r["words"]) for r in results],
+        "curves": {m: [float(x) for x in c] for m, c in deletion.curves.items()},
+        "auc": deletion.auc,
+        "auc_per_product": {m: [float(x) for x in v] for m, v in deletion.per_image.items()},
+        "faithfulness": explain.faithfulness(deletion.per_image, n_boot=n_boot, seed=seed),
+    }
+
+
+# --------------------------------------------------------------------------- photo or text?
+def share_of_photo(photo: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """|photo| / (|photo| + |text|): the photo's share of the decision (0.5 where both are 0)."""
+    photo, text = np.abs(np.asarray(photo, float)), np.abs(np.asarray(text, float))
+    total = photo + text
+    return np.where(total > 0, photo / np.where(total > 0, total, 1), 0.5)
+
+
+def late_parts(
+    weight: float, p_image: np.ndarray, p_text: np.ndarray, y: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The exact split of late fusion's probability of its predicted class, per product:
+    ``photo_part = w p_img`` and ``text_part = (1 - w) p_txt`` (divided by the same normaliser as
+    ``LateFusionModel.mix``, 1 for probability rows), which add up to ``probability``; and each
+    member's own prediction and probability (``photo_predicted``, ``text_predicted``...)."""
+    p_image, p_text = np.asarray(p_image, np.float64), np.asarray(p_text, np.float64)
+    mixed = LateFusionModel.mix(weight, p_image, p_text)
+    total = (weight * p_image + (1 - weight) * p_text).sum(axis=1)
+    k = mixed.argmax(axis=1)
+    n = np.arange(len(k))
+    photo = weight * p_image[n, k] / total
+    text = (1 - weight) * p_text[n, k] / total
+    out = pd.DataFrame(
+        {
+            "predicted": k,
+            "probability": mixed[n, k],
+            "base": 0.0,
+            "photo_part": photo,
+            "text_part": text,
+            "photo_share": share_of_photo(photo, text),
+            "photo_predicted": p_image.argmax(axis=1),
+            "photo_probability": p_image.max(axis=1),
+            "text_predicted": p_text.argmax(axis=1),
+            "text_probability": p_text.max(axis=1),
+        }
+    )
+    if y is not None:
+        out.insert(0, "true", np.asarray(y, dtype=int))
+    return out
+
+
+def block_shapley(
+    predict: Callable[[np.ndarray], np.ndarray],
+    blocks: Sequence[np.ndarray],
+    baselines: Sequence[np.ndarray],
+    label: np.ndarray | int | None = None,
+) -> dict:
+    """Exact Shapley values of input blocks (players) for the probability of a class.
+
+    ``predict`` reads the blocks concatenated in order; a block out of a coalition is replaced by
+    its ``baselines`` vector. Every coalition is evaluated (2^blocks model calls per batch: exact).
+    ``label``: the class per row (default: predicted on the full input). Returns ``phi`` (rows x
+    blocks; each row sums to ``v_all - v_none``), ``v_all``, ``v_none``, ``labels`` and ``alone``
+    (per block, the class probabilities with only that block present).
+    """
+    blocks = [np.asarray(b, dtype=np.float32) for b in blocks]
+    m, n = len(blocks), len(blocks[0])
+    values = {}
+    for r in range(m + 1):
+        for coalition in combinations(range(m), r):
+            X = np.hstack(
+                [
+                    blocks[b]
+                    if b in coalition
+                    else np.broadcast_to(np.asarray(baselines[b], np.float32), blocks[b].shape)
+                    for b in range(m)
+                ]
+            )
+            values[coalition] = np.asarray(predict(X), dtype=np.float64)
+    everyone = tuple(range(m))
+    labels = (
+        values[everyone].argmax(axis=1)
+        if label is None
+        else np.broadcast_to(np.asarray(label, dtype=int), (n,))
+    )
+    rows = np.arange(n)
+    v = {c: p[rows, labels] for c, p in values.items()}
+    phi = np.zeros((n, m))
+    for b in range(m):
+        for coalition in v:
+            if b in coalition:
+                continue
+            size = len(coalition)
+            weight = factorial(size) * factorial(m - size - 1) / factorial(m)
+            phi[:, b] += weight * (v[tuple(sorted(coalition + (b,)))] - v[coalition])
+    return {
+        "phi": phi,
+        "v_all": v[everyone],
+        "v_none": v[()],
+        "labels": labels,
+        "alone": [values[(b,)] for b in range(m)],
+    }
+
+
+def early_parts(
+    predict: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    text: np.ndarray,
+    image_mean: np.ndarray,
+    text_mean: np.ndarray,
+    y: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Shapley split of early fusion's probability of its predicted class between the photo block
+    and the text block (each replaced by its training mean when out): ``base`` (both at their
+    means) + ``photo_part`` + ``text_part`` = ``probability``. ``photo_predicted`` /
+    ``text_predicted``: the prediction with only that block present (the other at its mean)."""
+    s = block_shapley(predict, [image, text], [image_mean, text_mean])
+    alone_photo, alone_text = s["alone"]
+    out = pd.DataFrame(
+        {
+            "predicted": s["labels"],
+            "probability": s["v_all"],
+            "base": s["v_none"],
+            "photo_part": s["phi"][:, 0],
+            "text_part": s["phi"][:, 1],
+            "photo_share": share_of_photo(s["phi"][:, 0], s["phi"][:, 1]),
+            "photo_predicted": alone_photo.argmax(axis=1),
+            "photo_probability": alone_photo.max(axis=1),
+            "text_predicted": alone_text.argmax(axis=1),
+            "text_probability": alone_text.max(axis=1),
+        }
+    )
+    if y is not None:
+        out.insert(0, "true", np.asarray(y, dtype=int))
+    return out
+
+
+def modality_parts(fitted, panel, rows: pd.DataFrame, train_rows: pd.DataFrame) -> pd.DataFrame:
+    """Photo and text parts of a fusion candidate's decision on ``rows`` (``late_parts`` or
+    ``early_parts``); ``train_rows`` give early fusion's baselines (the training means)."""
+    c = fitted.candidate
+    y = panel.y(rows)
+    if c.family == "late-fusion":
+        p_image, p_text = (m.predict_proba(panel, rows) for m in fitted.members)
+        return late_parts(fitted.weight, p_image, p_text, y)
+    if c.reads == "image+text" and len(c.inputs) == 2:
+        photo = [i for i, s in enumerate(c.inputs) if s in IMAGE_SOURCES]
+        if len(photo) != 1:
+            raise ValueError(f"{c.name}: expected one image block among {c.inputs}")
+        order = [photo[0], 1 - photo[0]]
+        sources = [c.inputs[i] for i in order]
+        X = [np.asarray(panel.features(s, rows)) for s in sources]
+        means = [np.asarray(panel.features(s, train_rows)).mean(axis=0) for s in sources]
+
+        def predict(Z: np.ndarray) -> np.ndarray:  # back to the candidate's own block order
+            cut = X[0].shape[1]
+            parts = [Z[:, :cut], Z[:, cut:]]
+            return fitted.predict_vectors(np.hstack([parts[order.index(i)] for i in range(2)]))
+
+        return early_parts(predict, X[0], X[1], means[0], means[1], y)
+    raise ValueError(f"{c.name} does not read a photo and a text: no modality split")
+
+
+def modality_method(name: str) -> str:
+    c = CANDIDATES[name]
+    if c.family == "late-fusion":
+        return (
+            f"exact split of the fused probability: w p({c.members[0]}) + (1 - w) p({c.members[1]})"
+        )
+    return (
+        "exact Shapley values of the two input blocks ("
+        + " and ".join(c.inputs)
+        + "), a block left out replaced by its training mean"
+    )
+
+
+def modality_by_category(parts: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per true category: products, mean photo and text parts of the predicted class's probability,
+    mean photo share, accuracy, and how often the photo and text sides disagree."""
+    df = parts.assign(category=rows["label"].to_numpy())
+    df["disagree"] = df["photo_predicted"] != df["text_predicted"]
+    if "true" in df:
+        df["correct"] = df["predicted"] == df["true"]
+    agg = {
+        "products": ("predicted", "size"),
+        "probability": ("probability", "mean"),
+        "base": ("base", "mean"),
+        "photo_part": ("photo_part", "mean"),
+        "text_part": ("text_part", "mean"),
+        "photo_share": ("photo_share", "mean"),
+        "disagreements": ("disagree", "sum"),
+    }
+    if "correct" in df:
+        agg["accuracy"] = ("correct", "mean")
+    return df.groupby("category").agg(**agg)
+
+
+def disagreements(
+    parts: pd.DataFrame, rows: pd.DataFrame, classes: list[str], sides: tuple[str, str]
+) -> pd.DataFrame:
+    """The products where the photo side and the text side predict different categories, with both
+    predictions and probabilities, the fused one and the truth. ``sides``: their names (members of
+    late fusion, or e.g. "photo alone" / "name alone" for early fusion). The fusion's mistakes
+    come first, then the products where the less sure side is surest."""
+    mask = (parts["photo_predicted"] != parts["text_predicted"]).to_numpy()
+    sub, r = parts[mask], rows[mask]
+    table = pd.DataFrame(
+        {
+            "image": r["image"].to_numpy(),
+            "path": r["path"].to_numpy() if "path" in r else None,
+            "product": r["product_name"].to_numpy(),
+            "true": r["label"].to_numpy(),
+            "fused": [classes[k] for k in sub["predicted"]],
+            "fused_probability": sub["probability"].to_numpy(),
+            "photo_side": sides[0],
+            "photo": [classes[k] for k in sub["photo_predicted"]],
+            "photo_probability": sub["photo_probability"].to_numpy(),
+            "text_side": sides[1],
+            "text": [classes[k] for k in sub["text_predicted"]],
+            "text_probability": sub["text_probability"].to_numpy(),
+        },
+        index=r.index,
+    )
+    # the fusion's mistakes first, then the products where both sides are most sure of themselves
+    order = pd.DataFrame(
+        {
+            "right": table["fused"] == table["true"],
+            "sure": -np.minimum(table["photo_probability"], table["text_probability"]),
+        }
+    )
+    return table.loc[order.sort_values(["right", "sure"], kind="stable").index]
+
+
+def sides(name: str) -> tuple[str, str]:
+    """How the photo and text sides of a fusion candidate are named in tables and figures."""
+    c = CANDIDATES[name]
+    if c.family == "late-fusion":
+        return c.members[0], c.members[1]
+    return "photo alone (name at its mean)", "name alone (photo at its mean)"
+
+
+def modality_summary(
+    name: str, parts: pd.DataFrame, rows: pd.DataFrame, classes: list[str], settings: dict
+) -> dict:
+    """JSON-ready record of one fusion candidate's modality split (metrics)."""
+    per = modality_by_category(parts, rows)
+    dis = disagreements(parts, rows, classes, sides(name))
+    return {
+        "candidate": name,
+        "method": modality_method(name),
+        "settings": settings,
+        "products": len(parts),
+        "photo_share": float(parts["photo_share"].mean()),
+        "photo_part": float(parts["photo_part"].mean()),
+        "text_part": float(parts["text_part"].mean()),
+        "base": float(parts["base"].mean()),
+        "per_category": {
+            c: {k: (float(v) if k != "products" else int(v)) for k, v in r.items()}
+            for c, r in per.iterrows()
+        },
+        "disagreements": {
+            "sides": list(sides(name)),
+            "products": len(dis),
+            "fused_with_photo": int((dis["fused"] == dis["photo"]).sum()),
+            "fused_with_text": int((dis["fused"] == dis["text"]).sum()),
+            "fused_right": int((dis["fused"] == dis["true"]).sum()),
+            "images_used": dis["image"].tolist(),
+        },
+    }
+
+
+# --------------------------------------------------------------------------- errors
+def text_errors(
+    rows: pd.DataFrame,
+    proba: np.ndarray,
+    classes: list[str],
+    explanations: dict[int, dict],
+    photo: dict[str, np.ndarray] | None = None,
+    k: int = 5,
+) -> pd.DataFrame:
+    """The text candidate's misclassified products (``proba``: its probabilities on ``rows``): name,
+    truth, prediction, the ``k`` words that pushed hardest towards the wrong category and towards
+    the true one (``explanations[i]``: a LIME result for row ``i`` explaining the prediction, with
+    the true class in ``also``), and each photo candidate's prediction (``photo``: name ->
+    probabilities on ``rows``)."""
+    y = rows["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    predicted = np.asarray(proba).argmax(axis=1)
+    out = []
+    for i in np.flatnonzero(predicted != y):
+        r = explanations.get(int(i))
+        record = {
+            "row": int(i),
+            "image": rows.iloc[i]["image"],
+            "product": rows.iloc[i]["product_name"],
+            "true": classes[y[i]],
+            "predicted": classes[predicted[i]],
+            "probability": float(proba[i, predicted[i]]),
+            "probability_true": float(proba[i, y[i]]),
+        }
+        if r is not None:
+            record["words towards predicted"] = ", ".join(
+                f"{w} ({x:+.2f})" for w, x in top_words(r, k)
+            )
+            if int(y[i]) in [int(c) for c in r["labels"]]:
+                towards_true = {**r, "weights": weights_for(r, int(y[i]))}
+                record["words towards true"] = ", ".join(
+                    f"{w} ({x:+.2f})" for w, x in top_words(towards_true, k)
+                )
+        for name, p in (photo or {}).items():
+            p = np.asarray(p)
+            record[name] = f"{classes[int(p[i].argmax())]} ({p[i].max():.2f})"
+            record[f"{name} right"] = bool(p[i].argmax() == y[i])
+        out.append(record)
+    columns = ["row", "image", "product", "true", "predicted", "probability", "probability_true"]
+    columns += ["words towards predicted", "words towards true"]
+    columns += [c for name in (photo or {}) for c in (name, f"{name} right")]
+    return pd.DataFrame(out, columns=columns)
+
+
+def errors_record(table: pd.DataFrame, tested: int, photo: Sequence[str] = ()) -> dict:
+    """JSON-ready summary of ``text_errors``: how many, which, and how often each photo candidate
+    got them right."""
+    return {
+        "misclassified": len(table),
+        "tested": int(tested),
+        "photo_right": {n: int(table[f"{n} right"].sum()) for n in photo if f"{n} right" in table},
+        "products": table.drop(columns=[c for c in table.columns if c.endswith(" right")]).to_dict(
+            "records"
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- verdict
+def _agreement_word(rho: float) -> str:
+    if rho >= 0.7:
+        return "closely"
+    if rho >= 0.4:
+        return "moderately"
+    if rho > 0.1:
+        return "weakly"
+    return "not"
+
+
+def text_verdict(summary: dict) -> str:
+    """Plain-language reading of the text and fusion explanation checks (notebook 06, the note).
+
+    ``summary``: ``{"text": {candidate: {...}}, "fusion": {candidate: modality_summary(...)}}``, a
+    text candidate's record holding ``stability`` (``stability_check``), ``deletion``
+    (``faithfulness_check``), optionally ``coefficients`` (``coefficient_agreement``), ``errors``
+    (``errors_record``) and ``timing`` (``timing``).
+    """
+    parts = []
+    for name, s in summary.get("text", {}).items():
+        st = s["stability"]
+        k, thr = st["settings"]["top_k"], st["settings"]["threshold"]
+        medians = st["median_jaccard"]
+        counts = sorted(medians, key=int)
+        n_cat = len(st["categories"])
+        parts.append(
+            f"{name} (reads the {reads(name)}): across {len(st['settings']['seeds'])} LIME seeds "
+            f"on {len(st['products'])} product(s) from {n_cat} "
+            f"categor{'y' if n_cat == 1 else 'ies'}, "
+            f"the median top-{k} word overlap is "
+            + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts)
+            + "."
+        )
+        if st["reached"]:
+            parts.append(
+                f"Its word explanations use {st['chosen']} perturbed copies, the smallest count "
+                f"whose median overlap reaches {thr:g}."
+            )
+        else:
+            parts.append(
+                f"No count reached a median overlap of {thr:g}: its word explanations use the "
+                f"largest, {st['chosen']}, and their top words should be read as indicative only."
+            )
+        f = s["deletion"]["faithfulness"]["LIME"]
+        gain = f"{f['mean_gain']:+.3f} (95% CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
+        if f["gain_low"] > 0 and f["wilcoxon_p"] < 0.05:
+            word = "more faithful than a random order of the same words"
+        elif f["gain_high"] < 0 and f["wilcoxon_p"] < 0.05:
+            word = "less faithful than a random order of the same words"
+        else:
+            word = "not distinguishable from a random order of the same words"
+        parts.append(
+            f"Deleting the words LIME ranks first lowers the deletion area by {gain} against "
+            f"random orders; better on {f['better_on']} of {f['images']} products, Wilcoxon p = "
+            f"{f['wilcoxon_p']:.3g}: {word}."
+        )
+        co = s.get("coefficients")
+        if co and co["overall"]["spearman"] is not None:
+            rhos = {
+                c: v["spearman"] for c, v in co["per_category"].items() if v["spearman"] is not None
+            }
+            rho = co["overall"]["spearman"]
+            span = (
+                f" (per category {min(rhos.values()):.2f} to {max(rhos.values()):.2f})"
+                if rhos
+                else ""
+            )
+            parts.append(
+                f"LIME's per-category word averages agree {_agreement_word(rho)} with the "
+                f"logistic regression's own coefficients, which are exact for this model: "
+                f"Spearman {rho:.2f} over {co['overall']['pairs']} (category, word) pairs{span}."
+            )
+            floor = co.get("noise_floor") or {}
+            if floor.get("unread_mean_abs_weight") is not None and floor.get("read_words"):
+                parts.append(
+                    f"Words it cannot read (outside its vocabulary) still get a mean |weight| of "
+                    f"{floor['unread_mean_abs_weight']:.4f}, against "
+                    f"{floor['read_mean_abs_weight']:.4f} for the words it reads: LIME's noise "
+                    "floor."
+                )
+        err = s.get("errors")
+        if err:
+            line = f"It misclassifies {err['misclassified']} of {err['tested']} test products"
+            right = err.get("photo_right") or {}
+            if err["misclassified"] and right:
+                line += "; on those, " + ", ".join(f"{n} is right on {v}" for n, v in right.items())
+            parts.append(line + ".")
+        t = s.get("timing")
+        if t and t.get("median_seconds") is not None:
+            parts.append(
+                f"One explanation takes {t['median_seconds']:.2f} s (median over {t['products']} "
+                f"products, at most {t['max_seconds']:.2f} s) at {t['num_samples']} copies."
+            )
+    for name, f in summary.get("fusion", {}).items():
+        per = f["per_category"]
+        lo = min(per, key=lambda c: per[c]["photo_share"]) if per else None
+        hi = max(per, key=lambda c: per[c]["photo_share"]) if per else None
+        d = f["disagreements"]
+        line = (
+            f"{name} ({f['method']}): on {f['products']} test products the photo carries "
+            f"{100 * f['photo_share']:.0f}% of the decision on average"
+        )
+        if lo is not None and lo != hi:
+            line += (
+                f", from {100 * per[lo]['photo_share']:.0f}% ({lo}) to "
+                f"{100 * per[hi]['photo_share']:.0f}% ({hi})"
+            )
+        line += (
+            f". The photo side ({d['sides'][0]}) and the text side ({d['sides'][1]}) disagree on "
+            f"{d['products']} product(s)"
+        )
+        if d["products"]:
+            line += (
+                f"; the fusion sides with the text on {d['fused_with_text']}, with the photo on "
+                f"{d['fused_with_photo']}, and is right on {d['fused_right']}"
+            )
+        parts.append(line + ".")
+    return " ".join(parts)
