@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from utils import candidates, explain, plots, runs, split
+from utils import candidates, explain, plots, prose, runs, split
 from utils import explain_text as et
 from utils.paths import Layout
 
@@ -418,7 +418,7 @@ def test_fusion_candidates_split_into_photo_and_text(panel, fitted, small_split,
     )
     plots.modality_disagreements(pd.concat([both, table]).head(3)).savefig(tmp_path / "dis.png")
     plots.modality_disagreements(table.iloc[:0]).savefig(tmp_path / "none.png")
-    verdict = et.text_verdict({"fusion": summaries})
+    verdict = prose.text_verdict({"fusion": summaries})
     assert "fusion-late" in verdict and "fusion-early" in verdict and "% of the decision" in verdict
 
 
@@ -471,7 +471,7 @@ def test_text_tfidf_on_real_rows_end_to_end(panel, fitted, small_split) -> None:
         }
     }
     json.dumps(summary, default=runs.jsonable)
-    verdict = et.text_verdict(summary)
-    assert verdict.startswith("text-tfidf (reads the product name and description)")
+    verdict = prose.text_verdict(summary)
+    assert verdict.startswith("**text-tfidf** (reads the product name and description)")
     assert "Spearman" in verdict and f"of {len(test)} test products" in verdict
-    assert "s (median over 2 products" in verdict
+    assert "(median over 2 products" in verdict

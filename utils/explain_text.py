@@ -26,7 +26,7 @@ and the text each weigh in a fusion candidate, and how far to trust it (notebook
   candidates said.
 
 Every check returns JSON-ready dicts with its settings and the products it used (for
-reports/metrics.json); ``text_verdict`` reads them in plain language. LIME's text explainer draws
+reports/metrics.json); ``prose.text_verdict`` reads them in plain language. LIME's text explainer draws
 no progress bar and prints nothing (``verbose=False``); the loops here draw ``utils.progress.bar``.
 """
 
@@ -1040,121 +1040,224 @@ def errors_record(table: pd.DataFrame, tested: int, photo: Sequence[str] = ()) -
 
 
 # --------------------------------------------------------------------------- verdict
-def _agreement_word(rho: float) -> str:
-    if rho >= 0.7:
-        return "closely"
-    if rho >= 0.4:
-        return "moderately"
-    if rho > 0.1:
-        return "weakly"
-    return "not"
+# --------------------------------------------------------------------------- notebook 06's studies
+class TextStudy:
+    """Notebook 06's word explanations of one fitted text candidate on the test rows: LIME on
+    the strings it reads (cached), stability, examples, per-category words against the
+    coefficients, deletion, errors, and the record of what was done."""
 
+    def __init__(
+        self, fitted, panel, test: pd.DataFrame, cache_dir, batch_size: int = 64, seed: int = 0
+    ) -> None:
+        self.name, self.fitted, self.test, self.seed = fitted.name, fitted, test, seed
+        self.classes = panel.classes
+        self.pipeline = TextPipeline(fitted, panel, batch_size=batch_size)
+        self.lime = TextLime(self.pipeline, cache_dir, seed=seed)
+        self.texts = model_texts(self.name, test)
+        self.proba = fitted.predict_proba(panel, test)
+        self.y = panel.y(test)
+        self.correct = self.proba.argmax(1) == self.y
+        self.stable: dict = {}
+        self.panel = panel
 
-def text_verdict(summary: dict) -> str:
-    """Plain-language reading of the text and fusion explanation checks (notebook 06, the note).
+    @property
+    def copies(self) -> int:
+        """The sample count the stability check chose (the figures' and checks' setting)."""
+        return self.stable["chosen"]
 
-    ``summary``: ``{"text": {candidate: {...}}, "fusion": {candidate: modality_summary(...)}}``, a
-    text candidate's record holding ``stability`` (``stability_check``), ``deletion``
-    (``faithfulness_check``), optionally ``coefficients`` (``coefficient_agreement``), ``errors``
-    (``errors_record``) and ``timing`` (``timing``).
-    """
-    parts = []
-    for name, s in summary.get("text", {}).items():
-        st = s["stability"]
-        k, thr = st["settings"]["top_k"], st["settings"]["threshold"]
-        medians = st["median_jaccard"]
-        counts = sorted(medians, key=int)
-        n_cat = len(st["categories"])
-        parts.append(
-            f"{name} (reads the {reads(name)}): across {len(st['settings']['seeds'])} LIME seeds "
-            f"on {len(st['products'])} product(s) from {n_cat} "
-            f"categor{'y' if n_cat == 1 else 'ies'}, "
-            f"the median top-{k} word overlap is "
-            + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts)
-            + "."
+    def explained(self, i: int, also=()) -> dict:
+        return self.lime(self.texts[i], self.copies, also=also)
+
+    def choose(self, n: int, only_correct: bool, categories: list[str]) -> dict[str, list[int]]:
+        return explain.per_category(self.test, self.correct, n, only_correct, categories=categories)
+
+    def stability(
+        self, per_category: int, counts, seeds, k: int, threshold: float, categories: list[str]
+    ) -> dict:
+        items = explain.round_robin(self.choose(per_category, False, categories), per_category)
+        self.stable = stability_check(
+            self.pipeline,
+            self.texts,
+            self.test,
+            items,
+            counts,
+            seeds,
+            k=k,
+            threshold=threshold,
+            explainer=self.lime,
         )
-        if st["reached"]:
-            parts.append(
-                f"Its word explanations use {st['chosen']} perturbed copies, the smallest count "
-                f"whose median overlap reaches {thr:g}."
+        return self.stable
+
+    def examples(self, categories: list[str]) -> tuple[list[int], list[dict], list[str]]:
+        """One test product per category, its explanation, and a header line for the figure."""
+        picks = [idx[0] for idx in self.choose(1, False, categories).values() if idx]
+        results = [self.explained(i) for i in picks]
+        headers = []
+        for i, r in zip(picks, results):
+            said, true = self.classes[r["label"]], self.test.loc[i, "label"]
+            headers.append(
+                f"{true}: ✓ p = {r['probability']:.2f}"
+                if said == true
+                else f"{true}: ✗ predicted {said} (p = {r['probability']:.2f})"
             )
-        else:
-            parts.append(
-                f"No count reached a median overlap of {thr:g}: its word explanations use the "
-                f"largest, {st['chosen']}, and their top words should be read as indicative only."
-            )
-        f = s["deletion"]["faithfulness"]["LIME"]
-        gain = f"{f['mean_gain']:+.3f} (95% CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
-        if f["gain_low"] > 0 and f["wilcoxon_p"] < 0.05:
-            word = "more faithful than a random order of the same words"
-        elif f["gain_high"] < 0 and f["wilcoxon_p"] < 0.05:
-            word = "less faithful than a random order of the same words"
-        else:
-            word = "not distinguishable from a random order of the same words"
-        parts.append(
-            f"Deleting the words LIME ranks first lowers the deletion area by {gain} against "
-            f"random orders; better on {f['better_on']} of {f['images']} products, Wilcoxon p = "
-            f"{f['wilcoxon_p']:.3g}: {word}."
-        )
-        co = s.get("coefficients")
-        if co and co["overall"]["spearman"] is not None:
-            rhos = {
-                c: v["spearman"] for c, v in co["per_category"].items() if v["spearman"] is not None
+        return picks, results, headers
+
+    def words(self, per_category: int, categories: list[str], k: int):
+        """Per category: mean LIME weights of the correctly classified products, the model's
+        coefficients (TF-IDF only) and their rank agreement."""
+        chosen = self.choose(per_category, True, categories)
+        words = category_words(
+            {
+                c: [self.explained(i) for i in idx]
+                for c, idx in bar(chosen.items(), desc=f"{self.name} words")
             }
-            rho = co["overall"]["spearman"]
-            span = (
-                f" (per category {min(rhos.values()):.2f} to {max(rhos.values()):.2f})"
-                if rhos
-                else ""
-            )
-            parts.append(
-                f"LIME's per-category word averages agree {_agreement_word(rho)} with the "
-                f"logistic regression's own coefficients, which are exact for this model: "
-                f"Spearman {rho:.2f} over {co['overall']['pairs']} (category, word) pairs{span}."
-            )
-            floor = co.get("noise_floor") or {}
-            if floor.get("unread_mean_abs_weight") is not None and floor.get("read_words"):
-                parts.append(
-                    f"Words it cannot read (outside its vocabulary) still get a mean |weight| of "
-                    f"{floor['unread_mean_abs_weight']:.4f}, against "
-                    f"{floor['read_mean_abs_weight']:.4f} for the words it reads: LIME's noise "
-                    "floor."
-                )
-        err = s.get("errors")
-        if err:
-            line = f"It misclassifies {err['misclassified']} of {err['tested']} test products"
-            right = err.get("photo_right") or {}
-            if err["misclassified"] and right:
-                line += "; on those, " + ", ".join(f"{n} is right on {v}" for n, v in right.items())
-            parts.append(line + ".")
-        t = s.get("timing")
-        if t and t.get("median_seconds") is not None:
-            parts.append(
-                f"One explanation takes {t['median_seconds']:.2f} s (median over {t['products']} "
-                f"products, at most {t['max_seconds']:.2f} s) at {t['num_samples']} copies."
-            )
-    for name, f in summary.get("fusion", {}).items():
-        per = f["per_category"]
-        lo = min(per, key=lambda c: per[c]["photo_share"]) if per else None
-        hi = max(per, key=lambda c: per[c]["photo_share"]) if per else None
-        d = f["disagreements"]
-        line = (
-            f"{name} ({f['method']}): on {f['products']} test products the photo carries "
-            f"{100 * f['photo_share']:.0f}% of the decision on average"
         )
-        if lo is not None and lo != hi:
-            line += (
-                f", from {100 * per[lo]['photo_share']:.0f}% ({lo}) to "
-                f"{100 * per[hi]['photo_share']:.0f}% ({hi})"
-            )
-        line += (
-            f". The photo side ({d['sides'][0]}) and the text side ({d['sides'][1]}) disagree on "
-            f"{d['products']} product(s)"
+        coefficients = (
+            tfidf_coefficients(self.fitted) if self.fitted.candidate.family == "tfidf" else None
         )
-        if d["products"]:
-            line += (
-                f"; the fusion sides with the text on {d['fused_with_text']}, with the photo on "
-                f"{d['fused_with_photo']}, and is right on {d['fused_right']}"
-            )
-        parts.append(line + ".")
-    return " ".join(parts)
+        agreement = (
+            coefficient_agreement(words, coefficients, top=k) if coefficients is not None else None
+        )
+        return chosen, words, coefficients, agreement
+
+    def deletion(
+        self, per_category: int, categories: list[str], steps: int, random_orders: int
+    ) -> dict:
+        items = explain.round_robin(self.choose(per_category, False, categories), per_category)
+        results = [self.explained(i) for i, _ in bar(items, desc=f"{self.name} deletion")]
+        return faithfulness_check(
+            self.pipeline,
+            results,
+            self.test,
+            items,
+            steps=steps,
+            random_orders=random_orders,
+            seed=self.seed,
+        )
+
+    def errors(self, photo_proba: dict[str, np.ndarray], k: int = 5) -> pd.DataFrame:
+        """The misclassified products: the words that misled, what the photo candidates said."""
+        wrong = np.flatnonzero(~self.correct)
+        lime_wrong = {
+            int(i): self.explained(int(i), also=(int(self.y[i]),))
+            for i in bar(wrong, desc=f"{self.name} errors")
+        }
+        return text_errors(self.test, self.proba, self.classes, lime_wrong, photo_proba, k=k)
+
+    def record(
+        self, examples, chosen, words, agreement, deletion, errors, photo: list[str], k: int
+    ) -> dict:
+        picks, results, _ = examples
+        return {
+            "reads": reads(self.name),
+            "lime_samples": self.copies,
+            "stability": self.stable,
+            "deletion": deletion,
+            "coefficients": agreement,
+            "examples": [
+                example_record(self.test, i, r, self.classes, k=5) for i, r in zip(picks, results)
+            ],
+            "global": {c: len(i) for c, i in chosen.items()},
+            "global_images": {c: self.test.loc[i, "image"].tolist() for c, i in chosen.items()},
+            "top_words": top_words_record(words, k),
+            "errors": errors_record(errors, len(self.test), photo),
+            "timing": timing(
+                self.fitted,
+                self.panel,
+                [self.texts[i] for i in picks],
+                self.copies,
+                seed=self.seed,
+                batch_size=self.pipeline.batch_size,
+            ),
+        }
+
+
+def fusion_study(
+    fitted, panel, test: pd.DataFrame, train: pd.DataFrame, categories: list[str]
+) -> dict:
+    """One fusion candidate's photo/text split on the test rows: per product, per category
+    (``categories`` in that order), the disagreements, and the record."""
+    name = fitted.name
+    parts = modality_parts(fitted, panel, test, train)
+    settings = (
+        {"weight": fitted.weight}
+        if hasattr(fitted, "weight")
+        else {"baseline": "training mean of each block", "train_rows": len(train)}
+    )
+    return {
+        "parts": parts,
+        "per_category": modality_by_category(parts, test).reindex(categories),
+        "disagreements": disagreements(parts, test, panel.classes, sides(name)),
+        "summary": modality_summary(name, parts, test, panel.classes, settings),
+    }
+
+
+def fusion_note(summary: dict) -> str:
+    """The method of a fusion's split in a few words (the figure's note under each panel)."""
+    if "weight" in summary["settings"]:
+        return f"photo weight w = {summary['settings']['weight']:g}"
+    return "Shapley, blocks at their training means"
+
+
+def summary(studies: dict, records: dict, fusions: dict, params: dict) -> dict:
+    """What notebook 06 records of the text and fusion explanations."""
+    return {
+        "settings": {
+            "samples_tried": params["text_samples"],
+            "seeds": params["stability_seeds"],
+            "threshold": params["stable_jaccard"],
+            "top_k": params["top_k"],
+            "stability_per_category": params["text_stability_per_category"],
+            "deletion_per_category": params["text_deletion_per_category"],
+            "per_category": params["text_per_category"],
+            "deletion_steps": params["deletion_steps"],
+            "random_orders": params["random_orders"],
+            "word_split": SPLIT,
+        },
+        "text": records,
+        "fusion": {n: f["summary"] for n, f in fusions.items()},
+    }
+
+
+def stability_table(studies: dict[str, TextStudy]) -> pd.DataFrame:
+    """Median top-k word overlap per candidate (rows) and sample count, the count chosen."""
+    rows = {}
+    for n, s in studies.items():
+        st = s.stable
+        rows[n] = {
+            **{f"{c} copies": v for c, v in st["median_jaccard"].items()},
+            "chosen": st["chosen"],
+            "threshold reached": st["reached"],
+        }
+    return pd.DataFrame(rows).T
+
+
+def highlights(study: TextStudy, examples, n: int, max_words: int) -> str:
+    """The first ``n`` example products as highlighted HTML (notebook output)."""
+    picks, results, _ = examples
+    parts = [f"<h4>{html.escape(study.name)}: {html.escape(reads(study.name))}</h4>"]
+    for i, r in zip(picks[:n], results[:n]):
+        parts.append(
+            highlight_html(r, study.texts[i], study.classes[r["label"]], max_words=max_words)
+        )
+    return "\n".join(parts)
+
+
+def agreement_table(text_words: dict) -> pd.DataFrame:
+    """Spearman agreement of LIME's word averages with the coefficients, per category."""
+    cols = {}
+    for n, (_, _, _, a) in text_words.items():
+        if a:
+            cols[n] = {
+                **{c: v["spearman"] for c, v in a["per_category"].items()},
+                "overall": a["overall"]["spearman"],
+            }
+    return pd.DataFrame(cols) if cols else pd.DataFrame({"no coefficients to compare": []})
+
+
+def faithfulness_table(deletion: dict[str, dict]) -> pd.DataFrame:
+    return pd.DataFrame({n: d["faithfulness"]["LIME"] for n, d in deletion.items()}).T
+
+
+def modality_table(fusions: dict) -> pd.DataFrame:
+    return pd.concat({n: f["per_category"] for n, f in fusions.items()}, names=["candidate"])

@@ -246,6 +246,51 @@ FIGURES: list[Figure] = [
         "beyond",
         encoders=True,
     ),
+    # --- what the recommended model looks at (notebook 06)
+    Figure(
+        "text_words",
+        "Which words decide, one test product per category (text-tfidf when it ran): each word's "
+        "background coloured by its LIME weight for the predicted category (red: towards it, "
+        "blue: away; one scale, colour bar below), and the strongest words each way as bars.",
+        "06",
+        "deployed",
+        encoders=True,
+    ),
+    Figure(
+        "word_importance",
+        "Words that decide per category: mean LIME weight over correctly classified test products "
+        "beside the logistic regression's own coefficients for the same words, with their "
+        "Spearman rank agreement.",
+        "06",
+        "deployed",
+        encoders=True,
+    ),
+    Figure(
+        "text_trust",
+        "How far to trust the word explanations: overlap of the top words across LIME seeds per "
+        "sample count (threshold dashed, count used ticked), and deletion curves of LIME's word "
+        "order against random orders of the same words.",
+        "06",
+        "deployed",
+        encoders=True,
+    ),
+    Figure(
+        "modality",
+        "How much the photo and the text weigh per category: the exact split of late fusion's "
+        "probability (w·p_photo + (1−w)·p_text) and Shapley values of early fusion's image and "
+        "name embeddings.",
+        "06",
+        "deployed",
+        encoders=True,
+    ),
+    Figure(
+        "disagreements",
+        "Test products where the photo and text sides of a fusion disagree: each side's "
+        "prediction and probability, the fused decision and the truth.",
+        "06",
+        "deployed",
+        encoders=True,
+    ),
 ]
 
 NUMBERS = {f.key: i + 1 for i, f in enumerate(FIGURES)}

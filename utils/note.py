@@ -50,6 +50,7 @@ SECTIONS = [
     Section("explanations", "7. Local and global importance", True),
     Section("improvements", "8. Limits and the proposed improvements", True),
     Section("beyond", "9. Beyond the note: a panel of candidates", True),
+    Section("deployed", "10. What the recommended model looks at", True),
     Section("reproducibility", "Reproducibility", False),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}

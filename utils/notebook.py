@@ -71,9 +71,13 @@ class Session:
         """The candidates of ``names`` whose numbers are stand-ins (they read stand-in encoders)."""
         return runs.stand_in_candidates(names, runs.stand_ins(self.weights))
 
-    def figure(self, fig, key: str) -> Path:
-        """Save the registered figure ``key`` (marked when drawn from stand-in encoders)."""
-        return plots.save_figure(fig, key, self.figures_dir, stand_in=self.stand_in)
+    def figure(self, fig, key: str, candidates: list[str] | None = None) -> Path:
+        """Save the registered figure ``key``, marked when drawn from stand-in encoders: those
+        of this notebook's candidates, or of ``candidates`` when the figure shows only them."""
+        stand = self.stand_in
+        if candidates is not None:
+            stand = stand if self.stand_in_candidates(candidates) else None
+        return plots.save_figure(fig, key, self.figures_dir, stand_in=stand)
 
     def record(self, section: str, values: dict, split_id: str | None = None) -> dict:
         """Write ``values`` as this notebook's ``section`` of the metrics file."""

@@ -873,3 +873,125 @@ SECTION_WRITERS = {
     "improvements": section_improvements,
     "beyond": section_beyond,
 }
+
+
+# --------------------------------------------------------------------------- what the recommended model looks at
+def _agreement_word(rho: float) -> str:
+    if rho >= 0.7:
+        return "closely"
+    if rho >= 0.4:
+        return "moderately"
+    if rho > 0.1:
+        return "weakly"
+    return "not"
+
+
+def text_verdict(summary: dict, alpha: float = 0.05) -> str:
+    """Plain-language reading of the word explanations' checks and of the fusions' photo/text
+    split (notebook 06, the note)."""
+    from .explain_text import reads
+
+    parts = []
+    for name, s in summary.get("text", {}).items():
+        st = s["stability"]
+        k, thr = st["settings"]["top_k"], st["settings"]["threshold"]
+        medians = st["median_jaccard"]
+        counts = sorted(medians, key=int)
+        parts.append(
+            f"**{name}** (reads the {reads(name)}): across {len(st['settings']['seeds'])} LIME "
+            f"seeds on {plural(len(st['products']), 'product')} from "
+            f"{plural(len(st['categories']), 'category', 'categories')}, the median top-{k} word "
+            "overlap is " + ", ".join(f"{medians[c]:.2f} at {c} copies" for c in counts) + "."
+        )
+        if st["reached"]:
+            parts.append(
+                f"The word figures use {st['chosen']} perturbed copies, the smallest count whose "
+                f"median overlap reaches {thr:g}."
+            )
+        else:
+            parts.append(
+                f"No count reached a median overlap of {thr:g}: the word figures use the largest, "
+                f"{st['chosen']}, and their top words should be read as indicative only."
+            )
+        parts += faithfulness_words(s["deletion"], "words", alpha)
+        co = s.get("coefficients")
+        if co and co["overall"]["spearman"] is not None:
+            rhos = [v["spearman"] for v in co["per_category"].values() if v["spearman"] is not None]
+            rho = co["overall"]["spearman"]
+            span = f" (per category {min(rhos):.2f} to {max(rhos):.2f})" if rhos else ""
+            parts.append(
+                f"LIME's per-category word averages agree {_agreement_word(rho)} with the logistic "
+                f"regression's own coefficients, which are exact for this model: Spearman "
+                f"{rho:.2f} over {co['overall']['pairs']} (category, word) pairs{span}."
+            )
+            floor = co.get("noise_floor") or {}
+            if floor.get("unread_mean_abs_weight") is not None and floor.get("read_words"):
+                parts.append(
+                    f"Words it cannot read (outside its vocabulary) still get a mean |weight| of "
+                    f"{floor['unread_mean_abs_weight']:.4f}, against "
+                    f"{floor['read_mean_abs_weight']:.4f} for the words it reads: LIME's noise "
+                    "floor."
+                )
+        err = s.get("errors")
+        if err:
+            line = f"It misclassifies {err['misclassified']} of {err['tested']} test products"
+            right = err.get("photo_right") or {}
+            if err["misclassified"] and right:
+                line += "; on those, " + ", ".join(f"{n} is right on {v}" for n, v in right.items())
+            parts.append(line + ".")
+        t = s.get("timing")
+        if t and t.get("median_seconds") is not None:
+            parts.append(
+                f"One explanation takes {seconds(t['median_seconds'])} (median over "
+                f"{plural(t['products'], 'product')}, at most {seconds(t['max_seconds'])}) at "
+                f"{t['num_samples']} copies."
+            )
+    for name, f in summary.get("fusion", {}).items():
+        per = f["per_category"]
+        lo = min(per, key=lambda c: per[c]["photo_share"]) if per else None
+        hi = max(per, key=lambda c: per[c]["photo_share"]) if per else None
+        d = f["disagreements"]
+        line = (
+            f"**{name}** ({f['method']}): on {f['products']} test products the photo carries "
+            f"{pct(f['photo_share'], 0)} of the decision on average"
+        )
+        if lo is not None and lo != hi:
+            line += (
+                f", from {pct(per[lo]['photo_share'], 0)} ({lo}) to "
+                f"{pct(per[hi]['photo_share'], 0)} ({hi})"
+            )
+        line += (
+            f". The photo side ({d['sides'][0]}) and the text side ({d['sides'][1]}) disagree on "
+            f"{plural(d['products'], 'product')}"
+        )
+        if d["products"]:
+            line += (
+                f"; the fusion sides with the text on {d['fused_with_text']}, with the photo on "
+                f"{d['fused_with_photo']}, and is right on {d['fused_right']}"
+            )
+        parts.append(line + ".")
+    return " ".join(parts)
+
+
+def section_deployed(m: dict) -> str:
+    """What the recommended model looks at: words, the photo/text split, and how far to trust it."""
+    ex = m.get("explanations", {})
+    rec = m.get("evaluation", {}).get("recommendation") or {}
+    text_part, fusion = ex.get("text") or {}, ex.get("fusion") or {}
+    out = ""
+    if rec:
+        out += f"The recommended candidate is `{rec['candidate']}`. "
+    if not (text_part.get("text") or fusion):
+        return out + "No text or fusion candidate was explained in this run.\n"
+    out += (
+        f"Text candidates are explained word by word with LIME's text explainer on the very "
+        f"strings they read ({_fig('text_words')}); per category, the words with the largest mean "
+        f"weight are set beside the TF-IDF model's own coefficients ({_fig('word_importance')}); "
+        f"the same stability and deletion checks as for the photos follow ({_fig('text_trust')}). "
+        f"The fusion candidates are split between photo and text ({_fig('modality')}, "
+        f"{_fig('disagreements')}).\n\n"
+    )
+    return out + text_verdict({**text_part, "fusion": fusion}) + "\n"
+
+
+SECTION_WRITERS["deployed"] = section_deployed
