@@ -87,3 +87,20 @@ def test_parity_with_the_reference_pipelines_on_full_size_weights(dataset_dir) -
         assert r["images"] == 2 and -1 <= r["cosine_min"] <= r["cosine_median"] <= 1 + 1e-6
         if r["decode"] == "full":
             assert r["cosine_min"] >= 0.999 and r["rel_l2_p95"] == 0.0
+
+
+def test_the_refits_section_times_sequential_and_parallel_runs_with_the_same_results() -> None:
+    """Synthetic features (no dataset): the same refits three ways, thread settings recorded."""
+    from utils import bench
+
+    rows = bench.bench_refits(None, n_splits=2, ks=(2, "all"), draws=1, n_jobs=2, baseline=False)
+    assert [r["variant"] for r in rows] == [
+        "sequential, 1 thread per fit",
+        "parallel, 2 processes",
+        "default (n_jobs=None: parallel where it pays)",
+    ]
+    assert rows[0]["processes"] == 1 and rows[1]["processes"] == 2
+    assert all(r["same_results_as_sequential"] and r["max_accuracy_difference"] == 0 for r in rows)
+    assert all(
+        r["data"] == "synthetic" and r["total_s"] > 0 and "torch" in r["pools"] for r in rows
+    )

@@ -259,7 +259,7 @@ def test_repeated_splits_fit_each_fusion_member_once_per_split(
     rows = small_split.all_rows_for_final_evaluation()
     others = split.other_splits(rows, 3, 2, 0.2, 0.2)
     names = ["fusion-late", "clip-probe", "text-tfidf"]
-    accuracies = evaluate.panel_repeats(panel, rows, names, others, progress=False)
+    accuracies = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
     assert list(accuracies.columns) == names and list(accuracies.index) == list(others)
     assert sorted(calls) == sorted(names * len(others)), "members are not refitted for the fusion"
 

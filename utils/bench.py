@@ -24,6 +24,12 @@ offline on any machine. Sections (``--sections``, all by default):
   output; VGG16: torchvision's ``VGG16_Weights.IMAGENET1K_V1.transforms()``, the conv base and
   global average pooling): cosine per encoder and per decode size (``features.DECODE_SIZES``),
   on photos that include the largest files, with the input's relative L2 distance and decode time.
+- ``refits``: notebook 05's refits (repeated splits, then the label budget) of text-tfidf and
+  pixels-classic on the same inputs, three ways in one run: one after the other with the thread
+  pools as they are (the old behaviour), one after the other with one thread per small fit, and in
+  parallel processes (``--refit-jobs``, default one per core; worker start included, as in the
+  notebook). Real data when a dataset is found (``DATA_SOURCE``), synthetic features otherwise;
+  the thread settings are recorded beside the times.
 """
 
 from __future__ import annotations
@@ -43,13 +49,23 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data, features, models, split, train
+from . import data, features, models, parallel, split, train
 from .paths import REPORTS, Layout
 
 TARGET_RATIO = 0.8
 TARGET_BF16 = 1.8
 TARGET_FINETUNE = 0.25
-SECTIONS = ("pipeline", "precision", "options", "finetune", "heads", "lime", "scale", "parity")
+SECTIONS = (
+    "pipeline",
+    "precision",
+    "options",
+    "finetune",
+    "heads",
+    "lime",
+    "scale",
+    "parity",
+    "refits",
+)
 
 
 def _images(source: str | None, n: int) -> pd.DataFrame:
@@ -532,6 +548,146 @@ def bench_scale(sizes: list[int], workers: int = 2) -> list[dict]:
     return out
 
 
+# --------------------------------------------------------------------------- refits (notebook 05)
+REFIT_CANDIDATES = ["text-tfidf", "pixels-classic"]
+
+
+def _synthetic_refit_panel(n: int = 1050, n_classes: int = 7, dim: int = 1892, seed: int = 0):
+    """Rows and a ``CachedPanel`` of synthetic features in the real data's shapes: HOG-sized pixel
+    vectors (class means plus noise) and product texts (class-dependent words among common ones)."""
+    from .candidates import CachedPanel, Settings
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([f"Category {c}" for c in range(n_classes)], int(np.ceil(n / n_classes)))[:n]
+    codes = pd.factorize(labels, sort=True)[0]
+    X = (rng.normal(size=(n_classes, dim))[codes] * 0.3 + rng.normal(size=(n, dim))).astype(
+        np.float32
+    )
+    vocabulary = np.array(WORDS)
+    own = [vocabulary[rng.permutation(len(vocabulary))[:6]] for _ in range(n_classes)]
+    texts = [
+        " ".join(np.concatenate([rng.choice(vocabulary, 25), rng.choice(own[c], 4)])) for c in codes
+    ]
+    rows = pd.DataFrame(
+        {
+            "sha256": [f"synthetic{i}" for i in range(n)],
+            "label": labels,
+            "product_name": [f"product {i}" for i in range(n)],
+            "description": texts,
+            "group": np.arange(n),
+        }
+    )
+    rows["split"] = split.assign(rows["label"].to_numpy(), rows["group"].to_numpy(), 42)
+    classes = sorted(set(labels))
+    panel = CachedPanel(Settings(), classes, "synthetic", {"pixels": (list(rows["sha256"]), X)}, {})
+    return panel, rows
+
+
+def _real_refit_panel(source: str, folder: Path):
+    """Rows (the usable catalog, split as notebook 02 does by default) and a ``Panel`` whose pixel
+    features are computed and held in memory (not timed)."""
+    from .candidates import Panel, Settings
+
+    dataset = data.find_dataset_dir(Path(source))
+    if dataset is None:
+        return None
+    catalog = data.build_catalog(dataset, progress=False)
+    split.save_split(split.make_split(data.usable(catalog), seed=42), folder / "split.csv")
+    s = split.load_split(folder / "split.csv")
+    panel = Panel(Layout(folder), Settings(), s.labels(), s.split_id, progress=False)
+    rows = s.all_rows_for_final_evaluation()
+    panel.features("pixels", rows)
+    return panel, rows
+
+
+def _refits_once(panel, rows, names, n_splits, ks, draws, n_jobs) -> tuple[dict, object, object]:
+    from . import evaluate
+
+    others = split.other_splits(rows, 42, n_splits, 0.2, 0.2)
+    part = {name: rows[rows["split"] == name] for name in ("train", "val", "test")}
+    start = time.perf_counter()
+    repeats = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=n_jobs)
+    middle = time.perf_counter()
+    budget = evaluate.label_budget(
+        panel, part["train"], part["val"], part["test"], names, ks, draws, 42, False, n_jobs
+    )
+    end = time.perf_counter()
+    times = {
+        "repeats_s": round(middle - start, 2),
+        "budget_s": round(end - middle, 2),
+        "total_s": round(end - start, 2),
+        "processes": max(
+            repeats.attrs["parallel"]["processes"], budget.attrs["parallel"]["processes"]
+        ),
+    }
+    return times, repeats, budget
+
+
+def bench_refits(
+    source: str | None,
+    n_splits: int = 5,
+    ks: tuple = (1, 2, 4, 8, 16, 32, "all"),
+    draws: int = 3,
+    n_jobs: int | None = None,
+    baseline: bool = True,
+) -> list[dict]:
+    """Notebook 05's refits of text-tfidf and pixels-classic, on the same inputs: sequential with
+    the thread pools as they are (``baseline``), sequential with one thread per small fit, in
+    ``n_jobs`` processes (default: one per core), and as notebook 05 runs them by default."""
+    with tempfile.TemporaryDirectory() as tmp:
+        real = _real_refit_panel(source, Path(tmp)) if source else None
+        panel, rows = real if real else _synthetic_refit_panel()
+        pools = parallel.thread_settings()
+        common = {
+            "data": "real" if real else "synthetic",
+            "candidates": ", ".join(REFIT_CANDIDATES),
+            "rows": len(rows),
+            "splits": n_splits,
+            "budget_draws": len([k for k in ks if k != "all"]) * draws + ("all" in ks),
+            "cores": pools["cores"],
+            "pools": "; ".join(f"{p['api']} {p['threads']}" for p in pools["pools"])
+            + f"; torch {pools['torch_threads']}",
+        }
+        variants = [("sequential, pools as they are", 1, None)] if baseline else []
+        jobs = n_jobs or parallel.cores()
+        variants += [
+            ("sequential, 1 thread per fit", 1, 1),
+            (f"parallel, {jobs} processes", jobs, 1),
+            ("default (n_jobs=None: parallel where it pays)", None, 1),
+        ]
+        out, results = [], {}
+        for label, jobs, threads in variants:
+            with parallel.small_fit_threads(threads):
+                times, repeats, budget = _refits_once(
+                    panel, rows, REFIT_CANDIDATES, n_splits, list(ks), draws, jobs
+                )
+            results[label] = (repeats, budget)
+            out.append(
+                {
+                    "variant": label,
+                    "n_jobs": jobs,
+                    "small_fit_threads": threads,
+                    **times,
+                    **common,
+                }
+            )
+        reference = results["sequential, 1 thread per fit"]
+        first = out[0]["total_s"]
+        for row, (label, _, _) in zip(out, variants):
+            repeats, budget = results[label]
+            row["speedup_vs_first"] = round(first / row["total_s"], 2) if row["total_s"] else None
+            row["same_results_as_sequential"] = bool(
+                repeats.equals(reference[0]) and budget.equals(reference[1])
+            )
+            row["max_accuracy_difference"] = float(
+                max(
+                    (repeats - reference[0]).abs().to_numpy().max(),
+                    (budget["accuracy"] - reference[1]["accuracy"]).abs().max(),
+                )
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sections", nargs="*", default=list(SECTIONS), choices=SECTIONS)
@@ -550,6 +706,21 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--parity-images", type=int, default=16, help="photos, the 4 largest files among them"
     )
+    parser.add_argument("--refit-splits", type=int, default=5, help="refits: repeated splits")
+    parser.add_argument(
+        "--refit-draws", type=int, default=3, help="refits: label-budget draws per k"
+    )
+    parser.add_argument(
+        "--refit-ks", nargs="*", default=["1", "2", "4", "8", "16", "32", "all"], help="refits: k"
+    )
+    parser.add_argument(
+        "--refit-jobs", type=int, default=None, help="refits: processes (default: one per core)"
+    )
+    parser.add_argument(
+        "--no-refit-baseline",
+        action="store_true",
+        help="refits: skip the sequential run with the thread pools as they are (slow)",
+    )
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
@@ -563,6 +734,7 @@ def main(argv: list[str] | None = None) -> dict:
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "native_bf16_cpu": models.cpu_has_native_bf16(),
+            "threads": parallel.thread_settings(),
         },
         "targets": {
             "pipeline_ratio": TARGET_RATIO,
@@ -597,6 +769,14 @@ def main(argv: list[str] | None = None) -> dict:
             for k in ("clip", "vgg16")
             for row in bench_parity(k, _parity_paths(args.source, args.parity_images), device)
         ],
+        "refits": lambda: bench_refits(
+            args.source,
+            args.refit_splits,
+            tuple(k if k == "all" else int(k) for k in args.refit_ks),
+            args.refit_draws,
+            args.refit_jobs,
+            baseline=not args.no_refit_baseline,
+        ),
     }
     for name in SECTIONS:
         if name in args.sections:

@@ -37,7 +37,7 @@ import torch
 from scipy.special import softmax
 from torch import nn
 
-from . import features, models, runs, train
+from . import features, models, parallel, runs, timing, train
 from .augment import Augmentation
 from .paths import Layout
 from .progress import bar
@@ -391,42 +391,45 @@ class Panel:
         memo = self._memo.setdefault(source, {})
         missing = [i for i, k in enumerate(keys) if k not in memo]
         if missing:
-            part = rows.iloc[missing]
-            s = self.settings
-            if source in ("clip-image", "vgg16-image"):
-                kind = source.split("-")[0]
-                also = (
-                    (s.finetune_blocks, self.layout.activations) if kind in self.capture else None
-                )
-                X, stats = features.extract(
-                    self.encoder(kind),
-                    part,
-                    self.layout.features,
-                    s.batch_size,
-                    s.num_workers,
-                    progress=self.progress,
-                    also_activations=also,
-                )
-            elif source == "clip-text":
-                X, stats = features.extract_text(
-                    self.encoder("clip-text"),
-                    part["product_name"].tolist(),
-                    self.layout.features,
-                    progress=self.progress,
-                )
-            elif source == "pixels":
-                X, stats = features.extract_pixels(
-                    part,
-                    self.layout.features,
-                    progress=self.progress,
-                    decode_min_side=s.decode_min_side,
-                )
-            else:
-                raise ValueError(f"unknown feature source {source!r}; known: {', '.join(SOURCES)}")
-            self._add_stats(source, stats)
-            for i, vec in zip(missing, X):
-                memo[keys[i]] = vec
+            with timing.step(f"features {source}"):
+                self._compute(source, rows, keys, missing, memo)
         return np.stack([memo[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def _compute(self, source: str, rows: pd.DataFrame, keys: list, missing: list, memo: dict):
+        """Features of ``rows.iloc[missing]`` into ``memo`` (disk cache, else encoder)."""
+        part = rows.iloc[missing]
+        s = self.settings
+        if source in ("clip-image", "vgg16-image"):
+            kind = source.split("-")[0]
+            also = (s.finetune_blocks, self.layout.activations) if kind in self.capture else None
+            X, stats = features.extract(
+                self.encoder(kind),
+                part,
+                self.layout.features,
+                s.batch_size,
+                s.num_workers,
+                progress=self.progress,
+                also_activations=also,
+            )
+        elif source == "clip-text":
+            X, stats = features.extract_text(
+                self.encoder("clip-text"),
+                part["product_name"].tolist(),
+                self.layout.features,
+                progress=self.progress,
+            )
+        elif source == "pixels":
+            X, stats = features.extract_pixels(
+                part,
+                self.layout.features,
+                progress=self.progress,
+                decode_min_side=s.decode_min_side,
+            )
+        else:
+            raise ValueError(f"unknown feature source {source!r}; known: {', '.join(SOURCES)}")
+        self._add_stats(source, stats)
+        for i, vec in zip(missing, X):
+            memo[keys[i]] = vec
 
     def _keys(self, source: str, rows: pd.DataFrame) -> list[str]:
         if source == "clip-text":
@@ -517,6 +520,125 @@ class Panel:
     def y(self, rows: pd.DataFrame) -> np.ndarray:
         return features.label_ids(rows["label"], self.classes)
 
+    def class_embeddings(self) -> np.ndarray:
+        """The classes' prompt embeddings through the CLIP text tower (``class_embeddings``)."""
+        return class_embeddings(self)
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What a fit records of an encoder (its name and identity, and a text tower's temperature),
+    without the encoder."""
+
+    name: str
+    identity: str
+    temperature: float | None = None
+    temperature_source: str | None = None
+
+
+class CachedPanel:
+    """A ``Panel`` reduced to what refitting the ``cache_only`` candidates reads: settings, classes,
+    the cached features of some rows, the encoders' names and identities, the class prompt
+    embeddings. No encoder and no file: it is what worker processes receive (``from_panel``)."""
+
+    progress = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        classes: list[str],
+        split_id: str,
+        vectors: dict[str, tuple[list[str], np.ndarray]],
+        encoders: dict[str, EncoderInfo],
+        prompt_embeddings: np.ndarray | None = None,
+    ) -> None:
+        self.settings, self.classes, self.split_id = settings, list(classes), split_id
+        self.vectors, self.encoders = vectors, encoders
+        self.prompt_embeddings = prompt_embeddings
+        self._index = {s: {k: i for i, k in enumerate(keys)} for s, (keys, _) in vectors.items()}
+
+    @classmethod
+    def from_panel(cls, panel: Panel, names: list[str], rows: pd.DataFrame) -> CachedPanel:
+        """Everything ``names`` read on ``rows``, computed here (features from the caches, encoder
+        identities, prompt embeddings for zero-shot)."""
+        unfit = [n for n in names if not cache_only(n)]
+        if unfit:
+            raise ValueError(f"{unfit} read more than cached features: they are refitted in place")
+        sources = needs(names)
+        vectors = {}
+        for source in SOURCES:
+            if source in sources and source != "text":
+                X = panel.features(source, rows)
+                keys = panel._keys(source, rows)
+                unique = dict(zip(keys, range(len(keys))))  # last row of each key, as the memo
+                vectors[source] = (list(unique), X[list(unique.values())])
+        kinds = {k for n in names for k in _kinds(_all_inputs(n))}
+        if "clip-text-tower" in sources:
+            kinds |= {"clip", "clip-text"}
+        encoders = {
+            k: EncoderInfo(
+                panel.encoder(k).name,
+                panel.encoder(k).identity,
+                getattr(panel.encoder(k), "temperature", None),
+                getattr(panel.encoder(k), "temperature_source", None),
+            )
+            for k in kinds
+        }
+        prompts = None
+        if "clip-text-tower" in sources:
+            with parallel.limited(parallel.SMALL_FIT_THREADS):  # as ``fit`` computes them
+                prompts = panel.class_embeddings()
+        return cls(panel.settings, panel.classes, panel.split_id, vectors, encoders, prompts)
+
+    def encoder(self, kind: str) -> EncoderInfo:
+        if kind not in self.encoders:
+            raise KeyError(f"encoder {kind!r} was not recorded for these refits")
+        return self.encoders[kind]
+
+    def features(self, source: str, rows: pd.DataFrame):
+        if source == "text":
+            return features.product_text(rows)
+        keys, X = self.vectors[source]
+        index = self._index[source]
+        return X[[index[k] for k in self._keys(source, rows)]]
+
+    _keys = Panel._keys
+    inputs = Panel.inputs
+    y = Panel.y
+
+    def class_embeddings(self) -> np.ndarray:
+        if self.prompt_embeddings is None:
+            raise KeyError("the class prompt embeddings were not recorded for these refits")
+        return self.prompt_embeddings
+
+
+def cache_only(name: str) -> bool:
+    """True when fitting ``name`` reads cached features only (no encoder pass, no activations):
+    heads without augmented views, probes, TF-IDF, zero-shot, and late fusions of such members."""
+    c = CANDIDATES[name]
+    if c.family == "late-fusion":
+        return all(cache_only(m) for m in c.members)
+    return c.family in ("probe", "tfidf", "zeroshot") or (c.family == "head" and not c.augment)
+
+
+def _all_inputs(name: str) -> set[str]:
+    c = CANDIDATES[name]
+    out = set(c.inputs)
+    for m in c.members:
+        out |= _all_inputs(m)
+    if c.family == "zeroshot":
+        out |= {"clip-image", "clip-text"}
+    return out
+
+
+def _kinds(sources) -> set[str]:
+    """Encoder kinds behind feature ``sources`` (``clip``, ``vgg16``, ``clip-text``)."""
+    return {
+        s.split("-")[0] if s != "clip-text" else "clip-text"
+        for s in sources
+        if s not in ("text", "pixels")
+    }
+
 
 def prepare(
     panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame
@@ -565,7 +687,8 @@ def fit_all(
     for name in bar(fit_order(resolve(names)), desc="fit candidates", disable=not progress):
         out[name] = fit(name, panel, train_rows, val_rows, fitted=out)
         if layout is not None:
-            out[name].save(layout.candidate(name))
+            with timing.step(f"save {name}"):
+                out[name].save(layout.candidate(name))
     return {n: out[n] for n in resolve(names)}
 
 
@@ -1061,12 +1184,7 @@ def load(name: str, panel: Panel) -> Fitted:
 
 # --------------------------------------------------------------------------- fitting
 def _identities(panel: Panel, sources) -> dict[str, str]:
-    kinds = {
-        s.split("-")[0] if s != "clip-text" else "clip-text"
-        for s in sources
-        if s not in ("text", "pixels")
-    }
-    return {k: panel.encoder(k).identity for k in sorted(kinds)}
+    return {k: panel.encoder(k).identity for k in sorted(_kinds(sources))}
 
 
 def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np.ndarray:
@@ -1094,9 +1212,14 @@ def fit(
     test rows).
 
     ``fitted``: candidates already fitted on the same rows, reused as fusion members. The result
-    records the encoders it read (names and identities) and their precision.
+    records the encoders it read (names and identities) and their precision. Candidates that read
+    cached features only (``cache_only``: small matrices) are fitted with
+    ``parallel.SMALL_FIT_THREADS`` threads, wherever they are fitted, so that a refit in a worker
+    process gives the same numbers as one here.
     """
-    out = _fit(name, panel, train_rows, val_rows, fitted)
+    threads = parallel.SMALL_FIT_THREADS if cache_only(name) else None
+    with timing.step(f"fit {name}"), parallel.limited(threads):
+        out = _fit(name, panel, train_rows, val_rows, fitted)
     out.info["encoder_names"] = {k: panel.encoder(k).name for k in out.encoders}
     out.info["precision"] = panel.settings.precision
     out.info["decode_min_side"] = panel.settings.decode_min_side
@@ -1172,7 +1295,7 @@ def _fit(
             **base,
             info={},
             encoders=_identities(panel, ("clip-image", "clip-text")),
-            class_embeddings=class_embeddings(panel),
+            class_embeddings=panel.class_embeddings(),
             temperature=text.temperature,
         )
         val = fitted.predict_proba(panel, val_rows)

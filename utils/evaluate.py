@@ -7,7 +7,12 @@
   says how every interval was made; it goes into ``metrics.json``.
 - Paired comparisons on the same test images: McNemar's exact test (binomial test on the
   discordant images; it assumes independent images) and a paired cluster-bootstrap interval of
-  the accuracy difference (which does not).
+  the accuracy difference (which does not). Each family of tests (every candidate against one
+  reference; the improvements against their frozen heads) also gets Holm-adjusted p-values
+  (``holm``), stored beside the raw ones as ``holm_p``.
+- Refits (repeated splits, label budget) read cached features only and run in parallel worker
+  processes (``n_jobs``, default one per core; ``utils.parallel``), with the same results as one
+  after the other.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from . import parallel, timing
 from .progress import bar
 
 LEVEL = 0.95
@@ -109,11 +115,12 @@ def bootstrap(
     seed: int = 0,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Bootstrap distributions of accuracy and macro-F1 for each model, all on the same resamples."""
-    W, codes = resample_weights(groups, len(y_true), n_boot, seed)
-    out = {}
-    for name, pred in preds.items():
-        acc, f1 = _scores(W @ _confusions(y_true, pred, codes, n_classes), n_classes)
-        out[name] = {"accuracy": acc, "macro_f1": f1}
+    with timing.step("bootstrap"):
+        W, codes = resample_weights(groups, len(y_true), n_boot, seed)
+        out = {}
+        for name, pred in preds.items():
+            acc, f1 = _scores(W @ _confusions(y_true, pred, codes, n_classes), n_classes)
+            out[name] = {"accuracy": acc, "macro_f1": f1}
     return out
 
 
@@ -156,6 +163,31 @@ def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     }
 
 
+def holm(pvalues: dict) -> dict:
+    """Holm's step-down adjustment of a family of p-values (``{name: p}``), same keys.
+
+    Sorted ascending, the i-th smallest of m is multiplied by (m - i + 1), made non-decreasing
+    along that order, and capped at 1. Controls the family-wise error rate without assuming the
+    tests are independent; a test reads "significant at 5%" only if its adjusted p is below 0.05.
+    """
+    names = sorted(pvalues, key=lambda n: (pvalues[n], str(n)))
+    m, out, running = len(names), {}, 0.0
+    for i, name in enumerate(names):
+        running = max(running, min(1.0, (m - i) * float(pvalues[name])))
+        out[name] = running
+    return {n: out[n] for n in pvalues}
+
+
+def add_holm(paired: dict) -> dict:
+    """Add ``holm_p`` (and ``holm_tests``, the family size) to each ``paired[name]["mcnemar"]``:
+    the family is every test in ``paired``. Returns ``paired``."""
+    adjusted = holm({n: p["mcnemar"]["p_value"] for n, p in paired.items()})
+    for name, p in paired.items():
+        p["mcnemar"]["holm_p"] = adjusted[name]
+        p["mcnemar"]["holm_tests"] = len(adjusted)
+    return paired
+
+
 def compare(
     y_true: np.ndarray,
     predictions: dict[str, np.ndarray],
@@ -169,8 +201,9 @@ def compare(
     """Every model on the same test images: ``(table, details, paired)``.
 
     ``table``: accuracy and macro-F1 with cluster-bootstrap intervals; ``details``: per-class scores
-    and confusion; ``paired[name]``: McNemar's test against ``reference`` and the paired interval of
-    the accuracy difference (name minus reference).
+    and confusion; ``paired[name]``: McNemar's test against ``reference`` (``p_value`` raw,
+    ``holm_p`` Holm-adjusted over every candidate tested against ``reference`` here) and the paired
+    interval of the accuracy difference (name minus reference).
     """
     n_classes = len(classes)
     dists = bootstrap(y_true, predictions, n_classes, groups, n_boot, seed)
@@ -202,7 +235,7 @@ def compare(
                 "difference_low": lo,
                 "difference_high": hi,
             }
-    return pd.DataFrame(rows).T, details, paired
+    return pd.DataFrame(rows).T, details, add_holm(paired)
 
 
 # --------------------------------------------------------------------------- repeated splits
@@ -228,6 +261,12 @@ def summarize_repeats(accuracies: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- labels per category
+def _per_category(rows: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``k`` rows of each category (all where fewer), drawn with ``rng``, in ``rows``' order."""
+    picks = [g.index[rng.permutation(len(g))[:k]] for _, g in rows.groupby("label")]
+    return rows.loc[np.concatenate(picks)].sort_index()
+
+
 def budget_draws(
     train: pd.DataFrame, ks: list, draws: int, seed: int
 ) -> list[tuple[object, int, pd.DataFrame]]:
@@ -239,17 +278,39 @@ def budget_draws(
             out.append(("all", 0, train))
             continue
         for d in range(draws):
-            rng = np.random.default_rng([seed, int(k), d])
-            picks = [g.index[rng.permutation(len(g))[: int(k)]] for _, g in train.groupby("label")]
-            out.append((int(k), d, train.loc[np.concatenate(picks)].sort_index()))
+            out.append(
+                (int(k), d, _per_category(train, int(k), np.random.default_rng([seed, int(k), d])))
+            )
+    return out
+
+
+def budget_subsets(
+    train: pd.DataFrame, val: pd.DataFrame, ks: list, draws: int, seed: int
+) -> list[tuple[object, int, pd.DataFrame, pd.DataFrame]]:
+    """``(k, draw, train_rows, val_rows)``: the training draws of ``budget_draws`` and, with each,
+    ``k`` validation rows per category drawn from ``val`` (all of them where fewer; seeded by
+    ``(seed, k, draw)`` like the training draw, on a stream of its own), so that a refit at ``k``
+    reads at most ``k`` labels per category for training and ``k`` more for choosing its settings.
+    ``k="all"`` keeps the whole validation split."""
+    out = []
+    for k, d, rows in budget_draws(train, ks, draws, seed):
+        if k == "all":
+            out.append((k, d, rows, val))
+        else:
+            out.append(
+                (k, d, rows, _per_category(val, int(k), np.random.default_rng([seed, k, d, 1])))
+            )
     return out
 
 
 def summarize_budget(records: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation, min, max of test accuracy per candidate and ``k`` (labelled images per category)."""
-    table = records.groupby(["candidate", "k"], sort=False)["accuracy"].agg(
-        ["mean", "std", "min", "max", "count"]
-    )
+    """Mean, standard deviation, min, max of test accuracy per candidate and ``k`` (labelled images
+    per category), with the labels each refit read (means of the draws: train, val, both)."""
+    grouped = records.groupby(["candidate", "k"], sort=False)
+    table = grouped["accuracy"].agg(["mean", "std", "min", "max", "count"])
+    labels = [c for c in ("labelled_train", "labelled_val", "labelled") if c in records]
+    if labels:
+        table = table.join(grouped[labels].mean())
     return table.reset_index()
 
 
@@ -276,7 +337,80 @@ def time_inference(
 # --------------------------------------------------------------------------- the panel on the test split
 def panel_predictions(panel, fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Class probabilities of every fitted candidate on ``rows`` (cached features)."""
-    return {name: f.predict_proba(panel, rows) for name, f in fitted.items()}
+    out = {}
+    for name, f in fitted.items():
+        with timing.step(f"predict {name}"):
+            out[name] = f.predict_proba(panel, rows)
+    return out
+
+
+def refit(
+    panel, names: list[str], train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame
+) -> dict[str, dict]:
+    """Fit ``names`` on ``train`` (settings chosen on ``val``; fusion members fitted once, shared)
+    and score them on ``test``: ``{name: {accuracy, labelled_train, labelled_val}}``.
+
+    One task of the repeated splits and the label budget; ``panel`` may be a ``CachedPanel`` (in a
+    worker process) or the run's ``Panel``.
+    """
+    from .candidates import cache_only, fit, fit_order
+
+    y_test = panel.y(test)
+    threads = parallel.SMALL_FIT_THREADS if all(cache_only(n) for n in names) else None
+    done, out = {}, {}
+    with parallel.limited(threads):
+        for name in fit_order(names):
+            f = done[name] = fit(name, panel, train, val, fitted=done)
+            with timing.step(f"predict {name}"):
+                accuracy = float(np.mean(f.predict_proba(panel, test).argmax(1) == y_test))
+            out[name] = {
+                "accuracy": accuracy,
+                "labelled_train": int(f.info.get("labelled_train", len(train))),
+                "labelled_val": int(f.info.get("labelled_val", len(val))),
+            }
+    return out
+
+
+def _refits(
+    panel,
+    names: list[str],
+    rows: pd.DataFrame,
+    parts: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
+    n_jobs: int | None,
+    desc: str,
+    progress: bool,
+) -> tuple[list[dict[str, dict]], dict]:
+    """``refit`` of ``names`` on each ``(train, val, test)`` of ``parts``, in task order.
+
+    Candidates reading cached features only (``candidates.cache_only``) are refitted in ``n_jobs``
+    worker processes on a ``CachedPanel`` of ``rows`` (their features computed here, once); the
+    others (augmented views, fine-tuning: they need the encoders) one after the other here.
+    Returns the results and how they ran (processes, candidates refitted here).
+    """
+    from .candidates import CachedPanel, cache_only
+
+    light = [n for n in names if cache_only(n)]
+    heavy = [n for n in names if n not in light]
+    results: list[dict[str, dict]] = [{} for _ in parts]
+    used = 0
+    with bar(total=len(parts) * (bool(light) + bool(heavy)), desc=desc, disable=not progress) as pb:
+        if light:
+            with timing.step("cached features"):
+                cached = CachedPanel.from_panel(panel, light, rows)
+            tasks = [(cached, light, tr, va, te) for tr, va, te in parts]
+            done, used = parallel.run(refit, tasks, n_jobs, progress=pb.update)
+            for r, d in zip(results, done):
+                r.update(d)
+        for r, (tr, va, te) in zip(results, parts) if heavy else ():
+            r.update(refit(panel, heavy, tr, va, te))
+            pb.update(1)
+    how = {
+        "processes": used,
+        "in_workers": light,
+        "in_notebook": heavy,
+        "small_fit_threads": parallel.SMALL_FIT_THREADS,
+    }
+    return [{n: r[n] for n in names} for r in results], how
 
 
 def panel_repeats(
@@ -285,26 +419,25 @@ def panel_repeats(
     names: list[str],
     splits: dict[int, np.ndarray],
     progress: bool = True,
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Test accuracy of each candidate retrained on each of ``splits`` (``{seed: split name per row}``).
 
     Every split reselects epochs / ``C`` / weights on its own validation part; features come from the cache.
     Fusion members fitted on a split are shared with the fusion candidates of that split, not fitted twice.
+    Splits are refitted in ``n_jobs`` processes (None: one per core; 1: here, one after the other),
+    with the same results whatever ``n_jobs``. ``.attrs["parallel"]`` says how they ran.
     """
-    from .candidates import fit, fit_order
-
-    y = panel.y(rows)
-    out = []
-    for seed, parts in bar(splits.items(), desc="repeated splits", disable=not progress):
-        part = {name: rows[parts == name] for name in ("train", "val", "test")}
-        accuracies, done = {"seed": seed}, {}
-        for name in fit_order(names):
-            f = done[name] = fit(name, panel, part["train"], part["val"], fitted=done)
-            accuracies[name] = float(
-                np.mean(f.predict_proba(panel, part["test"]).argmax(1) == y[parts == "test"])
-            )
-        out.append({"seed": seed, **{n: accuracies[n] for n in names}})
-    return pd.DataFrame(out).set_index("seed")
+    seeds = list(splits)
+    parts = [tuple(rows[splits[s] == name] for name in ("train", "val", "test")) for s in seeds]
+    with timing.step("repeated splits"):
+        results, how = _refits(panel, names, rows, parts, n_jobs, "repeated splits", progress)
+    out = pd.DataFrame(
+        [{"seed": s, **{n: r[n]["accuracy"] for n in names}} for s, r in zip(seeds, results)],
+        columns=["seed", *names],
+    ).set_index("seed")
+    out.attrs["parallel"] = how
+    return out
 
 
 def label_budget(
@@ -317,33 +450,75 @@ def label_budget(
     draws: int,
     seed: int,
     progress: bool = True,
+    n_jobs: int | None = None,
+    fitted: dict | None = None,
 ) -> pd.DataFrame:
     """Test accuracy of ``names`` refitted on ``k`` labelled training images per category (``draws`` draws per k).
 
-    Settings are chosen on the full validation split, as for the headline fits; fusion members are
-    fitted once per draw and shared. Returns one record per (candidate, k, draw).
+    Settings (``C``, epochs, fusion weight) are chosen on ``k`` validation products per category
+    drawn from the validation split (``budget_subsets``; ``k="all"``: the whole split), so every
+    label a refit reads is counted: each record carries ``labelled_train``, ``labelled_val`` and
+    their sum ``labelled``. Fusion members are fitted once per draw and shared. At ``k="all"`` the
+    candidates of ``fitted`` trained on these same rows (notebook 04's) are read, not refitted
+    (``refit`` False). Draws are refitted in ``n_jobs`` processes (see ``panel_repeats``).
+    Returns one record per (candidate, k, draw).
     """
-    from .candidates import fit, fit_order
-
-    y_test = panel.y(test)
+    subsets = budget_subsets(train, val, ks, draws, seed)
+    reuse = {
+        n: f
+        for n, f in (fitted or {}).items()
+        if n in names
+        and f.split_id == panel.split_id
+        and f.info.get("labelled_train") == len(train)
+        and f.info.get("labelled_val", len(val)) in (len(val), 0)
+    }
+    todo = [
+        (k, d, tr, va) for k, d, tr, va in subsets if not (k == "all" and set(names) <= set(reuse))
+    ]
+    with timing.step("label budget"):
+        rows = pd.concat([train, val, test])
+        results, how = _refits(
+            panel,
+            names,
+            rows,
+            [(tr, va, test) for _, _, tr, va in todo],
+            n_jobs,
+            "label budget",
+            progress,
+        )
+        by_draw = {(k, d): r for (k, d, _, _), r in zip(todo, results)}
+        y_test = panel.y(test)
+        for k, d, tr, va in subsets:
+            if (k, d) not in by_draw:
+                by_draw[k, d] = {}
+                for n in names:
+                    with timing.step(f"predict {n}"):
+                        pred = reuse[n].predict_proba(panel, test).argmax(1)
+                    by_draw[k, d][n] = {
+                        "accuracy": float(np.mean(pred == y_test)),
+                        "labelled_train": int(reuse[n].info.get("labelled_train", len(tr))),
+                        "labelled_val": int(reuse[n].info.get("labelled_val", len(va))),
+                        "refit": False,
+                    }
     records = []
-    for k, d, subset in bar(
-        budget_draws(train, ks, draws, seed), desc="label budget", disable=not progress
-    ):
-        done: dict = {}
-        for name in fit_order(names):
-            f = done[name] = fit(name, panel, subset, val, fitted=done)
-            acc = float(np.mean(f.predict_proba(panel, test).argmax(1) == y_test))
+    for k, d, _, _ in subsets:
+        for n in names:
+            r = by_draw[k, d][n]
             records.append(
                 {
-                    "candidate": name,
+                    "candidate": n,
                     "k": k,
                     "draw": d,
-                    "labelled_train": len(subset),
-                    "accuracy": acc,
+                    "labelled_train": r["labelled_train"],
+                    "labelled_val": r["labelled_val"],
+                    "labelled": r["labelled_train"] + r["labelled_val"],
+                    "accuracy": r["accuracy"],
+                    "refit": r.get("refit", True),
                 }
             )
-    return pd.DataFrame(records)
+    out = pd.DataFrame(records)
+    out.attrs["parallel"] = how
+    return out
 
 
 def panel_costs(panel, fitted: dict, rows: pd.DataFrame, repeats: int = 3) -> dict:
@@ -351,14 +526,15 @@ def panel_costs(panel, fitted: dict, rows: pd.DataFrame, repeats: int = 3) -> di
     (decode, preprocess, encoders, classifier; no cache), and what was trained."""
     out = {}
     for name, f in fitted.items():
-        timing = time_inference(lambda r, f=f: f.infer(panel, r), rows, repeats)
+        with timing.step(f"timing runs {name}"):
+            measured = time_inference(lambda r, f=f: f.infer(panel, r), rows, repeats)
         devices = {str(e.device) for e in panel.loaded().values()} or {"cpu"}
         precisions = {e.precision for e in panel.loaded().values()} or {"float32"}
         out[name] = {
-            "inference_s_per_item": timing["median_s_per_item"],
-            "runs_s_per_item": timing["runs_s_per_item"],
-            "items": timing["items"],
-            "repeats": timing["repeats"],
+            "inference_s_per_item": measured["median_s_per_item"],
+            "runs_s_per_item": measured["runs_s_per_item"],
+            "items": measured["items"],
+            "repeats": measured["repeats"],
             "batch_size": panel.settings.batch_size,
             "device": ", ".join(sorted(devices)),
             "precision": ", ".join(sorted(precisions)),
@@ -423,7 +599,10 @@ def versus_frozen(
     n_boot: int,
     seed: int,
 ) -> dict:
-    """Each improvement candidate (fine-tuning, augmentation) against its frozen head, paired."""
+    """Each improvement candidate (fine-tuning, augmentation) against its frozen head, paired.
+
+    ``mcnemar["holm_p"]``: Holm-adjusted over the improvements tested here (one family).
+    """
     out = {}
     for name, base in IMPROVEMENTS.items():
         if name in predictions and base in predictions:
@@ -437,7 +616,7 @@ def versus_frozen(
                 seed=seed,
             )
             out[name] = paired[name]
-    return out
+    return add_holm(out)
 
 
 def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:

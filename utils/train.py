@@ -252,15 +252,34 @@ def fit_probe(
     """Fit ``make(C)`` on ``train`` for each ``C``; keep the one with the lowest validation
     log-loss.
 
-    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and
-    log-loss, and the whole sweep.
+    When ``make(C)`` is a scikit-learn pipeline, its steps before the classifier (scaler, TF-IDF
+    vectoriser) do not depend on ``C``: they are fitted once and shared by every ``C``'s pipeline
+    (the same numbers as refitting them each time, for a sixth of the cost).
+
+    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-loss,
+    and the whole sweep.
     """
+    from sklearn.pipeline import Pipeline
+
     labels = list(range(n_classes))
     best, sweep = None, []
     start = time.perf_counter()
+    first = make(Cs[0])
+    shared = first.steps[:-1] if isinstance(first, Pipeline) and len(first.steps) > 1 else []
+    X_train, X_val = train[0], val[0]
+    if shared:
+        prep = Pipeline(shared)  # as the whole pipeline's fit: fit_transform on training rows
+        X_train = prep.fit_transform(X_train, train[1])
+        X_val = prep.transform(X_val)
     for C in Cs:
-        est = make(C).fit(train[0], train[1])
-        proba = full_proba(est, val[0], n_classes)
+        est = first if C == Cs[0] else make(C)
+        if shared:
+            name, clf = est.steps[-1]
+            clf.fit(X_train, train[1])
+            est = Pipeline([*shared, (name, clf)])
+        else:
+            est.fit(X_train, train[1])
+        proba = full_proba(est[-1] if shared else est, X_val, n_classes)
         loss = float(log_loss(val[1], proba, labels=labels))
         acc = float(np.mean(proba.argmax(1) == np.asarray(val[1])))
         sweep.append({"C": C, "val_loss": round(loss, 4), "val_accuracy": round(acc, 4)})
