@@ -619,15 +619,19 @@ def versus_frozen(
     return add_holm(out)
 
 
-def log_loss_stats(name: str, proba: np.ndarray, y_true: np.ndarray) -> dict:
-    """Per-image cross-entropy of the true class (Figure 5) and its summary."""
+def log_loss_stats(
+    name: str, proba: np.ndarray, y_true: np.ndarray, confident: float = 0.1
+) -> dict:
+    """Per-image cross-entropy of the true class (the loss figure) and its summary; confident
+    errors give the true class less than ``confident``."""
     losses = -np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-12, 1))
     return {
         "candidate": name,
         "images": len(losses),
         "mean": float(losses.mean()),
         "median": float(np.median(losses)),
-        "confident_errors": int((losses > -np.log(0.1)).sum()),
+        "confident_threshold": confident,
+        "confident_errors": int((losses > -np.log(confident)).sum()),
         "per_image": losses.round(5).tolist(),
     }
 

@@ -523,14 +523,15 @@ def _quiet_transformers():
     """No load report (``_strict_load`` checks the loading information itself) and no bars."""
     from transformers.utils import logging as hf_logging
 
-    level = hf_logging.get_verbosity()
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
-        hf_logging.enable_progress_bar()
+        if bars:  # re-enabling bars that the environment switched off warns
+            hf_logging.enable_progress_bar()
 
 
 def _listed(keys: Iterable[str], limit: int = 6) -> str:

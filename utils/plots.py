@@ -53,9 +53,10 @@ def save_figure(
 
 def mark_stand_in(fig: plt.Figure, stand_in: str) -> None:
     """A red line above the figure: its encoder numbers are stand-ins, not CLIP's or VGG16's."""
+    top = fig.get_tightbbox(fig.canvas.get_renderer()).y1 / fig.get_figheight()  # inches / inches
     fig.text(
         0.5,
-        1.0,
+        top + 0.15 / fig.get_figheight(),
         f"STAND-IN WEIGHTS ({stand_in}): encoder numbers here say nothing about CLIP or VGG16",
         ha="center",
         va="bottom",
@@ -297,7 +298,12 @@ def augmentation_views(
 
 def _loss_limit(values, n_classes: int) -> float:
     """Top of a loss axis: the data's largest finite value or the uniform guess, whichever is higher."""
-    finite = [v for v in np.ravel(values) if np.isfinite(v)]
+    flat = (
+        np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values])
+        if len(values)
+        else []
+    )
+    finite = [float(v) for v in flat if np.isfinite(v)]
     return 1.08 * max([np.log(n_classes), *finite])
 
 
@@ -470,7 +476,8 @@ def similarity_matrix(
     image = heat.imshow(sims, cmap="viridis", aspect="auto")
     for r in range(n):
         for c in range(m):
-            heat.text(c, r, f"{sims[r, c]:.2f}", ha="center", va="center", fontsize=7, color="w")
+            value = sims[r, c] if abs(sims[r, c]) >= 0.005 else 0.0
+            heat.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
     heat.set_xticks(range(m), [_short(c, 16) for c in classes], rotation=55, ha="left", fontsize=8)
     heat.xaxis.tick_top()
     heat.set_yticks([])
@@ -578,7 +585,7 @@ def results_forest(
     order = table.sort_values("accuracy").index.tolist()
     y = np.arange(len(order))
     fig, (a, b) = plt.subplots(
-        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, gridspec_kw={"wspace": 0.05}
+        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, gridspec_kw={"wspace": 0.12}
     )
     for k, (metric, marker) in enumerate((("accuracy", "o"), ("macro_f1", "s"))):
         v = table.loc[order, metric].to_numpy(dtype=float)
@@ -782,13 +789,17 @@ def accuracy_cost(
     device: str = "",
 ) -> plt.Figure:
     """Accuracy (95% interval) against the measured milliseconds of one prediction (log scale),
-    marker by what the candidate reads, its labelled products written beside it, the best
-    trade-offs (nothing both cheaper and more accurate) joined; chance dotted."""
+    marker by what the candidate reads, the best trade-offs (nothing both cheaper and more
+    accurate) joined; every candidate named in a column on the right, best first, with the labelled
+    products it needs, a thin line to its point; chance dotted."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     names = [n for n in table.index if n in ms_per_product]
     cost = pd.Series({n: max(ms_per_product[n], 1e-3) for n in names})
     acc = table.loc[names, "accuracy"].astype(float)
     front = pareto_front(cost, acc)
-    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    fig, ax = plt.subplots(figsize=(10, 0.3 * len(names) + 2.6))
+    colours = {r: f"C{i}" for i, r in enumerate(READS)}
     for r, (label, marker) in READS.items():
         part = [n for n in names if reads.get(n) == r]
         if not part:
@@ -802,7 +813,8 @@ def accuracy_cost(
             fmt=marker,
             ms=7,
             capsize=2,
-            alpha=0.85,
+            alpha=0.8,
+            color=colours[r],
             label=label,
         )
     ax.plot(
@@ -811,29 +823,39 @@ def accuracy_cost(
         "-",
         color="#2ca02c",
         lw=2,
-        alpha=0.6,
+        alpha=0.5,
         zorder=0,
         label="best trade-offs",
     )
-    for n in names:
-        weight = "bold" if n in front else "normal"
-        ax.annotate(
-            f"{n} ({labelled.get(n, 0)} labels)",
-            (cost[n], acc[n]),
-            xytext=(5, 4),
-            textcoords="offset points",
-            fontsize=7,
-            weight=weight,
-        )
     chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 3)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    low, high = cost.min() / 1.6, cost.max() * 1.6
     ax.set(
         ylim=(0, 1.02),
+        xlim=(low, high),
         ylabel="test accuracy (95% CI)",
-        xlabel="milliseconds per product, whole prediction from the file"
+        xlabel="milliseconds per product, the whole prediction from the file"
         + (f" ({device})" if device else ""),
     )
-    ax.legend(fontsize=8, loc="lower right")
+    order = sorted(names, key=lambda n: -acc[n])
+    ys = np.linspace(0.98, 0.02, len(order)) if len(order) > 1 else [0.5]
+    for n, y in zip(order, ys):
+        ax.annotate(
+            f"{n} ({labelled.get(n, 0)} labels)",
+            xy=(cost[n], acc[n]),
+            xycoords="data",
+            xytext=(1.03, y),
+            textcoords="axes fraction",
+            va="center",
+            fontsize=7.5,
+            weight="bold" if n in front else "normal",
+            arrowprops=dict(arrowstyle="-", color="#bbbbbb", lw=0.6, shrinkA=0, shrinkB=3),
+        )
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Accuracy against cost (bold: on the best-trade-off line)", fontsize=10)
     fig.tight_layout()
     return fig
 

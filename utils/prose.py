@@ -76,8 +76,8 @@ def banner(number: str, metrics: dict, stand: dict[str, str], names: list[str] |
     data = metrics.get("data", {})
     if data.get("dataset") == "sample":
         lines.append(
-            f"**The bundled sample.** {data['source']}: this run checks the pipeline; its numbers "
-            "support no conclusion about the catalog."
+            f"**Data: {data['source']}.** This run checks the pipeline; its numbers support no "
+            "conclusion about the catalog."
         )
     split = metrics.get("split", {})
     if split.get("max_per_category") and number not in ("01",):
@@ -300,10 +300,15 @@ def section_data(m: dict) -> str:
     cats = d["categories"]
     status = ", ".join(f"{k}: {v}" for k, v in d["status"].items() if k != "ok" and v) or "none"
     text = f"The data: {d['source']}. " if d.get("source") else ""
+    sizes = (
+        f"{min(cats.values())} photos each"
+        if min(cats.values()) == max(cats.values())
+        else f"{min(cats.values())} to {max(cats.values())} photos"
+    )
     text += (
         f"The catalog has {d['rows']} products; at category level {d['category_level']} they fall "
-        f"into {len(cats)} usable categories of {min(cats.values())} to {max(cats.values())} "
-        f"photos ({_fig('categories')}, {_fig('examples')}). {d['usable']} photos are usable; "
+        f"into {plural(len(cats), 'usable category', 'usable categories')} of {sizes} "
+        f"({_fig('categories')}, {_fig('examples')}). {d['usable']} photos are usable; "
         f"{d['rows'] - d['usable']} rows are excluded and listed in notebook 01 ({status})."
     )
     if d.get("rare_categories"):
@@ -312,10 +317,11 @@ def section_data(m: dict) -> str:
             "usable images and are excluded as too small to split."
         )
     text += (
-        f" Perceptual hashing finds {d['duplicate_groups']} groups of near-identical photos "
-        f"({d['duplicate_images']} images, {_fig('near_duplicates')}), and TF-IDF "
-        f"{d['text_groups']} groups of near-identical descriptions ({d['text_group_images']} "
-        f"products, cosine ≥ {d['text_threshold']:g}), e.g. {d['text_group_example']}."
+        f" Perceptual hashing finds {plural(d['duplicate_groups'], 'group')} of near-identical "
+        f"photos ({d['duplicate_images']} images, {_fig('near_duplicates')}), and TF-IDF "
+        f"{plural(d['text_groups'], 'group')} of near-identical descriptions "
+        f"({d['text_group_images']} products, cosine ≥ {d['text_threshold']:g})"
+        + (f", e.g. {d['text_group_example']}." if d["text_groups"] else ".")
     )
     return text + "\n"
 
@@ -417,7 +423,7 @@ def decode_sentence(decode: dict) -> str:
             "; against the reference pipeline on a full decode, the normalised input differs by "
             + listing(
                 f"{k}: {pct(v['rel_l2_median'], 2)} median and {pct(v['rel_l2_p95'], 2)} at the "
-                f"95th percentile (relative L2, {v['images']} photos)"
+                f"95th percentile (relative L2, {int(v['images'])} photos)"
                 for k, v in parity.items()
             )
         )
@@ -534,7 +540,8 @@ def headline(ev: dict) -> str:
     significant = mc["p_value"] < alpha
     excludes = lo > 0 or hi < 0
     text = (
-        f"{a} minus {b}: {points_interval(diff, lo, hi)} (paired {_level(ev)} interval). "
+        f"{a} minus {b}: {points(diff)} points, paired {_level(ev)} interval {points(lo)} to "
+        f"{points(hi)}. "
         f"{a} alone is right on {mc['a_wrong_b_right']} test products, {b} alone on "
         f"{mc['a_right_b_wrong']}; McNemar's exact test gives p = {pvalue(mc['p_value'])}. "
     )
@@ -607,8 +614,9 @@ def section_explanations(m: dict) -> str:
         )
     if ex.get("lime_seconds_per_image"):
         text += (
-            f"SHAP ({_fig('shap')}, {ex.get('shap', {}).get('masker', 'blur masker')}, "
-            f"{st.get('shap_max_evals', '?')} evaluations) explains one image per category. One "
+            f"SHAP ({_fig('shap')}: Partition explainer, {ex.get('shap', {}).get('masker', 'blur')}"
+            f", {st.get('shap_max_evals', '?')} evaluations per image) explains one image per "
+            "category. One "
             f"LIME explanation took {seconds(ex['lime_seconds_per_image'])} and one SHAP "
             f"explanation {seconds(ex['shap_seconds_per_image'])}."
         )
@@ -700,8 +708,8 @@ def explanation_verdict(summary: dict) -> str:
 
 
 def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
-    parts = []
     fill = deletion.get("fill")
+    parts = [f"Deleted {unit} are filled with {fill}." if fill else ""]
     for method, f in deletion["faithfulness"].items():
         gain = f"{f['mean_gain']:+.3f} (CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
         if f["gain_low"] > 0 and f["wilcoxon_p"] < alpha:
@@ -713,12 +721,11 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
         parts.append(
             f"{method}: deleting its most important {unit} first lowers the area under the "
             "deletion "
-            f"curve by {gain} against random orders"
-            + (f" (deleted {unit} filled with {fill})" if fill else "")
-            + f"; better on {f['better_on']} of {f['images']}, Wilcoxon p = "
+            f"curve by {gain} against random orders; better on {f['better_on']} of "
+            f"{f['images']}, Wilcoxon p = "
             f"{pvalue(f['wilcoxon_p'])}: {word}."
         )
-    return parts
+    return [p for p in parts if p]
 
 
 def improvements_text(evaluation: dict, training: dict) -> str:
@@ -747,16 +754,15 @@ def section_improvements(m: dict) -> str:
 
     ev, tr = m.get("evaluation", {}), m.get("training", {})
     text = (
-        "The original note names its limits (a few hundred training photos, a frozen encoder) "
-        "and proposes fine-tuning and augmentation; both are measured here against the frozen "
-        "head they extend, on the same test products.\n\n"
+        "The original note proposes fine-tuning and augmentation as its improvements; both are "
+        "measured here against the frozen head they extend, on the same test products.\n\n"
     )
     frozen = ev.get("versus_frozen", {})
     if not frozen:
         return text + "Neither fine-tuning nor augmentation was part of this run's panel.\n"
     ft, t = tr.get("finetune", {}), ev["table"]
     text += (
-        f"Fine-tuning trains the last {ft.get('blocks', '?')} block(s) of the encoder with the "
+        f"Fine-tuning trains the last {plural(ft.get('blocks', 0), 'block')} of the encoder with the "
         f"head (AdamW, encoder learning rate {ft.get('encoder_lr', '?')}, head "
         f"{ft.get('head_lr', '?')}) on cached activations of the frozen part; augmentation adds "
         f"{ft.get('views', '?')} views per training photo ({_fig('augmentation')}; "
@@ -888,11 +894,17 @@ def _agreement_word(rho: float) -> str:
 
 def text_verdict(summary: dict, alpha: float = 0.05) -> str:
     """Plain-language reading of the word explanations' checks and of the fusions' photo/text
-    split (notebook 06, the note)."""
+    split (notebook 06, the note): one paragraph per candidate."""
+    return "\n\n".join(text_verdicts(summary, alpha))
+
+
+def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
     from .explain_text import reads
 
-    parts = []
+    paragraphs = []
     for name, s in summary.get("text", {}).items():
+        parts = []
+        paragraphs.append(parts)
         st = s["stability"]
         k, thr = st["settings"]["top_k"], st["settings"]["threshold"]
         medians = st["median_jaccard"]
@@ -935,9 +947,15 @@ def text_verdict(summary: dict, alpha: float = 0.05) -> str:
         err = s.get("errors")
         if err:
             line = f"It misclassifies {err['misclassified']} of {err['tested']} test products"
-            right = err.get("photo_right") or {}
+            right = sorted((err.get("photo_right") or {}).items(), key=lambda kv: -kv[1])
             if err["misclassified"] and right:
-                line += "; on those, " + ", ".join(f"{n} is right on {v}" for n, v in right.items())
+                best = [(n, v) for n, v in right[: len(right[:3])] if v]
+                line += (
+                    "; on those, the photo candidates right most often are "
+                    + listing(f"{n} ({v})" for n, v in best)
+                    if best
+                    else "; no photo candidate gets any of them right"
+                )
             parts.append(line + ".")
         t = s.get("timing")
         if t and t.get("median_seconds") is not None:
@@ -947,6 +965,8 @@ def text_verdict(summary: dict, alpha: float = 0.05) -> str:
                 f"{t['num_samples']} copies."
             )
     for name, f in summary.get("fusion", {}).items():
+        parts = []
+        paragraphs.append(parts)
         per = f["per_category"]
         lo = min(per, key=lambda c: per[c]["photo_share"]) if per else None
         hi = max(per, key=lambda c: per[c]["photo_share"]) if per else None
@@ -970,7 +990,7 @@ def text_verdict(summary: dict, alpha: float = 0.05) -> str:
                 f"{d['fused_with_photo']}, and is right on {d['fused_right']}"
             )
         parts.append(line + ".")
-    return " ".join(parts)
+    return [" ".join(p) for p in paragraphs]
 
 
 def section_deployed(m: dict) -> str:
