@@ -48,6 +48,9 @@ ORIGINAL = {
     },
 }
 
+# The original note's settings the report shows beside its own (labelled as the note's).
+ORIGINAL_SETTINGS = {"lime_samples": 100}
+
 VERDICTS = {
     "confirmed": "the run's 95% interval lies inside the note's value ± its tolerance "
     "(accuracies), "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import figures
-from .decision import VERDICTS
+from .decision import ORIGINAL_SETTINGS, VERDICTS
 from .formatting import (
     interval,
     listing,
@@ -594,8 +594,13 @@ def section_explanations(m: dict) -> str:
         f"LIME explains {ex['candidate']} as a whole (pixels → encoder → classifier): about "
         f"{st['n_segments']} {st['segmentation'].upper()} superpixels, each perturbed copy through "
         f"the encoder, hidden superpixels filled with {fill_words(st.get('hide_color'))}. "
-        f"{_fig('lime')} uses {ex['lime_samples']} perturbed copies per image, beside the original "
-        f"note's setting of {st['note_samples']} (`num_samples` in this run). "
+        f"{_fig('lime')} uses {ex['lime_samples']} perturbed copies per image (the count the "
+        f"stability check chose), beside the {st['note_samples']} copies of `num_samples`"
+        + (
+            " (the original note's setting). "
+            if st["note_samples"] == ORIGINAL_SETTINGS["lime_samples"]
+            else f" (the original note used {ORIGINAL_SETTINGS['lime_samples']}). "
+        )
     )
     for e in ex["examples"]:
         text += (
