@@ -162,7 +162,7 @@ def test_refits_in_parallel_processes_equal_the_sequential_ones(panel, small_spl
         one = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
         two = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=2)
     assert two.attrs["parallel"]["processes"] == 2, "really in two processes"
-    assert two.attrs["parallel"]["in_notebook"] == ["clip-head-aug"], "views need the encoder"
+    assert two.attrs["parallel"]["need_encoders"] == ["clip-head-aug"], "views need the encoder"
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     assert list(two.columns) == names and list(two.index) == list(others)
     steps = rec.to_dict()["steps"]
@@ -253,6 +253,13 @@ def test_the_label_budget_reads_the_headline_fits_at_all(panel, small_split) -> 
     pd.testing.assert_frame_equal(
         reused.drop(columns="refit"), refitted.drop(columns="refit"), check_exact=True
     )
+    other = dict(fitted)  # a fit on other rows is not the k="all" refit: refitted
+    other["text-tfidf"] = candidates.fit(
+        "text-tfidf", panel, small_split.train.head(20), small_split.val
+    )
+    again = evaluate.label_budget(*args, progress=False, n_jobs=1, fitted=other)
+    assert again["refit"].all()
+    pd.testing.assert_frame_equal(again, refitted, check_exact=True)
 
 
 def test_a_cached_panel_holds_what_the_refits_read_and_no_encoder(panel, small_split) -> None:

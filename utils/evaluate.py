@@ -393,6 +393,8 @@ def _refits(
     heavy = [n for n in names if n not in light]
     results: list[dict[str, dict]] = [{} for _ in parts]
     used = 0
+    if not parts:
+        light = heavy = []
     with bar(total=len(parts) * (bool(light) + bool(heavy)), desc=desc, disable=not progress) as pb:
         if light:
             with timing.step("cached features"):
@@ -401,13 +403,14 @@ def _refits(
             done, used = parallel.run(refit, tasks, n_jobs, progress=pb.update)
             for r, d in zip(results, done):
                 r.update(d)
-        for r, (tr, va, te) in zip(results, parts) if heavy else ():
-            r.update(refit(panel, heavy, tr, va, te))
-            pb.update(1)
+        if heavy:
+            for r, (tr, va, te) in zip(results, parts):
+                r.update(refit(panel, heavy, tr, va, te))
+                pb.update(1)
     how = {
-        "processes": used,
-        "in_workers": light,
-        "in_notebook": heavy,
+        "processes": used,  # 1: every refit here, one after the other
+        "cached_features_only": light,  # refitted in `processes` processes
+        "need_encoders": heavy,  # refitted here (augmented views, fine-tuning)
         "small_fit_threads": parallel.SMALL_FIT_THREADS,
     }
     return [{n: r[n] for n in names} for r in results], how
@@ -470,7 +473,7 @@ def label_budget(
         if n in names
         and f.split_id == panel.split_id
         and f.info.get("labelled_train") == len(train)
-        and f.info.get("labelled_val", len(val)) in (len(val), 0)
+        and f.info.get("labelled_val") == len(val)
     }
     todo = [
         (k, d, tr, va) for k, d, tr, va in subsets if not (k == "all" and set(names) <= set(reuse))
@@ -568,7 +571,8 @@ def precision_agreement(panel, fitted: dict, rows: pd.DataFrame) -> dict:
                 cache_dir(replace(encoder, precision=precision), panel.layout.features),
                 (encoder.dim,),
             )
-            vecs = [cache.read(sha) for sha in rows["sha256"]]
+            with timing.step("precision agreement"):
+                vecs = [cache.read(sha) for sha in rows["sha256"]]
             if any(v is None for v in vecs):
                 break
             preds[precision] = f.predict_vectors(np.stack(vecs)).argmax(1)

@@ -131,9 +131,15 @@ def small_fit_threads(threads: int | None):
 
 def start_cost(processes: int) -> float:
     """Seconds to get ``processes`` workers going: about nothing where a previous batch left as many
-    running (joblib reuses them), else ``WORKER_START_S`` (they start side by side)."""
-    warm = _warm["processes"] >= processes and time.monotonic() < _warm["until"]
-    return 0.2 if warm else WORKER_START_S
+    running (joblib reuses them), else ``WORKER_START_S`` (they start side by side), longer on a
+    machine already busier than its cores (the load average: imports share the cores too)."""
+    if _warm["processes"] >= processes and time.monotonic() < _warm["until"]:
+        return 0.2
+    try:
+        busy = max(1.0, os.getloadavg()[0] / cores())
+    except (AttributeError, OSError):  # no load average (Windows)
+        busy = 1.0
+    return WORKER_START_S * busy
 
 
 def pays(task_seconds: float, tasks: int, processes: int) -> bool:

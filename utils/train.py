@@ -26,6 +26,8 @@ import torch
 from sklearn.metrics import log_loss
 from torch import nn
 
+from . import timing
+
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "rmsprop": torch.optim.RMSprop,
@@ -334,7 +336,8 @@ def compare_optimizers(
                 lr=lr,
                 **{**overrides, "patience": overrides.get("epochs", 30)},
             )
-            result = fit(config, train, val)
+            with timing.step("optimizers"):
+                result = fit(config, train, val)
             score = float(result.history["val_loss"].min())
             if best is None or score < best[0]:
                 best = (score, lr, result)
