@@ -42,8 +42,11 @@ def test_source_notebooks_have_no_outputs_and_one_parameters_cell() -> None:
         assert len(tagged) == 1, f"{nb_path.name} needs exactly one cell tagged 'parameters'"
 
 
+# Digits that are names, not values: notebooks, the original note's figures, VGG16, k, number
+# formats, a metric, LIME's scale and the late fusion's formula.
 ALLOWED_DIGITS = re.compile(
-    r"^# \d\d ·|notebooks? \d\d|original note's Figures? [\d, and]+|VGG16|\bk\b"
+    r"(?i)^# \d\d ·|notebooks? \d\d|\(0\d\)|original note's Figures? [\d, and]+|VGG16|\bk\b"
+    r"|b?float(16|32)|2-D|macro-F1|\[-1, 1\]|\(1 - w\)"
 )
 
 

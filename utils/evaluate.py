@@ -850,6 +850,11 @@ def summary(
             }
         },
         "precision_agreement": precision_agreement(panel, fitted, test),
+        "refits": {
+            "repeated_splits": repeats.attrs.get("parallel"),
+            "label_budget": budget.attrs.get("parallel"),
+            "threads": parallel.thread_settings(),
+        },
     }
     out["claims"] = decision.claims(out, training, stand_in)
     out["recommendation"] = decision.recommend(out, training, n_val, exclude=stand_in)

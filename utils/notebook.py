@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import formatting, plots, prose, runs
+from . import formatting, plots, prose, runs, timing
 
 PARAMETERS = (
     "profile",
@@ -44,7 +44,7 @@ class Session:
     weights: dict[str, str | None]
     names: list[str] | None = None
     banner: str = ""
-    facts: dict = field(default_factory=dict)
+    timer: timing.Recorder = field(default_factory=timing.Recorder)
 
     @property
     def metrics_path(self) -> Path:
@@ -77,11 +77,18 @@ class Session:
         stand = self.stand_in
         if candidates is not None:
             stand = stand if self.stand_in_candidates(candidates) else None
-        return plots.save_figure(fig, key, self.figures_dir, stand_in=stand)
+        with timing.step("figures"):
+            return plots.save_figure(fig, key, self.figures_dir, stand_in=stand)
 
     def record(self, section: str, values: dict, split_id: str | None = None) -> dict:
-        """Write ``values`` as this notebook's ``section`` of the metrics file."""
-        stamped = {"profile": self.profile, "seed": self.seed, **values}
+        """Write ``values`` as this notebook's ``section`` of the metrics file, with where the
+        notebook's time went so far (``timings``: the steps ``utils.timing`` recorded)."""
+        stamped = {
+            "profile": self.profile,
+            "seed": self.seed,
+            **values,
+            "timings": self.timer.to_dict(),
+        }
         return runs.record(self.metrics_path, section, stamped, split_id=split_id)
 
     def notes(self):
@@ -107,6 +114,7 @@ def start(number: str, params: dict, show: bool = True) -> Session:
         weights={"clip": p["clip_model"], "vgg16": p["vgg_weights"]},
         names=list(p["models"]) if p["models"] is not None else None,
     )
+    session.timer.start()
     if number == "01":
         runs.start(
             session.metrics_path,
