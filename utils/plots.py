@@ -585,7 +585,7 @@ def results_forest(
     order = table.sort_values("accuracy").index.tolist()
     y = np.arange(len(order))
     fig, (a, b) = plt.subplots(
-        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, gridspec_kw={"wspace": 0.12}
+        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, layout="constrained"
     )
     for k, (metric, marker) in enumerate((("accuracy", "o"), ("macro_f1", "s"))):
         v = table.loc[order, metric].to_numpy(dtype=float)
@@ -633,7 +633,6 @@ def results_forest(
         b.set_title(f"{repeats.shape[0]} other group-aware splits (dots; bar: mean)", fontsize=9)
     else:
         b.set_title("no repeated splits in this run", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
