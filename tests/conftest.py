@@ -63,7 +63,7 @@ def real_images(dataset_dir: Path, real_csv: pd.DataFrame) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def real_rows(dataset_dir: Path, real_csv: pd.DataFrame) -> pd.DataFrame:
-    """Catalog-like rows of real products: 6 per category (42), with path, sha256, texts and label."""
+    """Catalog-like rows of real products: 6 per category (42), path, sha256, texts and label."""
     picks = real_csv[real_csv["present"]].groupby("label").head(6).reset_index(drop=True)
     paths = [dataset_dir / "Images" / n for n in picks["image"]]
     return pd.DataFrame(
@@ -135,7 +135,8 @@ def own_catalog(tmp_path_factory, dataset_dir: Path, real_csv: pd.DataFrame) -> 
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
-    """Execute every notebook in order, smoke profile, every candidate, everything under one scratch folder."""
+    """Execute every notebook in order, smoke profile, every candidate, everything under one scratch
+    folder."""
     from utils import report
 
     run = tmp_path_factory.mktemp("smoke")

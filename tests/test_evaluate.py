@@ -1,4 +1,5 @@
-"""utils.evaluate: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats, budgets, timing."""
+"""utils.evaluate: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats,
+budgets, timing."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def test_metrics_match_scikit_learn() -> None:
 
 
 def test_bootstrap_macro_f1_uses_every_class_like_the_point_estimate() -> None:
-    """A class that is never predicted nor present still counts (as 0), in the estimate and in every resample."""
+    """A class that is never predicted nor present still counts (as 0), in the estimate and in every
+    resample."""
     y = np.array([0, 0, 1, 1, 0, 1])
     p = np.array([0, 1, 1, 1, 0, 0])
     W = np.ones((1, len(y)), dtype=int)  # the "resample" that is the sample itself

@@ -1,4 +1,5 @@
-"""utils.runs: one run, one truth; the note refuses a metrics file that mixes runs or holds stale sections."""
+"""utils.runs: one run, one truth; the note refuses a metrics file that mixes runs or holds stale
+sections."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ WORDS = [f"word{i}" for i in range(400)]
 def _rows(
     n_per_label: int = 30, labels=("a", "b", "c"), dup_every: int = 5, seed: int = 0
 ) -> pd.DataFrame:
-    """Synthetic catalog rows with random hashes; every ``dup_every``-th row copies the previous hash."""
+    """Synthetic catalog rows with random hashes; every ``dup_every``-th row copies the previous
+    hash."""
     rng = np.random.default_rng(seed)
     rows = []
     for label in labels:
@@ -42,7 +43,8 @@ def _rows(
 
 
 def test_near_duplicates_found_on_real_photos(real_images) -> None:
-    """A re-encoded, slightly brightened copy of a real photo is a near-duplicate; another photo is not."""
+    """A re-encoded, slightly brightened copy of a real photo is a near-duplicate; another photo is
+    not."""
     a = data.load_image(real_images[0])
     a2 = ImageEnhance.Brightness(a).enhance(1.05).resize((a.width // 2, a.height // 2))
     b = data.load_image(real_images[1])
@@ -86,7 +88,7 @@ def test_test_rows_are_locked(tmp_path) -> None:
     s = split.load_split(path)
     assert len(s.train) and len(s.val)
     with pytest.raises(split.TestSetLocked):
-        s.test
+        s.test  # noqa: B018 (reading it must raise)
     test = s.test_for_final_evaluation()
     assert set(test["split"]) == {"test"} and len(test) + len(s.train) + len(s.val) == len(s)
     assert s.counts().loc["total"].sum() == len(s)
@@ -127,7 +129,8 @@ def test_packed_hamming_pairs_match_brute_force_whatever_the_chunk() -> None:
 
 
 def test_grouping_20000_hashes_in_bounded_memory() -> None:
-    """The old N x N x 64 bit array needed 26 GB at this size; packed and chunked it needs tens of MB."""
+    """The old N x N x 64 bit array needed 26 GB at this size; packed and chunked it needs tens of
+    MB."""
     import tracemalloc
 
     rng = np.random.default_rng(0)

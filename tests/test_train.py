@@ -76,7 +76,8 @@ def test_head_defaults_live_in_one_place_and_describe_themselves() -> None:
     assert (config.hidden, config.dropout, config.optimizer) == (256, 0.5, "rmsprop")
     assert (
         train.describe_head(config)
-        == "Linear 512 → 256 → ReLU → Dropout 0.5 → Linear 256 → 7 (rmsprop, lr 0.0001, cross-entropy)"
+        == "Linear 512 → 256 → ReLU → Dropout 0.5 → Linear 256 → 7 (rmsprop, lr 0.0001, "
+        "cross-entropy)"
     )
     assert train.head_config("clip", 512, 7, hidden=64).hidden == 64
     with pytest.raises(ValueError):

@@ -2,5 +2,6 @@
 
 import warnings
 
-# transformers imports tqdm.auto, which warns in kernels without ipywidgets; our bars are plain text.
+# transformers imports tqdm.auto, which warns in kernels without ipywidgets; our bars are plain
+# text.
 warnings.filterwarnings("ignore", message="IProgress not found")

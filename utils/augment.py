@@ -59,7 +59,8 @@ def make_view(image: Image.Image, aug: Augmentation, sha256: str, view: int) -> 
     """View ``view`` (1, 2, ...) of ``image``: a ``size`` x ``size`` uint8 RGB array."""
     if view < 1:
         raise ValueError(
-            "view 0 is the photo itself (the model's own resize and crop); augmented views start at 1"
+            "view 0 is the photo itself (the model's own resize and crop); augmented views start "
+            "at 1"
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(view_seed(aug, sha256, view))

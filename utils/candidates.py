@@ -1494,7 +1494,8 @@ def features_summary(
     }
 
 
-# --------------------------------------------------------------------------- what notebook 04 records
+# --------------------------------------------------------------------------- what notebook 04
+# records
 def head_configs(fitted: dict[str, Fitted]) -> dict[str, dict]:
     """Each trained head's configuration and its description in words."""
     return {

@@ -78,7 +78,7 @@ INSPECT_VERSION = f"2-{MAX_PIXELS}-{MIN_SIDE}-{DECODE_SIDE}"
 
 
 class DataUnavailableError(RuntimeError):
-    """The dataset is neither here nor downloadable, or it is not a catalog of the expected schema."""
+    """The dataset is neither here nor downloadable, or not a catalog of the expected schema."""
 
 
 class ImageTooLargeError(ValueError):
@@ -95,7 +95,8 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def find_csv(folder: Path) -> Path | None:
-    """The catalog CSV beside ``folder/Images``: the note's file name, else the only ``*.csv`` there."""
+    """The catalog CSV beside ``folder/Images``: the note's file name, else the only ``*.csv``
+    there."""
     folder = Path(folder)
     if not (folder / "Images").is_dir():
         return None
@@ -111,7 +112,8 @@ def find_csv(folder: Path) -> Path | None:
 
 
 def find_dataset_dir(folder: Path) -> Path | None:
-    """The folder holding a catalog CSV and ``Images/`` (the folder itself or a child like ``Flipkart/``)."""
+    """The folder holding a catalog CSV and ``Images/`` (the folder itself or a child like
+    ``Flipkart/``)."""
     folder = Path(folder)
     for candidate in (folder, *sorted(p for p in folder.glob("*") if p.is_dir())):
         if find_csv(candidate) is not None:
@@ -216,7 +218,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
     if missing:
         raise DataUnavailableError(
-            f"{path} has no column {', '.join(repr(c) for c in missing)}: a catalog needs the columns "
+            f"{path} has no column {', '.join(repr(c) for c in missing)}: a catalog needs the "
+            "columns "
             f"{', '.join(REQUIRED_COLUMNS)} (other columns are ignored)."
         )
     return rows
@@ -304,11 +307,13 @@ def verify_dataset(folder: Path, strict: bool = False) -> dict:
     csv_sha, n_images, note_dataset = facts["csv_sha256"], facts["n_images"], facts["note_dataset"]
     if strict and not note_dataset:
         raise DataUnavailableError(
-            f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete it and retry."
+            f"{csv} has sha256 {csv_sha}, expected {CSV_SHA256}: the download is corrupt; delete "
+            "it and retry."
         )
     if facts["kind"] == "own":
         warnings.warn(
-            f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own catalog; "
+            f"{csv.name} is not the note's CSV (sha256 {csv_sha[:12]}...): using it as your own "
+            "catalog; "
             "results will differ from the note's.",
             stacklevel=2,
         )
@@ -334,7 +339,7 @@ def offline_message(url: str, zip_path: Path, reason: object = None) -> str:
 
 def acquire(
     source: str | os.PathLike | None = None,
-    data_dir: str | os.PathLike = Layout().data_dir,
+    data_dir: str | os.PathLike = Layout.data_dir,
     url: str = DATASET_URL,
     sample_fallback: bool = False,
     sample_dir: str | os.PathLike = SAMPLE_DIR,

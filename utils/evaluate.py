@@ -1,4 +1,5 @@
-"""Test-set metrics and their uncertainty, paired comparisons, repeated splits, label budgets, costs.
+"""Test-set metrics and their uncertainty, paired comparisons, repeated splits, label budgets,
+costs.
 
 - Metrics come from scikit-learn (``labels=`` every class, so macro-F1 counts a class never
   predicted as 0, in the point estimate and in every resample alike).
@@ -44,8 +45,10 @@ def intervals_method(n_boot: int, level: float = LEVEL, clustered: bool = True) 
         else "percentile bootstrap over images",
         "level": level,
         "resamples": n_boot,
-        "paired_test": "McNemar's exact test (binomial on discordant images; assumes independent images)",
-        "paired_interval": "paired cluster bootstrap of the accuracy difference (same resampled groups for both)",
+        "paired_test": "McNemar's exact test (binomial on discordant images; assumes independent "
+        "images)",
+        "paired_interval": "paired cluster bootstrap of the accuracy difference (same resampled "
+        "groups for both)",
     }
 
 
@@ -96,7 +99,8 @@ def _confusions(
 
 
 def _scores(conf: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and macro-F1 (zero_division=0, every class) of each row of flattened confusion matrices."""
+    """Accuracy and macro-F1 (zero_division=0, every class) of each row of flattened confusion
+    matrices."""
     cm = conf.reshape(-1, n_classes, n_classes)
     tp = np.einsum("bii->bi", cm)
     total = cm.sum(axis=(1, 2))
@@ -114,7 +118,7 @@ def bootstrap(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Bootstrap distributions of accuracy and macro-F1 for each model, all on the same resamples."""
+    """Bootstrap distributions of accuracy and macro-F1 of each model, on the same resamples."""
     with timing.step("bootstrap"):
         W, codes = resample_weights(groups, len(y_true), n_boot, seed)
         out = {}
@@ -139,7 +143,8 @@ def bootstrap_ci(
     level: float = LEVEL,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile interval of ``metric`` (``accuracy`` or ``macro_f1``), resampling ``groups`` (or images)."""
+    """Percentile interval of ``metric`` (``accuracy`` or ``macro_f1``), resampling ``groups`` (or
+    images)."""
     n_classes = n_classes or int(max(np.max(y_true), np.max(y_pred))) + 1
     dist = bootstrap(y_true, {"m": y_pred}, n_classes, groups, n_boot, seed)["m"][metric]
     return percentile(dist, level)
@@ -148,7 +153,8 @@ def bootstrap_ci(
 def mcnemar(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     """Exact McNemar test: do models A and B err on the same test images more than chance allows?
 
-    ``b``: A right and B wrong; ``c``: A wrong and B right. Under H0 (equal accuracy) b ~ Bin(b+c, 1/2).
+    ``b``: A right and B wrong; ``c``: A wrong and B right. Under H0 (equal accuracy) b ~ Bin(b+c,
+    1/2).
     Assumes the test images are independent (near-duplicate groups make that optimistic).
     """
     a_ok, b_ok = pred_a == y_true, pred_b == y_true
@@ -270,8 +276,10 @@ def _per_category(rows: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.Da
 def budget_draws(
     train: pd.DataFrame, ks: list, draws: int, seed: int
 ) -> list[tuple[object, int, pd.DataFrame]]:
-    """``(k, draw, rows)``: ``k`` training rows per category (all of them where fewer), ``draws`` seeded
-    draws per ``k``; ``k="all"`` is the whole training split (one draw: every draw would be the same)."""
+    """``(k, draw, rows)``: ``k`` training rows per category (all of them where fewer), ``draws``
+    seeded
+    draws per ``k``; ``k="all"`` is the whole training split (one draw: every draw would be the
+    same)."""
     out = []
     for k in ks:
         if k == "all":
@@ -334,7 +342,8 @@ def time_inference(
     }
 
 
-# --------------------------------------------------------------------------- the panel on the test split
+# --------------------------------------------------------------------------- the panel on the test
+# split
 def panel_predictions(panel, fitted: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Class probabilities of every fitted candidate on ``rows`` (cached features)."""
     out = {}
@@ -424,10 +433,13 @@ def panel_repeats(
     progress: bool = True,
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
-    """Test accuracy of each candidate retrained on each of ``splits`` (``{seed: split name per row}``).
+    """Test accuracy of each candidate retrained on each of ``splits`` (``{seed: split name per
+    row}``).
 
-    Every split reselects epochs / ``C`` / weights on its own validation part; features come from the cache.
-    Fusion members fitted on a split are shared with the fusion candidates of that split, not fitted twice.
+    Every split reselects epochs / ``C`` / weights on its own validation part; features come from
+    the cache.
+    Fusion members fitted on a split are shared with the fusion candidates of that split, not fitted
+    twice.
     Splits are refitted in ``n_jobs`` processes (None: one per core; 1: here, one after the other),
     with the same results whatever ``n_jobs``. ``.attrs["parallel"]`` says how they ran.
     """
@@ -456,7 +468,8 @@ def label_budget(
     n_jobs: int | None = None,
     fitted: dict | None = None,
 ) -> pd.DataFrame:
-    """Test accuracy of ``names`` refitted on ``k`` labelled training images per category (``draws`` draws per k).
+    """Test accuracy of ``names`` refitted on ``k`` labelled training images per category (``draws``
+    draws per k).
 
     Settings (``C``, epochs, fusion weight) are chosen on ``k`` validation products per category
     drawn from the validation split (``budget_subsets``; ``k="all"``: the whole split), so every

@@ -598,7 +598,8 @@ EXPLAINABLE = ("clip-image", "vgg16-image")
 def image_candidate(requested: str | None, names: list[str]) -> tuple[str | None, str]:
     """``(candidate, why)``: the photo candidate notebook 06 explains with LIME and SHAP:
     ``requested`` when it was run and reads one image encoder, else (``requested=None``) the note's
-    ``clip-head`` if run, else the first such candidate of ``names``; ``(None, reason)`` when none."""
+    ``clip-head`` if run, else the first such candidate of ``names``; ``(None, reason)`` when none.
+    """
     from .candidates import CANDIDATES
 
     def explainable(n: str) -> bool:
@@ -698,7 +699,8 @@ class ImageStudy:
         return [self.classes[k] for k in probs.argmax(1)]
 
     def agreement(self) -> dict:
-        """On every explained image: the prediction on the explained pixels against the evaluated one."""
+        """On every explained image: the prediction on the explained pixels against the evaluated
+        one."""
         used = sorted(self.used)
         on_pixels = self.pipeline(np.stack([self.image(i) for i in used])).argmax(1)
         same = on_pixels == self.evaluated[used]
@@ -713,7 +715,8 @@ class ImageStudy:
         return [(self.test.loc[i, "image"], c) for i, c in items]
 
 
-# --------------------------------------------------------------------------- notebook 06's tables and record
+# --------------------------------------------------------------------------- notebook 06's tables
+# and record
 def stability_table(per_image: list[dict], items: list[tuple[int, str]], counts: list[int]):
     """Mean top-k Jaccard across seeds per image (rows: category) and sample count (columns)."""
     import pandas as pd

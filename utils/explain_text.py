@@ -26,7 +26,8 @@ and the text each weigh in a fusion candidate, and how far to trust it (notebook
   candidates said.
 
 Every check returns JSON-ready dicts with its settings and the products it used (for
-reports/metrics.json); ``prose.text_verdict`` reads them in plain language. LIME's text explainer draws
+reports/metrics.json); ``prose.text_verdict`` reads them in plain language. LIME's text explainer
+draws
 no progress bar and prints nothing (``verbose=False``); the loops here draw ``utils.progress.bar``.
 """
 

@@ -107,7 +107,7 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "feature_space",
-        "t-SNE of the training and validation features of each image encoder, coloured by category.",
+        "t-SNE of the training and validation features of each image encoder, by category.",
         "03",
         "split",
         encoders=True,

@@ -28,7 +28,7 @@ def interval(v: float, low: float, high: float, percent: bool = True) -> str:
 
 
 def points(d: float, digits: int = 1) -> str:
-    """A difference of proportions in percentage points with its sign: ``+3.2``, ``−1.0``, ``0.0``."""
+    """A difference of proportions in points, with its sign: ``+3.2``, ``−1.0``, ``0.0``."""
     v = round(100 * d, digits)
     if v == 0:
         return f"{0:.{digits}f}"

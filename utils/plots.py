@@ -229,7 +229,8 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
 def duplicate_groups(
     rows: pd.DataFrame, groups: pd.DataFrame, max_groups: int = 6, side: int = 120
 ) -> plt.Figure:
-    """The largest near-duplicate groups (``members``: image names), one row each, with each image's label."""
+    """The largest near-duplicate groups (``members``: image names), one row each, with each image's
+    label."""
     shown = groups.head(max_groups)
     width = int(min(6, shown["size"].max())) if len(shown) else 1
     fig, axes = plt.subplots(
@@ -297,7 +298,8 @@ def augmentation_views(
 
 
 def _loss_limit(values, n_classes: int) -> float:
-    """Top of a loss axis: the data's largest finite value or the uniform guess, whichever is higher."""
+    """Top of a loss axis: the data's largest finite value or the uniform guess, whichever is
+    higher."""
     flat = (
         np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values])
         if len(values)

@@ -767,7 +767,8 @@ def section_improvements(m: dict) -> str:
         return text + "Neither fine-tuning nor augmentation was part of this run's panel.\n"
     ft, t = tr.get("finetune", {}), ev["table"]
     text += (
-        f"Fine-tuning trains the last {plural(ft.get('blocks', 0), 'block')} of the encoder with the "
+        f"Fine-tuning trains the last {plural(ft.get('blocks', 0), 'block')} of the encoder with "
+        "the "
         f"head (AdamW, encoder learning rate {ft.get('encoder_lr', '?')}, head "
         f"{ft.get('head_lr', '?')}) on cached activations of the frozen part; augmentation adds "
         f"{ft.get('views', '?')} views per training photo ({_fig('augmentation')}; "
@@ -886,7 +887,8 @@ SECTION_WRITERS = {
 }
 
 
-# --------------------------------------------------------------------------- what the recommended model looks at
+# --------------------------------------------------------------------------- what the recommended
+# model looks at
 def _agreement_word(rho: float) -> str:
     if rho >= 0.7:
         return "closely"

@@ -114,7 +114,7 @@ def _execute(nb: Path, profile: str, params: dict, output_dir: Path) -> Path:
 
 
 def not_run(params_reports_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """The candidates the last run skipped (``features.skipped`` of its metrics), with the reasons."""
+    """The candidates the last run skipped (its ``features.skipped``), with the reasons."""
     folder = NOTEBOOKS / (params_reports_dir or "../reports")
     path = Path(folder) / "metrics.json"
     if not path.exists():

@@ -32,7 +32,8 @@ SECTIONS = {
 
 
 class MixedRuns(RuntimeError):
-    """The metrics file mixes sections of different runs (or stale ones); the message says what to re-run."""
+    """The metrics file mixes sections of different runs (or stale ones); the message says what to
+    re-run."""
 
 
 def code_version() -> str:

@@ -64,7 +64,8 @@ def hamming_pairs(
     return np.concatenate(found)
 
 
-# --------------------------------------------------------------------------- near-identical descriptions
+# --------------------------------------------------------------------------- near-identical
+# descriptions
 def text_pairs(
     texts: list[str], threshold: float, chunk_elements: int = CHUNK_ELEMENTS
 ) -> np.ndarray:
@@ -94,7 +95,7 @@ def text_pairs(
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected components of the graph on ``n`` nodes with edges ``pairs``: a group id per node."""
+    """Connected components of the graph of ``n`` nodes and edges ``pairs``: a group per node."""
     if n == 0:
         return np.zeros(0, dtype=int)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -105,14 +106,16 @@ def components(n: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def near_duplicate_groups(hashes: list[str], max_distance: int = 4) -> np.ndarray:
-    """Group ids: images whose hashes differ by at most ``max_distance`` bits, transitively, share one."""
+    """Group ids: images whose hashes differ by at most ``max_distance`` bits, transitively, share
+    one."""
     return components(len(hashes), hamming_pairs(hashes, max_distance))
 
 
 def leak_groups(
     rows: pd.DataFrame, max_distance: int = 4, text_threshold: float = 0.9
 ) -> pd.DataFrame:
-    """``image_group``, ``text_group`` and ``group`` (photos **or** descriptions near-identical, transitively).
+    """``image_group``, ``text_group`` and ``group`` (photos **or** descriptions near-identical,
+    transitively).
 
     ``rows`` needs ``phash`` and ``description``; the three columns come back in the same order.
     """
@@ -130,7 +133,8 @@ def leak_groups(
 
 
 def groups_table(rows: pd.DataFrame, column: str = "group", show: str = "image") -> pd.DataFrame:
-    """The groups of ``column`` with more than one row: size, labels involved, and the rows' ``show`` values."""
+    """The groups of ``column`` with more than one row: size, labels involved, and the rows'
+    ``show`` values."""
     sizes = rows.groupby(column)[show].transform("size")
     multi = rows[sizes > 1]
     return (
@@ -231,7 +235,8 @@ def other_splits(
     test_fraction: float,
     max_tries: int = 1000,
 ) -> dict[int, np.ndarray]:
-    """``n`` further splits of the same rows and groups (repeated-split evaluation), none equal to the headline.
+    """``n`` further splits of the same rows and groups (repeated-split evaluation), none equal to
+    the headline.
 
     Seeds start after ``seed`` (the headline split's) and any seed that happens to give the
     headline's test rows again is skipped, so no "other" split reproduces the headline test.
@@ -281,15 +286,17 @@ class Split:
     @property
     def test(self) -> pd.DataFrame:
         raise TestSetLocked(
-            "The test split is read once, by the final evaluation: call split.test_for_final_evaluation()."
+            "The test split is read once, by the final evaluation: call "
+            "split.test_for_final_evaluation()."
         )
 
     def inputs(self) -> pd.DataFrame:
-        """Every row's ``image``, ``path``, ``sha256``, ``product_name`` and ``description``: no labels, no split."""
+        """Every row's ``image``, ``path``, ``sha256``, ``product_name`` and ``description``: no
+        labels, no split."""
         return self._rows[["image", "path", "sha256", "product_name", "description"]].copy()
 
     def test_for_final_evaluation(self) -> pd.DataFrame:
-        """The test rows. Only the final evaluation (notebook 05) and post-hoc analyses call this."""
+        """The test rows: only the final evaluation (notebook 05) and post-hoc analyses call it."""
         return self._part("test")
 
     def all_rows_for_final_evaluation(self) -> pd.DataFrame:
@@ -313,7 +320,8 @@ class Split:
 
 
 def save_split(split_rows: pd.DataFrame, path: str | os.PathLike, info: dict | None = None) -> str:
-    """Write the split (CSV) and, beside it, ``info`` (the settings that made it) as JSON; return its id.
+    """Write the split (CSV) and, beside it, ``info`` (the settings that made it) as JSON; return
+    its id.
 
     The id is a hash of the CSV's content: every later artefact records the split it was made on.
     """
@@ -346,7 +354,8 @@ def load_split(path: str | os.PathLike) -> Split:
 
 
 def load_split_info(path: str | os.PathLike) -> dict:
-    """The settings notebook 02 recorded beside the split (seed, fractions, grouping thresholds, id)."""
+    """The settings notebook 02 recorded beside the split (seed, fractions, grouping thresholds,
+    id)."""
     info = Path(path).with_suffix(".json")
     if not info.exists():
         raise FileNotFoundError(f"{info} does not exist: run notebook 02 first.")
@@ -354,7 +363,8 @@ def load_split_info(path: str | os.PathLike) -> dict:
 
 
 def to_datasets(split: Split, folder: str | os.PathLike):
-    """Write the split as a Hugging Face ``DatasetDict`` (train / validation / test) under ``folder``.
+    """Write the split as a Hugging Face ``DatasetDict`` (train / validation / test) under
+    ``folder``.
 
     Features: the photo (``Image``), the label (``ClassLabel``, the split's class order), product
     name, description, near-duplicate group. Loadable with ``datasets.load_from_disk``. This is an

@@ -258,7 +258,8 @@ def fit_probe(
     vectoriser) do not depend on ``C``: they are fitted once and shared by every ``C``'s pipeline
     (the same numbers as refitting them each time, for a sixth of the cost).
 
-    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-loss,
+    Returns ``(estimator, info)``; info holds the chosen ``C``, its validation accuracy and log-
+    loss,
     and the whole sweep.
     """
     from sklearn.pipeline import Pipeline
