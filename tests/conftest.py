@@ -153,3 +153,20 @@ def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
 
 def metrics_of(run: Path) -> dict:
     return json.loads((run / "reports" / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def small_split(real_rows, tmp_path_factory):
+    """A split of ``real_rows`` (6 real products per category) with random photo hashes and no
+    text grouping, so every row is its own group: the candidates' tests fit on it."""
+    import numpy as np
+
+    from utils import split
+
+    rng = np.random.default_rng(0)
+    rows = real_rows.assign(
+        phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)]
+    )
+    path = tmp_path_factory.mktemp("split") / "split.csv"
+    split.save_split(split.make_split(rows, seed=3, text_threshold=1.1), path)
+    return split.load_split(path)

@@ -12,17 +12,6 @@ from utils.paths import Layout
 
 
 @pytest.fixture(scope="module")
-def small_split(real_rows, tmp_path_factory) -> split.Split:
-    rng = np.random.default_rng(0)
-    rows = real_rows.assign(
-        phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)]
-    )
-    path = tmp_path_factory.mktemp("split") / "split.csv"
-    split.save_split(split.make_split(rows, seed=3, text_threshold=1.1), path)
-    return split.load_split(path)
-
-
-@pytest.fixture(scope="module")
 def layout(tmp_path_factory) -> Layout:
     return Layout(tmp_path_factory.mktemp("data"))
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from utils import candidates, explain, plots, prose, runs, split
+from utils import candidates, explain, plots, prose, runs
 from utils import explain_text as et
 from utils.paths import Layout
 
@@ -307,17 +307,6 @@ def test_plots_draw_the_text_figures(toy, tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------- real rows, tiny CLIP
-@pytest.fixture(scope="module")
-def small_split(real_rows, tmp_path_factory) -> split.Split:
-    rng = np.random.default_rng(0)
-    rows = real_rows.assign(
-        phash=[f"{int(x):016x}" for x in rng.integers(0, 2**63, len(real_rows), dtype=np.uint64)]
-    )
-    path = tmp_path_factory.mktemp("split") / "split.csv"
-    split.save_split(split.make_split(rows, seed=3, text_threshold=1.1), path)
-    return split.load_split(path)
-
-
 @pytest.fixture(scope="module")
 def panel(small_split, tmp_path_factory) -> candidates.Panel:
     settings = candidates.Settings(

@@ -152,5 +152,21 @@ def test_stand_in_candidates_are_not_recommended_while_a_real_one_exists() -> No
     training = {"info": {**TRAINING["info"], "clip-head": {"val_accuracy": 0.99}}}
     rec = decision.recommend(EV, training, n_val=200, exclude={"clip-head", "vgg16-head"})
     assert rec["candidate"] == "text-tfidf" and rec["excluded"] == ["clip-head", "vgg16-head"]
-    lines = prose.recommendation_lines(rec, True, 7)
-    assert len(lines) <= 3 and "stand-in" in lines[-1]
+    ctx = {
+        "classes": 7,
+        "reads": {n: "image" for n in EV["table"]} | {"text-tfidf": "text"},
+        "costs": EV["costs"],
+        "labelled": EV["labelled"],
+    }
+    lines = prose.recommendation_lines(rec, ctx)
+    assert len(lines) == 3 and "stand-in" in lines[-1] and "(reads the text)" in lines[0]
+    sample = prose.recommendation_lines(rec, {**ctx, "dataset": "sample", "images": 56})
+    assert "recommends nothing for the catalog" in sample[-1]
+
+
+def test_a_tie_on_labels_says_the_cheaper_prediction_decided() -> None:
+    training = {"info": {**TRAINING["info"], "clip-head": {"val_accuracy": 0.953}}}
+    rec = decision.recommend(EV, training, n_val=200)
+    ctx = {"classes": 7, "reads": {}, "costs": EV["costs"], "labelled": EV["labelled"]}
+    first = prose.recommendation_lines(rec, ctx)[0]
+    assert "as many labels; chosen as the fastest, 0.2 ms for `text-tfidf` and 10.0 ms" in first

@@ -479,17 +479,21 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+# What an image's inspection holds before anything is known of it.
+NO_FACTS = {
+    "status": "ok",
+    "detail": "",
+    "width": None,
+    "height": None,
+    "mode": None,
+    "sha256": None,
+    "phash": None,
+}
+
+
 def inspect_image(path: Path) -> dict:
     """Status and facts of one image file: status, detail, width, height, mode, sha256, phash."""
-    out = {
-        "status": "ok",
-        "detail": "",
-        "width": None,
-        "height": None,
-        "mode": None,
-        "sha256": None,
-        "phash": None,
-    }
+    out = dict(NO_FACTS)
     if not path.is_file():
         return {**out, "status": "missing", "detail": "file not found"}
     try:
@@ -602,15 +606,7 @@ def build_catalog(
             found = iter(list(facts_iter))
     finally:
         store.close()
-    empty = {
-        "status": "ok",
-        "detail": "",
-        "width": None,
-        "height": None,
-        "mode": None,
-        "sha256": None,
-        "phash": None,
-    }
+    empty = NO_FACTS
     facts = []
     for i, (p, problem) in enumerate(zip(paths, problems)):
         if p is not None:

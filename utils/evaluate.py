@@ -783,6 +783,7 @@ def summary(
     panel,
     fitted: dict,
     test: pd.DataFrame,
+    predictions: dict[str, np.ndarray],
     table: pd.DataFrame,
     details: dict,
     paired: dict,
@@ -814,7 +815,6 @@ def summary(
     from .candidates import HEADLINE
 
     y_test = panel.y(test)
-    predictions = {n: f.predict_proba(panel, test).argmax(1) for n, f in fitted.items()}
     vs_frozen = versus_frozen(y_test, predictions, panel.classes, test["group"], n_boot, seed)
     out = {
         "models": list(fitted),

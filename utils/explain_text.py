@@ -455,6 +455,39 @@ def top_words_record(words: dict[str, pd.DataFrame], n: int = 10) -> dict[str, l
     }
 
 
+BOILERPLATE_SHARE = 0.2  # a word in more than this share of all texts is site boilerplate
+
+
+def boilerplate(
+    words: dict[str, pd.DataFrame],
+    texts: Sequence[str],
+    k: int = 10,
+    threshold: float = BOILERPLATE_SHARE,
+) -> dict:
+    """How much each category's top ``k`` words (largest mean LIME weight) are words common to
+    every kind of product: found in more than ``threshold`` of ``texts`` (all categories). Such
+    words can only separate categories through each category's description template."""
+    import re
+
+    docs = [set(re.split(SPLIT, str(t).lower())) - {""} for t in texts]
+    n = max(len(docs), 1)
+    pairs, common = 0, []
+    for table in words.values():
+        top = [w for w in table.index[:k] if table.loc[w, "mean_weight"] > 0]
+        pairs += len(top)
+        common += [w for w in top if sum(w.lower() in d for d in docs) / n > threshold]
+    counts = pd.Series(common, dtype=object).value_counts()
+    return {
+        "threshold": threshold,
+        "top_k": k,
+        "pairs": pairs,
+        "common_pairs": len(common),
+        "share": len(common) / pairs if pairs else 0.0,
+        "examples": [str(w) for w in counts.index[:5]],
+        "texts": len(docs),
+    }
+
+
 def tfidf_coefficients(fitted) -> pd.DataFrame:
     """The logistic regression's coefficient of every single word of a TF-IDF candidate's
     vocabulary, one column per class (NaN for a class absent from training). Two-class fits are
@@ -1161,6 +1194,7 @@ class TextStudy:
             "global": {c: len(i) for c, i in chosen.items()},
             "global_images": {c: self.test.loc[i, "image"].tolist() for c, i in chosen.items()},
             "top_words": top_words_record(words, k),
+            "boilerplate": boilerplate(words, self.texts, k),
             "errors": errors_record(errors, len(self.test), photo),
             "timing": timing(
                 self.fitted,

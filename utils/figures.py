@@ -104,6 +104,7 @@ FIGURES: list[Figure] = [
         "04",
         "split",
         original=4,
+        encoders=True,
     ),
     Figure(
         "feature_space",
@@ -116,7 +117,8 @@ FIGURES: list[Figure] = [
     Figure(
         "log_loss",
         "The cross-entropy loss −log p(true class), with this run's per-image test losses of the "
-        "CLIP head drawn over it; the dotted line is the loss of a uniform guess.",
+        "reference candidate (the note's CLIP head when it ran; the legend names it) drawn over "
+        "it; the dotted line is the loss of a uniform guess.",
         "05",
         "loss",
         original=5,
@@ -152,16 +154,18 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "confusion",
-        "Confusion matrices of the note's two models on the test split (colour: share of the "
-        "true category's images; numbers: counts).",
+        "Confusion matrices of the note's two models on the test split, or of the reference "
+        "candidate when they did not run (each panel names its model; colour: share of the true "
+        "category's images; numbers: counts).",
         "05",
         "results",
         encoders=True,
     ),
     Figure(
         "errors",
-        "The test products that the note's CLIP head and the recommended candidate get wrong, "
-        "most confident errors first: photo, name, true and predicted category, probability.",
+        "The test products that the reference candidate (the note's CLIP head when it ran) and the "
+        "recommended candidate get wrong, most confident errors first (one row per model, named "
+        "on the left): photo, name, true and predicted category, probability.",
         "05",
         "results",
         encoders=True,
@@ -230,9 +234,9 @@ FIGURES: list[Figure] = [
     # --- beyond the note (notebook 05)
     Figure(
         "label_budget",
-        "Test accuracy against labelled products per category (k for training and k for "
-        "choosing settings; mean and range over random draws); zero-shot CLIP, which needs none, "
-        "at k = 0.",
+        "Test accuracy against labelled products per category (k to train, up to k more from the "
+        "validation split to choose settings; mean and range over random draws); zero-shot CLIP, "
+        "which needs none, at k = 0 when it ran.",
         "05",
         "beyond",
         encoders=True,

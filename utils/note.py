@@ -101,6 +101,10 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows]) + "\n"
 
 
+def _drawn(f: Figure, figures_dir: Path) -> bool:
+    return (figures_dir / f"{f.name}.png").exists()
+
+
 def _figure(f: Figure, figures_dir: Path, link_dir: Path) -> str:
     path = figures_dir / f"{f.name}.png"
     caption = f"{f.label}. {f.full_caption}"
@@ -115,7 +119,13 @@ def _reproducibility(m: dict) -> str:
     enc = m.get("features", {}).get("encoders", {})
     text = (
         f"Run `{run.get('id', '?')}` (profile {run.get('profile')}, seed {run.get('seed')}, code "
-        f"`{run.get('code_version')}`, started {run.get('started')}). "
+        f"`{run.get('code_version')}`"
+        + (
+            ": uncommitted changes, so this exact code cannot be checked out again"
+            if str(run.get("code_version", "")).endswith("-dirty")
+            else ""
+        )
+        + f", started {run.get('started')}). "
     )
     if enc:
         text += (
@@ -195,9 +205,19 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
         if section.encoders and stand and section.key != "summary":
             out.append("> " + prose.stand_in_warning(stand) + "\n")
         out.append(_writer(section.key)(metrics))
-        for f in FIGURES:
-            if f.section == section.key:
-                out.append(_figure(f, figures_dir, link_dir))
+        shown = [f for f in FIGURES if f.section == section.key]
+        out += [_figure(f, figures_dir, link_dir) for f in shown if _drawn(f, figures_dir)]
+        missing = [f for f in shown if not _drawn(f, figures_dir)]
+        if missing:
+            out.append(
+                "*Not drawn in this run (the candidates they show did not run): "
+                + "; ".join(
+                    f"{f.label}, {f.caption.split(':')[0].split('.')[0].lower()} "
+                    f"(`{f.name}.png` is missing)"
+                    for f in missing
+                )
+                + ".*\n"
+            )
     return "\n".join(out)
 
 

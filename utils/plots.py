@@ -370,7 +370,7 @@ def loss_curves(
         ax.plot(h["epoch"], h["train_loss"], "o--", ms=3, color="C0", label="training")
         ax.plot(h["epoch"], h["val_loss"], "o-", ms=3, color="C1", label="validation")
         ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label="epoch kept")
-        chance_line(ax, np.log(n_classes), "y", label="uniform guess (ln C)")
+        chance_line(ax, np.log(n_classes), "y", label=f"uniform guess (ln {n_classes})")
         ax.set_ylim(0, top)
         ax.set_title(f"{name} (kept: {best_epochs[name]})", fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -399,7 +399,7 @@ def optimizer_curves(curves: pd.DataFrame, chosen: dict, n_classes: int) -> plt.
             f"{c['best_epoch']}",
         )
         ax.plot(part["epoch"], part["train_loss"], ":", color=colour)
-    chance_line(ax, np.log(n_classes), "y", label="uniform guess (ln C)")
+    chance_line(ax, np.log(n_classes), "y", label=f"uniform guess (ln {n_classes})")
     ax.set(
         xlabel="epoch",
         ylabel="cross-entropy",
@@ -413,13 +413,13 @@ def optimizer_curves(curves: pd.DataFrame, chosen: dict, n_classes: int) -> plt.
 
 
 def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figure:
-    """The note's Figure 4: each pipeline as boxes (sizes from the loaded models and head configs),
-    and the loss they minimise, cross-entropy -log p(true class)."""
+    """The note's architecture figure: each pipeline as boxes, sizes from the loaded models and
+    the head configurations (the loss they minimise has its own figure)."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
     n = max(1, len(encoders))
-    fig = plt.figure(figsize=(13, 2.1 * n))
-    ax = fig.add_axes([0, 0, 0.72, 1])
+    fig = plt.figure(figsize=(9.6, 1.9 * n))
+    ax = fig.add_axes([0, 0, 1, 1])
     ax.set(xlim=(0, 10.2), ylim=(0, n * 2))
     ax.axis("off")
     for r, (name, enc) in enumerate(encoders.items()):
@@ -443,7 +443,7 @@ def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figur
                     (x, y), w - 0.5, 1.0, boxstyle="round,pad=0.05", fc=colour, ec="grey"
                 )
             )
-            ax.text(x + (w - 0.5) / 2, y + 0.5, text, ha="center", va="center", fontsize=8)
+            ax.text(x + (w - 0.5) / 2, y + 0.5, text, ha="center", va="center", fontsize=8.5)
             if x + w < 9.5:
                 ax.add_patch(
                     FancyArrowPatch(
@@ -455,13 +455,7 @@ def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figur
                     )
                 )
             x += w
-        ax.text(0.1, y + 1.15, name, fontsize=10, weight="bold")
-    loss_ax = fig.add_axes([0.78, 0.18, 0.2, 0.7])
-    p = np.linspace(0.01, 1, 200)
-    loss_ax.plot(p, -np.log(p))
-    loss_ax.set(
-        xlabel="predicted probability of the true class", ylabel="cross-entropy loss", title="loss"
-    )
+        ax.text(0.1, y + 1.15, name, fontsize=11, weight="bold")
     return fig
 
 
@@ -479,8 +473,19 @@ def similarity_matrix(
     for r in range(n):
         for c in range(m):
             value = sims[r, c] if abs(sims[r, c]) >= 0.005 else 0.0
-            heat.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w")
-    heat.set_xticks(range(m), [_short(c, 16) for c in classes], rotation=55, ha="left", fontsize=8)
+            light = image.norm(sims[r, c]) > 0.6  # dark text on the light end of viridis
+            heat.text(
+                c,
+                r,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="k" if light else "w",
+            )
+    heat.set_xticks(
+        range(m), [_wrap(_short(c, 40), 14) for c in classes], rotation=0, ha="center", fontsize=7
+    )
     heat.xaxis.tick_top()
     heat.set_yticks([])
     heat.grid(False)
@@ -494,14 +499,16 @@ def similarity_matrix(
         ax.imshow(images[r])
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(_short(true[r], 14), rotation=0, ha="right", va="center", fontsize=7)
+        ax.set_ylabel(
+            _wrap(_short(true[r], 40), 14), rotation=0, ha="right", va="center", fontsize=7
+        )
     cax = fig.add_subplot(grid[:, 2])
     cb = fig.colorbar(image, cax=cax)
     cb.set_label("cosine similarity (higher: closer)", fontsize=8)
-    fig.suptitle(
+    heat.xaxis.set_label_position("bottom")
+    heat.set_xlabel(
         "cosine(photo, category prompts): red frame = best match, white bar = true category",
-        fontsize=9,
-        y=0.02,
+        fontsize=8,
     )
     return fig
 
@@ -530,7 +537,8 @@ def zeroshot_vs_supervised(
     ax.barh(y, acc, xerr=err, color=colours, capsize=3)
     ax.set_yticks(y, [f"{n} ({labelled.get(n, 0)} labelled)" for n in order])
     chance_line(ax, 1 / n_classes, "x", label=f"chance (1/{n_classes})")
-    ax.set(xlim=(0, 1), xlabel="test accuracy (95% CI)")
+    ax.scatter(acc, y, color=colours, s=14, zorder=3)  # a 0% bar is still seen
+    ax.set(xlim=(-0.01, 1), xlabel="test accuracy (95% CI)")
     ax.set_title(
         "Photo-only candidates: zero-shot (red, no labelled photo) vs supervised", fontsize=10
     )
@@ -608,14 +616,14 @@ def results_forest(
     labels = [reads_label(n, reads) + (" ★" if n == reference else "") for n in order]
     a.set_yticks(y, labels)
     chance_line(a, 1 / n_classes, "x", label=f"chance accuracy (1/{n_classes})")
-    a.set(xlim=(0, 1), xlabel="locked test split")
+    a.set(xlim=(-0.02, 1.02), xlabel="locked test split")
     a.set_title(
         "test split"
         + (f" (★ {reference}: the reference of the paired tests)" if reference else ""),
         fontsize=9,
     )
-    a.legend(loc="lower right", fontsize=8)
-    b.set(xlim=(0, 1), xlabel="test accuracy on each other split")
+    a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, fontsize=8, frameon=False)
+    b.set(xlim=(-0.02, 1.02), xlabel="test accuracy on each other split")
     chance_line(b, 1 / n_classes, "x")
     if repeats is not None and len(repeats):
         for row, name in enumerate(order):
@@ -818,16 +826,17 @@ def accuracy_cost(
             color=colours[r],
             label=label,
         )
-    ax.plot(
-        cost[front],
-        acc[front],
-        "-",
-        color="#2ca02c",
-        lw=2,
-        alpha=0.5,
-        zorder=0,
-        label="best trade-offs",
-    )
+    if len(front) > 1:
+        ax.plot(
+            cost[front],
+            acc[front],
+            "--",
+            color="k",
+            lw=1.2,
+            alpha=0.6,
+            zorder=0,
+            label="best trade-offs",
+        )
     chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 3)))
@@ -1044,6 +1053,9 @@ def shap_figure(
     for ax in axes.ravel():
         ax.axis("off")
     lim = float(np.abs(values).max()) or 1.0
+    exponent = int(np.floor(np.log10(lim)))
+    scale = 10.0**exponent if abs(exponent) >= 3 else 1.0  # say tiny values in the label
+    values, lim = values / scale, lim / scale
     shown = None
     for j in range(n):
         r, c = divmod(j, per_row)
@@ -1058,7 +1070,8 @@ def shap_figure(
     fig.tight_layout(rect=(0, 0, 0.93, 1))
     cax = fig.add_axes([0.94, 0.12, 0.012, 0.76])
     cb = fig.colorbar(shown, cax=cax)
-    cb.set_label("SHAP value (red: towards the said class)", fontsize=8)
+    unit = f" ×1e{exponent}" if scale != 1.0 else ""
+    cb.set_label(f"SHAP value{unit} (red: towards the said class)", fontsize=8)
     return fig
 
 

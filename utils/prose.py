@@ -28,7 +28,56 @@ from .formatting import (
     sig,
 )
 
+NEGLIGIBLE_GAIN = 0.05  # a deletion gain under this share of the random orders' area is negligible
+
+
+def _p_is(p: float) -> str:
+    """``p = 0.0156`` or ``p < 0.001``."""
+    text = pvalue(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 READS_WORDS = {"image": "photo", "text": "text", "image+text": "photo + text"}
+
+
+def _absent(m: dict, names: list[str], what: str) -> str:
+    """Why ``what`` is not in the note: its candidates could not run here, or were not asked for."""
+    skipped = [n for n in names if n in (m.get("features", {}).get("skipped") or {})]
+    if skipped:
+        return (
+            f"{what} could not run here: {listing(f'`{n}`' for n in skipped)} need weights that "
+            "are not on this machine (see the banner).\n"
+        )
+    return f"{what} was not part of this run's panel.\n"
+
+
+DAGGER = "†"
+
+
+def _stand_in_names(m: dict) -> set[str]:
+    return set(m.get("evaluation", {}).get("stand_in") or [])
+
+
+def _marked(table: pd.DataFrame, m: dict) -> pd.DataFrame:
+    """The table with a dagger after every candidate whose numbers read stand-in weights."""
+    stand = _stand_in_names(m)
+    return table.rename(index=lambda n: f"{n} {DAGGER}" if n in stand else n)
+
+
+def _dagger_note(m: dict) -> str:
+    return (
+        f"\n{DAGGER} reads stand-in (random or tiny) weights: its numbers are not CLIP's or "
+        "VGG16's.\n"
+        if _stand_in_names(m)
+        else "\n"
+    )
+
+
+def _section(key: str) -> str:
+    """``section 9``: a note section by its key (its number comes from ``note.SECTIONS``)."""
+    from .note import BY_KEY
+
+    return "section " + BY_KEY[key].title.split(".")[0]
 
 
 def _fig(key: str) -> str:
@@ -117,8 +166,8 @@ def _check_facts(check: dict) -> str:
         f"`{check.get('model', '?')}` names {check['correct']} of the {check['images']} validation "
         f"photos correctly with the category prompts, zero-shot: {pct(check['accuracy'])} (Wilson "
         f"CI {pct(check['ci_low'])}–{pct(check['ci_high'])}), against {pct(check['chance'])} by "
-        f"chance (one-sided binomial p = {pvalue(check['p_value'])}; temperature "
-        f"{check['temperature']:.4g}, {check.get('temperature_source', 'the checkpoint')})"
+        f"chance (one-sided binomial {_p_is(check['p_value'])}; temperature "
+        f"{check['temperature']:.3g}, {check.get('temperature_source', 'the checkpoint')})"
     )
 
 
@@ -177,7 +226,26 @@ def claims_table(claims: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("claim")
 
 
-def answer(claims: list[dict], rec: dict, stand: bool, classes: int) -> str:
+def context(m: dict, evaluation: dict | None = None) -> dict:
+    """What the answer's sentences need to know of the run besides the evaluation: the number of
+    categories, stand-in weights, candidates not run, a subsample or the bundled sample."""
+    from .runs import stand_ins
+
+    ev = evaluation if evaluation is not None else m.get("evaluation", {})
+    return {
+        "classes": len(ev.get("classes") or m.get("data", {}).get("categories", {})),
+        "stand": bool(stand_ins(m.get("run", {}).get("weights") or {})),
+        "skipped": m.get("features", {}).get("skipped") or {},
+        "subsample": (m.get("split") or {}).get("max_per_category"),
+        "images": (m.get("split") or {}).get("images"),
+        "dataset": (m.get("data") or {}).get("dataset"),
+        "reads": ev.get("reads", {}),
+        "costs": ev.get("costs", {}),
+        "labelled": ev.get("labelled", {}),
+    }
+
+
+def answer(claims: list[dict], rec: dict, ctx: dict) -> str:
     """Notebook 05's opening: the question, the claims table, the recommendation."""
     from .note import markdown_table
 
@@ -186,73 +254,139 @@ def answer(claims: list[dict], rec: dict, stand: bool, classes: int) -> str:
         "photos better than the VGG16 transfer-learning baseline, and what should a team deploy?"
         "\n\n"
     )
-    if claims:
-        text += markdown_table(claims_table(claims)) + "\n"
-    text += "**What to deploy.** " + " ".join(recommendation_lines(rec, stand, classes))
+    text += claims_text(claims, markdown_table)
+    text += "**What to deploy.** " + " ".join(recommendation_lines(rec, ctx))
     if rec:
         text += f"\n\n*The rule*: {rec['rule']}."
     return text
 
 
-def recommendation_lines(rec: dict, stand: bool, classes: int) -> list[str]:
-    """At most three lines: what to deploy and why, what it needs, its test accuracy (once)."""
+def claims_text(claims: list[dict], markdown_table) -> str:
+    """The claims table with the legend of the verdicts it uses; one line when none is measured."""
+    if not claims:
+        return ""
+    whys = list(dict.fromkeys(c.get("why", "") for c in claims))
+    if all(c["verdict"] == "not measured" for c in claims):
+        return (
+            "**The original note's claims cannot be checked in this run** ("
+            + "; ".join(f"{c['claim']}: {c['note']}" for c in claims)
+            + "): "
+            + "; ".join(w for w in whys if w)
+            + ".\n\n"
+        )
+    used = list(dict.fromkeys(c["verdict"] for c in claims))
+    return (
+        "**The original note's claims, checked.**\n\n"
+        + markdown_table(claims_table(claims))
+        + "\nVerdicts: "
+        + "; ".join(f"*{k}*: {VERDICTS[k]}" for k in used)
+        + ".\n\n"
+    )
+
+
+def _tie_reason(rec: dict, ctx: dict) -> str:
+    tied = [n for n in rec["tied"] if n != rec["candidate"]]
+    if not tied:
+        return ""
+    labels = ctx.get("labelled", {})
+    chosen = rec["candidate"]
+    cost = lambda n: ctx.get("costs", {}).get(n, {}).get("inference_s_per_item")  # noqa: E731
+    if all(labels.get(n, 0) == labels.get(chosen, 0) for n in tied):
+        why = "as many labels; chosen as the fastest, " + listing(
+            f"{ms(cost(n))} for `{n}`" for n in [chosen, *tied]
+        )
+    else:
+        why = "chosen as it needs the fewest labelled products"
+    return f" (tied within one validation product: {listing(f'`{n}`' for n in tied)}; {why})"
+
+
+def recommendation_lines(rec: dict, ctx: dict) -> list[str]:
+    """At most three lines: what to deploy and why, what it needs and its test accuracy (reported
+    once), and the one caveat that matters most for this run."""
     if not rec:
         return ["No candidate was evaluated in this run: there is nothing to recommend."]
-    tied = [n for n in rec["tied"] if n != rec["candidate"]]
+    reads = READS_WORDS.get(ctx.get("reads", {}).get(rec["candidate"]), "")
     first = (
-        f"**Deploy `{rec['candidate']}`**: the highest validation accuracy, "
-        f"{pct(rec['val_accuracy'])} of {rec['n_val']} validation products"
-        + (
-            f" (tied within one product: {listing(f'`{n}`' for n in tied)}; it needs the fewest "
-            "labels, then the least time)"
-            if tied
-            else ""
-        )
-        + "."
+        f"**Deploy `{rec['candidate']}`**"
+        + (f" (reads the {reads})" if reads else "")
+        + f": the highest validation accuracy, {pct(rec['val_accuracy'])} of {rec['n_val']} "
+        f"validation products{_tie_reason(rec, ctx)}."
     )
     second = (
         f"It needs {rec['labelled']} labelled products "
-        f"({plural(classes, 'category', 'categories')}) "
-        f"and {ms(rec['s_per_product'])} per product ({rec.get('device') or 'cpu'}, whole "
-        f"prediction from the file); its test accuracy, reported once: "
+        f"({plural(ctx['classes'], 'category', 'categories')}) and {ms(rec['s_per_product'])} per "
+        f"product ({rec.get('device') or 'cpu'}, the whole prediction from the file); its test "
+        "accuracy, reported once: "
         f"{interval(rec['test_accuracy'], rec['test_low'], rec['test_high'])}."
     )
-    lines = [first, second]
-    if rec.get("among_stand_ins"):
-        lines.append(
-            "Every candidate of this run reads stand-in encoders: this choice only "
-            "exercises the rule."
+    run = len(ctx.get("reads", {}))
+    skipped = ctx.get("skipped", {})
+    if ctx.get("dataset") == "sample" or ctx.get("subsample"):
+        what = "the bundled sample" if ctx.get("dataset") == "sample" else "a subsample"
+        third = (
+            f"This run reads {what} ({ctx.get('images')} photos): the choice only exercises the "
+            "rule; it recommends nothing for the catalog."
+        )
+    elif rec.get("among_stand_ins"):
+        third = (
+            "Every candidate of this run reads stand-in encoders: the choice only exercises the "
+            "rule."
         )
     elif rec.get("excluded"):
-        lines.append(
-            f"The {plural(len(rec['excluded']), 'candidate')} reading stand-in encoders "
-            "were set aside: rerun with the pretrained weights before deciding between text, "
-            "photo and fusion."
+        third = (
+            f"The {plural(len(rec['excluded']), 'candidate')} reading stand-in encoders were set "
+            "aside: rerun with the pretrained weights before deciding between text, photo and "
+            "fusion."
         )
-    return lines
+    elif skipped:
+        third = (
+            f"Chosen among the {run} of {run + len(skipped)} candidates that ran; the "
+            f"{len(skipped)} others need weights not on this machine, so the photo question (CLIP "
+            "against VGG16) is unanswered here: rerun with them before deploying."
+        )
+    else:
+        third = ""
+    return [line for line in (first, second, third) if line]
 
 
 def limits(m: dict, stand: dict[str, str]) -> list[str]:
-    """The main limits of this run, one line each."""
+    """The limits of this run, one line each, the most consequential first."""
     ev, items = m.get("evaluation", {}), []
+    data, split = m.get("data", {}), m.get("split", {})
+    if data.get("dataset") == "sample":
+        items.append(
+            f"The data is the bundled sample ({split.get('images')} photos in this run): "
+            "the run checks the pipeline, its numbers support no conclusion."
+        )
+    elif split.get("max_per_category"):
+        items.append(subsample_sentence(split, data).replace("**", ""))
+    if stand:
+        items.append(stand_in_warning(stand).replace("**", ""))
+    skipped = m.get("features", {}).get("skipped")
+    if skipped:
+        run = len(m.get("features", {}).get("models") or [])
+        items.append(
+            f"{plural(len(skipped), 'candidate')} of {run + len(skipped)} did not run (their "
+            "weights are not on this machine; the list is at the top)."
+        )
     if ev.get("table"):
         widths = [t["accuracy_high"] - t["accuracy_low"] for t in ev["table"].values()]
         items.append(
             f"One locked test split of {ev['n_test']} products: accuracy intervals are "
             f"{points(min(widths)).lstrip('+')} to {points(max(widths)).lstrip('+')} points wide, "
-            "and smaller differences are not established by it."
+            "and smaller differences are not established by it; McNemar's test treats products "
+            "as independent, the paired intervals resample near-duplicate groups."
         )
-    if stand:
-        items.append(stand_in_warning(stand).replace("**", ""))
-    skipped = m.get("features", {}).get("skipped")
-    if skipped:
-        items.append(f"Not run here: {listing(f'`{n}`' for n in skipped)} (see the banner above).")
     check = m.get("features", {}).get("pretrained_check")
     if check and check.get("warning"):
         items.append(
             "The loaded CLIP does not behave like a pretrained one (see the CLIP section): its "
             "numbers say nothing about CLIP."
         )
+    for name, t in ((m.get("explanations", {}).get("text") or {}).get("text") or {}).items():
+        bp = t.get("boilerplate")
+        if bp and bp.get("share", 0) > 0:
+            items.append(boilerplate_sentence(name, bp))
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
         items.append(
@@ -273,23 +407,22 @@ def section_summary(m: dict) -> str:
         "photos better than the classic VGG16 transfer-learning baseline, and what should a team "
         "deploy?\n\n"
     )
-    if ev.get("claims"):
-        text += "**The original note's claims, checked.**\n\n"
-        from .note import markdown_table
+    from .note import markdown_table
 
-        text += markdown_table(claims_table(ev["claims"])) + "\n"
-        text += "Verdicts: " + "; ".join(f"*{k}*: {v}" for k, v in VERDICTS.items()) + ".\n\n"
+    text += claims_text(ev.get("claims") or [], markdown_table)
     rec = ev.get("recommendation")
     if ev:
         text += (
-            "**What to deploy.** "
-            + " ".join(recommendation_lines(rec or {}, bool(stand), _n_classes(m)))
-            + "\n\n"
+            "**What to deploy.** " + " ".join(recommendation_lines(rec or {}, context(m))) + "\n\n"
         )
         text += f"*The rule, recorded by notebook 05*: {rec['rule']}.\n\n" if rec else ""
     items = limits(m, stand)
     if items:
-        text += "**Main limits.**\n\n" + "\n".join(f"- {i}" for i in items) + "\n"
+        text += (
+            f"**Main limits** (all of them in {_section('improvements')}).\n\n"
+            + "\n".join(f"- {i}" for i in items[:3])
+            + "\n"
+        )
     return text
 
 
@@ -338,7 +471,7 @@ def section_clip(m: dict) -> str:
         )
     t = ev.get("table", {})
     if "clip-zeroshot" not in t:
-        return text + "Zero-shot CLIP was not part of this run's panel.\n"
+        return text + _absent(m, ["clip-zeroshot"], "Zero-shot CLIP")
     zs, z = ev.get("zeroshot") or {}, t["clip-zeroshot"]
     text += (
         f"CLIP embeds photos and texts in one space ({_fig('similarity')}). Classifying without "
@@ -434,17 +567,19 @@ def section_loss(m: dict) -> str:
     ll = m.get("evaluation", {}).get("log_loss")
     c = _n_classes(m)
     text = (
-        "Both heads minimise the cross-entropy, −log of the probability given to the true class; "
-        f"a uniform guess over {c} categories costs ln {c} = {np.log(c):.3f}."
-        if c
-        else "Both heads minimise the cross-entropy, −log of the probability given to the true "
-        "class."
+        "The note's heads minimise the cross-entropy, −log of the probability given to the true "
+        "class"
+        + (f"; a uniform guess over {c} categories costs ln {c} = {np.log(c):.3f}." if c else ".")
     )
     if ll:
+        uniform = np.log(c) if c else np.nan
+        side = "below" if ll["mean"] < uniform else "above"
         text += (
             f" On the test split, {ll['candidate']}'s mean loss is {ll['mean']:.3f} (median "
-            f"{ll['median']:.3f}); {ll['confident_errors']} of {ll['images']} test images get less "
-            f"than {pct(ll.get('confident_threshold', np.nan), 0)} on their true class "
+            f"{ll['median']:.3f}), {side} the uniform guess"
+            + ("" if side == "below" else ": it has learned nothing a guess would not give")
+            + f"; {ll['confident_errors']} of {ll['images']} test products get less than "
+            f"{pct(ll.get('confident_threshold', np.nan), 0)} on their true class "
             f"({_fig('log_loss')})."
         )
     return text + "\n"
@@ -471,7 +606,7 @@ def section_optimiser(m: dict) -> str:
             + ".\n\n"
         )
     else:
-        text += "The optimiser comparison needs clip-head in the panel.\n\n"
+        text += _absent(m, ["clip-head"], "The optimiser comparison (on clip-head)") + "\n"
     summ = tr.get("summary", {})
     if summ:
         shown = pd.DataFrame(summ).T
@@ -488,7 +623,7 @@ def section_optimiser(m: dict) -> str:
         text += (
             "What each candidate kept, chosen on the validation split only "
             f"({_fig('learning_curves')} "
-            "shows the heads' curves):\n\n" + markdown_table(table)
+            "shows the heads' curves):\n\n" + markdown_table(_marked(table, m)) + _dagger_note(m)
         )
     return text
 
@@ -506,6 +641,8 @@ def section_results(m: dict) -> str:
     )
     names = [n for n in ev["headline"] if n in t]
     rep = ev.get("repeats", {}).get("summary", {})
+    if not names:
+        text += headline(ev) + "\n\n"
     if names:
         rows = {}
         for n in names:
@@ -519,10 +656,15 @@ def section_results(m: dict) -> str:
                 "per product": ms(ev["costs"][n]["inference_s_per_item"]),
             }
             if n in rep:
-                rows[n][f"{ev['repeats']['n_splits']} other splits"] = (
+                rows[n][f"mean ± SD over {ev['repeats']['n_splits']} other splits"] = (
                     f"{pct(rep[n]['mean'])} ± {pct(rep[n]['std'])}"
                 )
-        text += markdown_table(pd.DataFrame(rows).T) + "\n" + headline(ev) + "\n\n"
+        text += (
+            markdown_table(_marked(pd.DataFrame(rows).T, m))
+            + _dagger_note(m)
+            + headline(ev)
+            + "\n\n"
+        )
     text += errors_text(ev)
     return text
 
@@ -533,7 +675,11 @@ def headline(ev: dict) -> str:
     t, rep = ev["table"], ev.get("repeats", {})
     pair = ev["paired"].get(b)
     if pair is None or a not in t or b not in t:
-        return f"The headline comparison needs both {a} and {b} in the panel."
+        missing = [n for n in (a, b) if n not in t]
+        return (
+            f"The note's comparison of {a} and {b} is not in this run: {listing(missing)} did not "
+            f"run (the panel in {_section('beyond')} has what did)."
+        )
     mc = pair["mcnemar"]
     diff, lo, hi = -pair["accuracy_difference"], -pair["difference_high"], -pair["difference_low"]
     alpha = _alpha(ev)
@@ -543,7 +689,7 @@ def headline(ev: dict) -> str:
         f"{a} minus {b}: {points(diff)} points, paired {_level(ev)} interval {points(lo)} to "
         f"{points(hi)}. "
         f"{a} alone is right on {mc['a_wrong_b_right']} test products, {b} alone on "
-        f"{mc['a_right_b_wrong']}; McNemar's exact test gives p = {pvalue(mc['p_value'])}. "
+        f"{mc['a_right_b_wrong']}; McNemar's exact test gives {_p_is(mc['p_value'])}. "
     )
     if rep and a in rep.get("summary", {}) and b in rep.get("summary", {}):
         w = rep["versus_reference"].get(b, {})
@@ -591,11 +737,18 @@ def section_explanations(m: dict) -> str:
     st = ex["settings"]
     text = "### Local importance: LIME and SHAP\n\n"
     text += (
-        f"LIME explains {ex['candidate']} as a whole (pixels → encoder → classifier): about "
-        f"{st['n_segments']} {st['segmentation'].upper()} superpixels, each perturbed copy through "
-        f"the encoder, hidden superpixels filled with {fill_words(st.get('hide_color'))}. "
-        f"{_fig('lime')} uses {ex['lime_samples']} perturbed copies per image (the count the "
-        f"stability check chose), beside the {st['note_samples']} copies of `num_samples`"
+        f"LIME explains {ex['candidate']} as a whole (pixels → encoder → classifier) on "
+        f"{st['segmentation'].upper()} superpixels ({st['n_segments']} asked for; the examples "
+        f"below have {listing(str(e['superpixels']) for e in ex['examples'])}), each perturbed "
+        f"copy through the encoder, hidden superpixels filled with "
+        f"{fill_words(st.get('hide_color'))}. {_fig('lime')} uses {ex['lime_samples']} perturbed "
+        "copies per image ("
+        + (
+            "the smallest count the stability check found stable"
+            if ex["stability"]["reached"]
+            else "the largest count tried: none reached the stability threshold"
+        )
+        + f"), beside the {st['note_samples']} copies of `num_samples`"
         + (
             " (the original note's setting). "
             if st["note_samples"] == ORIGINAL_SETTINGS["lime_samples"]
@@ -611,11 +764,17 @@ def section_explanations(m: dict) -> str:
         )
     r2 = ex.get("r2")
     if r2:
+        few = any(ex["lime_samples"] <= e["superpixels"] for e in ex["examples"])
         text += (
-            f"Over all {r2['explanations']} LIME explanations the surrogate's R² has median "
-            f"{r2['median']:.2f} (range {r2['min']:.2f}–{r2['max']:.2f}); with about as many "
-            "samples as superpixels a linear surrogate fits its own samples easily, so R² is a "
-            "ceiling on fidelity, not a measure of it. "
+            f"Over the {r2['explanations']} LIME explanations of the figures the surrogate's R² "
+            f"has median {r2['median']:.2f} (range {r2['min']:.2f}–{r2['max']:.2f}); "
+            + (
+                "with no more perturbed copies than superpixels, the linear surrogate can fit "
+                "its own samples exactly, so R² says nothing here. "
+                if few
+                else "a linear surrogate fitted on its own samples, R² is a ceiling on fidelity, "
+                "not a measure of it. "
+            )
         )
     if ex.get("lime_seconds_per_image"):
         text += (
@@ -702,7 +861,7 @@ def explanation_verdict(summary: dict) -> str:
             f"No count reached a median overlap of {thr:g}: the figures use the largest, {chosen}, "
             "and their top superpixels should be read as indicative only."
         )
-    parts += faithfulness_words(summary["deletion"], "superpixels", _alpha(summary))
+    parts += faithfulness_words(summary["deletion"], "superpixels", _alpha(summary), "images")
     agree = summary.get("agreement")
     if agree:
         parts.append(
@@ -712,12 +871,24 @@ def explanation_verdict(summary: dict) -> str:
     return " ".join(parts)
 
 
-def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
+def faithfulness_words(deletion: dict, unit: str, alpha: float, items: str) -> list[str]:
     fill = deletion.get("fill")
     parts = [f"Deleted {unit} are filled with {fill}." if fill else ""]
+    random_area = (deletion.get("auc") or {}).get("random")
     for method, f in deletion["faithfulness"].items():
         gain = f"{f['mean_gain']:+.3f} (CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
-        if f["gain_low"] > 0 and f["wilcoxon_p"] < alpha:
+        relative = f["mean_gain"] / random_area if random_area else None
+        if (
+            f["gain_low"] > 0
+            and f["wilcoxon_p"] < alpha
+            and relative is not None
+            and (relative < NEGLIGIBLE_GAIN)
+        ):
+            word = (
+                f"detectably but negligibly more faithful than a random order of the same {unit} "
+                f"(the gain is {pct(relative)} of the random orders' area)"
+            )
+        elif f["gain_low"] > 0 and f["wilcoxon_p"] < alpha:
             word = f"more faithful than a random order of the same {unit}"
         elif f["gain_high"] < 0 and f["wilcoxon_p"] < alpha:
             word = f"less faithful than a random order of the same {unit}"
@@ -726,9 +897,9 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float) -> list[str]:
         parts.append(
             f"{method}: deleting its most important {unit} first lowers the area under the "
             "deletion "
-            f"curve by {gain} against random orders; better on {f['better_on']} of "
-            f"{f['images']}, Wilcoxon p = "
-            f"{pvalue(f['wilcoxon_p'])}: {word}."
+            f"curve by {gain} against random orders; better on {f['better_on']} of the "
+            f"{f['images']} {items} of the deletion check, Wilcoxon {_p_is(f['wilcoxon_p'])}: "
+            f"{word}."
         )
     return [p for p in parts if p]
 
@@ -756,15 +927,25 @@ def precision_sentence(check: dict) -> str:
 
 def section_improvements(m: dict) -> str:
     from .note import markdown_table
+    from .runs import stand_ins
 
     ev, tr = m.get("evaluation", {}), m.get("training", {})
+    items = limits(m, stand_ins(m.get("run", {}).get("weights") or {}))
     text = (
-        "The original note proposes fine-tuning and augmentation as its improvements; both are "
-        "measured here against the frozen head they extend, on the same test products.\n\n"
+        "**Limits of this study.**\n\n" + "".join(f"- {i}\n" for i in items) + "\n" if items else ""
+    )
+    text += (
+        "**The proposed improvements.** The original note proposes fine-tuning and augmentation; "
+        "both are measured here against the frozen head they extend, on the same test "
+        "products.\n\n"
     )
     frozen = ev.get("versus_frozen", {})
     if not frozen:
-        return text + "Neither fine-tuning nor augmentation was part of this run's panel.\n"
+        return text + _absent(
+            m,
+            ["clip-finetune", "vgg16-finetune", "clip-head-aug", "vgg16-head-aug"],
+            "Fine-tuning and augmentation",
+        )
     ft, t = tr.get("finetune", {}), ev["table"]
     text += (
         f"Fine-tuning trains the last {plural(ft.get('blocks', 0), 'block')} of the encoder with "
@@ -777,13 +958,7 @@ def section_improvements(m: dict) -> str:
     rows, words = {}, {}
     for n, p in frozen.items():
         lo, hi = p["difference_low"], p["difference_high"]
-        word = (
-            "measurably better"
-            if lo > 0
-            else "measurably worse"
-            if hi < 0
-            else "not resolved (the interval includes zero)"
-        )
+        word = "better" if lo > 0 else "worse" if hi < 0 else "not resolved"
         words[n] = word
         extra = (ev["costs"].get(n, {}).get("train_seconds") or 0) - (
             ev["costs"].get(p["vs"], {}).get("train_seconds") or 0
@@ -800,14 +975,21 @@ def section_improvements(m: dict) -> str:
             "objective": ft.get(n, {}).get("objective", "head"),
             "verdict": word,
         }
-    text += markdown_table(pd.DataFrame(rows).T) + "\n"
+    table = pd.DataFrame(rows).T
+    if table["objective"].nunique() == 1:
+        table = table.drop(columns="objective")
+    text += markdown_table(_marked(table, m)) + _dagger_note(m)
     counts = pd.Series(words).value_counts()
+    phrase = {
+        "better": "measurably better",
+        "worse": "measurably worse",
+        "not resolved": "not resolved (the paired interval includes zero)",
+    }
     text += (
         "Read from the paired intervals: "
-        + listing(f"{plural(int(v), 'change')} {k}" for k, v in counts.items())
-        + ". A change whose interval includes zero is not shown to help on this split, which is "
-        "not the same as shown not to help: its interval says how large a gain the data still "
-        "allow.\n"
+        + listing(f"{plural(int(v), 'change')} {phrase[k]}" for k, v in counts.items())
+        + ". Not shown to help on this split is not the same as shown not to help: the upper end "
+        "of each interval is the gain the data still allow.\n"
     )
     return text
 
@@ -821,7 +1003,7 @@ def section_beyond(m: dict) -> str:
     t, paired, costs, labelled = ev["table"], ev["paired"], ev["costs"], ev["labelled"]
     ref = ev["reference"]
     rows = {}
-    for n in sorted(t, key=lambda n: -t[n]["accuracy"]):
+    for n in sorted(t, key=lambda n: (-t[n]["accuracy"], n)):
         p = paired.get(n)
         rows[n] = {
             "reads": READS_WORDS.get(ev["reads"][n], ev["reads"][n]),
@@ -845,10 +1027,13 @@ def section_beyond(m: dict) -> str:
     text = (
         f"Every candidate on the same test products, ranked by test accuracy for description only "
         f"(the recommendation in the summary is chosen on validation). Paired intervals and "
-        f"McNemar's test are against the note's {ref}; Holm-adjusted p-values, in brackets, "
-        f"account for the {len(paired)} comparisons ({_fig('results')}, {_fig('cost')}).\n\n"
+        f"McNemar's test are against {ref}"
+        + ("" if ref == "clip-head" else " (the reference, since the note's clip-head did not run)")
+        + "; Holm-adjusted p-values, in parentheses, "
+        f"account for the {plural(len(paired), 'comparison')} ({_fig('results')}, "
+        f"{_fig('cost')}).\n\n"
     )
-    text += markdown_table(pd.DataFrame(rows).T) + "\n"
+    text += markdown_table(_marked(pd.DataFrame(rows).T, m)) + _dagger_note(m)
     text += budget_text(ev)
     return text
 
@@ -932,7 +1117,7 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
                 f"No count reached a median overlap of {thr:g}: the word figures use the largest, "
                 f"{st['chosen']}, and their top words should be read as indicative only."
             )
-        parts += faithfulness_words(s["deletion"], "words", alpha)
+        parts += faithfulness_words(s["deletion"], "words", alpha, "products")
         co = s.get("coefficients")
         if co and co["overall"]["spearman"] is not None:
             rhos = [v["spearman"] for v in co["per_category"].values() if v["spearman"] is not None]
@@ -987,6 +1172,12 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
                 f", from {pct(per[lo]['photo_share'], 0)} ({lo}) to "
                 f"{pct(per[hi]['photo_share'], 0)} ({hi})"
             )
+        w = f.get("settings", {}).get("weight")
+        if w in (0, 1):
+            line += (
+                f". Its validation chose w = {w:g}: it is {d['sides'][1 - int(w)]} alone, the "
+                f"{('photo', 'text')[int(w)]} is ignored"
+            )
         line += (
             f". The photo side ({d['sides'][0]}) and the text side ({d['sides'][1]}) disagree on "
             f"{plural(d['products'], 'product')}"
@@ -1000,6 +1191,16 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
     return [" ".join(p) for p in paragraphs]
 
 
+def boilerplate_sentence(name: str, bp: dict) -> str:
+    return (
+        f"{name} partly reads each category's description template: {pct(bp['share'], 0)} of its "
+        f"top-{bp['top_k']} words per category are words found in more than "
+        f"{pct(bp['threshold'], 0)} of all the test products' texts, whatever their category (e.g. "
+        f"{listing(f'“{w}”' for w in bp['examples'])}); a catalogue written differently would "
+        "lose that signal."
+    )
+
+
 def section_deployed(m: dict) -> str:
     """What the recommended model looks at: words, the photo/text split, and how far to trust it."""
     ex = m.get("explanations", {})
@@ -1010,15 +1211,28 @@ def section_deployed(m: dict) -> str:
         out += f"The recommended candidate is `{rec['candidate']}`. "
     if not (text_part.get("text") or fusion):
         return out + "No text or fusion candidate was explained in this run.\n"
-    out += (
-        f"Text candidates are explained word by word with LIME's text explainer on the very "
-        f"strings they read ({_fig('text_words')}); per category, the words with the largest mean "
-        f"weight are set beside the TF-IDF model's own coefficients ({_fig('word_importance')}); "
-        f"the same stability and deletion checks as for the photos follow ({_fig('text_trust')}). "
-        f"The fusion candidates are split between photo and text ({_fig('modality')}, "
-        f"{_fig('disagreements')}).\n\n"
-    )
-    return out + text_verdict({**text_part, "fusion": fusion}) + "\n"
+    if text_part.get("text"):
+        out += (
+            f"Text candidates are explained word by word with LIME's text explainer on the very "
+            f"strings they read ({_fig('text_words')}); per category, the words with the largest "
+            f"mean weight are set beside the TF-IDF model's own coefficients "
+            f"({_fig('word_importance')}); the same stability and deletion checks as for the "
+            f"photos follow ({_fig('text_trust')}). "
+        )
+    if fusion:
+        out += (
+            f"The fusion candidates are split between photo and text ({_fig('modality')}, "
+            f"{_fig('disagreements')}). "
+        )
+    else:
+        out += _absent(m, ["fusion-late", "fusion-early"], "The photo/text split of the fusions")
+    out += "\n\n"
+    out += text_verdict({**text_part, "fusion": fusion}) + "\n"
+    for name, t in (text_part.get("text") or {}).items():
+        bp = t.get("boilerplate")
+        if bp and bp.get("share", 0) > 0:
+            out += "\n" + boilerplate_sentence(name, bp) + "\n"
+    return out
 
 
 SECTION_WRITERS["deployed"] = section_deployed
