@@ -205,3 +205,13 @@ def test_stand_in_runs_say_so_in_every_banner() -> None:
     assert runs.stand_in_candidates(
         ["clip-head", "fusion-late", "text-tfidf", "vgg16-head"], stand
     ) == {"clip-head", "fusion-late"}
+
+
+def test_an_accuracy_of_zero_gets_an_exact_interval_not_a_degenerate_one() -> None:
+    """0 of 12 right: every bootstrap resample says 0%, yet 0/12 is compatible with up to ~26%."""
+    y = np.arange(12) % 3
+    wrong = (y + 1) % 3
+    table, _, _ = evaluate.compare(y, {"m": wrong}, list("abc"), None, n_boot=200)
+    row = table.loc["m"]
+    assert row["accuracy"] == 0 and row["accuracy_low"] == 0
+    assert 0.2 < row["accuracy_high"] < 0.3 and row["accuracy_interval"].startswith("Clopper")

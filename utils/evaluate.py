@@ -220,10 +220,18 @@ def compare(
             percentile(dists[name]["accuracy"], level),
             percentile(dists[name]["macro_f1"], level),
         )
+        exact = acc_ci[0] == acc_ci[1]  # every resample agrees (0% or 100%): no interval at all
+        if exact:
+            right = int(np.sum(np.asarray(pred) == np.asarray(y_true)))
+            ci = binomtest(right, len(y_true)).proportion_ci(level, method="exact")
+            acc_ci = (float(ci.low), float(ci.high))
         rows[name] = {
             "accuracy": m["accuracy"],
             "accuracy_low": acc_ci[0],
             "accuracy_high": acc_ci[1],
+            "accuracy_interval": "Clopper-Pearson (the bootstrap is degenerate)"
+            if exact
+            else "cluster bootstrap",
             "macro_f1": m["macro_f1"],
             "macro_f1_low": f1_ci[0],
             "macro_f1_high": f1_ci[1],

@@ -1296,3 +1296,16 @@ def faithfulness_table(deletion: dict[str, dict]) -> pd.DataFrame:
 
 def modality_table(fusions: dict) -> pd.DataFrame:
     return pd.concat({n: f["per_category"] for n, f in fusions.items()}, names=["candidate"])
+
+
+def errors_view(table: pd.DataFrame, photo: int = 3) -> pd.DataFrame:
+    """``text_errors`` for reading: the product, truth, prediction, the words that decided, and
+    the first ``photo`` photo candidates' predictions (their right/wrong columns dropped)."""
+    words = ["words towards predicted", "words towards true"]
+    base = ["product", "true", "predicted", "probability", *[w for w in words if w in table]]
+    extra = [
+        c
+        for c in table.columns
+        if c not in base + ["row", "image", "probability_true"] and not c.endswith(" right")
+    ][:photo]
+    return table[base + extra]

@@ -25,7 +25,6 @@ from .formatting import (
     points_interval,
     pvalue,
     seconds,
-    sig,
 )
 
 NEGLIGIBLE_GAIN = 0.05  # a deletion gain under this share of the random orders' area is negligible
@@ -635,9 +634,17 @@ def section_results(m: dict) -> str:
     if not ev:
         return ""
     t, iv = ev["table"], ev["intervals"]
+    exact = [n for n, r in t.items() if str(r.get("accuracy_interval", "")).startswith("Clopper")]
     text = (
         f"Intervals: {iv['method']}, {_level(ev)}, {iv['resamples']} resamples over "
-        f"{ev['test_groups']} groups of the {ev['n_test']} test products.\n\n"
+        f"{ev['test_groups']} groups of the {ev['n_test']} test products"
+        + (
+            f"; for {listing(exact)}, right on all or none of them, every resample agrees, and "
+            "the accuracy interval is the exact binomial (Clopper-Pearson) one instead"
+            if exact
+            else ""
+        )
+        + ".\n\n"
     )
     names = [n for n in ev["headline"] if n in t]
     rep = ev.get("repeats", {}).get("summary", {})
@@ -1010,7 +1017,7 @@ def section_beyond(m: dict) -> str:
             "accuracy (CI)": interval(
                 t[n]["accuracy"], t[n]["accuracy_low"], t[n]["accuracy_high"]
             ),
-            "macro-F1": sig(t[n]["macro_f1"]),
+            "macro-F1": f"{t[n]['macro_f1']:.3f}",
             f"Δ vs {ref} (paired CI)": points_interval(
                 p["accuracy_difference"], p["difference_low"], p["difference_high"]
             )

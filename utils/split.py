@@ -464,3 +464,13 @@ def shares(counts: pd.DataFrame) -> pd.DataFrame:
     table = parts / counts.loc["total"]
     table["overall"] = parts.sum(axis=1) / counts.loc["total"].sum()
     return table.map(lambda v: f"{100 * v:.1f}%")
+
+
+def datasets_summary(hf) -> pd.DataFrame:
+    """Rows and features of each part of the exported ``DatasetDict``."""
+    return pd.DataFrame(
+        {
+            "rows": {k: len(v) for k, v in hf.items()},
+            "features": {k: ", ".join(v.features) for k, v in hf.items()},
+        }
+    )
