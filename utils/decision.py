@@ -41,7 +41,7 @@ ORIGINAL = {
         "range": (5, 8),
     },
     "clip_beats_vgg16": {
-        "claim": "CLIP head beats VGG16 head",
+        "claim": "CLIP head ahead of VGG16 head",
         "note": "yes, by about 10 points",
         "candidate": "clip-head",
         "other": "vgg16-head",
@@ -55,7 +55,7 @@ VERDICTS = {
     "confirmed": "the run's 95% interval lies inside the note's value ± its tolerance "
     "(accuracies), "
     "the run's epoch lies in the note's range (epochs), or the paired interval of the difference "
-    "lies above zero (comparison)",
+    "lies above zero (the comparison: the direction the note claims)",
     "contradicted": "the interval lies entirely outside the note's value ± tolerance, the epoch "
     "outside the note's range, or the paired interval lies below zero",
     "not resolved at this sample size": "the interval overlaps the note's value ± tolerance "

@@ -1053,14 +1053,16 @@ def budget_text(ev: dict) -> str:
         return ""
     frame = pd.DataFrame(lb["summary"])
     table = frame.pivot_table(index="candidate", columns="k", values="mean", sort=False)
-    table = table[[k for k in lb["ks"] if k in table.columns]]
-    table.columns = [f"k = {k}" for k in table.columns]
-    shown = table.map(pct)
+    ks = [k for k in lb["ks"] if k in table.columns]
+    labels = frame.groupby("k")["labelled"].max().to_dict() if "labelled" in frame else {}
+    table = table[ks]
+    table.columns = [f"k = {k}" + (f" ({labels[k]:.0f} labels)" if k in labels else "") for k in ks]
     text = (
         f"\n{_fig('label_budget')} refits {listing(lb['candidates'])} with k labelled products per "
-        f"category for training and k more for choosing their settings (all: the whole training "
-        f"and validation parts), {lb['draws']} random draws per k, and reads the test accuracy "
-        "(mean over the draws):\n\n" + markdown_table(shown) + "\n"
+        "category for training and up to k more, from the validation split, for choosing their "
+        f"settings (all: the whole training and validation parts); {lb['draws']} random draws per "
+        "k; the test accuracy is the mean over the draws, and the column says how many labelled "
+        "products each refit read in all:\n\n" + markdown_table(table.map(pct)) + "\n"
     )
     return text
 
