@@ -464,3 +464,16 @@ def test_text_tfidf_on_real_rows_end_to_end(panel, fitted, small_split) -> None:
     assert verdict.startswith("**text-tfidf** (reads the product name and description)")
     assert "Spearman" in verdict and f"of {len(test)} test products" in verdict
     assert "(median over 2 products" in verdict
+
+
+def test_boilerplate_counts_top_words_common_to_every_kind_of_product() -> None:
+    words = {
+        "Watches": pd.DataFrame(
+            {"mean_weight": [0.3, 0.2, 0.1]}, index=["watch", "flipkart", "for"]
+        ),
+        "Mugs": pd.DataFrame({"mean_weight": [0.4, 0.1]}, index=["mug", "flipkart"]),
+    }
+    texts = ["Buy watch at Flipkart.com", "Ceramic mug at flipkart", "Lamp for the desk, flipkart"]
+    bp = et.boilerplate(words, texts, k=3, threshold=0.5)
+    assert bp["pairs"] == 5 and bp["common_pairs"] == 2 and bp["share"] == pytest.approx(0.4)
+    assert bp["examples"] == ["flipkart"]  # "for" is in 1 of 3 texts, "watch" and "mug" in 1

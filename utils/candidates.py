@@ -505,15 +505,16 @@ class Panel:
         """Cached activations entering the last ``k`` blocks (default ``finetune_blocks``) of
         ``rows`` (the photos, or their augmented views)."""
         s = self.settings
-        A, stats = features.activations(
-            self.encoder(kind),
-            k or s.finetune_blocks,
-            rows,
-            self.layout.activations,
-            s.augmentation if augmented else None,
-            s.batch_size,
-            progress=self.progress,
-        )
+        with timing.step(f"{kind} {'views' if augmented else 'activations'}"):
+            A, stats = features.activations(
+                self.encoder(kind),
+                k or s.finetune_blocks,
+                rows,
+                self.layout.activations,
+                s.augmentation if augmented else None,
+                s.batch_size,
+                progress=self.progress,
+            )
         self._add_stats(f"{kind}-views" if augmented else f"{kind}-activations", stats)
         return A
 

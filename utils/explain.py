@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from scipy.stats import wilcoxon
 
+from . import timing
 from .evaluate import percentile
 from .features import model_pixels
 
@@ -502,7 +503,13 @@ class Deletion:
     perturbations: dict[str, str] = field(default_factory=dict)  # what each explainer perturbed
 
 
-def compare_deletion(
+def compare_deletion(*args, **kwargs) -> Deletion:
+    """``_compare_deletion``, its time recorded as the step "photo deletion"."""
+    with timing.step("photo deletion"):
+        return _compare_deletion(*args, **kwargs)
+
+
+def _compare_deletion(
     pipeline: Pipeline,
     images: list[np.ndarray],
     lime_results: list[dict],
@@ -661,7 +668,8 @@ class ImageStudy:
         return self._pixels[i]
 
     def explained(self, i: int, num_samples: int) -> dict:
-        return self.lime(self.image(i), self.test.loc[i, "sha256"], num_samples)
+        with timing.step("photo LIME"):
+            return self.lime(self.image(i), self.test.loc[i, "sha256"], num_samples)
 
     def choose(self, n: int, only_correct: bool, categories: list[str]) -> dict[str, list[int]]:
         return per_category(self.test, self.correct, n, only_correct, categories=categories)
@@ -669,10 +677,11 @@ class ImageStudy:
     def stability(
         self, items: list[tuple[int, str]], sample_counts: list[int], seeds: list[int], k: int
     ) -> list[dict]:
-        return [
-            stability(self.pipeline, self.image(i), sample_counts, seeds, k=k, **self.settings)
-            for i, _ in items
-        ]
+        with timing.step("photo stability"):
+            return [
+                stability(self.pipeline, self.image(i), sample_counts, seeds, k=k, **self.settings)
+                for i, _ in items
+            ]
 
     def global_maps(self, chosen: dict[str, list[int]], num_samples: int):
         """Per category: the LIME maps, their average, and the mean photo behind them."""
@@ -686,6 +695,10 @@ class ImageStudy:
         return maps, means, backgrounds
 
     def shap(self, indices: list[int], max_evals: int):
+        with timing.step("photo SHAP"):
+            return self._shap(indices, max_evals)
+
+    def _shap(self, indices: list[int], max_evals: int):
         return shap_explain(
             self.pipeline,
             np.stack([self.image(i) for i in indices]),

@@ -48,6 +48,7 @@ import pandas as pd
 from . import explain, features
 from .candidates import CANDIDATES, LateFusionModel
 from .progress import bar
+from .timing import step as timed_step
 
 SPLIT = r"\W+"  # LIME's default word split: runs of non-word characters separate words
 IMAGE_SOURCES = ("clip-image", "vgg16-image")
@@ -254,13 +255,14 @@ class TextLime:
             "case_fold": self.case_fold,
             "split": SPLIT,
         }
-        out = explain.cached(
-            self.cache_dir,
-            key,
-            lambda: lime_text(
-                self.pipeline, text, num_samples, seed, label, also, case_fold=self.case_fold
-            ),
-        )
+        with timed_step("text LIME"):
+            out = explain.cached(
+                self.cache_dir,
+                key,
+                lambda: lime_text(
+                    self.pipeline, text, num_samples, seed, label, also, case_fold=self.case_fold
+                ),
+            )
         out["text"], out["case_folded"] = str(out["text"]), bool(out["case_folded"])
         return out
 
@@ -732,7 +734,8 @@ def faithfulness_check(
     """``compare_deletion`` on the LIME ``results`` of the products ``items`` (same order) and
     ``explain.faithfulness`` of the per-product areas (paired Wilcoxon, bootstrap interval).
     JSON-ready: settings, products, mean curves, areas and the test."""
-    deletion = compare_deletion(predict, results, steps, random_orders, seed)
+    with timed_step("text deletion"):
+        deletion = compare_deletion(predict, results, steps, random_orders, seed)
     return {
         "settings": {
             "steps": steps,
@@ -1213,7 +1216,8 @@ def fusion_study(
     """One fusion candidate's photo/text split on the test rows: per product, per category
     (``categories`` in that order), the disagreements, and the record."""
     name = fitted.name
-    parts = modality_parts(fitted, panel, test, train)
+    with timed_step(f"photo or text {name}"):
+        parts = modality_parts(fitted, panel, test, train)
     settings = (
         {"weight": fitted.weight}
         if hasattr(fitted, "weight")
