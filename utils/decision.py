@@ -97,7 +97,12 @@ def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> l
         missing = [n for n in names if n not in table]
         standin = [n for n in names if n in stand_in_candidates]
         if missing:
-            row.update(verdict="not measured", why=f"{', '.join(missing)} not run")
+            row.update(
+                verdict="not measured",
+                why=f"{', '.join(missing)} not run",
+                why_kind="not run",
+                why_names=missing,
+            )
         elif "value" in c:
             t = table[c["candidate"]]
             row.update(value=t["accuracy"], low=t["accuracy_low"], high=t["accuracy_high"])
@@ -133,7 +138,12 @@ def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> l
                     else "not resolved at this sample size"
                 )
         if standin and not missing:
-            row.update(verdict="not measured", why=f"stand-in weights ({', '.join(standin)})")
+            row.update(
+                verdict="not measured",
+                why=f"stand-in weights ({', '.join(standin)})",
+                why_kind="stand-in weights",
+                why_names=standin,
+            )
         rows.append(row)
     return rows
 

@@ -53,6 +53,8 @@ def save_figure(
 
 def mark_stand_in(fig: plt.Figure, stand_in: str) -> None:
     """A red line above the figure: its encoder numbers are stand-ins, not CLIP's or VGG16's."""
+    fig.canvas.draw()  # lays the figure out (constrained layout too), then freezes it
+    fig.set_layout_engine("none")
     top = fig.get_tightbbox(fig.canvas.get_renderer()).y1 / fig.get_figheight()  # inches / inches
     fig.text(
         0.5,

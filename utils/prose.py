@@ -264,14 +264,16 @@ def claims_text(claims: list[dict], markdown_table) -> str:
     """The claims table with the legend of the verdicts it uses; one line when none is measured."""
     if not claims:
         return ""
-    whys = list(dict.fromkeys(c.get("why", "") for c in claims))
     if all(c["verdict"] == "not measured" for c in claims):
+        kinds: dict[str, list[str]] = {}
+        for c in claims:
+            names = kinds.setdefault(c.get("why_kind", c.get("why", "")), [])
+            names += [n for n in c.get("why_names", []) if n not in names]
+        why = "; ".join(f"{k} ({listing(v)})" if v else k for k, v in kinds.items())
         return (
             "**The original note's claims cannot be checked in this run** ("
             + "; ".join(f"{c['claim']}: {c['note']}" for c in claims)
-            + "): "
-            + "; ".join(w for w in whys if w)
-            + ".\n\n"
+            + f"): {why}.\n\n"
         )
     used = list(dict.fromkeys(c["verdict"] for c in claims))
     return (
