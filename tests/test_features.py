@@ -150,6 +150,22 @@ def test_text_and_pixel_features_are_cached(tmp_path, rows, real_images) -> None
     assert features.extract_pixels(rows, tmp_path)[1]["computed"] == 0
 
 
+def _big_jpegs(folder, n: int) -> list[str]:
+    """``n`` 1024 x 1024 JPEGs with fine detail (what draft decoding loses), seeded."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        y, x = np.mgrid[0:1024, 0:1024]
+        base = np.stack([(x * (i + 1)) % 256, (y * 3) % 256, ((x + y) * 2) % 256], axis=-1)
+        pixels = (base + rng.integers(0, 60, base.shape)).clip(0, 255).astype(np.uint8)
+        path = folder / f"big{i}.jpg"
+        Image.fromarray(pixels).save(path, quality=90)
+        paths.append(str(path))
+    return paths
+
+
 def test_the_decode_size_is_in_every_decode_and_every_cache_key(
     rows, real_images, tmp_path
 ) -> None:
@@ -165,7 +181,7 @@ def test_the_decode_size_is_in_every_decode_and_every_cache_key(
         "tiny-random", device="cpu", models_dir=tmp_path / "m", decode_min_side=None
     )
     small = replace(full, decode_min_side=256)
-    big = str(real_images[0])  # 1024 x 1024: draft decoding at 256 takes a quarter of each side
+    big = _big_jpegs(tmp_path, 1)[0]  # 1024 x 1024: draft decoding at 256 takes a quarter per side
     assert features.encoder_input(full, big).size == (1024, 1024)
     assert features.encoder_input(small, big).size == (256, 256)
     assert not np.array_equal(features.model_pixels(full, big), features.model_pixels(small, big))
@@ -175,6 +191,8 @@ def test_the_decode_size_is_in_every_decode_and_every_cache_key(
         features.activation_cache(full, 1, tmp_path).folder
         != features.activation_cache(small, 1, tmp_path).folder
     )
+    paths = _big_jpegs(tmp_path, 2)
+    rows = pd.DataFrame({"path": paths, "sha256": [data._sha256(p) for p in paths]})
     X_full, s1 = features.extract(full, rows, tmp_path, num_workers=0)
     X_small, s2 = features.extract(small, rows, tmp_path, num_workers=0)
     assert s1["computed"] == s2["computed"] == len(rows), "another decode size: other cache entries"
@@ -209,7 +227,7 @@ def test_input_difference_to_the_reference_pipelines(real_images, tmp_path) -> N
     from torchvision.models import VGG16_Weights
     from transformers import CLIPImageProcessor
 
-    paths = [str(p) for p in real_images[:3]]
+    paths = _big_jpegs(tmp_path, 3)  # large photos: the bundled sample's are already 256 px
     clip = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
     vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
     for enc in (clip, vgg):
