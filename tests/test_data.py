@@ -171,6 +171,7 @@ def test_real_catalog_lists_the_missing_images(dataset_dir: Path, tmp_path: Path
     assert catalog["sha256"].iloc[-1] == data._sha256(folder / "Images" / present["image"].iloc[-1])
 
 
+@pytest.mark.filterwarnings("ignore:.*files, 1050 expected")  # the working copy lacks 3 photos
 def test_acquire_links_a_folder_without_modifying_it(dataset_dir: Path, tmp_path: Path) -> None:
     folder = data.acquire(dataset_dir, tmp_path / "data")
     link = Layout(tmp_path / "data").raw / data.DATASET_DIRNAME
