@@ -290,7 +290,9 @@ def test_shap_figure_with_as_many_images_as_colour_channels(tiny_pipeline) -> No
     assert len(fig.axes) >= 6
 
 
-def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(bright_corner) -> None:
+def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(
+    bright_corner, monkeypatch
+) -> None:
     """The deletion check hides superpixels as LIME does (hide_color=None: each superpixel's own
     mean colour), not with the whole image's mean."""
     from lime import lime_image
@@ -322,11 +324,11 @@ def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(bright_corner
         captured["fudged"] = fudged_image.copy()
         return real(self, image, fudged_image, *a, **kw)
 
-    lime_image.LimeImageExplainer.data_labels = spy
-    try:
-        r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=10, segments=segments)
-    finally:
-        lime_image.LimeImageExplainer.data_labels = real
+    class Spy(lime_image.LimeImageExplainer):
+        data_labels = spy
+
+    monkeypatch.setattr(explain, "_vectorised_explainer", lambda: Spy)
+    r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=10, segments=segments)
     np.testing.assert_array_equal(
         explain.lime_fill(bright_corner, r["segments"], None), captured["fudged"]
     )
@@ -363,3 +365,35 @@ def test_compare_deletion_fills_every_order_alike_and_records_the_fill(bright_co
         assert d.fill == explain.describe_fill(hide)
         assert "blur(16,16)" in d.perturbations["SHAP"] and d.fill in d.perturbations["deletion"]
     assert "mean colour" in explain.describe_fill(None) and "0" in explain.describe_fill(0)
+
+
+@pytest.mark.parametrize("batch_size", [7, 64])
+def test_lime_copies_built_in_one_step_are_lime_own(bright_corner, batch_size) -> None:
+    """The vectorised copies: the same masks, the same perturbed images in the same batches, and
+    so the same explanation as LIME's own loop."""
+    from lime import lime_image
+
+    explain._quiet_lime()  # LIME's own loop draws a progress bar
+    segments = explain.segment(bright_corner, n_segments=60)
+    fudged = explain.lime_fill(bright_corner, segments, None)
+
+    def run(cls):
+        batches = []
+
+        def record(batch):
+            batches.append(np.array(batch))
+            return np.stack([b.reshape(-1, 3).mean(0)[:2] / 255 for b in batch])
+
+        data, labels = cls(random_state=3).data_labels(
+            bright_corner, fudged, segments, record, 50, batch_size=batch_size
+        )
+        return data, labels, batches
+
+    ours, theirs = run(explain._vectorised_explainer()), run(lime_image.LimeImageExplainer)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    assert [b.shape for b in ours[2]] == [b.shape for b in theirs[2]]
+    for a, b in zip(ours[2], theirs[2]):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert len({b.tobytes() for b in ours[2][0]}) > 1, "the copies differ from one another"
