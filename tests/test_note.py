@@ -9,16 +9,16 @@ from utils import figures, note, plots, runs
 
 
 def _partial_run(tmp_path, weights=None):
-    fig, ax = plt.subplots()
-    ax.plot([0, 1])
-    plots.save_figure(fig, "split", tmp_path / "figures")
     path = tmp_path / "metrics.json"
-    runs.start(
+    run = runs.start(
         path,
         "full",
         1,
         weights=weights or {"clip": "openai/clip-vit-base-patch32", "vgg16": "IMAGENET1K_V1"},
     )
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    plots.save_figure(fig, "split", tmp_path / "figures", run_id=run["id"])
     runs.record(
         path,
         "split",
@@ -56,6 +56,29 @@ def test_note_from_partial_metrics_names_missing_figures(tmp_path) -> None:
     assert set(note.missing_figures(tmp_path / "figures")) == {f.name for f in figures.FIGURES} - {
         split.name
     }
+
+
+def test_an_earlier_runs_figure_never_passes_for_this_runs(tmp_path) -> None:
+    """A figure left in figures/ by another run (a smoke run before a full one, a candidate that
+    did not run this time) is named, not shown; a new run starts by removing the registered ones."""
+    earlier = plots.save_figure(plt.figure(), "lime", tmp_path / "figures", run_id="earlier-run")
+    (tmp_path / "figures" / "notes.txt").write_text("the user's own file")
+    metrics = _partial_run(tmp_path)
+    assert figures.run_of(earlier) == "earlier-run"
+    assert (
+        figures.run_of(tmp_path / "figures" / f"{figures.get('split').name}.png")
+        == (metrics["run"]["id"])
+    )
+    text = note.build(metrics, tmp_path / "figures", tmp_path / "reports")[0].read_text()
+    lime = figures.get("lime").name
+    assert f"]({'../figures/' + lime}.png)" not in text
+    assert f"`{lime}.png` is an earlier run's, not shown" in text
+    assert lime in note.missing_figures(tmp_path / "figures", metrics["run"]["id"])
+    assert lime not in note.missing_figures(tmp_path / "figures")  # any run's
+    assert sorted(figures.remove_drawn(tmp_path / "figures")) == sorted(
+        [lime, figures.get("split").name]
+    )
+    assert [p.name for p in (tmp_path / "figures").iterdir()] == ["notes.txt"]
 
 
 def test_the_html_opens_with_the_run_a_table_of_contents_and_the_answer(tmp_path) -> None:
@@ -106,3 +129,17 @@ def test_stand_in_figures_are_marked_inside_the_image(tmp_path) -> None:
     ax.plot([0, 1])
     path = plots.save_figure(fig, "split", tmp_path / "data", stand_in="tiny random weights: CLIP")
     assert Image.open(path).size == sizes[None]  # a figure of the data is never marked
+
+
+def test_notebook_01_starts_a_run_without_the_last_runs_figures(tmp_path) -> None:
+    """Notebook 01 starts a new run; the figures it and the later notebooks save carry its id."""
+    from utils import notebook
+
+    params = {"figures_dir": str(tmp_path / "figures"), "reports_dir": str(tmp_path / "reports")}
+    plots.save_figure(plt.figure(), "lime", tmp_path / "figures", run_id="earlier-run")
+    nb = notebook.start("01", {**params, "profile": "smoke", "seed": 3}, show=False)
+    assert not (tmp_path / "figures" / f"{figures.get('lime').name}.png").exists()
+    path = nb.figure(plt.figure(), "categories")
+    assert figures.run_of(path) == nb.metrics()["run"]["id"]
+    later = notebook.start("02", {**params, "profile": "smoke", "seed": 3}, show=False)
+    assert figures.run_of(later.figure(plt.figure(), "split")) == nb.metrics()["run"]["id"]

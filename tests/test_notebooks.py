@@ -219,7 +219,8 @@ def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
 ) -> None:
     from utils import note
 
-    assert note.missing_figures(smoke_run / "figures") == []
+    run_id = metrics_of(smoke_run)["run"]["id"]
+    assert note.missing_figures(smoke_run / "figures", run_id) == []
     text = (smoke_run / "reports" / "note.md").read_text()
     assert "not produced by this run" not in text
     positions = []

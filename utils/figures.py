@@ -311,6 +311,41 @@ def get(key: str) -> Figure:
     return BY_KEY[key]
 
 
+RUN_KEY = "clip-poc run"  # PNG text chunk: the run that drew the figure (``plots.save_figure``)
+
+
+def run_of(path: str | Path) -> str | None:
+    """The run id stamped in a saved figure; None for a file without one or not a PNG."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "text", {}).get(RUN_KEY)
+    except (OSError, UnidentifiedImageError):
+        return None
+
+
+def state(f: Figure, figures_dir: str | Path, run_id: str | None = None) -> str:
+    """``"drawn"``, ``"missing"``, or ``"stale"``: the file was drawn by a run other than
+    ``run_id`` (an earlier run's figure must never stand in for this run's)."""
+    path = Path(figures_dir) / f"{f.name}.png"
+    if not path.exists():
+        return "missing"
+    return "drawn" if run_id is None or run_of(path) == run_id else "stale"
+
+
+def remove_drawn(figures_dir: str | Path) -> list[str]:
+    """Delete the registered figures in ``figures_dir`` (a new run starts: its figures replace
+    them); other files are left alone. Returns the names removed."""
+    removed = []
+    for f in FIGURES:
+        path = Path(figures_dir) / f"{f.name}.png"
+        if path.exists():
+            path.unlink()
+            removed.append(f.name)
+    return removed
+
+
 def markdown_table() -> str:
     """The README's figure table."""
     lines = ["| figure | file | what | notebook |", "|---|---|---|---|"]
@@ -338,7 +373,8 @@ def update_readme(path: Path = ROOT / "README.md") -> bool:
 
 def sheet(figures_dir: Path, out: Path) -> Path:
     """One self-contained page of every registered figure with its caption, at the note's width
-    (``make figures-sheet``): a reviewer sees them all at once; a missing figure is named."""
+    (``make figures-sheet``): a reviewer sees them all at once; a missing figure is named, and
+    each figure says which run drew it."""
     import base64
     import html
 
@@ -350,7 +386,8 @@ def sheet(figures_dir: Path, out: Path) -> Path:
             data = base64.b64encode(path.read_bytes()).decode()
             parts.append(
                 f'<figure><img src="data:image/png;base64,{data}" alt="{f.name}">'
-                f"<figcaption><b>{f.name}.png</b> (notebook {f.notebook}): {caption}</figcaption>"
+                f"<figcaption><b>{f.name}.png</b> (notebook {f.notebook}, run "
+                f"{html.escape(str(run_of(path)))}): {caption}</figcaption>"
                 "</figure>"
             )
         else:

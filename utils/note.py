@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import prose, runs
 from .figures import FIGURES, Figure
+from .figures import state as figure_state
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows]) + "\n"
 
 
-def _drawn(f: Figure, figures_dir: Path) -> bool:
-    return (figures_dir / f"{f.name}.png").exists()
-
-
 def _figure(f: Figure, figures_dir: Path, link_dir: Path) -> str:
     path = figures_dir / f"{f.name}.png"
     caption = f"{f.label}. {f.full_caption}"
-    if not path.exists():
-        return f"*{caption} (Not produced by this run: `{f.name}.png` is missing.)*\n"
     rel = os.path.relpath(path, link_dir)
     return f"![{caption}]({rel})\n\n*{caption}*\n"
 
@@ -189,6 +184,7 @@ def header(m: dict) -> str:
 def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
     """The note as Markdown, numbers from ``metrics``, figures linked relative to ``link_dir``."""
     stand = runs.stand_ins(metrics.get("run", {}).get("weights") or {})
+    run_id = metrics.get("run", {}).get("id")
     out = [
         "# Classifying e-commerce product photos: CLIP against a VGG16 baseline, and what to "
         "deploy\n",
@@ -206,14 +202,16 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
             out.append("> " + prose.stand_in_warning(stand) + "\n")
         out.append(_writer(section.key)(metrics))
         shown = [f for f in FIGURES if f.section == section.key]
-        out += [_figure(f, figures_dir, link_dir) for f in shown if _drawn(f, figures_dir)]
-        missing = [f for f in shown if not _drawn(f, figures_dir)]
+        states = {f.key: figure_state(f, figures_dir, run_id) for f in shown}
+        out += [_figure(f, figures_dir, link_dir) for f in shown if states[f.key] == "drawn"]
+        missing = [f for f in shown if states[f.key] != "drawn"]
+        why = {"missing": "is missing", "stale": "is an earlier run's, not shown"}
         if missing:
             out.append(
                 "*Not drawn in this run (the candidates they show did not run): "
                 + "; ".join(
                     f"{f.label}, {f.caption.split(':')[0].split('.')[0].lower()} "
-                    f"(`{f.name}.png` is missing)"
+                    f"(`{f.name}.png` {why[states[f.key]]})"
                     for f in missing
                 )
                 + ".*\n"
@@ -269,9 +267,10 @@ def build(
     return md_path, html_path
 
 
-def missing_figures(figures_dir: str | os.PathLike) -> list[str]:
-    """Registered figures that are not in ``figures_dir``."""
-    return [f.name for f in FIGURES if not (Path(figures_dir) / f"{f.name}.png").exists()]
+def missing_figures(figures_dir: str | os.PathLike, run_id: str | None = None) -> list[str]:
+    """Registered figures not drawn by run ``run_id`` in ``figures_dir`` (absent, or an earlier
+    run's; any run when ``run_id`` is None)."""
+    return [f.name for f in FIGURES if figure_state(f, figures_dir, run_id) != "drawn"]
 
 
 def section_text(key: str, metrics: dict) -> str:

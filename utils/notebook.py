@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import formatting, plots, prose, runs, timing
+from . import figures, formatting, plots, prose, runs, timing
 
 PARAMETERS = (
     "profile",
@@ -78,7 +78,8 @@ class Session:
         if candidates is not None:
             stand = stand if self.stand_in_candidates(candidates) else None
         with timing.step("figures"):
-            return plots.save_figure(fig, key, self.figures_dir, stand_in=stand)
+            run_id = self.metrics().get("run", {}).get("id")
+            return plots.save_figure(fig, key, self.figures_dir, stand_in=stand, run_id=run_id)
 
     def record(self, section: str, values: dict, split_id: str | None = None) -> dict:
         """Write ``values`` as this notebook's ``section`` of the metrics file, with where the
@@ -115,7 +116,8 @@ def start(number: str, params: dict, show: bool = True) -> Session:
         names=list(p["models"]) if p["models"] is not None else None,
     )
     session.timer.start()
-    if number == "01":
+    if number == "01":  # a new run: an earlier run's figures must not pass for this one's
+        figures.remove_drawn(session.figures_dir)
         runs.start(
             session.metrics_path,
             session.profile,

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .data import load_image
 from .explain import top_segments
-from .figures import get
+from .figures import RUN_KEY, get
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -34,20 +34,26 @@ DIVERGING = "RdBu_r"  # red: pushes towards the explained class, blue: away from
 
 
 def save_figure(
-    fig: plt.Figure, key: str, figures_dir: str | os.PathLike, stand_in: str | None = None
+    fig: plt.Figure,
+    key: str,
+    figures_dir: str | os.PathLike,
+    stand_in: str | None = None,
+    run_id: str | None = None,
 ) -> Path:
     """Save ``fig`` as ``<figures_dir>/<registered name>.png`` (150 dpi, tight).
 
     ``key`` must be registered in ``utils.figures``. ``stand_in``: a short description of the
     run's stand-in encoders (e.g. "tiny random CLIP and VGG16"); figures drawn from encoder
-    outputs then carry a visible mark saying their numbers are stand-ins.
+    outputs then carry a visible mark saying their numbers are stand-ins. ``run_id`` is stamped
+    in the PNG (``figures.run_of``): the note shows only the figures of its own run.
     """
     figure = get(key)
     if stand_in and figure.encoders:
         mark_stand_in(fig, stand_in)
     path = Path(figures_dir) / f"{figure.name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    metadata = {RUN_KEY: run_id} if run_id else None
+    fig.savefig(path, dpi=150, bbox_inches="tight", metadata=metadata)
     return path
 
 
