@@ -104,3 +104,17 @@ def test_the_refits_section_times_sequential_and_parallel_runs_with_the_same_res
     assert all(
         r["data"] == "synthetic" and r["total_s"] > 0 and "torch" in r["pools"] for r in rows
     )
+
+
+def test_lime_cpu_side_measures_both_ways_of_building_copies(tmp_path, real_images) -> None:
+    from utils import bench, explain, models
+
+    encoder = models.load_encoder("clip", "tiny-random", device="cpu", models_dir=tmp_path)
+    image = explain.prepare_image(encoder, real_images[0])
+    out = bench.lime_cpu_side(encoder, image, explain.segment(image, n_segments=30), 64)
+    assert set(out) == {
+        "copies_ms_per_100_lime_loop",
+        "copies_ms_per_100_one_step",
+        "cpu_side_ms_per_100",
+    }
+    assert all(v > 0 for v in out.values())

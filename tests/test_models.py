@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -178,6 +179,14 @@ def test_preprocessing_splits_into_geometry_and_normalisation_exactly(
             clip.preprocess.processor(images=image, return_tensors="pt")["pixel_values"][0],
         )
         assert torch.equal(vgg.preprocess(image), VGG16_Weights.IMAGENET1K_V1.transforms()(image))
+    for enc in (clip, vgg):  # explanations normalise their perturbed copies a batch at a time
+        batch = np.stack(
+            [enc.preprocess.geometry(data.load_image(p, min_side=256)) for p in real_images[:3]]
+        )
+        assert torch.equal(
+            enc.preprocess.normalise_batch(batch),
+            torch.stack([enc.preprocess.normalise(a) for a in batch]),
+        )
 
 
 @pytest.mark.parametrize("kind,k", [("clip", 1), ("clip", 2), ("vgg16", 1), ("vgg16", 2)])

@@ -16,7 +16,8 @@ offline on any machine. Sections (``--sections``, all by default):
 - ``finetune``: seconds per fine-tuning epoch on cached activations of 630 images against one
   full encoder forward pass over 630 images (target <= 0.25 for CLIP with k = 1), and the
   activation cache's size per image and view.
-- ``heads``: head training time; ``lime``: one LIME explanation (each copy is an encoder pass).
+- ``heads``: head training time; ``lime``: one LIME explanation (each copy is an encoder pass),
+  and what a copy costs besides the encoder (``lime_cpu_side``: the cost once a GPU encodes).
 - ``scale``: a synthetic catalog (long-tailed categories, small generated photos) at 1k, 5k and
   20k rows: validation, grouping and splitting time with peak memory.
 - ``parity``: the project's embeddings against the reference pipelines with the same weights, on
@@ -380,6 +381,43 @@ def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: in
         "precision": encoder.precision,
         "seconds_per_image": round(seconds, 2),
         "encoder_passes": pipeline.calls,
+        **lime_cpu_side(encoder, image, r["segments"], batch_size),
+    }
+
+
+def lime_cpu_side(encoder, image: np.ndarray, segments: np.ndarray, batch_size: int) -> dict:
+    """What one LIME copy costs besides the encoder (the whole cost once a GPU runs it), in ms per
+    100 copies: building the copies (LIME's own loop against ``explain``'s one step per batch),
+    and the whole explanation through the pipeline with a free encoder (copies, hashing,
+    normalisation, LIME's fit)."""
+    from lime import lime_image
+
+    from . import explain
+
+    explain._quiet_lime()
+    fudged = explain.lime_fill(image, segments, None)
+    free = lambda batch: np.full((len(batch), 7), 1 / 7)  # noqa: E731
+    n = 1000
+
+    def copies(cls) -> float:
+        start = time.perf_counter()
+        cls(random_state=0).data_labels(image, fudged, segments, free, n, batch_size=batch_size)
+        return round((time.perf_counter() - start) * 1000 * 100 / n, 1)
+
+    class FreeEncoder:  # the real preprocessing, no network
+        preprocess, dim = encoder.preprocess, encoder.dim
+
+        def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(len(batch), self.dim)
+
+    pipeline = explain.Pipeline(FreeEncoder(), free, batch_size=batch_size)
+    start = time.perf_counter()
+    explain.lime_explain(pipeline, image, num_samples=n, segments=segments)
+    cpu_side = round((time.perf_counter() - start) * 1000 * 100 / n, 1)
+    return {
+        "copies_ms_per_100_lime_loop": copies(lime_image.LimeImageExplainer),
+        "copies_ms_per_100_one_step": copies(explain._vectorised_explainer()),
+        "cpu_side_ms_per_100": cpu_side,
     }
 
 

@@ -88,9 +88,7 @@ class Pipeline:
     def _forward(self, images: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(images), self.batch_size):
-            batch = torch.stack(
-                [self.encoder.preprocess.normalise(im) for im in images[i : i + self.batch_size]]
-            )
+            batch = self.encoder.preprocess.normalise_batch(images[i : i + self.batch_size])
             out.append(np.asarray(self.predict_vectors(self._encode(batch)), dtype=np.float64))
         self.calls += len(images)
         return np.concatenate(out)
@@ -103,7 +101,8 @@ class Pipeline:
                 if images.max() <= 1.0 + 1e-6
                 else np.clip(images, 0, 255).astype(np.uint8)
             )
-        keys = [hashlib.blake2b(im.tobytes(), digest_size=16).digest() for im in images]
+        images = np.ascontiguousarray(images)
+        keys = [hashlib.blake2b(im.data, digest_size=16).digest() for im in images]
         todo = [i for i, k in enumerate(keys) if k not in self._memo]
         if todo:
             unique = list(dict.fromkeys(keys[i] for i in todo))
@@ -234,9 +233,11 @@ def _vectorised_explainer():
             data[0, :] = 1
             labels = []
             extra = (1,) * (image.ndim - segments.ndim)
+            image_t, fudged_t = torch.from_numpy(image), torch.from_numpy(fudged_image)
             for start in range(0, num_samples, batch_size):
                 hidden = (data[start : start + batch_size] == 0)[:, segments]
-                copies = np.where(hidden.reshape(hidden.shape + extra), fudged_image, image)
+                hidden_t = torch.from_numpy(hidden.reshape(hidden.shape + extra))
+                copies = torch.where(hidden_t, fudged_t, image_t).numpy()  # np.where, 2x faster
                 labels.extend(classifier_fn(copies))
             return data, np.array(labels)
 

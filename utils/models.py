@@ -150,6 +150,11 @@ class Preprocess:
     def normalise(self, array: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
 
+    def normalise_batch(self, arrays) -> torch.Tensor:
+        """``normalise`` over a batch of arrays (NxHxWx3), as one NCHW tensor: the same values
+        as normalising each (tested), in one call where the processor allows."""
+        return torch.stack([self.normalise(a) for a in arrays])
+
     def __call__(self, image: Image.Image) -> torch.Tensor:
         return self.normalise(self.geometry(image))
 
@@ -175,6 +180,14 @@ class ClipPreprocess(Preprocess):
             return_tensors="pt",
         )["pixel_values"][0]
 
+    def normalise_batch(self, arrays) -> torch.Tensor:
+        return self.processor(
+            images=[np.ascontiguousarray(a) for a in arrays],
+            do_resize=False,
+            do_center_crop=False,
+            return_tensors="pt",
+        )["pixel_values"]
+
     def __repr__(self) -> str:
         return f"CLIPPreprocess({self.processor.to_json_string()})"
 
@@ -196,12 +209,15 @@ class TorchvisionPreprocess(Preprocess):
     def normalise(self, array: np.ndarray) -> torch.Tensor:
         from torchvision.transforms import functional as F
 
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).movedim(-1, -3).contiguous()
         return F.normalize(
             F.convert_image_dtype(tensor, torch.float),
             mean=self.transform.mean,
             std=self.transform.std,
         )
+
+    def normalise_batch(self, arrays) -> torch.Tensor:
+        return self.normalise(np.asarray(arrays))  # the same element-wise steps on NHWC
 
     def __repr__(self) -> str:
         return repr(self.transform)
