@@ -630,7 +630,7 @@ def results_forest(
         + (f" (★ {reference}: the reference of the paired tests)" if reference else ""),
         fontsize=9,
     )
-    a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, fontsize=8, frameon=False)
+    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     b.set(xlim=(-0.02, 1.02), xlabel="test accuracy on each other split")
     chance_line(b, 1 / n_classes, "x")
     if repeats is not None and len(repeats):

@@ -44,8 +44,9 @@ def _absent(m: dict, names: list[str], what: str) -> str:
     skipped = [n for n in names if n in (m.get("features", {}).get("skipped") or {})]
     if skipped:
         return (
-            f"{what} could not run here: {listing(f'`{n}`' for n in skipped)} need weights that "
-            "are not on this machine (see the banner).\n"
+            f"{what} could not run here: {listing(f'`{n}`' for n in skipped)} "
+            f"{'needs' if len(skipped) == 1 else 'need'} weights that are not on this machine "
+            "(see the banner).\n"
         )
     return f"{what} was not part of this run's panel.\n"
 
