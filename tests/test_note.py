@@ -138,8 +138,10 @@ def test_notebook_01_starts_a_run_without_the_last_runs_figures(tmp_path) -> Non
     params = {"figures_dir": str(tmp_path / "figures"), "reports_dir": str(tmp_path / "reports")}
     plots.save_figure(plt.figure(), "lime", tmp_path / "figures", run_id="earlier-run")
     nb = notebook.start("01", {**params, "profile": "smoke", "seed": 3}, show=False)
+    nb.timer.stop()  # a notebook's recorder runs for its kernel's life; here, one test's
     assert not (tmp_path / "figures" / f"{figures.get('lime').name}.png").exists()
     path = nb.figure(plt.figure(), "categories")
     assert figures.run_of(path) == nb.metrics()["run"]["id"]
     later = notebook.start("02", {**params, "profile": "smoke", "seed": 3}, show=False)
+    later.timer.stop()
     assert figures.run_of(later.figure(plt.figure(), "split")) == nb.metrics()["run"]["id"]
