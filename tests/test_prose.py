@@ -170,3 +170,18 @@ def test_a_tie_on_labels_says_the_cheaper_prediction_decided() -> None:
     ctx = {"classes": 7, "reads": {}, "costs": EV["costs"], "labelled": EV["labelled"]}
     first = prose.recommendation_lines(rec, ctx)[0]
     assert "as many labels; chosen as the fastest, 0.2 ms for `text-tfidf` and 10.0 ms" in first
+
+
+def test_only_a_complete_real_run_says_deploy() -> None:
+    rec = decision.recommend(EV, TRAINING, n_val=200)
+    ctx = {"classes": 7, "reads": {}, "costs": EV["costs"], "labelled": EV["labelled"]}
+    assert prose.recommendation_lines(rec, ctx)[0].startswith("**Deploy `text-tfidf`**")
+    for partial in (
+        {"skipped": {"clip-head": "weights not on this machine"}},
+        {"dataset": "sample", "images": 56},
+        {"subsample": 8, "images": 56},
+    ):
+        first = prose.recommendation_lines(rec, {**ctx, **partial})[0]
+        assert first.startswith("**Best of this run, not yet a recommendation: `text-tfidf`**")
+    excluded = decision.recommend(EV, TRAINING, n_val=200, exclude={"clip-head"})
+    assert "Deploy" not in prose.recommendation_lines(excluded, ctx)[0]

@@ -1305,7 +1305,7 @@ def _fit(
             "class_names": [category_name(label) for label in panel.classes],
             "temperature": float(text.temperature),
             "temperature_source": text.temperature_source,
-            "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 4),
+            "val_accuracy": round(float(np.mean(val.argmax(1) == y_val)), 6),
             "labelled_train": 0,
             "labelled_val": 0,
         }
@@ -1335,7 +1335,7 @@ def _fit(
             info={
                 "weight": best["weight"],
                 "val_loss": round(best["val_loss"], 4),
-                "val_accuracy": round(best["val_accuracy"], 4),
+                "val_accuracy": round(best["val_accuracy"], 6),
                 "sweep": sweep,
                 **labelled,
             },
@@ -1693,7 +1693,7 @@ def pretrained_check(
     return {
         "images": n,
         "correct": k,
-        "accuracy": round(accuracy, 4),
+        "accuracy": round(accuracy, 6),
         "ci_low": round(low, 4),
         "ci_high": round(high, 4),
         "chance": round(chance, 4),

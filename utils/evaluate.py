@@ -271,7 +271,7 @@ def wins_ties_losses(accuracies: pd.DataFrame, reference: str) -> dict[str, dict
 
 def summarize_repeats(accuracies: pd.DataFrame) -> pd.DataFrame:
     """Mean, standard deviation, min and max of test accuracy per model over repeated splits."""
-    return accuracies.agg(["mean", "std", "min", "max"]).T.round(4)
+    return accuracies.agg(["mean", "std", "min", "max"]).T.round(6)
 
 
 # --------------------------------------------------------------------------- labels per category

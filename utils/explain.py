@@ -629,6 +629,7 @@ def faithfulness(
             "mean_gain": float(d.mean()) if len(d) else 0.0,
             "gain_low": low,
             "gain_high": high,
+            "level": level,
             "wilcoxon_p": p,
             "better_on": int((d > 0).sum()),
         }

@@ -102,6 +102,19 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *rows]) + "\n"
 
 
+def _short_caption(f: Figure) -> str:
+    """The caption's first clause, for naming a figure in a sentence (names keep their case)."""
+    text, depth = "", 0
+    for ch in f.caption:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and ch in ".:;":
+            break
+        text += ch
+    text = re.sub(r"\s*\([^()]*\)$", "", text)
+    first = text.split(" ")[0]
+    return text[0].lower() + text[1:] if first[1:] == first[1:].lower() else text
+
+
 def _figure(f: Figure, figures_dir: Path, link_dir: Path) -> str:
     path = figures_dir / f"{f.name}.png"
     caption = f"{f.label}. {f.full_caption}"
@@ -210,8 +223,7 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
             out.append(
                 "*Not drawn in this run (the candidates they show did not run): "
                 + "; ".join(
-                    f"{f.label}, {f.caption.split(':')[0].split('.')[0].lower()} "
-                    f"(`{f.name}.png` {why[states[f.key]]})"
+                    f"{f.label}, {_short_caption(f)} (`{f.name}.png` {why[states[f.key]]})"
                     for f in missing
                 )
                 + ".*\n"

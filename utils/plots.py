@@ -227,7 +227,7 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
     ax.set_xlabel("images")
     ax.set_ylabel("")
     ax.set_yticks(range(len(table)), [_short(c, 30) for c in table.index])
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     for container in ax.containers:
         ax.bar_label(container, label_type="center", fontsize=8)
     _left_out_note(fig, left)
@@ -772,10 +772,13 @@ def label_budget(
             label=f"{zeroshot_name} [photo] (k = 0)",
         )
     chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
-    ax.set_xticks([0, *positions.values()], ["0", *positions])
+    if zeroshot is None:
+        ax.set_xticks(list(positions.values()), list(positions))
+    else:
+        ax.set_xticks([0, *positions.values()], ["0", *positions])
     ax.set(
-        xlabel="labelled products per category (k to train, k more to choose settings; all: the "
-        "whole split)",
+        xlabel="labelled products per category (k to train, up to k more to choose settings; "
+        "all: the whole training and validation parts)",
         ylabel="test accuracy",
         ylim=(0, 1.02),
     )

@@ -308,8 +308,19 @@ def recommendation_lines(rec: dict, ctx: dict) -> list[str]:
     if not rec:
         return ["No candidate was evaluated in this run: there is nothing to recommend."]
     reads = READS_WORDS.get(ctx.get("reads", {}).get(rec["candidate"]), "")
+    provisional = (
+        ctx.get("dataset") == "sample"
+        or ctx.get("subsample")
+        or rec.get("among_stand_ins")
+        or rec.get("excluded")
+        or ctx.get("skipped")
+    )
     first = (
-        f"**Deploy `{rec['candidate']}`**"
+        (
+            f"**Best of this run, not yet a recommendation: `{rec['candidate']}`**"
+            if provisional
+            else f"**Deploy `{rec['candidate']}`**"
+        )
         + (f" (reads the {reads})" if reads else "")
         + f": the highest validation accuracy, {pct(rec['val_accuracy'])} of {rec['n_val']} "
         f"validation products{_tie_reason(rec, ctx)}."
@@ -375,9 +386,10 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
         widths = [t["accuracy_high"] - t["accuracy_low"] for t in ev["table"].values()]
         items.append(
             f"One locked test split of {ev['n_test']} products: accuracy intervals are "
-            f"{points(min(widths)).lstrip('+')} to {points(max(widths)).lstrip('+')} points wide, "
-            "and smaller differences are not established by it; McNemar's test treats products "
-            "as independent, the paired intervals resample near-duplicate groups."
+            f"{points(min(widths)).lstrip('+')} to {points(max(widths)).lstrip('+')} points wide; "
+            "differences between candidates are judged by the paired intervals, which resample "
+            "near-duplicate groups (McNemar's test treats products as independent, so its p-values "
+            "may be too small)."
         )
     check = m.get("features", {}).get("pretrained_check")
     if check and check.get("warning"):
@@ -420,11 +432,12 @@ def section_summary(m: dict) -> str:
         text += f"*The rule, recorded by notebook 05*: {rec['rule']}.\n\n" if rec else ""
     items = limits(m, stand)
     if items:
-        text += (
-            f"**Main limits** (all of them in {_section('improvements')}).\n\n"
-            + "\n".join(f"- {i}" for i in items[:3])
-            + "\n"
+        where = (
+            f"the first three; all {len(items)} in {_section('improvements')}"
+            if len(items) > 3
+            else f"repeated in {_section('improvements')} beside the proposed improvements"
         )
+        text += f"**Main limits** ({where}).\n\n" + "\n".join(f"- {i}" for i in items[:3]) + "\n"
     return text
 
 
@@ -511,14 +524,14 @@ def section_split(m: dict) -> str:
         text += subsample_sentence(s, m.get("data", {})) + " "
     text += (
         f"The {s['images']} photos are split {s['fractions']} (training / validation / test) "
-        f"with seed {s['seed']}, stratified by category ({_fig('split')}). Two rows stay on one "
-        f"side when their photos are near-identical (hashes within {s['max_distance']} bits) or "
-        f"their descriptions are (TF-IDF cosine ≥ {s['text_threshold']:g}), transitively: "
-        f"{s['groups']} groups of two or more rows"
+        f"with seed {s['seed']}, stratified by category ({_fig('split')}). Two rows are kept on "
+        f"the same side when their photos are near-identical (hashes within "
+        f"{s['max_distance']} bits) or their descriptions are (TF-IDF cosine ≥ "
+        f"{s['text_threshold']:g}), transitively: {s['groups']} groups of two or more rows"
         + (" among these photos" if s.get("max_per_category") else "")
-        + f", {s['groups_straddling']} straddling two parts. The test part is read only by the "
-        f"final evaluation. The split is also saved as a Hugging Face `DatasetDict` "
-        f"(`{s['datasets_path']}`).\n\n"
+        + f", {s['groups_straddling']} straddling two parts. Nothing is chosen on the test "
+        "part: notebook 05 evaluates on it and notebook 06 explains some of its products. The "
+        f"split is also saved as a Hugging Face `DatasetDict` (`{s['datasets_path']}`).\n\n"
     )
     text += markdown_table(pd.DataFrame(s["counts"])) + "\n"
     tr = m.get("training", {})
@@ -550,7 +563,12 @@ def section_split(m: dict) -> str:
 def decode_sentence(decode: dict) -> str:
     """How photos are decoded, and how far that input is from the reference pipelines'."""
     size = decode.get("min_side")
-    what = "in full" if not size else f"with both sides at least {size} px (JPEG draft mode)"
+    what = (
+        "in full"
+        if not size
+        else f"at a reduced size where the file is large (JPEG draft mode, both sides kept at "
+        f"{size} px or more; smaller photos in full)"
+    )
     text = f"Photos are decoded {what} before each encoder's own resize and crop"
     parity = decode.get("parity") or {}
     if parity:
@@ -622,10 +640,13 @@ def section_optimiser(m: dict) -> str:
                 ],
             }
         )
+        curves = (
+            f" ({_fig('learning_curves')} shows the heads' curves)" if tr.get("history") else ""
+        )
         text += (
-            "What each candidate kept, chosen on the validation split only "
-            f"({_fig('learning_curves')} "
-            "shows the heads' curves):\n\n" + markdown_table(_marked(table, m)) + _dagger_note(m)
+            f"What each candidate kept, chosen on the validation split only{curves}:\n\n"
+            + markdown_table(_marked(table, m))
+            + _dagger_note(m)
         )
     return text
 
@@ -731,11 +752,11 @@ def errors_text(ev: dict) -> str:
         pairs = e.get("most_confused", [])
         s = f"{name} gets {e['errors']} of {ev['n_test']} test products wrong"
         if pairs:
-            s += "; most confused: " + listing(
+            s += f"; most confused ({_fig('confusion')}): " + listing(
                 f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs
             )
         parts.append(s)
-    return f"{'. '.join(parts)} ({_fig('errors')}).\n"
+    return f"{'. '.join(parts)}; the most confident errors are shown in {_fig('errors')}.\n"
 
 
 def section_explanations(m: dict) -> str:
@@ -886,7 +907,11 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float, items: str) -> l
     parts = [f"Deleted {unit} are filled with {fill}." if fill else ""]
     random_area = (deletion.get("auc") or {}).get("random")
     for method, f in deletion["faithfulness"].items():
-        gain = f"{f['mean_gain']:+.3f} (CI {f['gain_low']:+.3f} to {f['gain_high']:+.3f})"
+        gain = (
+            f"{f['mean_gain']:+.3f} ({pct(f['level'], 0) + ' ' if 'level' in f else ''}"
+            f"bootstrap CI {f['gain_low']:+.3f} to "
+            f"{f['gain_high']:+.3f})"
+        )
         relative = f["mean_gain"] / random_area if random_area else None
         if (
             f["gain_low"] > 0
@@ -905,9 +930,9 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float, items: str) -> l
         else:
             word = f"not distinguishable from a random order of the same {unit}"
         parts.append(
-            f"{method}: deleting its most important {unit} first lowers the area under the "
-            "deletion "
-            f"curve by {gain} against random orders; better on {f['better_on']} of the "
+            f"{method}: deleting its most important {unit} first, the area under the deletion "
+            f"curve is smaller than with random orders by {gain}, a gain (positive: more "
+            f"faithful); better on {f['better_on']} of the "
             f"{f['images']} {items} of the deletion check, Wilcoxon {_p_is(f['wilcoxon_p'])}: "
             f"{word}."
         )
@@ -944,12 +969,16 @@ def section_improvements(m: dict) -> str:
     text = (
         "**Limits of this study.**\n\n" + "".join(f"- {i}\n" for i in items) + "\n" if items else ""
     )
+    frozen = ev.get("versus_frozen", {})
     text += (
         "**The proposed improvements.** The original note proposes fine-tuning and augmentation; "
-        "both are measured here against the frozen head they extend, on the same test "
-        "products.\n\n"
+        + (
+            "both are measured here against the frozen head they extend, on the same test "
+            "products.\n\n"
+            if frozen
+            else "this run would measure each against the frozen head it extends.\n\n"
+        )
     )
-    frozen = ev.get("versus_frozen", {})
     if not frozen:
         return text + _absent(
             m,
@@ -1035,13 +1064,16 @@ def section_beyond(m: dict) -> str:
             "per product": ms(costs[n]["inference_s_per_item"]) if n in costs else "—",
         }
     text = (
-        f"Every candidate on the same test products, ranked by test accuracy for description only "
+        f"Every candidate on the same test products, ranked by test accuracy: a description only "
         f"(the recommendation in the summary is chosen on validation). Paired intervals and "
         f"McNemar's test are against {ref}"
         + ("" if ref == "clip-head" else " (the reference, since the note's clip-head did not run)")
-        + "; Holm-adjusted p-values, in parentheses, "
-        f"account for the {plural(len(paired), 'comparison')} ({_fig('results')}, "
-        f"{_fig('cost')}).\n\n"
+        + (
+            f"; Holm-adjusted p-values, in parentheses, account for the {len(paired)} comparisons"
+            if len(paired) > 1
+            else "; with one comparison, Holm's adjustment leaves its p-value unchanged"
+        )
+        + f" ({_fig('results')}, {_fig('cost')}).\n\n"
     )
     text += markdown_table(_marked(pd.DataFrame(rows).T, m)) + _dagger_note(m)
     text += budget_text(ev)
@@ -1155,8 +1187,13 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
             if err["misclassified"] and right:
                 best = [(n, v) for n, v in right[: len(right[:3])] if v]
                 line += (
-                    "; on those, the photo candidates right most often are "
-                    + listing(f"{n} ({v})" for n, v in best)
+                    (
+                        "; on those, the photo candidates right most often are "
+                        + listing(f"{n} ({v})" for n, v in best)
+                        if len(right) > 1
+                        else f"; {best[0][0]}, the only photo candidate, gets {best[0][1]} of "
+                        "them right"
+                    )
                     if best
                     else "; no photo candidate gets any of them right"
                 )
@@ -1206,9 +1243,10 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
 def boilerplate_sentence(name: str, bp: dict) -> str:
     return (
         f"{name} partly reads each category's description template: {pct(bp['share'], 0)} of its "
-        f"top-{bp['top_k']} words per category are words found in more than "
-        f"{pct(bp['threshold'], 0)} of all the test products' texts, whatever their category (e.g. "
-        f"{listing(f'“{w}”' for w in bp['examples'])}); a catalogue written differently would "
+        f"top-{bp['top_k']} words per category are generic words, found in more than "
+        f"{pct(bp['threshold'], 0)} of all the test products' texts (e.g. "
+        f"{listing(f'“{w}”' for w in bp['examples'])}), which tell categories apart only through "
+        "how often each category's template uses them; a catalogue written differently would "
         "lose that signal."
     )
 
@@ -1228,8 +1266,8 @@ def section_deployed(m: dict) -> str:
             f"Text candidates are explained word by word with LIME's text explainer on the very "
             f"strings they read ({_fig('text_words')}); per category, the words with the largest "
             f"mean weight are set beside the TF-IDF model's own coefficients "
-            f"({_fig('word_importance')}); the same stability and deletion checks as for the "
-            f"photos follow ({_fig('text_trust')}). "
+            f"({_fig('word_importance')}); then LIME's stability across seeds and a deletion "
+            f"check ({_fig('text_trust')}). "
         )
     if fusion:
         out += (

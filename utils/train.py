@@ -111,7 +111,7 @@ class TrainResult:
         return {
             "best_epoch": int(self.best_epoch),
             "epochs_run": int(self.history["epoch"].max()),
-            "val_accuracy": round(float(best["val_acc"]), 4),
+            "val_accuracy": round(float(best["val_acc"]), 6),
             "val_loss": round(float(best["val_loss"]), 4),
             "train_seconds": round(self.seconds, 3),
             "seconds_per_epoch": round(self.seconds_per_epoch, 4),
@@ -285,14 +285,14 @@ def fit_probe(
         proba = full_proba(est[-1] if shared else est, X_val, n_classes)
         loss = float(log_loss(val[1], proba, labels=labels))
         acc = float(np.mean(proba.argmax(1) == np.asarray(val[1])))
-        sweep.append({"C": C, "val_loss": round(loss, 4), "val_accuracy": round(acc, 4)})
+        sweep.append({"C": C, "val_loss": round(loss, 4), "val_accuracy": round(acc, 6)})
         if best is None or loss < best[1] - 1e-9:
             best = (est, loss, acc, C)
     est, loss, acc, C = best
     return est, {
         "C": C,
         "val_loss": round(loss, 4),
-        "val_accuracy": round(acc, 4),
+        "val_accuracy": round(acc, 6),
         "sweep": sweep,
         "train_seconds": round(time.perf_counter() - start, 3),
     }
