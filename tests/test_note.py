@@ -145,3 +145,21 @@ def test_notebook_01_starts_a_run_without_the_last_runs_figures(tmp_path) -> Non
     later = notebook.start("02", {**params, "profile": "smoke", "seed": 3}, show=False)
     later.timer.stop()
     assert figures.run_of(later.figure(plt.figure(), "split")) == nb.metrics()["run"]["id"]
+
+
+def test_the_header_says_which_weights_were_not_on_this_machine() -> None:
+    run = {"id": "r", "profile": "full", "weights": {"clip": "openai/x", "vgg16": "IMAGENET1K_V1"}}
+    clip_skipped = {
+        "run": run,
+        "features": {
+            "models": ["text-tfidf", "vgg16-head", "clip-head"],
+            "skipped": {"clip-head": "not on this machine"},
+        },
+    }
+    text = note.header(clip_skipped)
+    assert "CLIP: <code>openai/x</code> (not on this machine: not run)" in text
+    assert (
+        "VGG16: <code>IMAGENET1K_V1</code>," not in text
+        and "not run)" not in text.split("VGG16")[1]
+    )
+    assert "not run" not in note.header({"run": run, "features": {"models": ["clip-head"]}})

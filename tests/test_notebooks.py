@@ -237,8 +237,8 @@ def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
     summary = text.split("## Summary: the answer first\n")[1].split("\n## ")[0]
     # Stand-in encoders: the original note's claims are named with the note's values, and the one
     # reason none can be checked (the measured table is tested in test_prose).
-    assert "**The original note's claims cannot be checked in this run** (" in summary
-    assert "CLIP head: test accuracy: about 90%" in summary and "stand-in weights" in summary
+    assert "**The original note's claims cannot be checked in this run**: stand-in" in summary
+    assert "It claimed: CLIP head, test accuracy: about 90%;" in summary
     assert "| CLIP head: test accuracy |" not in summary
     # a run on the bundled sample with stand-in encoders recommends nothing: it names its best
     assert (

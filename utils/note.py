@@ -163,8 +163,13 @@ def _reproducibility(m: dict) -> str:
             + "; ".join(f"{n}: {v['agree']} of {v['images']}" for n, v in pa.items())
             + ". "
         )
+    profile = run.get("profile", "full")
+    command = {"full": "make report", "smoke": "make smoke"}.get(
+        profile, f"make report PROFILE={profile}"
+    )
     return text + (
-        "Regenerate with `make report` (or `make smoke`); every knob is a notebook parameter.\n"
+        f"Regenerate this run with `{command}` (seed and settings as recorded in "
+        "`reports/metrics.json`); every knob is a notebook parameter.\n"
     )
 
 
@@ -180,9 +185,15 @@ def header(m: dict) -> str:
     weights = run.get("weights") or {}
     stand = runs.stand_ins(weights)
     names = {"clip": "CLIP", "vgg16": "VGG16"}
+    from .candidates import encoder_kinds
+
+    skipped = list((m.get("features") or {}).get("skipped") or {})
+    ran = [n for n in (m.get("features") or {}).get("models") or [] if n not in skipped]
+    absent = encoder_kinds(skipped) - encoder_kinds(ran) if skipped else set()
     w = ", ".join(
         f"{names.get(k, k)}: <code>{html.escape(str(v))}</code>"
         + (f" ({stand[k]})" if k in stand else "")
+        + (" (not on this machine: not run)" if k in absent else "")
         for k, v in weights.items()
         if v
     )

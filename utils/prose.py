@@ -272,9 +272,9 @@ def claims_text(claims: list[dict], markdown_table) -> str:
             names += [n for n in c.get("why_names", []) if n not in names]
         why = "; ".join(f"{k} ({listing(v)})" if v else k for k, v in kinds.items())
         return (
-            "**The original note's claims cannot be checked in this run** ("
-            + "; ".join(f"{c['claim']}: {c['note']}" for c in claims)
-            + f"): {why}.\n\n"
+            f"**The original note's claims cannot be checked in this run**: {why}. It claimed: "
+            + "; ".join(f"{c['claim'].replace(': ', ', ')}: {c['note']}" for c in claims)
+            + ".\n\n"
         )
     used = list(dict.fromkeys(c["verdict"] for c in claims))
     return (
