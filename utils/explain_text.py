@@ -776,16 +776,22 @@ def late_parts(
     n = np.arange(len(k))
     photo = weight * p_image[n, k] / total
     text = (1 - weight) * p_text[n, k] / total
+    return _parts(k, mixed[n, k], 0.0, photo, text, p_image, p_text, y)
+
+
+def _parts(predicted, probability, base, photo, text, p_photo, p_text, y) -> pd.DataFrame:
+    """One row per product: the fused decision, its photo and text parts, and what each side
+    predicts on its own (``p_photo`` / ``p_text``: that side's probabilities)."""
     out = pd.DataFrame(
         {
-            "predicted": k,
-            "probability": mixed[n, k],
-            "base": 0.0,
+            "predicted": predicted,
+            "probability": probability,
+            "base": base,
             "photo_part": photo,
             "text_part": text,
             "photo_share": share_of_photo(photo, text),
-            "photo_predicted": p_image.argmax(axis=1),
-            "photo_probability": p_image.max(axis=1),
+            "photo_predicted": p_photo.argmax(axis=1),
+            "photo_probability": p_photo.max(axis=1),
             "text_predicted": p_text.argmax(axis=1),
             "text_probability": p_text.max(axis=1),
         }
@@ -862,23 +868,10 @@ def early_parts(
     ``text_predicted``: the prediction with only that block present (the other at its mean)."""
     s = block_shapley(predict, [image, text], [image_mean, text_mean])
     alone_photo, alone_text = s["alone"]
-    out = pd.DataFrame(
-        {
-            "predicted": s["labels"],
-            "probability": s["v_all"],
-            "base": s["v_none"],
-            "photo_part": s["phi"][:, 0],
-            "text_part": s["phi"][:, 1],
-            "photo_share": share_of_photo(s["phi"][:, 0], s["phi"][:, 1]),
-            "photo_predicted": alone_photo.argmax(axis=1),
-            "photo_probability": alone_photo.max(axis=1),
-            "text_predicted": alone_text.argmax(axis=1),
-            "text_probability": alone_text.max(axis=1),
-        }
+    phi = s["phi"]
+    return _parts(
+        s["labels"], s["v_all"], s["v_none"], phi[:, 0], phi[:, 1], alone_photo, alone_text, y
     )
-    if y is not None:
-        out.insert(0, "true", np.asarray(y, dtype=int))
-    return out
 
 
 def modality_parts(fitted, panel, rows: pd.DataFrame, train_rows: pd.DataFrame) -> pd.DataFrame:

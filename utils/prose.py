@@ -308,30 +308,6 @@ def recommendation_lines(rec: dict, ctx: dict) -> list[str]:
     if not rec:
         return ["No candidate was evaluated in this run: there is nothing to recommend."]
     reads = READS_WORDS.get(ctx.get("reads", {}).get(rec["candidate"]), "")
-    provisional = (
-        ctx.get("dataset") == "sample"
-        or ctx.get("subsample")
-        or rec.get("among_stand_ins")
-        or rec.get("excluded")
-        or ctx.get("skipped")
-    )
-    first = (
-        (
-            f"**Best of this run, not yet a recommendation: `{rec['candidate']}`**"
-            if provisional
-            else f"**Deploy `{rec['candidate']}`**"
-        )
-        + (f" (reads the {reads})" if reads else "")
-        + f": the highest validation accuracy, {pct(rec['val_accuracy'])} of {rec['n_val']} "
-        f"validation products{_tie_reason(rec, ctx)}."
-    )
-    second = (
-        f"It needs {rec['labelled']} labelled products "
-        f"({plural(ctx['classes'], 'category', 'categories')}) and {ms(rec['s_per_product'])} per "
-        f"product ({rec.get('device') or 'cpu'}, the whole prediction from the file); its test "
-        "accuracy, reported once: "
-        f"{interval(rec['test_accuracy'], rec['test_low'], rec['test_high'])}."
-    )
     run = len(ctx.get("reads", {}))
     skipped = ctx.get("skipped", {})
     if ctx.get("dataset") == "sample" or ctx.get("subsample"):
@@ -359,6 +335,23 @@ def recommendation_lines(rec: dict, ctx: dict) -> list[str]:
         )
     else:
         third = ""
+    first = (
+        (
+            f"**Best of this run, not yet a recommendation: `{rec['candidate']}`**"
+            if third  # a caveat that stops it: only a complete, real run says deploy
+            else f"**Deploy `{rec['candidate']}`**"
+        )
+        + (f" (reads the {reads})" if reads else "")
+        + f": the highest validation accuracy, {pct(rec['val_accuracy'])} of {rec['n_val']} "
+        f"validation products{_tie_reason(rec, ctx)}."
+    )
+    second = (
+        f"It needs {rec['labelled']} labelled products "
+        f"({plural(ctx['classes'], 'category', 'categories')}) and {ms(rec['s_per_product'])} per "
+        f"product ({rec.get('device') or 'cpu'}, the whole prediction from the file); its test "
+        "accuracy, reported once: "
+        f"{interval(rec['test_accuracy'], rec['test_low'], rec['test_high'])}."
+    )
     return [line for line in (first, second, third) if line]
 
 
