@@ -52,10 +52,10 @@ predict: $(STAMP) ## classify new photos with a trained candidate: make predict 
 	$(PY) -m utils.predict $(ARGS)
 
 figures-table: $(STAMP) ## rewrite the README's figure table from utils/figures.py
-	$(PY) -m utils.figures --update-readme
+	$(PY) -m utils.report.figures --update-readme
 
 figures-sheet: $(STAMP) ## one page of every figure with its caption at the note's width (reports/figures_sheet.html)
-	$(PY) -m utils.figures --sheet $(REPORT_DIR)/figures_sheet.html
+	$(PY) -m utils.report.figures --sheet $(REPORT_DIR)/figures_sheet.html
 
 strip: $(STAMP) ## remove outputs from the source notebooks
 	$(VENV)/bin/nbstripout notebooks/*.ipynb

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from utils import data
+from utils.data import acquire, catalog, split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,11 +24,11 @@ def dataset_dir() -> Path:
     clone with nothing downloaded runs them."""
     source = os.environ.get("DATA_SOURCE")
     if not source:
-        assert data.sample_manifest(data.SAMPLE_DIR), (
-            f"the bundled sample {data.SAMPLE_DIR} is gone"
+        assert acquire.sample_manifest(acquire.SAMPLE_DIR), (
+            f"the bundled sample {acquire.SAMPLE_DIR} is gone"
         )
-        return data.SAMPLE_DIR
-    folder = data.find_dataset_dir(Path(source))
+        return acquire.SAMPLE_DIR
+    folder = acquire.find_dataset_dir(Path(source))
     if folder is None:
         pytest.skip(f"DATA_SOURCE={source} holds no catalog CSV beside Images/")
     return folder
@@ -38,18 +38,18 @@ def dataset_dir() -> Path:
 def full_dataset_dir(dataset_dir: Path) -> Path:
     """The note's full dataset (all 1050 rows), for the tests whose claim is about all of it; they
     are skipped, with the reason, on the bundled sample or another catalog."""
-    if data.identify(dataset_dir)["kind"] != "note":
+    if acquire.identify(dataset_dir)["kind"] != "note":
         pytest.skip(
             "needs the note's full Flipkart sample (1050 rows): set DATA_SOURCE to its folder "
-            f"(CSV + Images/); {dataset_dir} holds {data.identify(dataset_dir)['csv']}"
+            f"(CSV + Images/); {dataset_dir} holds {acquire.identify(dataset_dir)['csv']}"
         )
     return dataset_dir
 
 
 @pytest.fixture(scope="session")
 def real_csv(dataset_dir: Path) -> pd.DataFrame:
-    rows = pd.read_csv(data.find_csv(dataset_dir), dtype=str, keep_default_na=False)
-    rows["label"] = rows["product_category_tree"].map(data.parse_category)
+    rows = pd.read_csv(acquire.find_csv(dataset_dir), dtype=str, keep_default_na=False)
+    rows["label"] = rows["product_category_tree"].map(catalog.parse_category)
     rows["present"] = [(dataset_dir / "Images" / n).exists() for n in rows["image"]]
     return rows
 
@@ -71,7 +71,7 @@ def real_rows(dataset_dir: Path, real_csv: pd.DataFrame) -> pd.DataFrame:
             "row": range(len(picks)),
             "image": picks["image"],
             "path": [str(p) for p in paths],
-            "sha256": [data._sha256(p) for p in paths],
+            "sha256": [acquire._sha256(p) for p in paths],
             "label": picks["label"],
             "product_name": picks["product_name"],
             "description": picks["description"],
@@ -112,7 +112,7 @@ def make_own_catalog(dataset_dir: Path, real_csv: pd.DataFrame, folder: Path) ->
     rare = next(
         r["image"]
         for r in rows
-        if data.parse_category(r["product_category_tree"]) == "Beauty and Personal Care"
+        if catalog.parse_category(r["product_category_tree"]) == "Beauty and Personal Care"
     )
     faulty = {
         "../escape.jpg": "traversal",
@@ -137,7 +137,7 @@ def own_catalog(tmp_path_factory, dataset_dir: Path, real_csv: pd.DataFrame) -> 
 def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
     """Execute every notebook in order, smoke profile, every candidate, everything under one scratch
     folder."""
-    from utils import report
+    from utils.report import runner as report
 
     run = tmp_path_factory.mktemp("smoke")
     report.run(
@@ -160,8 +160,6 @@ def small_split(real_rows, tmp_path_factory):
     """A split of ``real_rows`` (6 real products per category) with random photo hashes and no
     text grouping, so every row is its own group: the candidates' tests fit on it."""
     import numpy as np
-
-    from utils import split
 
     rng = np.random.default_rng(0)
     rows = real_rows.assign(

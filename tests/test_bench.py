@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 
+from utils.bench import cli, encoding, scale
+from utils.data import acquire, catalog
+from utils.explain import photos
+from utils.models import encoders
+
 
 def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
-    from utils import bench
 
     out = tmp_path / "bench.json"
-    result = bench.main(
+    result = cli.main(
         [
             "--sections",
             "pipeline",
@@ -42,7 +46,7 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
     assert saved["pipeline"][0]["parameters"] == 87_849_216
     # bfloat16 on a CPU without native support is emulated and slow: the CLIP encoder, one
     # image, here
-    p = bench.bench_precision("clip", bench._images(str(dataset_dir), 1), 1, "cpu")
+    p = encoding.bench_precision("clip", encoding._images(str(dataset_dir), 1), 1, "cpu")
     assert p["float32_img_per_s"] > 0 and p["bfloat16_img_per_s"] > 0 and p["ratio"] > 0
     assert p["cosine_min"] > 0.99 and p["head_agreement"] == 1.0
     clip = saved["finetune"][0]
@@ -59,12 +63,10 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
 def test_synthetic_catalog_has_the_schema_and_a_long_tail(tmp_path) -> None:
     import pandas as pd
 
-    from utils import bench, data
-
-    folder = bench.synthetic_catalog(tmp_path / "cat", 400, n_categories=40)
-    rows = data.read_csv(data.find_csv(folder))
-    assert len(rows) == 400 and set(data.REQUIRED_COLUMNS) <= set(rows.columns)
-    sizes = rows["product_category_tree"].map(data.parse_category).value_counts()
+    folder = scale.synthetic_catalog(tmp_path / "cat", 400, n_categories=40)
+    rows = acquire.read_csv(acquire.find_csv(folder))
+    assert len(rows) == 400 and set(acquire.REQUIRED_COLUMNS) <= set(rows.columns)
+    sizes = rows["product_category_tree"].map(catalog.parse_category).value_counts()
     assert sizes.iloc[0] > 5 * sizes.iloc[-1], "long-tailed"
     assert (folder / "Images" / rows["image"].iloc[0]).exists()
     assert isinstance(pd.read_csv(folder / "catalog.csv"), pd.DataFrame)
@@ -73,10 +75,11 @@ def test_synthetic_catalog_has_the_schema_and_a_long_tail(tmp_path) -> None:
 def test_parity_with_the_reference_pipelines_on_full_size_weights(dataset_dir) -> None:
     """Full-size seeded random weights: the project's embedding of a fully decoded photo is the
     reference pipeline's (CLIPModel.get_image_features; torchvision transforms + conv base)."""
-    from utils import bench
 
-    paths = bench._parity_paths(str(dataset_dir), 2)
-    rows = [r for k in ("clip", "vgg16") for r in bench.bench_parity(k, paths, "cpu", (None, 256))]
+    paths = encoding._parity_paths(str(dataset_dir), 2)
+    rows = [
+        r for k in ("clip", "vgg16") for r in encoding.bench_parity(k, paths, "cpu", (None, 256))
+    ]
     assert [(r["encoder"], r["decode"]) for r in rows] == [
         ("clip", "full"),
         ("clip", 256),
@@ -91,9 +94,8 @@ def test_parity_with_the_reference_pipelines_on_full_size_weights(dataset_dir) -
 
 def test_the_refits_section_times_sequential_and_parallel_runs_with_the_same_results() -> None:
     """Synthetic features (no dataset): the same refits three ways, thread settings recorded."""
-    from utils import bench
 
-    rows = bench.bench_refits(None, n_splits=2, ks=(2, "all"), draws=1, n_jobs=2, baseline=False)
+    rows = scale.bench_refits(None, n_splits=2, ks=(2, "all"), draws=1, n_jobs=2, baseline=False)
     assert [r["variant"] for r in rows] == [
         "sequential, 1 thread per fit",
         "parallel, 2 processes",
@@ -107,11 +109,10 @@ def test_the_refits_section_times_sequential_and_parallel_runs_with_the_same_res
 
 
 def test_lime_cpu_side_measures_both_ways_of_building_copies(tmp_path, real_images) -> None:
-    from utils import bench, explain, models
 
-    encoder = models.load_encoder("clip", "tiny-random", device="cpu", models_dir=tmp_path)
-    image = explain.prepare_image(encoder, real_images[0])
-    out = bench.lime_cpu_side(encoder, image, explain.segment(image, n_segments=30), 64)
+    encoder = encoders.load_encoder("clip", "tiny-random", device="cpu", models_dir=tmp_path)
+    image = photos.prepare_image(encoder, real_images[0])
+    out = encoding.lime_cpu_side(encoder, image, photos.segment(image, n_segments=30), 64)
     assert set(out) == {
         "copies_ms_per_100_lime_loop",
         "copies_ms_per_100_one_step",

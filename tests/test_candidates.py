@@ -1,5 +1,5 @@
-"""utils.candidates: every family fitted, saved, reloaded and checked on tiny models and real photos
-and texts."""
+"""utils.models (candidates, panel, families, fitting, checks): every family fitted, saved, reloaded
+and checked on tiny models and real photos and texts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from utils import candidates, data, models, split
-from utils.paths import Layout
+from utils.core.paths import Layout
+from utils.data import split
+from utils.data.catalog import build_catalog, usable
+from utils.evaluation import refits
+from utils.explain import photos
+from utils.models import blocks, candidates, checks, encoders, families, fitting, tiny
+from utils.models.panel import Panel, Settings, class_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +21,7 @@ def layout(tmp_path_factory) -> Layout:
     return Layout(tmp_path_factory.mktemp("data"))
 
 
-def _panel(layout, s: split.Split, **kw) -> candidates.Panel:
+def _panel(layout, s: split.Split, **kw) -> Panel:
     base = dict(
         clip_model="tiny-random",
         vgg_weights="tiny-random",
@@ -27,12 +32,12 @@ def _panel(layout, s: split.Split, **kw) -> candidates.Panel:
         views=2,
         probe_cs=(0.1, 1.0),
     )
-    settings = candidates.Settings(**{**base, **kw})
-    return candidates.Panel(layout, settings, s.labels(), s.split_id, progress=False)
+    settings = Settings(**{**base, **kw})
+    return Panel(layout, settings, s.labels(), s.split_id, progress=False)
 
 
 @pytest.fixture(scope="module")
-def panel(layout, small_split) -> candidates.Panel:
+def panel(layout, small_split) -> Panel:
     return _panel(layout, small_split)
 
 
@@ -40,7 +45,7 @@ def test_the_registry_declares_every_candidate_once() -> None:
     table = candidates.registry_table()
     assert len(table) == len(candidates.CANDIDATES) >= 16 and table.index.is_unique
     for c in candidates.CANDIDATES.values():
-        assert c.reads in ("image", "text", "image+text") and c.family in candidates.FAMILIES
+        assert c.reads in ("image", "text", "image+text") and c.family in families.FAMILIES
         assert set(c.inputs) <= set(candidates.SOURCES) and set(c.members) <= set(
             candidates.CANDIDATES
         )
@@ -52,12 +57,12 @@ def test_the_registry_declares_every_candidate_once() -> None:
 
 @pytest.mark.parametrize("name", list(candidates.CANDIDATES))
 def test_each_candidate_fits_saves_reloads_and_predicts(name, panel, small_split, layout) -> None:
-    fitted = candidates.fit(name, panel, small_split.train, small_split.val)
+    fitted = fitting.fit(name, panel, small_split.train, small_split.val)
     val = fitted.predict_proba(panel, small_split.val)
     assert val.shape == (len(small_split.val), len(panel.classes))
     np.testing.assert_allclose(val.sum(axis=1), 1, rtol=1e-5)
     fitted.save(layout.candidate(name))
-    again = candidates.load(name, panel)
+    again = families.load(name, panel)
     np.testing.assert_allclose(
         again.predict_proba(panel, small_split.val), val, rtol=1e-5, atol=1e-6
     )
@@ -72,7 +77,7 @@ def test_each_candidate_fits_saves_reloads_and_predicts(name, panel, small_split
 
 
 def test_zero_shot_reads_the_prompts_through_the_text_tower(panel, small_split) -> None:
-    zs = candidates.fit("clip-zeroshot", panel, small_split.train, small_split.val)
+    zs = fitting.fit("clip-zeroshot", panel, small_split.train, small_split.val)
     E = zs.class_embeddings
     assert E.shape == (len(panel.classes), panel.encoder("clip").dim)
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1, rtol=1e-5)
@@ -81,30 +86,28 @@ def test_zero_shot_reads_the_prompts_through_the_text_tower(panel, small_split) 
         == "home decor and festive needs"
     )
     assert candidates.category_name("Watches >> Wrist Watches") == "wrist watches"
-    other = candidates.class_embeddings(panel, prompts=("a photo of a {}.",))
+    other = class_embeddings(panel, prompts=("a photo of a {}.",))
     assert not np.allclose(other, E), "prompt ensembling changes the class embeddings"
 
 
 def test_a_candidate_loaded_with_another_encoder_is_refused(
     panel, small_split, layout, tmp_path
 ) -> None:
-    candidates.fit("clip-head", panel, small_split.train, small_split.val).save(
+    fitting.fit("clip-head", panel, small_split.train, small_split.val).save(
         layout.candidate("clip-head")
     )
-    models.build_tiny_clip(tmp_path / "other-clip", seed=1)
-    other = candidates.Panel(
+    tiny.build_tiny_clip(tmp_path / "other-clip", seed=1)
+    other = Panel(
         layout,
-        candidates.Settings(
-            clip_model=str(tmp_path / "other-clip"), device="cpu", precision="float32"
-        ),
+        Settings(clip_model=str(tmp_path / "other-clip"), device="cpu", precision="float32"),
         panel.classes,
         panel.split_id,
     )
-    with pytest.raises(candidates.CandidateMismatch, match="re-run notebook 04"):
-        candidates.load("clip-head", other)
-    moved = candidates.Panel(layout, panel.settings, panel.classes, "another-split")
-    with pytest.raises(candidates.CandidateMismatch, match="split"):
-        candidates.load("clip-head", moved)
+    with pytest.raises(families.CandidateMismatch, match="re-run notebook 04"):
+        families.load("clip-head", other)
+    moved = Panel(layout, panel.settings, panel.classes, "another-split")
+    with pytest.raises(families.CandidateMismatch, match="split"):
+        families.load("clip-head", moved)
 
 
 def test_fine_tuning_changes_only_the_last_blocks_and_its_cached_path_is_the_full_forward(
@@ -112,7 +115,7 @@ def test_fine_tuning_changes_only_the_last_blocks_and_its_cached_path_is_the_ful
 ) -> None:
     encoder = panel.encoder("clip")
     before = {k: v.clone() for k, v in encoder.module.state_dict().items()}
-    fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
+    fitted = fitting.fit("clip-finetune", panel, small_split.train, small_split.val)
     assert all(torch.equal(before[k], v) for k, v in encoder.module.state_dict().items()), (
         "the run's encoder is untouched"
     )
@@ -132,16 +135,16 @@ def test_fine_tuning_changes_only_the_last_blocks_and_its_cached_path_is_the_ful
 
 def test_vgg_fine_tuning_trains_block5_only(panel, small_split) -> None:
     encoder = panel.encoder("vgg16")
-    fitted = candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val)
+    fitted = fitting.fit("vgg16-finetune", panel, small_split.train, small_split.val)
     tuned = fitted.encoder(panel)
     base = encoder.module.state_dict()
     changed = {k for k, v in tuned.module.state_dict().items() if not torch.equal(base[k], v)}
-    cut = models._vgg_cut(encoder.module.features, 1)
+    cut = blocks._vgg_cut(encoder.module.features, 1)
     assert changed and all(int(k.split(".")[1]) >= cut for k in changed)
 
 
 def test_augmented_views_are_made_for_training_rows_only(panel, small_split, monkeypatch) -> None:
-    import utils.features as f
+    import utils.models.features as f
 
     made = []
     real = f.make_view
@@ -150,7 +153,7 @@ def test_augmented_views_are_made_for_training_rows_only(panel, small_split, mon
     )
     layout2 = Layout(panel.layout.data_dir / "fresh")
     fresh = _panel(layout2, small_split)
-    candidates.fit("clip-head-aug", fresh, small_split.train, small_split.val)
+    fitting.fit("clip-head-aug", fresh, small_split.train, small_split.val)
     assert made and set(made) <= set(small_split.train["sha256"])
     assert len(made) == fresh.settings.views * len(small_split.train)
 
@@ -159,16 +162,14 @@ def test_text_only_candidate_on_the_whole_real_catalog(full_dataset_dir, tmp_pat
     """text-tfidf needs no downloaded weights: real numbers on all 1047 products, in seconds,
     reproducibly."""
     folder = tmp_path_factory.mktemp("full")
-    catalog = data.build_catalog(full_dataset_dir, progress=False)
-    split.save_split(split.make_split(data.usable(catalog), seed=42), folder / "split.csv")
+    catalog = build_catalog(full_dataset_dir, progress=False)
+    split.save_split(split.make_split(usable(catalog), seed=42), folder / "split.csv")
     s = split.load_split(folder / "split.csv")
-    panel = candidates.Panel(
-        Layout(folder), candidates.Settings(), s.labels(), s.split_id, progress=False
-    )
+    panel = Panel(Layout(folder), Settings(), s.labels(), s.split_id, progress=False)
     test = s.test_for_final_evaluation()
     accuracies = []
     for _ in range(2):
-        fitted = candidates.fit("text-tfidf", panel, s.train, s.val)
+        fitted = fitting.fit("text-tfidf", panel, s.train, s.val)
         accuracies.append(
             float(np.mean(fitted.predict_proba(panel, test).argmax(1) == panel.y(test)))
         )
@@ -182,8 +183,8 @@ def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(
     layout, small_split
 ) -> None:
     panel = _panel(layout, small_split, finetune_objective="text")
-    fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
-    assert fitted.info["objective"] == "text" and isinstance(fitted.head, candidates.TextClassifier)
+    fitted = fitting.fit("clip-finetune", panel, small_split.train, small_split.val)
+    assert fitted.info["objective"] == "text" and isinstance(fitted.head, families.TextClassifier)
     assert fitted.parameters() == fitted.info["trainable_encoder_parameters"], (
         "the prompts are fixed, only blocks train"
     )
@@ -194,23 +195,22 @@ def test_contrastive_reading_of_fine_tuning_trains_through_the_class_prompts(
     np.testing.assert_allclose(full, cached, atol=2e-3)
     assert (full.argmax(1) == cached.argmax(1)).all()
     with pytest.raises(ValueError, match="clip-finetune only"):
-        candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val)
+        fitting.fit("vgg16-finetune", panel, small_split.train, small_split.val)
 
 
 def test_a_fine_tuned_candidate_can_be_explained_on_its_own_pixels(
     panel, small_split, layout
 ) -> None:
-    from utils import explain
 
-    candidates.fit("clip-finetune", panel, small_split.train, small_split.val).save(
+    fitting.fit("clip-finetune", panel, small_split.train, small_split.val).save(
         layout.candidate("clip-finetune")
     )
-    fitted = candidates.load("clip-finetune", panel)
+    fitted = families.load("clip-finetune", panel)
     encoder = fitted.image_encoder(panel)
     assert encoder.identity == fitted.info["finetuned_identity"] != panel.encoder("clip").identity
-    pipeline = explain.Pipeline(encoder, fitted.predict_vectors, fitted.fingerprint())
+    pipeline = photos.Pipeline(encoder, fitted.predict_vectors, fitted.fingerprint())
     test = small_split.test_for_final_evaluation()
-    pixels = np.stack([explain.prepare_image(encoder, p) for p in test["path"]])
+    pixels = np.stack([photos.prepare_image(encoder, p) for p in test["path"]])
     np.testing.assert_allclose(
         pipeline(pixels), fitted.predict_proba(panel, test), rtol=1e-3, atol=1e-4
     )
@@ -222,13 +222,13 @@ def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_enco
     """Its tail reads cached float32 activations on the CPU, as when it was fitted, whatever the
     run's encoder placement (a CUDA run stopped here: tail on the GPU, activations on the CPU; on
     this CPU-only machine another dtype stands in for another device)."""
-    fitted = candidates.fit("clip-finetune", panel, small_split.train, small_split.val)
+    fitted = fitting.fit("clip-finetune", panel, small_split.train, small_split.val)
     fitted.save(layout.candidate("clip-finetune"))
     test = small_split.test_for_final_evaluation()
     expected = fitted.predict_proba(panel, test)
     elsewhere = _panel(layout, small_split)
     elsewhere.encoder("clip").module.double()
-    loaded = candidates.load("clip-finetune", elsewhere)
+    loaded = families.load("clip-finetune", elsewhere)
     assert {(p.device.type, p.dtype) for p in loaded.tail.parameters()} == {("cpu", torch.float32)}
     np.testing.assert_allclose(
         loaded.predict_proba(elsewhere, test), expected, rtol=1e-5, atol=1e-6
@@ -238,17 +238,16 @@ def test_a_loaded_fine_tuned_candidate_is_a_cpu_float32_module_wherever_the_enco
 def test_repeated_splits_fit_each_fusion_member_once_per_split(
     panel, small_split, monkeypatch
 ) -> None:
-    from utils import evaluate
 
     calls = []
-    real = candidates._fit
+    real = fitting._fit
     monkeypatch.setattr(
-        candidates, "_fit", lambda name, *a, **kw: calls.append(name) or real(name, *a, **kw)
+        fitting, "_fit", lambda name, *a, **kw: calls.append(name) or real(name, *a, **kw)
     )
     rows = small_split.all_rows_for_final_evaluation()
     others = split.other_splits(rows, 3, 2, 0.2, 0.2)
     names = ["fusion-late", "clip-probe", "text-tfidf"]
-    accuracies = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
+    accuracies = refits.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
     assert list(accuracies.columns) == names and list(accuracies.index) == list(others)
     assert sorted(calls) == sorted(names * len(others)), "members are not refitted for the fusion"
 
@@ -258,10 +257,10 @@ def test_zero_shot_uses_and_keeps_the_checkpoint_temperature(layout, small_split
 
     from scipy.special import softmax
 
-    folder = models.build_tiny_clip(tmp_path / "clip-t25", logit_scale=math.log(25.0))
-    settings = candidates.Settings(clip_model=str(folder), device="cpu", precision="float32")
-    panel = candidates.Panel(layout, settings, small_split.labels(), small_split.split_id)
-    zs = candidates.fit("clip-zeroshot", panel, small_split.train, small_split.val)
+    folder = tiny.build_tiny_clip(tmp_path / "clip-t25", logit_scale=math.log(25.0))
+    settings = Settings(clip_model=str(folder), device="cpu", precision="float32")
+    panel = Panel(layout, settings, small_split.labels(), small_split.split_id)
+    zs = fitting.fit("clip-zeroshot", panel, small_split.train, small_split.val)
     assert zs.temperature == pytest.approx(25.0, rel=1e-5) == zs.info["temperature"]
     assert zs.info["temperature_source"] == "checkpoint logit_scale"
     X = panel.features("clip-image", small_split.val)
@@ -269,19 +268,19 @@ def test_zero_shot_uses_and_keeps_the_checkpoint_temperature(layout, small_split
         zs.predict_vectors(X), softmax(25.0 * zs.similarities(X), axis=1), rtol=1e-4
     )
     zs.save(tmp_path / "zs")
-    again = candidates._load_folder(tmp_path / "zs")
+    again = families._load_folder(tmp_path / "zs")
     assert again.temperature == zs.temperature
     np.testing.assert_allclose(again.predict_vectors(X), zs.predict_vectors(X), rtol=1e-6)
 
 
 def test_a_fine_tuned_encoder_is_built_once(panel, small_split, layout, monkeypatch) -> None:
-    candidates.fit("vgg16-finetune", panel, small_split.train, small_split.val).save(
+    fitting.fit("vgg16-finetune", panel, small_split.train, small_split.val).save(
         layout.candidate("vgg16-finetune")
     )
-    fitted = candidates.load("vgg16-finetune", panel)
+    fitted = families.load("vgg16-finetune", panel)
     calls = []
-    real = models.fingerprint
-    monkeypatch.setattr(models, "fingerprint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = encoders.fingerprint
+    monkeypatch.setattr(encoders, "fingerprint", lambda *a, **k: calls.append(1) or real(*a, **k))
     test = small_split.test_for_final_evaluation()
     first = fitted.infer(panel, test)
     second = fitted.infer(panel, test)
@@ -292,18 +291,18 @@ def test_a_fine_tuned_encoder_is_built_once(panel, small_split, layout, monkeypa
 
 
 def test_a_candidate_is_refused_with_another_decode_size(panel, small_split, layout) -> None:
-    candidates.fit("vgg16-probe", panel, small_split.train, small_split.val).save(
+    fitting.fit("vgg16-probe", panel, small_split.train, small_split.val).save(
         layout.candidate("vgg16-probe")
     )
     other = _panel(layout, small_split, decode_min_side=None)
     assert other.encoder("vgg16").decode_min_side is None
     assert other.encoder("clip").decode_min_side is None
-    with pytest.raises(candidates.CandidateMismatch, match="decode_min_side"):
-        candidates.load("vgg16-probe", other)
-    loaded = candidates.load("vgg16-probe", panel)
-    assert loaded.info["decode_min_side"] == models.DECODE_MIN_SIDE
+    with pytest.raises(families.CandidateMismatch, match="decode_min_side"):
+        families.load("vgg16-probe", other)
+    loaded = families.load("vgg16-probe", panel)
+    assert loaded.info["decode_min_side"] == encoders.DECODE_MIN_SIDE
     del loaded.info["decode_min_side"]  # saved before the decode size was recorded: 256 then
-    with pytest.raises(candidates.CandidateMismatch, match="decode_min_side=256"):
+    with pytest.raises(families.CandidateMismatch, match="decode_min_side=256"):
         loaded.check(panel)
     loaded.check(_panel(layout, small_split, decode_min_side=256))
 
@@ -311,13 +310,13 @@ def test_a_candidate_is_refused_with_another_decode_size(panel, small_split, lay
 def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, small_split) -> None:
     from dataclasses import replace
 
-    from utils import features
+    from utils.models import features
 
     rows = small_split.inputs()
-    assert candidates.precision_check(_panel(layout, small_split), rows, n=8) == {}
+    assert checks.precision_check(_panel(layout, small_split), rows, n=8) == {}
     b16 = _panel(layout, small_split, precision="bfloat16")
     b16.encoder("clip"), b16.encoder("vgg16")
-    out = candidates.precision_check(b16, rows, n=8, seed=0)
+    out = checks.precision_check(b16, rows, n=8, seed=0)
     assert set(out) == {"clip", "vgg16"}
     for kind, r in out.items():
         assert r["images"] == 8 and 0.9 < r["cosine_min"] <= r["cosine_median"] <= 1.0 + 1e-6
@@ -325,21 +324,21 @@ def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, smal
         cache = features.VectorCache(features.cache_dir(f32, layout.features), (f32.dim,))
         assert all(cache.read(sha) is not None for sha in r["rows"]), "float32 cached"
         assert set(r["rows"]) <= set(rows["sha256"])
-    assert candidates.precision_check(b16, rows, n=8, seed=0)["clip"]["rows"] == out["clip"]["rows"]
+    assert checks.precision_check(b16, rows, n=8, seed=0)["clip"]["rows"] == out["clip"]["rows"]
 
 
 def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) -> None:
     val = small_split.val
-    out = candidates.pretrained_check(panel, val, panel.classes)
+    out = checks.pretrained_check(panel, val, panel.classes)
     assert out["verdict"] in ("chance", "weak") and out["warning"]
     assert out["chance"] == pytest.approx(1 / len(panel.classes), abs=1e-4)
     assert out["ci_low"] <= out["accuracy"] <= out["ci_high"] and out["images"] == len(val)
-    from utils import prose
+    from utils.report import prose
 
     assert "does not behave like a pretrained one" in prose.pretrained_sentence(out)
     assert out["model"] == panel.encoder("clip").name
     # the same check on embeddings that do name the categories: the verdict turns
-    E = candidates.class_embeddings(panel)
+    E = class_embeddings(panel)
     y = panel.y(val)
     rng = np.random.default_rng(0)
     good = E[y] + 0.05 * rng.normal(size=(len(y), E.shape[1]))
@@ -347,7 +346,7 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     monkeypatch.setattr(
         panel, "features", lambda s, rows: good if s == "clip-image" else real(s, rows)
     )
-    right = candidates.pretrained_check(panel, val)
+    right = checks.pretrained_check(panel, val)
     assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
     assert right["p_value"] < 0.01
     assert prose.pretrained_sentence(right).endswith("it behaves like a pretrained CLIP.")
@@ -355,15 +354,15 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
 
 def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:
     panel = _panel(layout, small_split, decode_min_side=256)
-    assert candidates.input_check(panel, small_split.inputs(), n=3) == {}, "nothing loaded"
+    assert checks.input_check(panel, small_split.inputs(), n=3) == {}, "nothing loaded"
     panel.encoder("vgg16")
-    out = candidates.input_check(panel, small_split.inputs(), n=3, largest=1)
+    out = checks.input_check(panel, small_split.inputs(), n=3, largest=1)
     assert set(out) == {"vgg16"}
     r = out["vgg16"]
     assert r["decode_min_side"] == 256 and r["decode"] == 256 and r["images"] == 3
     assert 0 <= r["rel_l2_median"] <= r["rel_l2_p95"] <= r["rel_l2_max"]
     full = _panel(layout, small_split, decode_min_side=None)
     assert (
-        candidates.input_check(full, small_split.inputs(), 3, kinds=["clip"])["clip"]["rel_l2_max"]
+        checks.input_check(full, small_split.inputs(), 3, kinds=["clip"])["clip"]["rel_l2_max"]
         == 0.0
     )

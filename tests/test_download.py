@@ -1,4 +1,5 @@
-"""utils.data.download: resumes an interrupted download, restarts when the server ignores ranges.
+"""utils.data.acquire.download: resumes an interrupted download, restarts when the server ignores
+ranges.
 
 Served from this machine's loopback only.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import data
+from utils.data import acquire
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 
@@ -49,6 +50,6 @@ def server(request):
 def test_download_resumes_or_restarts_and_is_complete(server, tmp_path: Path) -> None:
     target = tmp_path / "sample.zip"
     target.with_name("sample.zip.part").write_bytes(PAYLOAD[:300_000])  # an interrupted earlier run
-    data.download(server, target)
+    acquire.download(server, target)
     assert target.read_bytes() == PAYLOAD
     assert not target.with_name("sample.zip.part").exists()

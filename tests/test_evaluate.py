@@ -1,4 +1,4 @@
-"""utils.evaluate: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats,
+"""utils.evaluation: metrics against scikit-learn, cluster bootstrap, paired comparisons, repeats,
 budgets, timing."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from utils import evaluate
+from utils.evaluation import costs, metrics, refits
 
 
 def _noisy(n: int, acc: float, seed: int, n_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -21,7 +21,7 @@ def _noisy(n: int, acc: float, seed: int, n_classes: int = 2) -> tuple[np.ndarra
 def test_metrics_match_scikit_learn() -> None:
     rng = np.random.default_rng(0)
     y, p = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
-    m = evaluate.classification_metrics(y, p, ["a", "b", "c", "d"])
+    m = metrics.classification_metrics(y, p, ["a", "b", "c", "d"])
     assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
     assert m["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
     assert [m["per_class"][c]["recall"] for c in "abcd"] == pytest.approx(
@@ -36,12 +36,12 @@ def test_bootstrap_macro_f1_uses_every_class_like_the_point_estimate() -> None:
     y = np.array([0, 0, 1, 1, 0, 1])
     p = np.array([0, 1, 1, 1, 0, 0])
     W = np.ones((1, len(y)), dtype=int)  # the "resample" that is the sample itself
-    acc, f1 = evaluate._scores(W @ evaluate._confusions(y, p, np.arange(len(y)), 3), 3)
+    acc, f1 = metrics._scores(W @ metrics._confusions(y, p, np.arange(len(y)), 3), 3)
     assert f1[0] == pytest.approx(
         f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0)
     )
     assert acc[0] == pytest.approx(accuracy_score(y, p))
-    table, _, _ = evaluate.compare(y, {"m": p}, ["a", "b", "c"], None, n_boot=200)
+    table, _, _ = metrics.compare(y, {"m": p}, ["a", "b", "c"], None, n_boot=200)
     assert table.loc["m", "macro_f1"] == pytest.approx(
         f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0)
     )
@@ -50,9 +50,9 @@ def test_bootstrap_macro_f1_uses_every_class_like_the_point_estimate() -> None:
 def test_bootstrap_interval_contains_the_estimate_and_narrows_with_n() -> None:
     small_y, small_p = _noisy(50, 0.8, 1)
     big_y, big_p = _noisy(2000, 0.8, 2)
-    lo, hi = evaluate.bootstrap_ci(small_y, small_p, "accuracy", n_boot=500)
+    lo, hi = metrics.bootstrap_ci(small_y, small_p, "accuracy", n_boot=500)
     assert lo <= np.mean(small_y == small_p) <= hi
-    blo, bhi = evaluate.bootstrap_ci(big_y, big_p, "accuracy", n_boot=500)
+    blo, bhi = metrics.bootstrap_ci(big_y, big_p, "accuracy", n_boot=500)
     assert bhi - blo < (hi - lo) / 3
     assert 0.76 < blo < 0.8 < bhi < 0.84
 
@@ -62,10 +62,10 @@ def test_cluster_bootstrap_is_wider_when_images_come_in_duplicated_pairs() -> No
     y, p = _noisy(30, 0.7, 3)
     y2, p2 = np.repeat(y, 2), np.repeat(p, 2)
     pairs = np.repeat(np.arange(30), 2)
-    img = evaluate.bootstrap_ci(y2, p2, "accuracy", groups=None, n_boot=2000)
-    grp = evaluate.bootstrap_ci(y2, p2, "accuracy", groups=pairs, n_boot=2000)
+    img = metrics.bootstrap_ci(y2, p2, "accuracy", groups=None, n_boot=2000)
+    grp = metrics.bootstrap_ci(y2, p2, "accuracy", groups=pairs, n_boot=2000)
     assert grp[1] - grp[0] > 1.25 * (img[1] - img[0])
-    alone = evaluate.bootstrap_ci(y, p, "accuracy", n_boot=2000)
+    alone = metrics.bootstrap_ci(y, p, "accuracy", n_boot=2000)
     assert abs((grp[1] - grp[0]) - (alone[1] - alone[0])) < 0.05
 
 
@@ -73,7 +73,7 @@ def test_mcnemar_counts_and_p_value() -> None:
     y = np.zeros(40, dtype=int)
     a = np.zeros(40, dtype=int)  # always right
     b = np.r_[np.ones(12, dtype=int), np.zeros(28, dtype=int)]  # wrong on 12
-    r = evaluate.mcnemar(y, a, b)
+    r = metrics.mcnemar(y, a, b)
     assert (r["a_right_b_wrong"], r["a_wrong_b_right"], r["both_right"], r["both_wrong"]) == (
         12,
         0,
@@ -81,14 +81,14 @@ def test_mcnemar_counts_and_p_value() -> None:
         0,
     )
     assert r["p_value"] == pytest.approx(2 * 0.5**12)
-    assert evaluate.mcnemar(y, a, a)["p_value"] == 1.0
+    assert metrics.mcnemar(y, a, a)["p_value"] == 1.0
 
 
 def test_compare_gives_paired_intervals_against_the_reference() -> None:
     y, good = _noisy(300, 0.9, 4, n_classes=3)
     _, bad = _noisy(300, 0.5, 5, n_classes=3)
     groups = np.arange(300) // 3
-    table, details, paired = evaluate.compare(
+    table, details, paired = metrics.compare(
         y,
         {"ref": good, "bad": bad, "same": good},
         ["a", "b", "c"],
@@ -106,7 +106,7 @@ def test_compare_gives_paired_intervals_against_the_reference() -> None:
     assert all(table["accuracy_low"] <= table["accuracy"]) and all(
         table["accuracy"] <= table["accuracy_high"]
     )
-    method = evaluate.intervals_method(500)
+    method = metrics.intervals_method(500)
     assert method["resamples"] == 500 and method["level"] == 0.95 and "group" in method["method"]
 
 
@@ -114,14 +114,14 @@ def test_wins_ties_and_losses_are_counted_apart() -> None:
     acc = pd.DataFrame(
         {"ref": [0.8, 0.8, 0.7, 0.9], "other": [0.9, 0.8, 0.6, 0.9]}, index=[1, 2, 3, 4]
     )
-    assert evaluate.wins_ties_losses(acc, "ref") == {
+    assert metrics.wins_ties_losses(acc, "ref") == {
         "other": {"ahead": 1, "tied": 2, "behind": 1, "splits": 4}
     }
 
 
 def test_budget_draws_take_k_per_category_from_training_rows_only() -> None:
     train = pd.DataFrame({"label": list("aaaaabbb"), "x": range(8)}, index=range(10, 18))
-    draws = evaluate.budget_draws(train, [1, 4, "all"], draws=3, seed=0)
+    draws = refits.budget_draws(train, [1, 4, "all"], draws=3, seed=0)
     assert [(k, d) for k, d, _ in draws] == [
         (1, 0),
         (1, 1),
@@ -140,14 +140,14 @@ def test_budget_draws_take_k_per_category_from_training_rows_only() -> None:
     assert not draws[0][2].equals(draws[1][2]) or not draws[1][2].equals(draws[2][2]), (
         "draws differ"
     )
-    again = evaluate.budget_draws(train, [1], draws=3, seed=0)
+    again = refits.budget_draws(train, [1], draws=3, seed=0)
     assert all(a[2].equals(b[2]) for a, b in zip(draws, again)), "seeded"
 
 
 def test_inference_timing_warms_up_and_repeats() -> None:
     calls = []
     rows = pd.DataFrame({"x": range(10)})
-    out = evaluate.time_inference(lambda r: calls.append(len(r)), rows, repeats=3)
+    out = costs.time_inference(lambda r: calls.append(len(r)), rows, repeats=3)
     assert calls == [2, 10, 10, 10]
     assert (
         out["repeats"] == 3
@@ -159,7 +159,7 @@ def test_inference_timing_warms_up_and_repeats() -> None:
 def test_headline_conclusion_reads_the_paired_numbers() -> None:
     y, good = _noisy(200, 0.9, 6, n_classes=3)
     _, bad = _noisy(200, 0.6, 7, n_classes=3)
-    table, _, paired = evaluate.compare(
+    table, _, paired = metrics.compare(
         y,
         {"clip-head": good, "vgg16-head": bad},
         list("abc"),
@@ -177,7 +177,7 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
         }
         for n in ("clip-head", "vgg16-head")
     }
-    from utils import prose
+    from utils.report import prose
 
     text = prose.headline(
         {
@@ -185,7 +185,7 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
             "table": table.to_dict("index"),
             "paired": paired,
             "costs": costs,
-            "intervals": evaluate.intervals_method(300),
+            "intervals": metrics.intervals_method(300),
         }
     )
     p = paired["vgg16-head"]
@@ -194,7 +194,8 @@ def test_headline_conclusion_reads_the_paired_numbers() -> None:
 
 
 def test_stand_in_runs_say_so_in_every_banner() -> None:
-    from utils import prose, runs
+    from utils.core import runs
+    from utils.report import prose
 
     stand = runs.stand_ins({"clip": "tiny-random", "vgg16": "IMAGENET1K_V1"})
     assert stand == {"clip": "tiny random weights"}
@@ -202,7 +203,9 @@ def test_stand_in_runs_say_so_in_every_banner() -> None:
     assert "Stand-in weights" in text and "CLIP: tiny random weights" in text
     assert "Numbers of text-tfidf, which read no encoder, are real." in text
     assert prose.banner("04", {}, {}, ["clip-head"]) == ""
-    assert runs.stand_in_candidates(
+    from utils.models import candidates
+
+    assert candidates.stand_in_candidates(
         ["clip-head", "fusion-late", "text-tfidf", "vgg16-head"], stand
     ) == {"clip-head", "fusion-late"}
 
@@ -211,7 +214,7 @@ def test_an_accuracy_of_zero_gets_an_exact_interval_not_a_degenerate_one() -> No
     """0 of 12 right: every bootstrap resample says 0%, yet 0/12 is compatible with up to ~26%."""
     y = np.arange(12) % 3
     wrong = (y + 1) % 3
-    table, _, _ = evaluate.compare(y, {"m": wrong}, list("abc"), None, n_boot=200)
+    table, _, _ = metrics.compare(y, {"m": wrong}, list("abc"), None, n_boot=200)
     row = table.loc["m"]
     assert row["accuracy"] == 0 and row["accuracy_low"] == 0
     assert 0.2 < row["accuracy_high"] < 0.3 and row["accuracy_interval"].startswith("Clopper")

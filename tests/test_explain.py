@@ -1,5 +1,5 @@
-"""utils.explain: LIME, SHAP, averaging, stability and deletion checks, on known answers and real
-images."""
+"""utils.explain.photos and photo_study: LIME, SHAP, averaging, stability and deletion checks, on
+known answers and real images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import explain, features, models, train
+from utils.explain import photos
+from utils.models import encoders, features, train
 
 
 class ToyPipeline:
@@ -36,7 +37,9 @@ def bright_corner() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    encoder = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path_factory.mktemp("m"))
+    encoder = encoders.load_clip(
+        "tiny-random", device="cpu", models_dir=tmp_path_factory.mktemp("m")
+    )
     head = train.make_head(train.head_config("clip", encoder.dim, 7))
     return encoder, head
 
@@ -44,11 +47,11 @@ def tiny(tmp_path_factory):
 @pytest.fixture()
 def tiny_pipeline(tiny):
     encoder, head = tiny
-    return explain.Pipeline(encoder, lambda X: train.predict_proba(head, X), batch_size=16)
+    return photos.Pipeline(encoder, lambda X: train.predict_proba(head, X), batch_size=16)
 
 
 def test_lime_finds_the_region_that_matters(bright_corner) -> None:
-    r = explain.lime_explain(
+    r = photos.lime_explain(
         ToyPipeline(), bright_corner, num_samples=200, n_segments=100, hide_color=0, seed=0
     )
     assert (
@@ -56,35 +59,35 @@ def test_lime_finds_the_region_that_matters(bright_corner) -> None:
         and r["weights"].shape == (r["segments"].max() + 1,)
         and 0 <= r["score"] <= 1
     )
-    for s in explain.top_segments(r["weights"], k=5):
+    for s in photos.top_segments(r["weights"], k=5):
         ys, xs = np.nonzero(r["segments"] == s)
         assert ys.mean() < 80 and xs.mean() < 80, "a top superpixel lies outside the corner"
 
 
 def test_deletion_over_superpixels_true_order_beats_random_orders(bright_corner) -> None:
-    segments = explain.segment(bright_corner, n_segments=100)
+    segments = photos.segment(bright_corner, n_segments=100)
     corner = np.zeros(segments.max() + 1)
     np.add.at(corner, segments[:64, :64].ravel(), 1)
-    order = explain.ranking(corner)
+    order = photos.ranking(corner)
     fill = np.zeros(3)
-    truth = explain.deletion_curve(
+    truth = photos.deletion_curve(
         ToyPipeline(), bright_corner, segments, order, label=1, steps=10, fill=fill
     )
     rng = np.random.default_rng(0)
     randoms = [
-        explain.deletion_curve(
+        photos.deletion_curve(
             ToyPipeline(), bright_corner, segments, rng.permutation(len(corner)), 1, 10, fill
         )
         for _ in range(5)
     ]
     assert truth[0] == pytest.approx(randoms[0][0]) and truth[-1] == pytest.approx(0)
-    assert explain.area_under(truth) < np.mean([explain.area_under(c) for c in randoms]) / 2
+    assert photos.area_under(truth) < np.mean([photos.area_under(c) for c in randoms]) / 2
 
 
 def test_random_deletion_removes_whole_superpixels_with_the_same_fill(bright_corner) -> None:
     """The reference deletes the explanation's own superpixels, in random order, not scattered
     pixels."""
-    segments = explain.segment(bright_corner, n_segments=100)
+    segments = photos.segment(bright_corner, n_segments=100)
     shown = []
 
     def record(batch):
@@ -92,7 +95,7 @@ def test_random_deletion_removes_whole_superpixels_with_the_same_fill(bright_cor
         return np.zeros((len(batch), 2))
 
     rng = np.random.default_rng(1)
-    explain.deletion_curve(
+    photos.deletion_curve(
         record,
         bright_corner,
         segments,
@@ -114,8 +117,8 @@ def test_compare_deletion_and_the_faithfulness_test(bright_corner) -> None:
 
     values = np.zeros((6, 224, 224, 3, 1))
     values[:, :64, :64] = 1.0  # SHAP-like values: the corner carries all of it
-    lime = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=200, hide_color=0, seed=0)
-    d = explain.compare_deletion(
+    lime = photos.lime_explain(ToyPipeline(), bright_corner, num_samples=200, hide_color=0, seed=0)
+    d = photos.compare_deletion(
         ToyPipeline(),
         [bright_corner] * 6,
         [lime] * 6,
@@ -126,11 +129,11 @@ def test_compare_deletion_and_the_faithfulness_test(bright_corner) -> None:
     )
     assert set(d.per_image) == {"LIME", "SHAP", "random"} and len(d.per_image["random"]) == 6
     assert d.auc["SHAP"] < d.auc["random"] and d.auc["LIME"] < d.auc["random"]
-    f = explain.faithfulness(d.per_image, n_boot=500)
+    f = photos.faithfulness(d.per_image, n_boot=500)
     assert (
         f["SHAP"]["gain_low"] > 0 and f["SHAP"]["better_on"] == 6 and f["SHAP"]["wilcoxon_p"] < 0.05
     )
-    flat = explain.faithfulness({"LIME": [0.5, 0.4, 0.6], "random": [0.5, 0.4, 0.6]})
+    flat = photos.faithfulness({"LIME": [0.5, 0.4, 0.6], "random": [0.5, 0.4, 0.6]})
     assert flat["LIME"]["mean_gain"] == 0 and flat["LIME"]["wilcoxon_p"] == 1.0
 
 
@@ -141,34 +144,32 @@ def test_global_importance_on_planted_masks() -> None:
         m[5:10, 5:10] = scale  # same place, different LIME scale
         m[15, 15] = -scale / 2
         maps.append(m)
-    mean = explain.global_importance(maps)
+    mean = photos.global_importance(maps)
     np.testing.assert_allclose(mean[5:10, 5:10], 1.0)
     assert mean[15, 15] == pytest.approx(-0.5) and mean[0, 0] == 0
     with pytest.raises(ValueError):
-        explain.global_importance([])
+        photos.global_importance([])
 
 
 def test_jaccard_of_empty_explanations_is_not_stability() -> None:
-    assert explain.jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3)
-    assert explain.jaccard(set(), set()) == 0.0
-    assert explain.top_segments(np.array([-1.0, -2.0, 0.0])) == set()
+    assert photos.jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3)
+    assert photos.jaccard(set(), set()) == 0.0
+    assert photos.top_segments(np.array([-1.0, -2.0, 0.0])) == set()
 
 
 def test_stability_reuses_the_perturbations_shared_between_sample_counts(bright_corner) -> None:
     toy = ToyPipeline()
-    memo = explain.Pipeline.__new__(
-        explain.Pipeline
-    )  # the memory of a real Pipeline around the toy
-    explain.Pipeline.__init__(memo, encoder=None, predict_vectors=None, batch_size=64)
+    memo = photos.Pipeline.__new__(photos.Pipeline)  # the memory of a real Pipeline around the toy
+    photos.Pipeline.__init__(memo, encoder=None, predict_vectors=None, batch_size=64)
     memo._forward = lambda images: toy(images)
-    out = explain.stability(memo, bright_corner, [30, 60], seeds=[0, 1], k=5, hide_color=0)
+    out = photos.stability(memo, bright_corner, [30, 60], seeds=[0, 1], k=5, hide_color=0)
     assert set(out) == {30, 60} and all(
         0 <= v["min_jaccard"] <= v["mean_jaccard"] <= 1 for v in out.values()
     )
     assert toy.seen <= 1 + 2 * 60, (
         "each seed pays only for its largest count (plus the intact image)"
     )
-    same = explain.stability(ToyPipeline(), bright_corner, [50], seeds=[3, 3], k=5, hide_color=0)
+    same = photos.stability(ToyPipeline(), bright_corner, [50], seeds=[3, 3], k=5, hide_color=0)
     assert same[50]["mean_jaccard"] == 1.0
 
 
@@ -178,18 +179,18 @@ def test_stable_count_is_the_smallest_count_reaching_the_threshold() -> None:
         {50: {"mean_jaccard": 0.5}, 100: {"mean_jaccard": 0.65}, 200: {"mean_jaccard": 0.8}},
         {50: {"mean_jaccard": 0.6}, 100: {"mean_jaccard": 0.71}, 200: {"mean_jaccard": 0.7}},
     ]
-    assert explain.stable_count(per_image, 0.7)[:1] == (100,)
-    count, medians, reached = explain.stable_count(per_image, 0.95)
+    assert photos.stable_count(per_image, 0.7)[:1] == (100,)
+    count, medians, reached = photos.stable_count(per_image, 0.95)
     assert (count, reached) == (200, False) and medians[50] == 0.5
 
 
 def test_checks_draw_their_images_round_robin_over_categories() -> None:
     rows = pd.DataFrame({"label": ["a"] * 6 + ["b"] * 3 + ["c"] * 2, "product_name": "x"})
-    chosen = explain.per_category(rows, np.ones(len(rows), bool), n=10)
-    items = explain.round_robin(chosen, per_category=2)
+    chosen = photos.per_category(rows, np.ones(len(rows), bool), n=10)
+    items = photos.round_robin(chosen, per_category=2)
     assert [c for _, c in items] == ["a", "b", "c", "a", "b", "c"]
-    assert {c for _, c in explain.round_robin(chosen, 1)} == {"a", "b", "c"}
-    assert len(explain.round_robin({"a": [0], "b": []}, 3)) == 1
+    assert {c for _, c in photos.round_robin(chosen, 1)} == {"a", "b", "c"}
+    assert len(photos.round_robin({"a": [0], "b": []}, 3)) == 1
 
 
 def test_explained_pixels_are_the_evaluated_pixels(
@@ -206,7 +207,7 @@ def test_explained_pixels_are_the_evaluated_pixels(
     )
     X, _ = features.extract(encoder, rows, tmp_path, num_workers=0)
     from_cache = train.predict_proba(head, X)
-    prepared = np.stack([explain.prepare_image(encoder, p) for p in real_images])
+    prepared = np.stack([photos.prepare_image(encoder, p) for p in real_images])
     assert prepared.shape == (len(real_images), 224, 224, 3) and prepared.dtype == np.uint8
     np.testing.assert_allclose(tiny_pipeline(prepared), from_cache, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(
@@ -218,12 +219,12 @@ def test_explained_pixels_are_the_evaluated_pixels(
 
 
 def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny, tiny_pipeline, real_images) -> None:
-    image = explain.prepare_image(tiny[0], real_images[0])
-    a = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
-    b = explain.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
+    image = photos.prepare_image(tiny[0], real_images[0])
+    a = photos.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
+    b = photos.lime_explain(tiny_pipeline, image, num_samples=30, seed=1)
     np.testing.assert_array_equal(a["weights"], b["weights"])  # seeded: reproducible
     assert 20 <= len(a["weights"]) <= 120  # SLIC near the asked-for 100
-    values = explain.shap_explain(
+    values = photos.shap_explain(
         tiny_pipeline, image[None], [str(i) for i in range(7)], max_evals=64
     )
     assert values.values.shape == (1, 224, 224, 3, 1)
@@ -232,7 +233,7 @@ def test_lime_and_shap_on_a_tiny_model_and_real_image(tiny, tiny_pipeline, real_
     assert float(values.base_values[0, 0] + values.values[0].sum()) == pytest.approx(
         predicted, abs=1e-4
     )
-    per_sp = explain.per_superpixel(explain.shap_pixels(values, 0), a["segments"])
+    per_sp = photos.per_superpixel(photos.shap_pixels(values, 0), a["segments"])
     assert per_sp.shape == a["weights"].shape and per_sp.sum() == pytest.approx(
         values.values[0].sum(), rel=1e-6
     )
@@ -246,14 +247,14 @@ def test_cached_explanations_are_reused_and_corruption_recomputed(tmp_path) -> N
         return {"weights": np.arange(3.0), "label": 2}
 
     key = {"image": "abc", "num_samples": 100}
-    first = explain.cached(tmp_path, key, compute)
-    second = explain.cached(tmp_path, key, compute)
+    first = photos.cached(tmp_path, key, compute)
+    second = photos.cached(tmp_path, key, compute)
     assert len(calls) == 1 and second["label"] == 2
     np.testing.assert_array_equal(first["weights"], second["weights"])
     next(tmp_path.glob("*.npz")).write_bytes(b"broken")
-    explain.cached(tmp_path, key, compute)
+    photos.cached(tmp_path, key, compute)
     assert len(calls) == 2
-    explain.cached(tmp_path, {**key, "num_samples": 1000}, compute)
+    photos.cached(tmp_path, {**key, "num_samples": 1000}, compute)
     assert len(calls) == 3
 
 
@@ -264,28 +265,28 @@ def test_pick_examples_and_per_category() -> None:
             "product_name": ["Strap", "Analog Watch", "Lamp", "Lord Ganesha frame"],
         }
     )
-    assert explain.pick_examples(rows, {"W": "watch", "H": "ganesh", "X": "x"}) == [1, 3]
-    assert explain.pick_examples(rows, {"H": "nothing"}) == [2]
-    chosen = explain.per_category(rows, np.array([True, False, False, True]), 5)
+    assert photos.pick_examples(rows, {"W": "watch", "H": "ganesh", "X": "x"}) == [1, 3]
+    assert photos.pick_examples(rows, {"H": "nothing"}) == [2]
+    chosen = photos.per_category(rows, np.array([True, False, False, True]), 5)
     assert chosen == {"H": [3], "W": [0]}
-    assert explain.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)[
+    assert photos.per_category(rows, np.array([True, False, False, True]), 5, only_correct=False)[
         "W"
     ] == [0, 1]
-    assert explain.per_category(
+    assert photos.per_category(
         rows, np.array([False, True, False, True]), 5, only_correct=False
     ) == {"H": [3, 2], "W": [1, 0]}, (
         "correct ones first, then the others: every category represented"
     )
-    assert explain.per_category(rows, np.array([False, False, False, True]), 5)["W"] == []
+    assert photos.per_category(rows, np.array([False, False, False, True]), 5)["W"] == []
 
 
 def test_shap_figure_with_as_many_images_as_colour_channels(tiny_pipeline) -> None:
     """shap 0.51's image_plot misreads an Explanation of exactly 3 RGB images; the figure must not
     care."""
-    from utils import plots
+    from utils.report import plots
 
     images = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3)).astype(np.uint8)
-    values = explain.shap_explain(tiny_pipeline, images, [str(i) for i in range(7)], max_evals=32)
+    values = photos.shap_explain(tiny_pipeline, images, [str(i) for i in range(7)], max_evals=32)
     fig = plots.shap_figure(values, ["a", "b", "c"], true_labels=["x", "y", "z"])
     assert len(fig.axes) >= 6
 
@@ -297,15 +298,15 @@ def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(
     mean colour), not with the whole image's mean."""
     from lime import lime_image
 
-    segments = explain.segment(bright_corner, n_segments=100)
+    segments = photos.segment(bright_corner, n_segments=100)
     shown = []
 
     def record(batch):
         shown.append(np.asarray(batch))
         return np.zeros((len(batch), 2))
 
-    order = explain.ranking(-np.arange(segments.max() + 1))  # superpixel 0 first
-    explain.deletion_curve(record, bright_corner, segments, order, 0, steps=segments.max() + 1)
+    order = photos.ranking(-np.arange(segments.max() + 1))  # superpixel 0 first
+    photos.deletion_curve(record, bright_corner, segments, order, 0, steps=segments.max() + 1)
     first = shown[0][1]  # superpixel 0 deleted, nothing else
     inside = segments == 0
     own = bright_corner[inside].mean(axis=0)
@@ -327,12 +328,12 @@ def test_a_deleted_superpixel_takes_its_own_mean_colour_as_in_lime(
     class Spy(lime_image.LimeImageExplainer):
         data_labels = spy
 
-    monkeypatch.setattr(explain, "_vectorised_explainer", lambda: Spy)
-    r = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=10, segments=segments)
+    monkeypatch.setattr(photos, "_vectorised_explainer", lambda: Spy)
+    r = photos.lime_explain(ToyPipeline(), bright_corner, num_samples=10, segments=segments)
     np.testing.assert_array_equal(
-        explain.lime_fill(bright_corner, r["segments"], None), captured["fudged"]
+        photos.lime_fill(bright_corner, r["segments"], None), captured["fudged"]
     )
-    grey = explain.lime_fill(bright_corner, segments, 0)
+    grey = photos.lime_fill(bright_corner, segments, 0)
     assert (grey == 0).all()
 
 
@@ -340,7 +341,7 @@ def test_compare_deletion_fills_every_order_alike_and_records_the_fill(bright_co
     from types import SimpleNamespace
 
     values = np.zeros((1, 224, 224, 3, 1))
-    lime = explain.lime_explain(ToyPipeline(), bright_corner, num_samples=50, seed=0)
+    lime = photos.lime_explain(ToyPipeline(), bright_corner, num_samples=50, seed=0)
     seen = []
 
     def record(batch):
@@ -349,7 +350,7 @@ def test_compare_deletion_fills_every_order_alike_and_records_the_fill(bright_co
 
     for hide in (None, 0):
         seen.clear()
-        d = explain.compare_deletion(
+        d = photos.compare_deletion(
             record,
             [bright_corner],
             [lime],
@@ -359,12 +360,12 @@ def test_compare_deletion_fills_every_order_alike_and_records_the_fill(bright_co
             hide_color=hide,
             shap_masker="blur(16,16)",
         )
-        fudged = explain.lime_fill(bright_corner, lime["segments"], hide)
+        fudged = photos.lime_fill(bright_corner, lime["segments"], hide)
         for batch in seen:  # LIME's order, SHAP's, two random orders: all end fully deleted
             np.testing.assert_array_equal(batch[-1], fudged)
-        assert d.fill == explain.describe_fill(hide)
+        assert d.fill == photos.describe_fill(hide)
         assert "blur(16,16)" in d.perturbations["SHAP"] and d.fill in d.perturbations["deletion"]
-    assert "mean colour" in explain.describe_fill(None) and "0" in explain.describe_fill(0)
+    assert "mean colour" in photos.describe_fill(None) and "0" in photos.describe_fill(0)
 
 
 @pytest.mark.parametrize("batch_size", [7, 64])
@@ -373,9 +374,9 @@ def test_lime_copies_built_in_one_step_are_lime_own(bright_corner, batch_size) -
     so the same explanation as LIME's own loop."""
     from lime import lime_image
 
-    explain._quiet_lime()  # LIME's own loop draws a progress bar
-    segments = explain.segment(bright_corner, n_segments=60)
-    fudged = explain.lime_fill(bright_corner, segments, None)
+    photos._quiet_lime()  # LIME's own loop draws a progress bar
+    segments = photos.segment(bright_corner, n_segments=60)
+    fudged = photos.lime_fill(bright_corner, segments, None)
 
     def run(cls):
         batches = []
@@ -389,7 +390,7 @@ def test_lime_copies_built_in_one_step_are_lime_own(bright_corner, batch_size) -
         )
         return data, labels, batches
 
-    ours, theirs = run(explain._vectorised_explainer()), run(lime_image.LimeImageExplainer)
+    ours, theirs = run(photos._vectorised_explainer()), run(lime_image.LimeImageExplainer)
     np.testing.assert_array_equal(ours[0], theirs[0])
     np.testing.assert_array_equal(ours[1], theirs[1])
     assert [b.shape for b in ours[2]] == [b.shape for b in theirs[2]]

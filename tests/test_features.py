@@ -1,4 +1,4 @@
-"""utils.features: the on-disk cache (hit, invalidation, corruption) on real images."""
+"""utils.models.features: the on-disk cache (hit, invalidation, corruption) on real images."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import data, features, models
+from utils.data import acquire, catalog
+from utils.models import blocks, encoders, features, tiny
 
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory):
-    return models.load_clip("tiny-random", device="cpu", models_dir=tmp_path_factory.mktemp("m"))
+    return encoders.load_clip("tiny-random", device="cpu", models_dir=tmp_path_factory.mktemp("m"))
 
 
 @pytest.fixture()
@@ -19,7 +20,7 @@ def rows(real_images) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "path": [str(p) for p in real_images[:4]],
-            "sha256": [data._sha256(p) for p in real_images[:4]],
+            "sha256": [acquire._sha256(p) for p in real_images[:4]],
         }
     )
 
@@ -49,7 +50,7 @@ def test_changed_image_or_model_recomputes_only_what_changed(encoder, rows, tmp_
     changed.loc[0, "sha256"] = "0" * 64  # new content -> new key
     _, stats = features.extract(encoder, changed, tmp_path, num_workers=0)
     assert stats["computed"] == 1 and stats["cached"] == 3
-    other = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path / "m")
+    other = encoders.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path / "m")
     _, stats = features.extract(other, rows, tmp_path, num_workers=0)
     assert stats["computed"] == 4  # another model: its own cache folder
 
@@ -86,14 +87,12 @@ def test_activations_ride_along_the_feature_pass_and_match_the_prefix(
 ) -> None:
     import torch
 
-    from utils import models
-
     X, _ = features.extract(
         encoder, rows, tmp_path / "f", num_workers=0, also_activations=(1, tmp_path / "a")
     )
     A, stats = features.activations(encoder, 1, rows, tmp_path / "a")
     assert stats["computed"] == 0 and A.dtype == np.float16, "cached by the feature pass"
-    prefix, tail = models.split_at(encoder, 1)
+    prefix, tail = blocks.split_at(encoder, 1)
     x = torch.stack([encoder.preprocess(features.load_model_input(p)) for p in rows["path"]])
     with torch.no_grad():
         np.testing.assert_allclose(A.astype(np.float32), prefix(x).numpy(), rtol=2e-3, atol=2e-3)
@@ -105,7 +104,7 @@ def test_activations_ride_along_the_feature_pass_and_match_the_prefix(
 def test_augmented_views_are_deterministic_and_keyed_by_their_settings(
     encoder, rows, tmp_path
 ) -> None:
-    from utils.augment import Augmentation, make_view
+    from utils.data.augment import Augmentation, make_view
 
     image = features.load_model_input(rows["path"][0])
     aug = Augmentation(views=2, seed=0)
@@ -130,9 +129,8 @@ def test_augmented_views_are_deterministic_and_keyed_by_their_settings(
 
 
 def test_text_and_pixel_features_are_cached(tmp_path, rows, real_images) -> None:
-    from utils import models
 
-    text = models.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
+    text = encoders.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
     names = ["analog watch for men", "ceramic coffee mug", "analog watch for men"]
     T, s1 = features.extract_text(text, names, tmp_path)
     assert T.shape == (3, text.dim) and s1["computed"] == 3 and s1["truncated"] == 0
@@ -175,9 +173,9 @@ def test_the_decode_size_is_in_every_decode_and_every_cache_key(
 
     import torch
 
-    from utils.augment import Augmentation
+    from utils.data.augment import Augmentation
 
-    full = models.load_clip(
+    full = encoders.load_clip(
         "tiny-random", device="cpu", models_dir=tmp_path / "m", decode_min_side=None
     )
     small = replace(full, decode_min_side=256)
@@ -192,14 +190,14 @@ def test_the_decode_size_is_in_every_decode_and_every_cache_key(
         != features.activation_cache(small, 1, tmp_path).folder
     )
     paths = _big_jpegs(tmp_path, 2)
-    rows = pd.DataFrame({"path": paths, "sha256": [data._sha256(p) for p in paths]})
+    rows = pd.DataFrame({"path": paths, "sha256": [acquire._sha256(p) for p in paths]})
     X_full, s1 = features.extract(full, rows, tmp_path, num_workers=0)
     X_small, s2 = features.extract(small, rows, tmp_path, num_workers=0)
     assert s1["computed"] == s2["computed"] == len(rows), "another decode size: other cache entries"
     direct = full(
         torch.stack(
             [
-                full.preprocess(data.load_image(p, max_side=None, min_side=None))
+                full.preprocess(catalog.load_image(p, max_side=None, min_side=None))
                 for p in rows["path"]
             ]
         )
@@ -217,7 +215,7 @@ def test_the_decode_size_is_in_every_decode_and_every_cache_key(
     _, p2 = features.extract_pixels(rows.head(1), tmp_path, decode_min_side=256)
     assert p1["computed"] == p2["computed"] == 1
     np.testing.assert_allclose(
-        P_full[0], features.pixel_vector(data.load_image(big, max_side=None, min_side=None))
+        P_full[0], features.pixel_vector(catalog.load_image(big, max_side=None, min_side=None))
     )
 
 
@@ -228,13 +226,17 @@ def test_input_difference_to_the_reference_pipelines(real_images, tmp_path) -> N
     from transformers import CLIPImageProcessor
 
     paths = _big_jpegs(tmp_path, 3)  # large photos: the bundled sample's are already 256 px
-    clip = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
-    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
+    clip = encoders.load_clip(
+        "tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None
+    )
+    vgg = encoders.load_vgg16(
+        "tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None
+    )
     for enc in (clip, vgg):
         d = features.input_difference(enc, paths)
         assert d["kind"] == enc.kind and d["decode"] == "full" and d["images"] == 3
         assert d["rel_l2_max"] == 0.0 and d["decode_ms_mean"] > 0
-    image = data.load_image(paths[0], max_side=None, min_side=None)
+    image = catalog.load_image(paths[0], max_side=None, min_side=None)
     ref = {
         "clip": CLIPImageProcessor()(images=image, return_tensors="pt")["pixel_values"][0],
         "vgg16": VGG16_Weights.IMAGENET1K_V1.transforms()(image),
@@ -242,7 +244,7 @@ def test_input_difference_to_the_reference_pipelines(real_images, tmp_path) -> N
     for enc in (clip, vgg):
         sweep = features.decode_sweep(enc, paths[:1], (256, None))
         assert list(sweep["decode"]) == [256, "full"]
-        x = enc.preprocess(data.load_image(paths[0], max_side=None, min_side=256))
+        x = enc.preprocess(catalog.load_image(paths[0], max_side=None, min_side=256))
         expected = float((x - ref[enc.kind]).norm() / ref[enc.kind].norm())
         assert expected > 0.005
         assert sweep["rel_l2_max"][0] == pytest.approx(expected, abs=1e-5)
@@ -260,8 +262,8 @@ def test_embeddings_match_the_reference_pipelines_on_a_full_decode(real_images, 
     from transformers import CLIPModel, CLIPProcessor
 
     paths = [str(p) for p in real_images]
-    folder = models.build_tiny_clip(tmp_path / "clip")
-    clip = models.load_clip(str(folder), device="cpu", decode_min_side=None)
+    folder = tiny.build_tiny_clip(tmp_path / "clip")
+    clip = encoders.load_clip(str(folder), device="cpu", decode_min_side=None)
     model = CLIPModel.from_pretrained(folder).eval()
     processor = CLIPProcessor.from_pretrained(folder)
 
@@ -273,8 +275,8 @@ def test_embeddings_match_the_reference_pipelines_on_a_full_decode(real_images, 
 
     table = features.embedding_parity(clip, paths, clip_reference, sizes=(None, 256))
     assert table["cosine_min"][0] >= 0.999 and table["images"][0] == len(paths)
-    path = models.build_tiny_vgg(tmp_path / "vgg.pt")
-    vgg = models.load_vgg16(str(path), device="cpu", decode_min_side=None)
+    path = tiny.build_tiny_vgg(tmp_path / "vgg.pt")
+    vgg = encoders.load_vgg16(str(path), device="cpu", decode_min_side=None)
     ckpt = torch.load(path, weights_only=True)
     conv = make_layers(ckpt["cfg"]).eval()
     conv.load_state_dict(ckpt["features"])

@@ -1,4 +1,4 @@
-"""utils.figures: one registry of figures, numbered in the note's reading order, that the
+"""utils.report.figures: one registry of figures, numbered in the note's reading order, that the
 notebooks, the note, the README, the figure sheet and the tests all read."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import figures, note
+from utils.report import figures, note
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def test_the_readme_table_is_the_registry() -> None:
 def test_the_figure_sheet_shows_every_figure_or_names_it_missing(tmp_path) -> None:
     import matplotlib.pyplot as plt
 
-    from utils import plots
+    from utils.report import plots
 
     fig, ax = plt.subplots()
     ax.plot([0, 1])

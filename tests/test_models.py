@@ -1,4 +1,4 @@
-"""utils.models: loaders for local folders / files, tiny models, clear offline errors."""
+"""utils.models.encoders: loaders for local folders / files, tiny models, clear offline errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from utils import data, models
+from utils.data import catalog
+from utils.models import blocks, encoders, runtime
+from utils.models.tiny import build_tiny_clip, build_tiny_vgg, train_tiny_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -15,15 +17,15 @@ def tiny_dir(tmp_path_factory):
 
 
 def test_tiny_clip_is_saved_and_loaded_back_through_the_loader(tiny_dir, real_images) -> None:
-    folder = models.build_tiny_clip(tiny_dir / "clip")
-    a = models.load_clip(str(folder), device="cpu")
-    b = models.load_clip(
+    folder = build_tiny_clip(tiny_dir / "clip")
+    a = encoders.load_clip(str(folder), device="cpu")
+    b = encoders.load_clip(
         "tiny-random", device="cpu", models_dir=tiny_dir
     )  # builds its own, same seed
     assert (
         a.kind == "clip" and a.dim == 16 and a.identity == b.identity and a.key.endswith("float32")
     )
-    x = torch.stack([a.preprocess(data.load_image(p)) for p in real_images[:2]])
+    x = torch.stack([a.preprocess(catalog.load_image(p)) for p in real_images[:2]])
     assert x.shape == (2, 3, 224, 224)
     out = a(x)
     assert out.shape == (2, 16) and torch.isfinite(out).all()
@@ -31,8 +33,8 @@ def test_tiny_clip_is_saved_and_loaded_back_through_the_loader(tiny_dir, real_im
 
 
 def test_tiny_vgg_checkpoint_and_plain_state_dict(tiny_dir, real_images) -> None:
-    enc = models.load_vgg16(str(models.build_tiny_vgg(tiny_dir / "vgg.pt")), device="cpu")
-    x = enc.preprocess(data.load_image(real_images[0]))[None]
+    enc = encoders.load_vgg16(str(build_tiny_vgg(tiny_dir / "vgg.pt")), device="cpu")
+    x = enc.preprocess(catalog.load_image(real_images[0]))[None]
     assert x.shape == (1, 3, 224, 224) and enc(x).shape == (1, 32)
     # a plain torchvision vgg16 state dict (as published) is accepted too
     from torchvision.models import vgg16
@@ -40,21 +42,21 @@ def test_tiny_vgg_checkpoint_and_plain_state_dict(tiny_dir, real_images) -> None
     torch.manual_seed(0)
     path = tiny_dir / "vgg16_random.pth"
     torch.save(vgg16(weights=None).state_dict(), path)
-    full = models.load_vgg16(str(path), device="cpu")
+    full = encoders.load_vgg16(str(path), device="cpu")
     assert full.dim == 512 and full.n_parameters() == 14_714_688
 
 
 def test_identity_changes_with_the_weights(tiny_dir) -> None:
-    a = models.load_vgg16(str(models.build_tiny_vgg(tiny_dir / "v0.pt", seed=0)), device="cpu")
-    b = models.load_vgg16(str(models.build_tiny_vgg(tiny_dir / "v1.pt", seed=1)), device="cpu")
+    a = encoders.load_vgg16(str(build_tiny_vgg(tiny_dir / "v0.pt", seed=0)), device="cpu")
+    b = encoders.load_vgg16(str(build_tiny_vgg(tiny_dir / "v1.pt", seed=1)), device="cpu")
     assert a.identity != b.identity
 
 
 def test_missing_clip_fails_at_once_with_one_sentence(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(models.ModelUnavailableError) as info:
-        models.load_clip("openai/clip-vit-base-patch32", device="cpu")
+    with pytest.raises(encoders.ModelUnavailableError) as info:
+        encoders.load_clip("openai/clip-vit-base-patch32", device="cpu")
     message = str(info.value)
     assert (
         "hf download openai/clip-vit-base-patch32" in message
@@ -64,31 +66,31 @@ def test_missing_clip_fails_at_once_with_one_sentence(monkeypatch, tmp_path) -> 
 
 def test_missing_vgg_weights_fail_with_one_sentence(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: False)
-    with pytest.raises(models.ModelUnavailableError, match="vgg16-397923af.pth"):
-        models.load_vgg16("IMAGENET1K_V1", device="cpu")
-    with pytest.raises(models.ModelUnavailableError, match="neither"):
-        models.load_vgg16("NOT_A_WEIGHTS_NAME", device="cpu")
+    monkeypatch.setattr(encoders, "_online", lambda host, timeout=3.0: False)
+    with pytest.raises(encoders.ModelUnavailableError, match="vgg16-397923af.pth"):
+        encoders.load_vgg16("IMAGENET1K_V1", device="cpu")
+    with pytest.raises(encoders.ModelUnavailableError, match="neither"):
+        encoders.load_vgg16("NOT_A_WEIGHTS_NAME", device="cpu")
 
 
 def test_device_selection() -> None:
-    assert models.pick_device("cpu") == torch.device("cpu")
-    assert models.pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert runtime.pick_device("cpu") == torch.device("cpu")
+    assert runtime.pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError):
-        models.load_encoder("resnet", "x")
+        encoders.load_encoder("resnet", "x")
 
 
 def test_hub_names_are_found_in_the_models_folder_first(tmp_path, monkeypatch) -> None:
     """A user who downloaded the weights by hand puts them in data/models/ under their own names."""
     from torchvision.models import vgg16
 
-    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(encoders, "_online", lambda host, timeout=3.0: False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    models.build_tiny_clip(tmp_path / "clip-vit-base-patch32")
-    clip = models.load_clip("openai/clip-vit-base-patch32", device="cpu", models_dir=tmp_path)
+    build_tiny_clip(tmp_path / "clip-vit-base-patch32")
+    clip = encoders.load_clip("openai/clip-vit-base-patch32", device="cpu", models_dir=tmp_path)
     assert clip.dim == 16
     torch.save(vgg16(weights=None).state_dict(), tmp_path / "vgg16-397923af.pth")
-    assert models.load_vgg16("IMAGENET1K_V1", device="cpu", models_dir=tmp_path).dim == 512
+    assert encoders.load_vgg16("IMAGENET1K_V1", device="cpu", models_dir=tmp_path).dim == 512
 
 
 def test_tiny_clip_has_a_text_tower_and_a_tokenizer_built_offline(tiny_dir, real_images) -> None:
@@ -99,57 +101,57 @@ def test_tiny_clip_has_a_text_tower_and_a_tokenizer_built_offline(tiny_dir, real
         "Rockmantra Ceramic Mug",
         "Cotton Double Bedsheet",
     ] * 5
-    folder = models.build_tiny_clip(tiny_dir / "clip-text", corpus=corpus)
+    folder = build_tiny_clip(tiny_dir / "clip-text", corpus=corpus)
     for cls in (CLIPTokenizer, CLIPTokenizerFast):
         tok = cls.from_pretrained(folder)
         ids = tok("an analog watch")["input_ids"]
         assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id and len(ids) > 3
-    text = models.load_clip_text(str(folder), device="cpu")
-    image = models.load_clip(str(folder), device="cpu")
+    text = encoders.load_clip_text(str(folder), device="cpu")
+    image = encoders.load_clip(str(folder), device="cpu")
     e = text(["an analog watch", "a ceramic mug"])
     assert e.shape == (2, image.dim) and torch.isfinite(e).all()
     assert text.truncated(["word " * 100, "short"]) == 1
-    again = models.train_tiny_tokenizer(tiny_dir / "tok-again", corpus)
+    again = train_tiny_tokenizer(tiny_dir / "tok-again", corpus)
     assert (again / "tokenizer.json").read_text() == (folder / "tokenizer.json").read_text(), (
         "same corpus, same tokenizer"
     )
 
 
 def test_random_full_size_models_are_seeded(tmp_path) -> None:
-    a, b = models.load_vgg16("random", device="cpu"), models.load_vgg16("random", device="cpu")
-    assert a.identity == b.identity and a.random_seed == models.RANDOM_SEED
+    a, b = encoders.load_vgg16("random", device="cpu"), encoders.load_vgg16("random", device="cpu")
+    assert a.identity == b.identity and a.random_seed == encoders.RANDOM_SEED
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    models.load_clip("random", device="cpu")
+    encoders.load_clip("random", device="cpu")
     assert torch.equal(before, torch.rand(1)), (
         "building the random model leaves the caller's random state alone"
     )
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch) -> None:
-    assert models.resolve_precision("float32", "cpu") == "float32"
-    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
-    assert models.resolve_precision("auto", "cpu") == "float32"
-    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
-    assert models.resolve_precision("auto", "cpu") == "bfloat16"
+    assert runtime.resolve_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert runtime.resolve_precision("auto", "cpu") == "float32"
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert runtime.resolve_precision("auto", "cpu") == "bfloat16"
     with pytest.raises(ValueError, match="precision"):
-        models.resolve_precision("fp8", "cpu")
+        runtime.resolve_precision("fp8", "cpu")
 
 
 @pytest.mark.parametrize("kind", ["clip", "vgg16"])
 def test_bfloat16_and_float32_agree_and_float32_is_the_plain_model(
     kind, tiny_dir, real_images
 ) -> None:
-    f32 = models.load_encoder(
+    f32 = encoders.load_encoder(
         kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="float32"
     )
-    b16 = models.load_encoder(
+    b16 = encoders.load_encoder(
         kind, "tiny-random", device="cpu", models_dir=tiny_dir, precision="bfloat16"
     )
     assert f32.identity == b16.identity and f32.key != b16.key  # same weights, another cache key
     x = torch.stack(
-        [f32.preprocess(data.load_image(p, max_side=None, min_side=256)) for p in real_images]
+        [f32.preprocess(catalog.load_image(p, max_side=None, min_side=256)) for p in real_images]
     )
     with torch.no_grad():
         plain = f32.module(x)
@@ -168,10 +170,10 @@ def test_preprocessing_splits_into_geometry_and_normalisation_exactly(
 ) -> None:
     from torchvision.models import VGG16_Weights
 
-    clip = models.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)
-    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tiny_dir)
+    clip = encoders.load_clip("tiny-random", device="cpu", models_dir=tiny_dir)
+    vgg = encoders.load_vgg16("tiny-random", device="cpu", models_dir=tiny_dir)
     for path in real_images[:3]:
-        image = data.load_image(path, max_side=None, min_side=256)
+        image = catalog.load_image(path, max_side=None, min_side=256)
         pixels = clip.preprocess.geometry(image)
         assert pixels.shape == (224, 224, 3) and pixels.dtype == "uint8"
         assert torch.equal(
@@ -181,7 +183,7 @@ def test_preprocessing_splits_into_geometry_and_normalisation_exactly(
         assert torch.equal(vgg.preprocess(image), VGG16_Weights.IMAGENET1K_V1.transforms()(image))
     for enc in (clip, vgg):  # explanations normalise their perturbed copies a batch at a time
         batch = np.stack(
-            [enc.preprocess.geometry(data.load_image(p, min_side=256)) for p in real_images[:3]]
+            [enc.preprocess.geometry(catalog.load_image(p, min_side=256)) for p in real_images[:3]]
         )
         assert torch.equal(
             enc.preprocess.normalise_batch(batch),
@@ -191,19 +193,19 @@ def test_preprocessing_splits_into_geometry_and_normalisation_exactly(
 
 @pytest.mark.parametrize("kind,k", [("clip", 1), ("clip", 2), ("vgg16", 1), ("vgg16", 2)])
 def test_prefix_then_tail_is_the_whole_encoder(kind, k, tiny_dir) -> None:
-    enc = models.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir)
-    prefix, tail = models.split_at(enc, k)
+    enc = encoders.load_encoder(kind, "tiny-random", device="cpu", models_dir=tiny_dir)
+    prefix, tail = blocks.split_at(enc, k)
     x = torch.randn(3, 3, 224, 224)
     with torch.no_grad():
         torch.testing.assert_close(tail(prefix(x)), enc.module(x), rtol=1e-5, atol=1e-5)
     captured = []
-    handle = models.tap(enc, k).register_forward_pre_hook(lambda m, a: captured.append(a[0]))
+    handle = blocks.tap(enc, k).register_forward_pre_hook(lambda m, a: captured.append(a[0]))
     with torch.no_grad():
         enc.module(x)
         torch.testing.assert_close(captured[0], prefix(x))
     handle.remove()
     with pytest.raises(ValueError):
-        models.split_at(enc, 99)
+        blocks.split_at(enc, 99)
 
 
 def _one_sentence(message: str) -> bool:
@@ -215,56 +217,58 @@ def test_a_clip_checkpoint_with_a_missing_or_reshaped_key_is_refused(tmp_path) -
     (hidden at error level): the loaders refuse instead, naming the keys."""
     from safetensors.torch import load_file, save_file
 
-    folder = models.build_tiny_clip(tmp_path / "partial")
+    folder = build_tiny_clip(tmp_path / "partial")
     state = load_file(folder / "model.safetensors")
     del state["visual_projection.weight"]
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(models.WeightsMismatchError, match="visual_projection.weight") as info:
-        models.load_clip(str(folder), device="cpu")
+    with pytest.raises(encoders.WeightsMismatchError, match="visual_projection.weight") as info:
+        encoders.load_clip(str(folder), device="cpu")
     assert _one_sentence(str(info.value)) and "vision tower" in str(info.value)
-    text = models.load_clip_text(str(folder), device="cpu")  # the text tower is complete
+    text = encoders.load_clip_text(str(folder), device="cpu")  # the text tower is complete
     assert text.dim == 16
     state["text_projection.weight"] = torch.zeros(16, 8)
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(models.WeightsMismatchError, match="another shape text_projection.weight"):
-        models.load_clip_text(str(folder), device="cpu")
-    full = models.build_tiny_clip(tmp_path / "extra")
+    with pytest.raises(encoders.WeightsMismatchError, match="another shape text_projection.weight"):
+        encoders.load_clip_text(str(folder), device="cpu")
+    full = build_tiny_clip(tmp_path / "extra")
     state = load_file(full / "model.safetensors")
     state["vision_model.extra.weight"] = torch.zeros(3)
     save_file(state, full / "model.safetensors", metadata={"format": "pt"})
-    with pytest.raises(models.WeightsMismatchError, match="unknown vision_model.extra.weight"):
-        models.load_clip(str(full), device="cpu")
-    assert models.load_clip_text(str(full), device="cpu").dim == 16, "the other tower's keys: fine"
+    with pytest.raises(encoders.WeightsMismatchError, match="unknown vision_model.extra.weight"):
+        encoders.load_clip(str(full), device="cpu")
+    assert encoders.load_clip_text(str(full), device="cpu").dim == 16, (
+        "the other tower's keys: fine"
+    )
 
 
 def test_a_vgg_weights_file_with_a_missing_key_is_refused(tmp_path) -> None:
-    path = models.build_tiny_vgg(tmp_path / "vgg.pt")
+    path = build_tiny_vgg(tmp_path / "vgg.pt")
     ckpt = torch.load(path, weights_only=True)
     del ckpt["features"]["3.bias"]
     torch.save(ckpt, tmp_path / "partial.pt")
-    with pytest.raises(models.WeightsMismatchError, match=r"lacks 3\.bias") as info:
-        models.load_vgg16(str(tmp_path / "partial.pt"), device="cpu")
+    with pytest.raises(encoders.WeightsMismatchError, match=r"lacks 3\.bias") as info:
+        encoders.load_vgg16(str(tmp_path / "partial.pt"), device="cpu")
     assert _one_sentence(str(info.value))
     ckpt = torch.load(path, weights_only=True)
     ckpt["features"]["0.weight"] = torch.zeros(8, 3, 5, 5)
     torch.save(ckpt, tmp_path / "reshaped.pt")
-    with pytest.raises(models.WeightsMismatchError, match=r"another shape 0\.weight"):
-        models.load_vgg16(str(tmp_path / "reshaped.pt"), device="cpu")
+    with pytest.raises(encoders.WeightsMismatchError, match=r"another shape 0\.weight"):
+        encoders.load_vgg16(str(tmp_path / "reshaped.pt"), device="cpu")
 
 
 def test_the_zero_shot_temperature_is_the_checkpoints(tmp_path) -> None:
     import math
 
-    chosen = models.build_tiny_clip(tmp_path / "t20", logit_scale=math.log(20.0))
-    text = models.load_clip_text(str(chosen), device="cpu")
+    chosen = build_tiny_clip(tmp_path / "t20", logit_scale=math.log(20.0))
+    text = encoders.load_clip_text(str(chosen), device="cpu")
     assert text.temperature == pytest.approx(20.0, rel=1e-5)
     assert text.temperature_source == "checkpoint logit_scale"
-    assert models.describe(text)["temperature"] == pytest.approx(20.0, rel=1e-4)
-    hot = models.build_tiny_clip(tmp_path / "t500", logit_scale=math.log(500.0))
-    assert models.load_clip_text(str(hot), device="cpu").temperature == 100.0, "clamped as CLIP"
-    tiny = models.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
+    assert encoders.describe(text)["temperature"] == pytest.approx(20.0, rel=1e-4)
+    hot = build_tiny_clip(tmp_path / "t500", logit_scale=math.log(500.0))
+    assert encoders.load_clip_text(str(hot), device="cpu").temperature == 100.0, "clamped as CLIP"
+    tiny = encoders.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
     assert tiny.temperature == pytest.approx(math.exp(2.6592), rel=1e-4)  # saved initial value
-    assert models.clip_temperature("random") == (
+    assert encoders.clip_temperature("random") == (
         pytest.approx(math.exp(2.6592), rel=1e-4),
         "configuration default",
     )
@@ -277,10 +281,10 @@ def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> 
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: False)
+    monkeypatch.setattr(encoders, "_online", lambda host, timeout=3.0: False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     mdir = tmp_path / "models"
-    complete = models.build_tiny_clip(tmp_path / "complete")
+    complete = build_tiny_clip(tmp_path / "complete")
     no_processor = tmp_path / "no-processor"
     shutil.copytree(complete, no_processor)
     (no_processor / "preprocessor_config.json").unlink()
@@ -290,11 +294,11 @@ def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> 
         (no_tokenizer / name).unlink()
     empty = tmp_path / "empty"
     empty.mkdir()
-    vgg_file = models.build_tiny_vgg(tmp_path / "vgg.pt")
+    vgg_file = build_tiny_vgg(tmp_path / "vgg.pt")
     loaders = {
-        "clip": lambda n: models.load_clip(n, device="cpu", models_dir=mdir),
-        "clip-text": lambda n: models.load_clip_text(n, device="cpu", models_dir=mdir),
-        "vgg16": lambda n: models.load_vgg16(n, device="cpu", models_dir=mdir),
+        "clip": lambda n: encoders.load_clip(n, device="cpu", models_dir=mdir),
+        "clip-text": lambda n: encoders.load_clip_text(n, device="cpu", models_dir=mdir),
+        "vgg16": lambda n: encoders.load_vgg16(n, device="cpu", models_dir=mdir),
     }
     cases = [
         ("clip", "tiny-random"),
@@ -311,21 +315,21 @@ def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> 
     ]
     for kind, name in cases:
         start = time.perf_counter()
-        reason = models.availability(kind, name, mdir)
+        reason = encoders.availability(kind, name, mdir)
         assert time.perf_counter() - start < 1.0, (kind, name)
         try:
             loaders[kind](name)
             loaded = None
-        except models.ModelUnavailableError as exc:
+        except encoders.ModelUnavailableError as exc:
             loaded = str(exc)
         assert reason == loaded, (kind, name, reason, loaded)
         if reason:
             assert _one_sentence(reason), reason
-    assert models.availability("clip", "random", mdir) is None
-    assert models.availability("vgg16", "random", mdir) is None
-    assert "preprocessor_config.json" in models.availability("clip", str(no_processor), mdir)
-    assert "hf download" in models.availability("clip", "openai/clip-vit-base-patch32", mdir)
-    assert "vgg16-397923af.pth" in models.availability("vgg16", "IMAGENET1K_V1", mdir)
+    assert encoders.availability("clip", "random", mdir) is None
+    assert encoders.availability("vgg16", "random", mdir) is None
+    assert "preprocessor_config.json" in encoders.availability("clip", str(no_processor), mdir)
+    assert "hf download" in encoders.availability("clip", "openai/clip-vit-base-patch32", mdir)
+    assert "vgg16-397923af.pth" in encoders.availability("vgg16", "IMAGENET1K_V1", mdir)
     # a hub name in the Hugging Face cache: available offline, loaded, its temperature read there
     import math
 
@@ -334,26 +338,28 @@ def test_availability_agrees_with_the_loaders_offline(tmp_path, monkeypatch) -> 
     cache = tmp_path / "hub-cache"
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     repo = cache / "models--someone--clip-in-cache"
-    models.build_tiny_clip(repo / "snapshots" / "abc123", logit_scale=math.log(30.0))
+    build_tiny_clip(repo / "snapshots" / "abc123", logit_scale=math.log(30.0))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("abc123")
-    assert models.availability("clip", "someone/clip-in-cache", mdir) is None
-    assert models.load_clip("someone/clip-in-cache", device="cpu", models_dir=mdir).dim == 16
-    text = models.load_clip_text("someone/clip-in-cache", device="cpu", models_dir=mdir)
+    assert encoders.availability("clip", "someone/clip-in-cache", mdir) is None
+    assert encoders.load_clip("someone/clip-in-cache", device="cpu", models_dir=mdir).dim == 16
+    text = encoders.load_clip_text("someone/clip-in-cache", device="cpu", models_dir=mdir)
     assert text.temperature == pytest.approx(30.0, rel=1e-5)
-    models.build_tiny_clip(mdir / "clip-vit-base-patch32")  # a hub name found in the models folder
-    assert models.availability("clip", "openai/clip-vit-base-patch32", mdir) is None
-    monkeypatch.setattr(models, "_online", lambda host, timeout=3.0: True)
-    assert models.availability("vgg16", "IMAGENET1K_V1", mdir) is None, "downloadable"
+    build_tiny_clip(mdir / "clip-vit-base-patch32")  # a hub name found in the models folder
+    assert encoders.availability("clip", "openai/clip-vit-base-patch32", mdir) is None
+    monkeypatch.setattr(encoders, "_online", lambda host, timeout=3.0: True)
+    assert encoders.availability("vgg16", "IMAGENET1K_V1", mdir) is None, "downloadable"
     with pytest.raises(ValueError, match="unknown encoder kind"):
-        models.availability("resnet", "x", mdir)
+        encoders.availability("resnet", "x", mdir)
 
 
 def test_the_decode_size_is_carried_by_the_encoder(tmp_path) -> None:
-    clip = models.load_clip("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None)
-    vgg = models.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=320)
+    clip = encoders.load_clip(
+        "tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=None
+    )
+    vgg = encoders.load_vgg16("tiny-random", device="cpu", models_dir=tmp_path, decode_min_side=320)
     assert clip.decode_min_side is None and clip.input_key == clip.key + "-sfull"
     assert vgg.decode_min_side == 320 and vgg.input_key.endswith("-float32-s320")
-    default = models.load_encoder("vgg16", "tiny-random", device="cpu", models_dir=tmp_path)
-    assert default.decode_min_side == models.DECODE_MIN_SIDE and default.identity == vgg.identity
-    assert models.describe(vgg)["decode_min_side"] == 320
+    default = encoders.load_encoder("vgg16", "tiny-random", device="cpu", models_dir=tmp_path)
+    assert default.decode_min_side == encoders.DECODE_MIN_SIDE and default.identity == vgg.identity
+    assert encoders.describe(vgg)["decode_min_side"] == 320

@@ -1,11 +1,12 @@
-"""utils.note: the document's structure (answer first, the original's order, a table of contents,
-the run's header), missing figures named instead of dropped, stand-in sections flagged."""
+"""utils.report.note: the document's structure (answer first, the original's order, a table of
+contents, the run's header), missing figures named instead of dropped, stand-in sections flagged."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from utils import figures, note, plots, runs
+from utils.core import runs
+from utils.report import figures, note, plots
 
 
 def _partial_run(tmp_path, weights=None):
@@ -133,7 +134,7 @@ def test_stand_in_figures_are_marked_inside_the_image(tmp_path) -> None:
 
 def test_notebook_01_starts_a_run_without_the_last_runs_figures(tmp_path) -> None:
     """Notebook 01 starts a new run; the figures it and the later notebooks save carry its id."""
-    from utils import notebook
+    from utils.report import notebook
 
     params = {"figures_dir": str(tmp_path / "figures"), "reports_dir": str(tmp_path / "reports")}
     plots.save_figure(plt.figure(), "lime", tmp_path / "figures", run_id="earlier-run")

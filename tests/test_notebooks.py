@@ -17,9 +17,12 @@ import pytest
 import yaml
 from conftest import metrics_of
 
-from utils import candidates, figures, report, runs
-from utils import split as split_mod
-from utils.paths import Layout
+from utils.core import runs
+from utils.core.paths import Layout
+from utils.data import split
+from utils.models import candidates
+from utils.report import figures
+from utils.report import runner as report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = report.notebooks()
@@ -108,10 +111,10 @@ def test_02_split_is_small_stratified_leak_free_and_exported(smoke_run: Path) ->
     from datasets import load_from_disk
 
     layout = Layout(smoke_run / "data")
-    s = split_mod.load_split(layout.split)
+    s = split.load_split(layout.split)
     assert len(s) == 7 * SMOKE["max_per_category"]
-    assert split_mod.straddling_groups(s.all_rows_for_final_evaluation()) == []
-    info = split_mod.load_split_info(layout.split)
+    assert split.straddling_groups(s.all_rows_for_final_evaluation()) == []
+    info = split.load_split_info(layout.split)
     m = metrics_of(smoke_run)["split"]
     assert info["seed"] == 42 and info["split_id"] == s.split_id == m["split_id"]
     assert m["max_per_category"] == SMOKE["max_per_category"] and m["images"] == len(s)
@@ -128,7 +131,7 @@ def test_03_features_and_the_checks_of_the_weights(smoke_run: Path) -> None:
         assert stats["cached"] + stats["computed"] == n, source
     assert set(m["encoders"]) == {"clip", "vgg16", "clip-text"} and m["skipped"] == {}
     assert m["extraction"]["clip-views"]["computed"] == SMOKE["views"] * len(
-        split_mod.load_split(Layout(smoke_run / "data").split).train
+        split.load_split(Layout(smoke_run / "data").split).train
     )
     check = m["pretrained_check"]  # a tiny random CLIP must be flagged
     assert check["warning"] and check["verdict"] in ("chance", "weak")
@@ -153,7 +156,7 @@ def test_05_every_candidate_with_intervals_paired_tests_claims_and_a_recommendat
     smoke_run: Path,
 ) -> None:
     ev = metrics_of(smoke_run)["evaluation"]
-    n_test = len(split_mod.load_split(Layout(smoke_run / "data").split).test_for_final_evaluation())
+    n_test = len(split.load_split(Layout(smoke_run / "data").split).test_for_final_evaluation())
     assert set(ev["table"]) == set(ALL) and ev["reference"] == "clip-head"
     for name, row in ev["table"].items():
         assert row["n_test"] == n_test
@@ -191,7 +194,7 @@ def test_05_every_candidate_with_intervals_paired_tests_claims_and_a_recommendat
 def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_run: Path) -> None:
     ex = metrics_of(smoke_run)["explanations"]
     image = ex["image"]
-    test = split_mod.load_split(Layout(smoke_run / "data").split).test_for_final_evaluation()
+    test = split.load_split(Layout(smoke_run / "data").split).test_for_final_evaluation()
     categories = sorted(test["label"].unique())
     assert image["stability"]["categories"] == categories
     assert image["deletion"]["categories"] == categories
@@ -217,7 +220,7 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
 def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
     smoke_run: Path,
 ) -> None:
-    from utils import note
+    from utils.report import note
 
     run_id = metrics_of(smoke_run)["run"]["id"]
     assert note.missing_figures(smoke_run / "figures", run_id) == []
@@ -316,7 +319,7 @@ def test_predict_new_photos_with_a_trained_candidate(
     assert table["status"].tolist() == ["ok"] * 3 + ["unreadable", "missing"]
     assert (
         table.loc[:2, "category"]
-        .isin(split_mod.load_split(Layout(smoke_run / "data").split).labels())
+        .isin(split.load_split(Layout(smoke_run / "data").split).labels())
         .all()
     )
     assert table.loc[:2, "probability"].between(0, 1).all() and table.loc[3, "top1"] == ""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from utils import decision, formatting, prose
+from utils.evaluation import decision
+from utils.report import formatting, prose
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,10 +49,13 @@ def _numbers(strings):
 
 
 def test_no_number_can_enter_the_prose_except_from_the_records() -> None:
-    """The note's sentences are written in utils/prose.py: its string literals hold no digit but in
-    names (VGG16, notebook 05, float32...), so every number in them is formatted from the run's
-    records (or the figure registry, or the original note's claims)."""
-    assert _numbers(_literal_strings(ROOT / "utils" / "prose.py")) == []
+    """The note's sentences are written in utils/report/prose/: its string literals hold no digit
+    but in names (VGG16, notebook 05, float32...), so every number in them is formatted from the
+    run's records (or the figure registry, or the original note's claims)."""
+    modules = sorted((ROOT / "utils" / "report" / "prose").glob("*.py"))
+    assert len(modules) >= 5
+    for module in modules:
+        assert _numbers(_literal_strings(module)) == [], module.name
 
 
 def test_the_digit_check_would_catch_a_hard_coded_number(tmp_path) -> None:

@@ -1,5 +1,5 @@
-"""utils.runs: one run, one truth; the note refuses a metrics file that mixes runs or holds stale
-sections."""
+"""utils.core.runs: one run, one truth; the note refuses a metrics file that mixes runs or holds
+stale sections."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from utils import note, runs
+from utils.core import runs
+from utils.report import note
 
 
 def _chain(path, sections=("data", "split", "features")) -> dict:

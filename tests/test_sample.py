@@ -1,5 +1,5 @@
-"""utils.sample and data/sample/: the bundled sample is small, matches its manifest, holds what the
-tests and notebook 01 look for, and is drawn reproducibly (the same bytes twice)."""
+"""utils.data.sample and data/sample/: the bundled sample is small, matches its manifest, holds what
+the tests and notebook 01 look for, and is drawn reproducibly (the same bytes twice)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from utils import data, sample, split
+from utils.data import acquire, dedup, sample
+from utils.data.catalog import build_catalog, parse_category, usable
 
-SAMPLE = data.SAMPLE_DIR
+SAMPLE = acquire.SAMPLE_DIR
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -24,32 +25,32 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 def _groups(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The catalog, photo groups and description groups notebook 01 finds in ``folder``."""
-    catalog = data.build_catalog(folder, progress=False, min_per_category=1)
-    ok = data.usable(catalog)
-    ok = ok.join(split.leak_groups(ok, sample.NEAR_DUPLICATE_DISTANCE, sample.TEXT_THRESHOLD))
+    catalog = build_catalog(folder, progress=False, min_per_category=1)
+    ok = usable(catalog)
+    ok = ok.join(dedup.leak_groups(ok, sample.NEAR_DUPLICATE_DISTANCE, sample.TEXT_THRESHOLD))
     return (
         catalog,
-        split.groups_table(ok, "image_group", "image"),
-        split.groups_table(ok, "text_group", "image"),
+        dedup.groups_table(ok, "image_group", "image"),
+        dedup.groups_table(ok, "text_group", "image"),
     )
 
 
 def test_the_bundled_sample_matches_its_manifest_and_stays_small() -> None:
-    m = data.sample_manifest(SAMPLE)
+    m = acquire.sample_manifest(SAMPLE)
     assert m is not None, "data/sample/ lost its manifest or its CSV no longer matches it"
     files = _tree(SAMPLE)
     assert sorted(files) == sorted(
-        [*m["files"], data.SAMPLE_CSV, data.SAMPLE_MANIFEST, "README.md"]
+        [*m["files"], acquire.SAMPLE_CSV, acquire.SAMPLE_MANIFEST, "README.md"]
     )
     for name, sha in m["files"].items():
-        assert data._sha256(SAMPLE / name) == sha, name
+        assert acquire._sha256(SAMPLE / name) == sha, name
     assert sum(len(b) for b in files.values()) < 3 * 2**20, "a few MB at most"
     for name in m["files"]:
         with Image.open(SAMPLE / name) as im:
             assert im.format == "JPEG" and min(im.size) <= m["short_side"] == 256, name
     assert m["source"]["note_dataset"] and m["per_category"] == 10
     assert m["categories"] == {label: 10 for label in m["categories"]} and len(m["categories"]) == 7
-    rows = data.read_csv(SAMPLE / data.SAMPLE_CSV)
+    rows = acquire.read_csv(SAMPLE / acquire.SAMPLE_CSV)
     assert len(rows) == m["rows"] == m["images"] + len(m["missing"]) and len(rows.columns) == 15
     readme = (SAMPLE / "README.md").read_text()
     assert readme == sample.readme(m)
@@ -61,7 +62,7 @@ def test_the_bundled_sample_holds_what_the_tests_look_for() -> None:
     """Notebook 01 on the sample: 3 rows whose photo is absent (listed, not dropped), every category
     kept, a group of near-identical photos and one of near-identical descriptions, as its README
     says."""
-    m = data.sample_manifest(SAMPLE)
+    m = acquire.sample_manifest(SAMPLE)
     catalog, photos, texts = _groups(SAMPLE)
     assert catalog["status"].value_counts().to_dict() == {"ok": 70, "missing": 3}
     assert set(catalog.loc[catalog["status"] == "missing", "image"]) == {
@@ -74,7 +75,7 @@ def test_the_bundled_sample_holds_what_the_tests_look_for() -> None:
     assert sorted(map(sorted, texts["members"])) == sorted(
         sorted(g["images"]) for g in m["text_groups"]
     )
-    assert data.build_catalog(SAMPLE, progress=False)["status"].eq("ok").sum() == 70, (
+    assert build_catalog(SAMPLE, progress=False)["status"].eq("ok").sum() == 70, (
         "no category is rare at notebook 01's min_per_category=10"
     )
 
@@ -89,9 +90,9 @@ def test_drawing_is_reproducible_byte_for_byte(tmp_path: Path) -> None:
     b = sample.draw(dataset_dir, tmp_path / "b", **settings)
     assert a == b and _tree(tmp_path / "a") == _tree(tmp_path / "b")
     out = tmp_path / "a"
-    assert data.identify(out)["kind"] == "sample"
-    rows = pd.read_csv(out / data.SAMPLE_CSV, dtype=str, keep_default_na=False)
-    source = pd.read_csv(data.find_csv(dataset_dir), dtype=str, keep_default_na=False)
+    assert acquire.identify(out)["kind"] == "sample"
+    rows = pd.read_csv(out / acquire.SAMPLE_CSV, dtype=str, keep_default_na=False)
+    source = pd.read_csv(acquire.find_csv(dataset_dir), dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(
         rows.reset_index(drop=True),
         source[source["uniq_id"].isin(rows["uniq_id"])].reset_index(drop=True),
@@ -100,7 +101,7 @@ def test_drawing_is_reproducible_byte_for_byte(tmp_path: Path) -> None:
     catalog, photos, texts = _groups(out)
     assert set(catalog.loc[catalog["status"] == "missing", "image"]) == absent
     assert (catalog["status"] == "ok").sum() == 4 * source["product_category_tree"].map(
-        data.parse_category
+        parse_category
     ).nunique()
     assert len(photos) >= 1 and len(texts) >= 1
     for p in (out / "Images").iterdir():
@@ -114,7 +115,7 @@ def test_the_committed_sample_is_what_the_script_draws(
     full_dataset_dir: Path, tmp_path: Path
 ) -> None:
     """`python -m utils.sample --source <the full data>` rewrites data/sample/ byte for byte."""
-    m = data.sample_manifest(SAMPLE)
+    m = acquire.sample_manifest(SAMPLE)
     if m["pillow"] != Image.__version__:
         pytest.skip(
             f"data/sample/ was encoded by Pillow {m['pillow']}, this is {Image.__version__}"

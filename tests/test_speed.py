@@ -11,18 +11,22 @@ import pytest
 import torch
 from sklearn.metrics import log_loss
 
-from utils import candidates, evaluate, parallel, split, timing, train
-from utils.paths import Layout
+from utils.core import parallel, timing
+from utils.core.paths import Layout
+from utils.data import split
+from utils.evaluation import metrics, refits, results
+from utils.models import candidates, fitting, train
+from utils.models.panel import CachedPanel, Panel, Settings
 
 
 # --------------------------------------------------------------------------- Holm
 def test_holm_matches_a_hand_computed_example() -> None:
     # sorted: d 0.005 x 4 = 0.02; a 0.01 x 3 = 0.03; c 0.03 x 2 = 0.06; b 0.04 x 1 = 0.04 -> 0.06
-    adjusted = evaluate.holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.005})
+    adjusted = metrics.holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.005})
     assert list(adjusted) == ["a", "b", "c", "d"]
     assert adjusted == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06, "d": 0.02})
-    assert evaluate.holm({"x": 0.6, "y": 0.5}) == {"x": 1.0, "y": 1.0}, "capped at 1, monotone"
-    assert evaluate.holm({"only": 0.02}) == {"only": 0.02} and evaluate.holm({}) == {}
+    assert metrics.holm({"x": 0.6, "y": 0.5}) == {"x": 1.0, "y": 1.0}, "capped at 1, monotone"
+    assert metrics.holm({"only": 0.02}) == {"only": 0.02} and metrics.holm({}) == {}
 
 
 def _noisy(n: int, acc: float, seed: int, n_classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -35,10 +39,10 @@ def _noisy(n: int, acc: float, seed: int, n_classes: int = 3) -> tuple[np.ndarra
 def test_paired_tests_keep_the_raw_p_values_and_add_holm_adjusted_ones() -> None:
     y, ref = _noisy(300, 0.8, 1)
     preds = {"ref": ref, **{f"m{i}": _noisy(300, 0.7 + 0.04 * i, 10 + i)[1] for i in range(3)}}
-    _, _, paired = evaluate.compare(y, preds, ["a", "b", "c"], None, reference="ref", n_boot=100)
+    _, _, paired = metrics.compare(y, preds, ["a", "b", "c"], None, reference="ref", n_boot=100)
     raw = {n: p["mcnemar"]["p_value"] for n, p in paired.items()}
-    assert raw == {n: evaluate.mcnemar(y, preds[n], ref)["p_value"] for n in raw}, "raw kept"
-    expected = evaluate.holm(raw)
+    assert raw == {n: metrics.mcnemar(y, preds[n], ref)["p_value"] for n in raw}, "raw kept"
+    expected = metrics.holm(raw)
     for name, p in paired.items():
         assert p["mcnemar"]["holm_p"] == expected[name] >= p["mcnemar"]["p_value"]
         assert p["mcnemar"]["holm_tests"] == 3
@@ -51,9 +55,9 @@ def test_paired_tests_keep_the_raw_p_values_and_add_holm_adjusted_ones() -> None
         "vgg16-head": head,
         "vgg16-finetune": _noisy(300, 0.6, 5)[1],
     }
-    vs = evaluate.versus_frozen(y, improved, ["a", "b", "c"], None, 100, 0)
+    vs = results.versus_frozen(y, improved, ["a", "b", "c"], None, 100, 0)
     assert set(vs) == {"clip-head-aug", "clip-finetune", "vgg16-finetune"}
-    expected = evaluate.holm({n: p["mcnemar"]["p_value"] for n, p in vs.items()})
+    expected = metrics.holm({n: p["mcnemar"]["p_value"] for n, p in vs.items()})
     assert {n: p["mcnemar"]["holm_p"] for n, p in vs.items()} == expected
     assert {p["mcnemar"]["holm_tests"] for p in vs.values()} == {3}
 
@@ -107,7 +111,7 @@ def test_fit_probe_fits_the_preprocessing_once_with_the_per_c_results() -> None:
     texts = [" ".join(rng.choice(words, 6)) + f" class{c}" * int(rng.random() < 0.6) for c in y]
     X = rng.normal(size=(90, 20)) + y[:, None] * 0.3
     for make, data in (
-        (candidates._tfidf_pipeline(0), texts),
+        (fitting._tfidf_pipeline(0), texts),
         (lambda C: train.logistic_probe(C, 0), X),
     ):
         tr, va = (data[:60], y[:60]), (data[60:], y[60:])
@@ -123,8 +127,8 @@ def test_fit_probe_fits_the_preprocessing_once_with_the_per_c_results() -> None:
 
 # --------------------------------------------------------------------------- refits on tiny models
 @pytest.fixture(scope="module")
-def panel(small_split, tmp_path_factory) -> candidates.Panel:
-    settings = candidates.Settings(
+def panel(small_split, tmp_path_factory) -> Panel:
+    settings = Settings(
         clip_model="tiny-random",
         vgg_weights="tiny-random",
         device="cpu",
@@ -135,9 +139,7 @@ def panel(small_split, tmp_path_factory) -> candidates.Panel:
         fusion_weights=(0.0, 0.5, 1.0),
     )
     layout = Layout(tmp_path_factory.mktemp("data"))
-    return candidates.Panel(
-        layout, settings, small_split.labels(), small_split.split_id, progress=False
-    )
+    return Panel(layout, settings, small_split.labels(), small_split.split_id, progress=False)
 
 
 BUDGET = ["clip-probe", "text-tfidf", "fusion-late", "clip-head"]
@@ -148,8 +150,8 @@ def test_refits_in_parallel_processes_equal_the_sequential_ones(panel, small_spl
     others = split.other_splits(rows, 3, 2, 0.2, 0.2)
     names = ["clip-head", "clip-zeroshot", "pixels-classic", *BUDGET[:3], "clip-head-aug"]
     with timing.Recorder() as rec:
-        one = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
-        two = evaluate.panel_repeats(panel, rows, names, others, progress=False, n_jobs=2)
+        one = refits.panel_repeats(panel, rows, names, others, progress=False, n_jobs=1)
+        two = refits.panel_repeats(panel, rows, names, others, progress=False, n_jobs=2)
     assert two.attrs["parallel"]["processes"] == 2, "really in two processes"
     assert two.attrs["parallel"]["need_encoders"] == ["clip-head-aug"], "views need the encoder"
     pd.testing.assert_frame_equal(one, two, check_exact=True)
@@ -162,8 +164,8 @@ def test_refits_in_parallel_processes_equal_the_sequential_ones(panel, small_spl
 
     test = small_split.test_for_final_evaluation()
     args = (panel, small_split.train, small_split.val, test, BUDGET, [1, 2, "all"], 2, 7)
-    one = evaluate.label_budget(*args, progress=False, n_jobs=1)
-    two = evaluate.label_budget(*args, progress=False, n_jobs=2)
+    one = refits.label_budget(*args, progress=False, n_jobs=1)
+    two = refits.label_budget(*args, progress=False, n_jobs=2)
     assert two.attrs["parallel"]["processes"] == 2
     pd.testing.assert_frame_equal(one, two, check_exact=True)
     assert len(one) == len(BUDGET) * 5
@@ -173,7 +175,7 @@ def test_the_label_budget_counts_every_label_and_reads_k_per_category(
     panel, small_split, monkeypatch
 ) -> None:
     calls = []
-    real = candidates._fit
+    real = fitting._fit
 
     def spy(name, p, train_rows, val_rows, fitted=None):
         calls.append(
@@ -187,13 +189,13 @@ def test_the_label_budget_counts_every_label_and_reads_k_per_category(
         )
         return real(name, p, train_rows, val_rows, fitted)
 
-    monkeypatch.setattr(candidates, "_fit", spy)
+    monkeypatch.setattr(fitting, "_fit", spy)
     test = small_split.test_for_final_evaluation()
     train_rows, val_rows = small_split.train, small_split.val
-    records = evaluate.label_budget(
+    records = refits.label_budget(
         panel, train_rows, val_rows, test, BUDGET, [1, 2, "all"], 2, 7, progress=False, n_jobs=1
     )
-    subsets = evaluate.budget_subsets(train_rows, val_rows, [1, 2, "all"], 2, 7)
+    subsets = refits.budget_subsets(train_rows, val_rows, [1, 2, "all"], 2, 7)
     order = candidates.fit_order(BUDGET)
     assert [c["name"] for c in calls] == order * len(subsets), "members fitted once per draw"
     for i, (k, d, tr, va) in enumerate(subsets):
@@ -208,15 +210,15 @@ def test_the_label_budget_counts_every_label_and_reads_k_per_category(
         assert (part["labelled"] == len(tr) + len(va)).all()
     small = records[records["k"] == 1]
     assert small["labelled_val"].max() <= len(panel.classes) < len(val_rows)
-    summary = evaluate.summarize_budget(records)
+    summary = refits.summarize_budget(records)
     assert {"labelled_train", "labelled_val", "labelled"} <= set(summary.columns)
 
 
 def test_budget_subsets_draw_k_validation_rows_per_category_seeded() -> None:
     train = pd.DataFrame({"label": list("aaaaabbb")}, index=range(10, 18))
     val = pd.DataFrame({"label": list("aaabb")}, index=range(30, 35))
-    subsets = evaluate.budget_subsets(train, val, [1, 2, "all"], draws=3, seed=0)
-    draws = evaluate.budget_draws(train, [1, 2, "all"], draws=3, seed=0)
+    subsets = refits.budget_subsets(train, val, [1, 2, "all"], draws=3, seed=0)
+    draws = refits.budget_draws(train, [1, 2, "all"], draws=3, seed=0)
     assert [(k, d) for k, d, _, _ in subsets] == [(k, d) for k, d, _ in draws]
     for (k, _, tr, va), (_, _, tr0) in zip(subsets, draws):
         assert tr.equals(tr0), "the training draws are unchanged"
@@ -227,26 +229,26 @@ def test_budget_subsets_draw_k_validation_rows_per_category_seeded() -> None:
         )
     vals = [va for k, _, _, va in subsets if k == 1]
     assert any(not vals[0].equals(v) for v in vals[1:]), "draws differ"
-    again = evaluate.budget_subsets(train, val, [1, 2, "all"], draws=3, seed=0)
+    again = refits.budget_subsets(train, val, [1, 2, "all"], draws=3, seed=0)
     assert all(a[3].equals(b[3]) for a, b in zip(subsets, again)), "seeded"
 
 
 def test_the_label_budget_reads_the_headline_fits_at_all(panel, small_split) -> None:
     test = small_split.test_for_final_evaluation()
-    fitted = candidates.fit_all(BUDGET, panel, small_split.train, small_split.val, progress=False)
+    fitted = fitting.fit_all(BUDGET, panel, small_split.train, small_split.val, progress=False)
     args = (panel, small_split.train, small_split.val, test, BUDGET, [2, "all"], 1, 7)
-    refitted = evaluate.label_budget(*args, progress=False, n_jobs=1)
-    reused = evaluate.label_budget(*args, progress=False, n_jobs=1, fitted=fitted)
+    refitted = refits.label_budget(*args, progress=False, n_jobs=1)
+    reused = refits.label_budget(*args, progress=False, n_jobs=1, fitted=fitted)
     at_all = reused["k"] == "all"
     assert not reused.loc[at_all, "refit"].any() and reused.loc[~at_all, "refit"].all()
     pd.testing.assert_frame_equal(
         reused.drop(columns="refit"), refitted.drop(columns="refit"), check_exact=True
     )
     other = dict(fitted)  # a fit on other rows is not the k="all" refit: refitted
-    other["text-tfidf"] = candidates.fit(
+    other["text-tfidf"] = fitting.fit(
         "text-tfidf", panel, small_split.train.head(20), small_split.val
     )
-    again = evaluate.label_budget(*args, progress=False, n_jobs=1, fitted=other)
+    again = refits.label_budget(*args, progress=False, n_jobs=1, fitted=other)
     assert again["refit"].all()
     pd.testing.assert_frame_equal(again, refitted, check_exact=True)
 
@@ -256,7 +258,7 @@ def test_a_cached_panel_holds_what_the_refits_read_and_no_encoder(panel, small_s
 
     rows = small_split.all_rows_for_final_evaluation()
     names = ["clip-zeroshot", "fusion-late", "clip-head", "pixels-classic"]
-    cached = candidates.CachedPanel.from_panel(panel, names, rows)
+    cached = CachedPanel.from_panel(panel, names, rows)
     assert set(cached.vectors) == {"clip-image", "pixels"} and set(cached.encoders) == {
         "clip",
         "clip-text",
@@ -268,8 +270,8 @@ def test_a_cached_panel_holds_what_the_refits_read_and_no_encoder(panel, small_s
             cached.features(source, small_split.val), panel.features(source, small_split.val)
         )
     with pytest.raises(ValueError, match="refitted in place"):
-        candidates.CachedPanel.from_panel(panel, ["clip-finetune"], rows)
-    a = candidates.fit("clip-zeroshot", cached, small_split.train, small_split.val)
-    b = candidates.fit("clip-zeroshot", panel, small_split.train, small_split.val)
+        CachedPanel.from_panel(panel, ["clip-finetune"], rows)
+    a = fitting.fit("clip-zeroshot", cached, small_split.train, small_split.val)
+    b = fitting.fit("clip-zeroshot", panel, small_split.train, small_split.val)
     np.testing.assert_array_equal(a.class_embeddings, b.class_embeddings)
     assert a.encoders == b.encoders and a.info["encoder_names"] == b.info["encoder_names"]

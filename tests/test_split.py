@@ -1,4 +1,5 @@
-"""utils.split: near-duplicate grouping, stratification, determinism, the locked test set."""
+"""utils.data.split and dedup: near-duplicate grouping, stratification, determinism, the locked test
+set."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import ImageEnhance
 
-from utils import data, split
+from utils.data import catalog, dedup, split
 
 WORDS = [f"word{i}" for i in range(400)]
 
@@ -45,18 +46,18 @@ def _rows(
 def test_near_duplicates_found_on_real_photos(real_images) -> None:
     """A re-encoded, slightly brightened copy of a real photo is a near-duplicate; another photo is
     not."""
-    a = data.load_image(real_images[0])
+    a = catalog.load_image(real_images[0])
     a2 = ImageEnhance.Brightness(a).enhance(1.05).resize((a.width // 2, a.height // 2))
-    b = data.load_image(real_images[1])
+    b = catalog.load_image(real_images[1])
     hashes = [str(imagehash.phash(im)) for im in (a, a2, b)]
-    groups = split.near_duplicate_groups(hashes, max_distance=4)
+    groups = dedup.near_duplicate_groups(hashes, max_distance=4)
     assert groups[0] == groups[1] != groups[2]
 
 
 def test_grouping_is_transitive() -> None:
     hashes = ["0000000000000000", "0000000000000007", "000000000000003f", "ffffffffffffffff"]
     # distances 3 and 3 along the chain, 6 end to end: one group of three, then a singleton
-    groups = split.near_duplicate_groups(hashes, max_distance=3)
+    groups = dedup.near_duplicate_groups(hashes, max_distance=3)
     assert groups[0] == groups[1] == groups[2] != groups[3]
 
 
@@ -125,7 +126,7 @@ def test_packed_hamming_pairs_match_brute_force_whatever_the_chunk() -> None:
     hashes = [f"{int(x):016x}" for x in np.concatenate([base, flips, base[:5]])]
     expected = _brute_force(hashes, 4)
     for chunk in (7, 1000, 10**7):
-        assert {tuple(p) for p in split.hamming_pairs(hashes, 4, chunk_elements=chunk)} == expected
+        assert {tuple(p) for p in dedup.hamming_pairs(hashes, 4, chunk_elements=chunk)} == expected
 
 
 def test_grouping_20000_hashes_in_bounded_memory() -> None:
@@ -137,7 +138,7 @@ def test_grouping_20000_hashes_in_bounded_memory() -> None:
     hashes = [f"{int(x):016x}" for x in rng.integers(0, 2**63, 20_000, dtype=np.uint64)]
     hashes[123] = hashes[19_000]
     tracemalloc.start()
-    groups = split.near_duplicate_groups(hashes, 4)
+    groups = dedup.near_duplicate_groups(hashes, 4)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
@@ -149,7 +150,7 @@ def test_near_identical_descriptions_with_different_photos_land_on_one_side() ->
     template = "Rockmantra ceramic mug printed design 325 ml microwave safe gift for coffee lovers"
     rows.loc[3, "description"] = template + " red"
     rows.loc[50, "description"] = template + " blue"  # same template, another label even
-    g = split.leak_groups(rows, max_distance=4, text_threshold=0.9)
+    g = dedup.leak_groups(rows, max_distance=4, text_threshold=0.9)
     assert (
         g.loc[3, "text_group"] == g.loc[50, "text_group"]
         and g.loc[3, "image_group"] != g.loc[50, "image_group"]
@@ -158,7 +159,7 @@ def test_near_identical_descriptions_with_different_photos_land_on_one_side() ->
         out = split.make_split(rows, seed=seed)
         assert out.loc[3, "split"] == out.loc[50, "split"]
         assert split.straddling_groups(out) == []
-    assert (split.leak_groups(rows, text_threshold=1.1)["text_group"].nunique()) == len(
+    assert (dedup.leak_groups(rows, text_threshold=1.1)["text_group"].nunique()) == len(
         rows
     )  # switched off
 

@@ -1,4 +1,4 @@
-"""utils.train: heads, the shared loop, selection on validation, determinism."""
+"""utils.models.train: heads, the shared loop, selection on validation, determinism."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils import train
+from utils.models import train
 
 
 def _blobs(n: int, seed: int, n_classes: int = 3, dim: int = 8, spread: float = 0.5):

@@ -17,19 +17,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import candidates, data
-from .paths import Layout
+from .core.paths import Layout
+from .data import catalog
+from .models import candidates, families
+from .models.panel import Panel, Settings
 
 
-def _settings(meta: dict, device: str, precision: str, batch_size: int) -> candidates.Settings:
+def _settings(meta: dict, device: str, precision: str, batch_size: int) -> Settings:
     names = meta["info"].get("encoder_names", {})
-    return candidates.Settings(
-        clip_model=names.get("clip", candidates.Settings.clip_model),
-        vgg_weights=names.get("vgg16", candidates.Settings.vgg_weights),
+    return Settings(
+        clip_model=names.get("clip", Settings.clip_model),
+        vgg_weights=names.get("vgg16", Settings.vgg_weights),
         device=device,
         precision=meta["info"].get("precision", precision),
         batch_size=batch_size,
-        decode_min_side=meta["info"].get("decode_min_side", candidates.UNRECORDED_DECODE_MIN_SIDE),
+        decode_min_side=meta["info"].get("decode_min_side", families.UNRECORDED_DECODE_MIN_SIDE),
     )
 
 
@@ -62,11 +64,11 @@ def predict(
             f"({', '.join(n for n, x in candidates.CANDIDATES.items() if x.reads == 'image')})."
         )
     meta = json.loads((folder / "meta.json").read_text())
-    panel = candidates.Panel(
+    panel = Panel(
         layout, _settings(meta, device, precision, batch_size), meta["classes"], progress=False
     )
-    fitted = candidates.load(model, panel)
-    facts = [data.inspect_image(Path(p)) for p in paths]
+    fitted = families.load(model, panel)
+    facts = [catalog.inspect_image(Path(p)) for p in paths]
     table = pd.DataFrame(
         {
             "file": [str(p) for p in paths],
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         table = predict(args.photos, args.model, args.data_dir, args.top, args.device)
-    except (FileNotFoundError, ValueError, candidates.CandidateMismatch) as exc:
+    except (FileNotFoundError, ValueError, families.CandidateMismatch) as exc:
         raise SystemExit(f"error: {exc}") from None
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table.drop(columns=["category", "probability"]).to_string(index=False))

@@ -1,0 +1,5 @@
+"""``python -m utils.bench``: ``make bench``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,3 @@
+"""Infrastructure every stage uses: project paths, progress bars, timing, thread and process pools,
+the metrics file (``runs``). Imports nothing else of ``utils``.
+"""

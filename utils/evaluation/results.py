@@ -1,0 +1,257 @@
+"""The evaluation's tables (ranking, per-class scores, paired comparisons, top losses, most confused
+pairs, zero-shot prompts, label budget) and its record for ``metrics.json`` (``summary``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core import parallel
+from .costs import precision_agreement
+from .metrics import add_holm, compare, intervals_method, wins_ties_losses
+from .refits import summarize_repeats
+
+IMPROVEMENTS = {
+    "clip-head-aug": "clip-head",
+    "vgg16-head-aug": "vgg16-head",
+    "clip-finetune": "clip-head",
+    "vgg16-finetune": "vgg16-head",
+    "clip-finetune-aug": "clip-head",
+    "vgg16-finetune-aug": "vgg16-head",
+}
+
+
+def versus_frozen(
+    y_true: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    classes: list[str],
+    groups,
+    n_boot: int,
+    seed: int,
+) -> dict:
+    """Each improvement candidate (fine-tuning, augmentation) against its frozen head, paired.
+
+    ``mcnemar["holm_p"]``: Holm-adjusted over the improvements tested here (one family).
+    """
+    out = {}
+    for name, base in IMPROVEMENTS.items():
+        if name in predictions and base in predictions:
+            _, _, paired = compare(
+                y_true,
+                {base: predictions[base], name: predictions[name]},
+                classes,
+                groups,
+                reference=base,
+                n_boot=n_boot,
+                seed=seed,
+            )
+            out[name] = paired[name]
+    return add_holm(out)
+
+
+def ranking(table: pd.DataFrame, reads: dict, labelled: dict, costs: dict) -> pd.DataFrame:
+    """Every candidate, best test accuracy first: what it reads, accuracy and its interval,
+    macro-F1, labels and milliseconds per product."""
+    t = table.sort_values("accuracy", ascending=False)
+    return pd.DataFrame(
+        {
+            "reads": [reads.get(n) for n in t.index],
+            "accuracy": t["accuracy"].astype(float),
+            "low": t["accuracy_low"].astype(float),
+            "high": t["accuracy_high"].astype(float),
+            "macro-F1": t["macro_f1"].astype(float),
+            "labelled": [labelled.get(n, 0) for n in t.index],
+            "ms per product": [
+                1000 * costs[n]["inference_s_per_item"] if n in costs else np.nan for n in t.index
+            ],
+        },
+        index=t.index,
+    )
+
+
+def per_class(details: dict, names: list[str]) -> pd.DataFrame:
+    """Precision, recall and F1 per category of ``names``, side by side."""
+    parts = {
+        n: pd.DataFrame(details[n]["per_class"]).T[["precision", "recall", "f1"]] for n in names
+    }
+    out = pd.concat(parts, axis=1)
+    out["support"] = pd.DataFrame(details[names[0]]["per_class"]).T["support"].astype(int)
+    return out
+
+
+def paired_table(paired: dict, reference: str) -> pd.DataFrame:
+    """Each candidate against ``reference``: accuracy difference and its paired interval, McNemar's
+    p-value and its Holm adjustment, and the products where only one of the two is right."""
+    rows = {}
+    for n, p in paired.items():
+        mc = p["mcnemar"]
+        rows[n] = {
+            "Δ accuracy": p["accuracy_difference"],
+            "low": p["difference_low"],
+            "high": p["difference_high"],
+            "McNemar p": mc["p_value"],
+            "Holm p": mc.get("holm_p", np.nan),
+            "only it right": mc["a_right_b_wrong"],
+            f"only {reference} right": mc["a_wrong_b_right"],
+        }
+    return pd.DataFrame(rows).T
+
+
+def errors(
+    test: pd.DataFrame,
+    proba: dict[str, np.ndarray],
+    y_true: np.ndarray,
+    classes: list[str],
+    names: list[str],
+) -> dict[str, pd.DataFrame]:
+    """Per model, its misclassified test products, most confident error first: image, path, name,
+    true and predicted category, the probability given to the prediction and to the truth."""
+    out = {}
+    for n in names:
+        p = proba[n]
+        pred = p.argmax(1)
+        wrong = np.flatnonzero(pred != y_true)
+        frame = pd.DataFrame(
+            {
+                "image": test["image"].to_numpy()[wrong],
+                "path": test["path"].to_numpy()[wrong],
+                "product_name": test["product_name"].to_numpy()[wrong],
+                "true": [classes[i] for i in y_true[wrong]],
+                "predicted": [classes[i] for i in pred[wrong]],
+                "probability": p[wrong, pred[wrong]],
+                "p_true": p[wrong, y_true[wrong]],
+            }
+        )
+        out[n] = frame.sort_values("probability", ascending=False).reset_index(drop=True)
+    return out
+
+
+def most_confused(confusion: list[list[int]], classes: list[str], n: int = 3) -> list[dict]:
+    """The ``n`` largest off-diagonal cells of a confusion matrix (fastai's "most confused")."""
+    cm = np.asarray(confusion)
+    cells = [
+        (int(cm[i, j]), classes[i], classes[j])
+        for i in range(len(cm))
+        for j in range(len(cm))
+        if i != j and cm[i, j] > 0
+    ]
+    cells.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return [{"true": t, "predicted": p, "count": c} for c, t, p in cells[:n]]
+
+
+def confused_table(confused: dict[str, list[dict]]) -> pd.DataFrame:
+    rows = [
+        {"model": n, "true": c["true"], "taken for": c["predicted"], "test products": c["count"]}
+        for n, cs in confused.items()
+        for c in cs
+    ]
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame({"most confused": []})
+
+
+def zeroshot_facts(zs) -> dict:
+    """What the note says of the zero-shot candidate: prompts, class names, temperature."""
+    return {
+        "prompts": zs.info["prompts"],
+        "class_names": zs.info["class_names"],
+        "temperature": zs.info.get("temperature"),
+    }
+
+
+def prompt_names(zs, classes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"name in the prompts": zs.info["class_names"]}, index=classes)
+
+
+def summary(
+    panel,
+    fitted: dict,
+    test: pd.DataFrame,
+    predictions: dict[str, np.ndarray],
+    table: pd.DataFrame,
+    details: dict,
+    paired: dict,
+    costs: dict,
+    labelled: dict,
+    reads: dict,
+    reference: str,
+    n_boot: int,
+    repeats: pd.DataFrame,
+    seeds,
+    repeat_names: list[str],
+    budget: pd.DataFrame,
+    budget_summary: pd.DataFrame | None,
+    budget_names: list[str],
+    budget_ks: list,
+    budget_draws: int,
+    zeroshot: dict | None,
+    log_loss: dict | None,
+    errors_: dict[str, pd.DataFrame],
+    confused: dict,
+    training: dict,
+    stand_in: set[str],
+    n_val: int,
+    seed: int = 0,
+) -> dict:
+    """What notebook 05 records: the test table, paired tests, costs, repeated splits, label
+    budget, errors, the original note's claims checked and the recommendation."""
+    from ..models.candidates import HEADLINE
+    from . import decision
+
+    y_test = panel.y(test)
+    vs_frozen = versus_frozen(y_test, predictions, panel.classes, test["group"], n_boot, seed)
+    out = {
+        "models": list(fitted),
+        "classes": panel.classes,
+        "reference": reference,
+        "headline": list(HEADLINE),
+        "n_test": len(test),
+        "test_groups": int(test["group"].nunique()),
+        "intervals": intervals_method(n_boot),
+        "table": table.to_dict("index"),
+        "details": details,
+        "paired": paired,
+        "versus_frozen": vs_frozen,
+        "costs": costs,
+        "labelled": labelled,
+        "reads": reads,
+        "stand_in": sorted(stand_in),
+        "repeats": {
+            "n_splits": len(repeats),
+            "seeds": list(seeds),
+            "models": repeat_names,
+            "accuracies": repeats.reset_index().to_dict("list"),
+            "summary": summarize_repeats(repeats).to_dict("index"),
+            "versus_reference": wins_ties_losses(repeats, reference)
+            if reference in repeats
+            else {},
+            "best_epochs": repeats.attrs.get("best_epochs", {}),
+        },
+        "label_budget": {
+            "candidates": budget_names,
+            "ks": budget_ks,
+            "draws": budget_draws,
+            "records": budget.to_dict("records"),
+            "summary": budget_summary.to_dict("records") if budget_summary is not None else [],
+        },
+        "zeroshot": zeroshot,
+        "log_loss": log_loss,
+        "errors": {
+            "models": {
+                n: {
+                    "errors": len(e),
+                    "most_confused": confused.get(n, []),
+                    "shown": e.drop(columns=["path"]).head(12).to_dict("records"),
+                }
+                for n, e in errors_.items()
+            }
+        },
+        "precision_agreement": precision_agreement(panel, fitted, test),
+        "refits": {
+            "repeated_splits": repeats.attrs.get("parallel"),
+            "label_budget": budget.attrs.get("parallel"),
+            "threads": parallel.thread_settings(),
+        },
+    }
+    out["claims"] = decision.claims(out, training, stand_in)
+    out["recommendation"] = decision.recommend(out, training, n_val, exclude=stand_in)
+    return out

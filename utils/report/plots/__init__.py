@@ -1,0 +1,54 @@
+"""The figures' drawing functions, by the part of the report they serve.
+
+``style`` (shared look: chance lines, colour bars, stand-in mark, saving), ``catalog``
+(notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos`` and ``words`` (06).
+Every drawing function is reachable here (``plots.split_figure(...)``); which figure is which
+lives in the registry, ``utils.report.figures``.
+"""
+
+from .catalog import (
+    category_counts,
+    duplicate_groups,
+    example_grid,
+    size_distribution,
+    split_figure,
+)
+from .photos import averaging, global_maps, lime_examples, shap_figure, trust
+from .results import (
+    accuracy_cost,
+    confusion_matrices,
+    error_gallery,
+    label_budget,
+    log_loss_curve,
+    pareto_front,
+    results_forest,
+    similarity_matrix,
+    zeroshot_vs_supervised,
+)
+from .style import (
+    CHANCE_STYLE,
+    DIVERGING,
+    READS,
+    chance_line,
+    colorbar,
+    mark_stand_in,
+    reads_label,
+    save_figure,
+    show_array,
+    shown_categories,
+)
+from .training import (
+    architecture,
+    augmentation_views,
+    feature_maps,
+    learning_curves,
+    loss_curves,
+    optimizer_curves,
+)
+from .words import (
+    modality_disagreements,
+    modality_shares,
+    text_explanations,
+    text_trust,
+    word_importance,
+)

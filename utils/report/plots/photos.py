@@ -1,0 +1,217 @@
+"""Figures of the photo explanations (notebook 06): LIME examples, SHAP, per-category maps and how
+they are averaged, and the trust checks.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from ...explain.photos import top_segments
+from .style import DIVERGING, _left_out_note, _short, chance_line, show_array
+
+
+# --------------------------------------------------------------------------- explanations (06)
+def _overlay(ax: plt.Axes, image: np.ndarray, values: np.ndarray, lim: float, alpha: float = 0.6):
+    ax.imshow(image)
+    shown = ax.imshow(values, cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=alpha)
+    ax.axis("off")
+    return shown
+
+
+def lime_examples(
+    images: list[np.ndarray],
+    note_results: list[dict],
+    chosen_results: list[dict],
+    classes: list[str],
+    top_k: int = 10,
+) -> plt.Figure:
+    """The note's LIME figure: each image, its ``top_k`` superpixels at the note's sample count
+    and at the chosen one, and every superpixel's weight at the chosen count (colour bar)."""
+    from skimage.segmentation import mark_boundaries
+
+    fig, axes = plt.subplots(len(images), 4, figsize=(12.5, 3.2 * len(images)), squeeze=False)
+    shown = None
+    for row, image, rn, rc in zip(axes, images, note_results, chosen_results):
+        for ax, r in ((row[1], rn), (row[2], rc)):
+            keep = np.isin(r["segments"], sorted(top_segments(r["weights"], top_k)))
+            dim = np.where(keep[..., None], image, (image * 0.25 + 191).astype(np.uint8))
+            show_array(
+                ax,
+                mark_boundaries(dim, r["segments"] * keep, color=(1, 0.8, 0)),
+                f"top {top_k} at {r['num_samples']} copies (R² {r['score']:.2f})",
+            )
+        heat = rc["weights"][rc["segments"]]
+        lim = np.abs(heat).max() or 1.0
+        show_array(
+            row[0], image, f"predicted {_short(classes[rc['label']])} (p = {rc['probability']:.2f})"
+        )
+        shown = _overlay(row[3], image, heat / lim, 1.0)
+        row[3].set_title(f"weight per superpixel ({rc['num_samples']} copies)", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    if shown is not None:
+        cax = fig.add_axes([0.94, 0.15, 0.012, 0.7])
+        cb = fig.colorbar(shown, cax=cax)
+        cb.set_label("LIME weight / largest |weight| (red: for the predicted class)", fontsize=8)
+    return fig
+
+
+def averaging(
+    images: list[np.ndarray], maps: list[np.ndarray], mean: np.ndarray, label: str
+) -> plt.Figure:
+    """The note's averaging figure: two images of one category, their LIME maps (scaled to
+    [-1, 1]) and the pixel-wise average, with the colour bar."""
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.4))
+    shown = None
+    for c, (image, m) in enumerate(zip(images, maps)):
+        show_array(axes[0, c], image, f"test image {c + 1}")
+        shown = _overlay(axes[1, c], image, m / (np.abs(m).max() or 1), 1.0)
+        axes[1, c].set_title(f"LIME map {c + 1} (scaled to [-1, 1])", fontsize=8)
+    mean_photo = np.mean(images, axis=0).astype(np.uint8)
+    show_array(axes[0, 2], mean_photo, "mean photo")
+    _overlay(axes[1, 2], mean_photo, mean, 1.0, alpha=0.65)
+    axes[1, 2].set_title("pixel-wise average of the two maps", fontsize=8)
+    fig.suptitle(f"{_short(label, 40)}: how a per-category map is made", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    cax = fig.add_axes([0.93, 0.08, 0.015, 0.38])
+    cb = fig.colorbar(shown, cax=cax)
+    cb.set_label("scaled LIME weight (red: for the class)", fontsize=8)
+    return fig
+
+
+def global_maps(
+    maps: dict[str, np.ndarray],
+    counts: dict[str, int],
+    backgrounds: dict[str, np.ndarray],
+    left_out: list[str] | None = None,
+    what: str = "test images",
+) -> plt.Figure:
+    """The note's per-category figure: per category, the mean LIME map over ``counts[c]`` images
+    (``what`` says which), over their mean photo; one shared colour scale and bar."""
+    labels = list(maps)
+    cols = min(4, max(1, len(labels)))
+    rows = int(np.ceil(len(labels) / cols)) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + 0.8, 3.2 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    lim = max([np.abs(maps[c]).max() for c in labels if counts.get(c)] + [1e-9])
+    shown = None
+    for ax, label in zip(axes.ravel(), labels):
+        if label in backgrounds:
+            ax.imshow(backgrounds[label].astype(np.uint8), alpha=0.6)
+        if counts.get(label):
+            shown = ax.imshow(maps[label], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.65)
+        ax.set_title(f"{_short(label, 24)}\n(n = {counts.get(label, 0)})", fontsize=8)
+    fig.suptitle(f"Mean LIME importance per category, over {what}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if shown is not None:
+        cax = fig.add_axes([0.93, 0.15, 0.015, 0.7])
+        cb = fig.colorbar(shown, cax=cax)
+        cb.set_label("mean scaled LIME weight (red: for the class, blue: against)", fontsize=8)
+    _left_out_note(fig, left_out or [])
+    return fig
+
+
+def trust(
+    medians: dict,
+    per_image: list[dict],
+    threshold: float,
+    chosen: int,
+    curves: dict[str, np.ndarray],
+    auc: dict[str, float],
+    k: int,
+    n_classes: int,
+    unit: str = "superpixels",
+) -> plt.Figure:
+    """Left: top-k overlap between LIME seeds per sample count (median over items, each item a
+    dot). Right: deletion curves over the same ``unit``, with their mean areas. Both axes 0 to 1."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    counts = sorted(medians, key=int)
+    x = np.arange(len(counts))
+    a.bar(
+        x,
+        [medians[c] for c in counts],
+        color=sns.color_palette()[0],
+        alpha=0.7,
+        label="median over items",
+    )
+    for s in per_image:
+        a.scatter(
+            x,
+            [
+                s[int(c)]["mean_jaccard"] if int(c) in s else s[str(c)]["mean_jaccard"]
+                for c in counts
+            ],
+            color="k",
+            s=10,
+            zorder=3,
+        )
+    a.axhline(threshold, color="red", ls="--", lw=1, label=f"threshold {threshold:g}")
+    a.set_xticks(x, [f"{c}{' ✓' if int(c) == chosen else ''}" for c in counts])
+    a.set(
+        ylim=(0, 1),
+        xlabel="LIME perturbed copies (✓: used for the figures)",
+        ylabel=f"Jaccard overlap of the top-{k} {unit}",
+    )
+    a.set_title("Stability across seeds (dots: items)", fontsize=10)
+    a.legend(fontsize=8, loc="upper left")
+    for method, curve in curves.items():
+        b.plot(
+            np.linspace(0, 100, len(curve)), curve, label=f"{method} (mean area {auc[method]:.3f})"
+        )
+    chance_line(b, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
+    b.set(
+        ylim=(0, 1),
+        xlim=(0, 100),
+        xlabel=f"% of {unit} deleted (most important first)",
+        ylabel="probability of the explained class",
+    )
+    b.set_title("Deletion curves (lower area = more faithful)", fontsize=10)
+    b.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def shap_figure(
+    shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 4
+) -> plt.Figure:
+    """SHAP maps of the explained (predicted) class, one image per category: each photo beside
+    its SHAP map (channels summed), ``per_row`` images to a row, one symmetric colour scale and bar.
+    """
+    values = np.asarray(shap_values.values)[..., 0].sum(axis=-1)  # n x H x W
+    data = np.asarray(shap_values.data)
+    data = (
+        (data * 255).clip(0, 255).astype(np.uint8)
+        if data.max() <= 1.0 + 1e-6
+        else data.astype(np.uint8)
+    )
+    n = len(values)
+    per_row = max(1, min(per_row, n))
+    rows = int(np.ceil(n / per_row))
+    fig, axes = plt.subplots(
+        rows, 2 * per_row, figsize=(2.9 * per_row + 0.9, 1.75 * rows + 0.5), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.axis("off")
+    lim = float(np.abs(values).max()) or 1.0
+    exponent = int(np.floor(np.log10(lim)))
+    scale = 10.0**exponent if abs(exponent) >= 3 else 1.0  # say tiny values in the label
+    values, lim = values / scale, lim / scale
+    shown = None
+    for j in range(n):
+        r, c = divmod(j, per_row)
+        title = f"said: {_short(predicted[j], 18)}"
+        if true_labels is not None:
+            title = f"true: {_short(true_labels[j], 18)}\n" + title
+        show_array(axes[r, 2 * c], data[j], title)
+        grey = data[j].mean(axis=-1)
+        axes[r, 2 * c + 1].imshow(grey, cmap="gray", alpha=0.35)
+        shown = axes[r, 2 * c + 1].imshow(values[j], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.8)
+        axes[r, 2 * c + 1].set_title("SHAP", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    cax = fig.add_axes([0.94, 0.12, 0.012, 0.76])
+    cb = fig.colorbar(shown, cax=cax)
+    unit = f" ×1e{exponent}" if scale != 1.0 else ""
+    cb.set_label(f"SHAP value{unit} (red: towards the said class)", fontsize=8)
+    return fig

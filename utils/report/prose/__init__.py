@@ -1,0 +1,61 @@
+"""Every sentence of the report, written from the run's records, by the note's parts.
+
+``banners`` (notebooks' first outputs and in-notebook sentences), ``summary`` (the answer),
+``original`` (sections 1-8, the original note's order), ``panel`` (sections 9-10), ``common``
+(shared helpers). Every writer is reachable here (``prose.banner(...)``); ``SECTION_WRITERS``
+maps each note section (``sections.SECTIONS``) to its writer. Imports: ``utils.report``'s
+``figures``, ``formatting``, ``sections`` and the stages below ``report``.
+"""
+
+from .banners import (
+    banner,
+    decode_sentence,
+    image_study_intro,
+    not_run_text,
+    precision_sentence,
+    pretrained_sentence,
+    pretrained_warning,
+    stand_in_warning,
+    subsample_sentence,
+)
+from .common import DAGGER, NEGLIGIBLE_GAIN, READS_WORDS, boilerplate_sentence, faithfulness_words
+from .original import (
+    errors_text,
+    explanation_verdict,
+    fill_words,
+    global_text,
+    headline,
+    improvements_text,
+    section_clip,
+    section_data,
+    section_explanations,
+    section_improvements,
+    section_loss,
+    section_optimiser,
+    section_results,
+    section_split,
+)
+from .panel import budget_text, section_beyond, section_deployed, text_verdict, text_verdicts
+from .summary import (
+    answer,
+    claims_table,
+    claims_text,
+    context,
+    limits,
+    recommendation_lines,
+    section_summary,
+)
+
+SECTION_WRITERS = {
+    "summary": section_summary,
+    "data": section_data,
+    "clip": section_clip,
+    "split": section_split,
+    "loss": section_loss,
+    "optimiser": section_optimiser,
+    "results": section_results,
+    "explanations": section_explanations,
+    "improvements": section_improvements,
+    "beyond": section_beyond,
+    "deployed": section_deployed,
+}
