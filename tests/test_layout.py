@@ -154,3 +154,49 @@ def test_every_subpackage_says_what_it_holds(package: str) -> None:
         allowed = ALLOWED[package]
         said = "Imports nothing else" in doc or all(f"``{a}``" in doc for a in allowed)
         assert said, f"utils/{package}/__init__.py should say what it may import: {allowed}"
+
+
+# --------------------------------------------------------------------------- the notebooks' cells
+NOTEBOOKS = sorted((ROOT.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_ARGUMENTS = 6
+
+
+def _calls(source: str):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def crowded_calls(source: str) -> list[str]:
+    """Calls of a cell with more than ``MAX_ARGUMENTS`` arguments, and ``globals()`` passed to
+    anything but ``notebook.start``."""
+    out = []
+    for call in _calls(source):
+        name = ast.unparse(call.func)
+        if len(call.args) + len(call.keywords) > MAX_ARGUMENTS:
+            out.append(f"{name}(...) takes {len(call.args) + len(call.keywords)} arguments")
+        passes_globals = any(
+            isinstance(a, ast.Call) and ast.unparse(a.func) == "globals"
+            for a in [*call.args, *(k.value for k in call.keywords)]
+        )
+        if passes_globals and name != "notebook.start":
+            out.append(f"{name}(globals())")
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_cells_hand_studies_few_arguments_and_no_globals(path: Path) -> None:
+    """A cell calls ``utils`` with a handful of arguments; studies keep their own results, and
+    read their knobs from ``nb.params`` instead of ``globals()``."""
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    problems = [p for source in code for p in crowded_calls(source)]
+    assert not problems, f"{path.name}: {problems}"
+
+
+def test_the_cell_check_sees_a_crowded_call() -> None:
+    assert crowded_calls("f(1, 2, 3, 4, 5, 6, 7)") == ["f(...) takes 7 arguments"]
+    assert crowded_calls("x = summary(a, globals())") == ["summary(globals())"]
+    assert crowded_calls('nb = notebook.start("01", globals())') == []

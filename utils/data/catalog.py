@@ -410,17 +410,16 @@ def category_table(catalog: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def summary(
-    catalog: pd.DataFrame,
-    usable_rows: pd.DataFrame,
-    photo_groups: pd.DataFrame,
-    text_groups: pd.DataFrame,
-    source: str | os.PathLike,
-    params: dict,
+def catalog_summary(
+    catalog: pd.DataFrame, usable_rows: pd.DataFrame, source: str | os.PathLike, params: dict
 ) -> dict:
-    """What notebook 01 records: rows, statuses, categories and near-duplicate groups."""
-    from .dedup import describe_group
+    """What notebook 01 records: rows, statuses, categories and near-duplicate groups
+    (``usable_rows`` carries the ``image_group`` and ``text_group`` columns of
+    ``dedup.leak_groups``; ``params``: the notebook's parameters)."""
+    from .dedup import describe_group, groups_table
 
+    photo_groups = groups_table(usable_rows, "image_group", "image")
+    text_groups = groups_table(usable_rows, "text_group", "product_name")
     counts = usable_rows["label"].value_counts().sort_index()
     rare = catalog.loc[catalog["status"] == "rare_category", "label"].unique()
     dataset = identify(source)

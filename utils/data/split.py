@@ -270,16 +270,13 @@ def to_datasets(split: Split, folder: str | os.PathLike):
     return dataset
 
 
-def summary(
-    split_rows: pd.DataFrame,
-    counts: pd.DataFrame,
-    groups: pd.DataFrame,
-    straddling: list[int],
-    settings: dict,
-    layout,
-    usable: int,
-) -> dict:
-    """What notebook 02 records: sizes, settings, groups, where the DatasetDict is."""
+def summary(split_rows: pd.DataFrame, settings: dict, layout, usable: int) -> dict:
+    """What notebook 02 records: sizes, settings, groups, where the DatasetDict is (``usable``:
+    the usable rows of the catalog, before any subsample)."""
+    from .dedup import groups_table
+
+    counts = Split(split_rows).counts()
+    groups, straddling = groups_table(split_rows), straddling_groups(split_rows)
     hf = layout.hf_split
     root = layout.data_dir.parent
     val, test = settings["val_fraction"], settings["test_fraction"]

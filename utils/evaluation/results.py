@@ -1,5 +1,5 @@
 """The evaluation's tables (ranking, per-class scores, paired comparisons, top losses, most confused
-pairs, zero-shot prompts, label budget) and its record for ``metrics.json`` (``summary``).
+pairs, zero-shot prompts, label budget); the record is ``study.Evaluation.record``.
 """
 
 from __future__ import annotations
@@ -7,10 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core import parallel
-from .costs import precision_agreement
-from .metrics import add_holm, compare, intervals_method, wins_ties_losses
-from .refits import summarize_repeats
+from .metrics import add_holm, compare
 
 IMPROVEMENTS = {
     "clip-head-aug": "clip-head",
@@ -160,98 +157,3 @@ def zeroshot_facts(zs) -> dict:
 
 def prompt_names(zs, classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"name in the prompts": zs.info["class_names"]}, index=classes)
-
-
-def summary(
-    panel,
-    fitted: dict,
-    test: pd.DataFrame,
-    predictions: dict[str, np.ndarray],
-    table: pd.DataFrame,
-    details: dict,
-    paired: dict,
-    costs: dict,
-    labelled: dict,
-    reads: dict,
-    reference: str,
-    n_boot: int,
-    repeats: pd.DataFrame,
-    seeds,
-    repeat_names: list[str],
-    budget: pd.DataFrame,
-    budget_summary: pd.DataFrame | None,
-    budget_names: list[str],
-    budget_ks: list,
-    budget_draws: int,
-    zeroshot: dict | None,
-    log_loss: dict | None,
-    errors_: dict[str, pd.DataFrame],
-    confused: dict,
-    training: dict,
-    stand_in: set[str],
-    n_val: int,
-    seed: int = 0,
-) -> dict:
-    """What notebook 05 records: the test table, paired tests, costs, repeated splits, label
-    budget, errors, the original note's claims checked and the recommendation."""
-    from ..models.candidates import HEADLINE
-    from . import decision
-
-    y_test = panel.y(test)
-    vs_frozen = versus_frozen(y_test, predictions, panel.classes, test["group"], n_boot, seed)
-    out = {
-        "models": list(fitted),
-        "classes": panel.classes,
-        "reference": reference,
-        "headline": list(HEADLINE),
-        "n_test": len(test),
-        "test_groups": int(test["group"].nunique()),
-        "intervals": intervals_method(n_boot),
-        "table": table.to_dict("index"),
-        "details": details,
-        "paired": paired,
-        "versus_frozen": vs_frozen,
-        "costs": costs,
-        "labelled": labelled,
-        "reads": reads,
-        "stand_in": sorted(stand_in),
-        "repeats": {
-            "n_splits": len(repeats),
-            "seeds": list(seeds),
-            "models": repeat_names,
-            "accuracies": repeats.reset_index().to_dict("list"),
-            "summary": summarize_repeats(repeats).to_dict("index"),
-            "versus_reference": wins_ties_losses(repeats, reference)
-            if reference in repeats
-            else {},
-            "best_epochs": repeats.attrs.get("best_epochs", {}),
-        },
-        "label_budget": {
-            "candidates": budget_names,
-            "ks": budget_ks,
-            "draws": budget_draws,
-            "records": budget.to_dict("records"),
-            "summary": budget_summary.to_dict("records") if budget_summary is not None else [],
-        },
-        "zeroshot": zeroshot,
-        "log_loss": log_loss,
-        "errors": {
-            "models": {
-                n: {
-                    "errors": len(e),
-                    "most_confused": confused.get(n, []),
-                    "shown": e.drop(columns=["path"]).head(12).to_dict("records"),
-                }
-                for n, e in errors_.items()
-            }
-        },
-        "precision_agreement": precision_agreement(panel, fitted, test),
-        "refits": {
-            "repeated_splits": repeats.attrs.get("parallel"),
-            "label_budget": budget.attrs.get("parallel"),
-            "threads": parallel.thread_settings(),
-        },
-    }
-    out["claims"] = decision.claims(out, training, stand_in)
-    out["recommendation"] = decision.recommend(out, training, n_val, exclude=stand_in)
-    return out

@@ -1,5 +1,6 @@
-"""Notebook 06's photo explanations of one candidate: which candidate is explained, the study that
-runs LIME, SHAP and their trust checks on the test photos (``ImageStudy``), and its tables.
+"""Notebook 06's photo explanations of one candidate: which candidate is explained, and the study
+that runs LIME, SHAP and their trust checks on the test photos (``ImageStudy``), keeps what each
+step measured, and returns its record (``ImageStudy.record``).
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ import numpy as np
 from ..core import timing
 from .photos import (
     CachedLime,
-    Deletion,
     Pipeline,
+    compare_deletion,
+    faithfulness,
     global_importance,
     lime_map,
     per_category,
+    pick_examples,
     prepare_image,
+    round_robin,
     shap_explain,
     stability,
+    stable_count,
 )
 
 EXPLAINABLE = ("clip-image", "vgg16-image")
@@ -49,83 +54,220 @@ def image_candidate(requested: str | None, names: list[str]) -> tuple[str | None
     return found, ""
 
 
+# The notebook parameters an ImageStudy reads (its knobs).
+KNOBS = (
+    "n_segments",
+    "segmentation",
+    "hide_color",
+    "explain_batch_size",
+    "fast_kernels",
+    "seed",
+    "top_k",
+    "num_samples",
+    "stability_samples",
+    "stability_seeds",
+    "stable_jaccard",
+    "stability_per_category",
+    "global_per_category",
+    "only_correct",
+    "shap_max_evals",
+    "deletion_per_category",
+    "deletion_steps",
+    "random_orders",
+    "lime_examples",
+)
+
+
 class ImageStudy:
     """Notebook 06's explanations of one fitted photo candidate on the test rows: LIME (cached),
-    SHAP, stability, deletion, and the record of what was done."""
+    SHAP, stability, deletion. Each step stores what it measured on the study; ``record()`` is the
+    ``explanations.image`` section. ``params``: the notebook's parameters (``KNOBS``);
+    ``categories``: the categories shown (the others are ``left_out``)."""
 
     def __init__(
-        self,
-        fitted,
-        panel,
-        test,
-        cache_dir,
-        settings: dict,
-        batch_size: int = 64,
-        fast: bool = False,
-        seed: int = 0,
+        self, fitted, panel, test, cache_dir, params: dict, categories: tuple[list, list]
     ) -> None:
-        self.fitted, self.panel, self.test, self.seed = fitted, panel, test, seed
+        missing = [k for k in KNOBS if k not in params]
+        if missing:
+            raise KeyError(f"the photo explanations need the notebook parameters {missing}")
+        self.p = {k: params[k] for k in KNOBS}
+        self.fitted, self.panel, self.test, self.seed = fitted, panel, test, self.p["seed"]
+        self.shown, self.left_out = categories
         self.classes = panel.classes
         self.encoder = fitted.image_encoder(panel)
         self.pipeline = Pipeline(
             self.encoder,
             fitted.predict_vectors,
             fitted.fingerprint(),
-            batch_size=batch_size,
-            fast=fast,
+            batch_size=self.p["explain_batch_size"],
+            fast=self.p["fast_kernels"],
         )
-        self.settings = dict(settings)
-        self.lime = CachedLime(self.pipeline, cache_dir, seed=seed, **self.settings)
+        self.settings = {k: self.p[k] for k in ("n_segments", "segmentation", "hide_color")}
+        self.lime = CachedLime(self.pipeline, cache_dir, seed=self.seed, **self.settings)
         self.evaluated = fitted.predict_proba(panel, test).argmax(1)
         self.correct = self.evaluated == panel.y(test)
         self._pixels: dict[int, np.ndarray] = {}
         self.used: set[int] = set()
+        p = self.p
+        self.chosen = self.choose(p["global_per_category"], p["only_correct"], self.shown)
+        per = max(p["stability_per_category"], p["deletion_per_category"])
+        self.checked = self.choose(per, False, self.shown)
+        self.stable: dict = {}
+        self.picks: list[int] = []
+        self.examples: list[dict] = []
+        self.examples_note: list[dict] = []
+        self.shap_seconds: float | None = None
+        self.deletion = None
+        self.faithful: dict = {}
 
+    # ---- the pixels and one explanation
     def image(self, i: int) -> np.ndarray:
         if i not in self._pixels:
             self._pixels[i] = prepare_image(self.encoder, self.test.loc[i, "path"])
         self.used.add(i)
         return self._pixels[i]
 
-    def explained(self, i: int, num_samples: int) -> dict:
+    def explained(self, i: int, num_samples: int | None = None) -> dict:
+        """LIME on test row ``i`` at ``num_samples`` copies (default: the count the stability
+        check chose)."""
         with timing.step("photo LIME"):
-            return self.lime(self.image(i), self.test.loc[i, "sha256"], num_samples)
+            n = num_samples or self.lime_samples
+            return self.lime(self.image(i), self.test.loc[i, "sha256"], n)
 
     def choose(self, n: int, only_correct: bool, categories: list[str]) -> dict[str, list[int]]:
         return per_category(self.test, self.correct, n, only_correct, categories=categories)
 
-    def stability(
-        self, items: list[tuple[int, str]], sample_counts: list[int], seeds: list[int], k: int
-    ) -> list[dict]:
+    @property
+    def lime_samples(self) -> int:
+        """The sample count the stability check chose (run ``check_stability`` first)."""
+        return self.stable["chosen"]
+
+    # ---- the steps
+    def check_stability(self):
+        """LIME with every seed at every sample count on ``stability_per_category`` images per
+        category; the smallest count whose median top-k overlap reaches ``stable_jaccard`` is the
+        one the figures use. Returns the table of mean overlaps."""
+        p = self.p
+        items = round_robin(self.checked, p["stability_per_category"])
         with timing.step("photo stability"):
-            return [
-                stability(self.pipeline, self.image(i), sample_counts, seeds, k=k, **self.settings)
+            per_image = [
+                stability(
+                    self.pipeline,
+                    self.image(i),
+                    p["stability_samples"],
+                    p["stability_seeds"],
+                    k=p["top_k"],
+                    **self.settings,
+                )
                 for i, _ in items
             ]
-
-    def global_maps(self, chosen: dict[str, list[int]], num_samples: int):
-        """Per category: the LIME maps, their average, and the mean photo behind them."""
-        maps = {
-            c: [lime_map(self.explained(i, num_samples)) for i in idx] for c, idx in chosen.items()
+        chosen, medians, reached = stable_count(per_image, p["stable_jaccard"])
+        self.stable = {
+            "items": items,
+            "per_image": per_image,
+            "median_jaccard": medians,
+            "chosen": chosen,
+            "reached": reached,
+            "threshold": p["stable_jaccard"],
         }
+        return stability_table(per_image, items, p["stability_samples"])
+
+    def lime_examples(self) -> tuple[list[np.ndarray], list[dict], list[dict]]:
+        """The two ``lime_examples`` products at the note's sample count and at the stable one:
+        ``(images, at the note's count, at the stable count)``."""
+        self.picks = pick_examples(self.test, self.p["lime_examples"])
+        self.examples_note = [self.explained(i, self.p["num_samples"]) for i in self.picks]
+        self.examples = [self.explained(i) for i in self.picks]
+        return [self.image(i) for i in self.picks], self.examples_note, self.examples
+
+    def examples_table(self):
+        return examples_table(
+            self.test, self.picks, self.examples_note, self.examples, self.classes
+        )
+
+    def shap_examples(self) -> tuple[object, list[str], list[str]]:
+        """SHAP on one image per shown category: ``(values, predicted, true categories)``."""
+        import time
+
+        reps = [idx[0] for idx in self.chosen.values() if idx]
+        start = time.perf_counter()
+        values = self.shap(reps)
+        self.shap_seconds = (time.perf_counter() - start) / max(len(reps), 1)
+        return values, self.predicted(reps), self.test.loc[reps, "label"].tolist()
+
+    def global_maps(self) -> tuple[dict, dict, dict]:
+        """Per category: ``(average LIME map, images averaged, mean photo)``; a category with
+        no image averaged gets a zero map."""
+        _, means, backgrounds = self._maps()
+        some = next(iter(backgrounds.values()), None)
+        zero = np.zeros(some.shape[:2] if some is not None else (224, 224))
+        counts = {c: len(i) for c, i in self.chosen.items()}
+        return {c: means.get(c, zero) for c in self.chosen}, counts, backgrounds
+
+    def _maps(self):
+        maps = {c: [lime_map(self.explained(i)) for i in idx] for c, idx in self.chosen.items()}
         means = {c: global_importance(m) for c, m in maps.items() if m}
         backgrounds = {
-            c: np.mean([self.image(i) for i in idx], axis=0) for c, idx in chosen.items() if idx
+            c: np.mean([self.image(i) for i in idx], axis=0)
+            for c, idx in self.chosen.items()
+            if idx
         }
         return maps, means, backgrounds
 
-    def shap(self, indices: list[int], max_evals: int):
-        with timing.step("photo SHAP"):
-            return self._shap(indices, max_evals)
+    def averaging(self) -> tuple | None:
+        """Two images of the category with the most averaged, their LIME maps and their average
+        (what every panel of the per-category figure is made of); None with fewer than two."""
+        pair = max(self.chosen, key=lambda c: len(self.chosen[c]))
+        two = self.chosen[pair][:2]
+        if len(two) < 2:
+            return None
+        maps = [lime_map(self.explained(i)) for i in two]
+        return [self.image(i) for i in two], maps, global_importance(maps), pair
 
-    def _shap(self, indices: list[int], max_evals: int):
-        return shap_explain(
+    def averaged_table(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "images averaged": {c: len(i) for c, i in self.chosen.items()},
+                "correctly classified": self.correct_counts,
+            }
+        )
+
+    @property
+    def correct_counts(self) -> dict[str, int]:
+        return {c: int(self.correct[i].sum()) for c, i in self.chosen.items()}
+
+    def check_deletion(self):
+        """Deletion curves on ``deletion_per_category`` images per category in LIME's order,
+        SHAP's and random orders of the same superpixels; returns the faithfulness table."""
+        import pandas as pd
+
+        p = self.p
+        self.deletion_items = round_robin(self.checked, p["deletion_per_category"])
+        idx = [i for i, _ in self.deletion_items]
+        self.deletion = compare_deletion(
             self.pipeline,
-            np.stack([self.image(i) for i in indices]),
-            self.classes,
-            max_evals=max_evals,
+            [self.image(i) for i in idx],
+            [self.explained(i) for i in idx],
+            self.shap(idx),
+            steps=p["deletion_steps"],
+            random_orders=p["random_orders"],
             seed=self.seed,
         )
+        self.faithful = faithfulness(self.deletion.per_image, seed=self.seed)
+        return pd.DataFrame(self.faithful).T
+
+    # ---- SHAP and predictions on the explained pixels
+    def shap(self, indices: list[int]):
+        with timing.step("photo SHAP"):
+            return shap_explain(
+                self.pipeline,
+                np.stack([self.image(i) for i in indices]),
+                self.classes,
+                max_evals=self.p["shap_max_evals"],
+                seed=self.seed,
+            )
 
     def predicted(self, indices: list[int]) -> list[str]:
         probs = self.pipeline(np.stack([self.image(i) for i in indices]))
@@ -147,9 +289,89 @@ class ImageStudy:
     def rows(self, items) -> list[tuple[str, str]]:
         return [(self.test.loc[i, "image"], c) for i, c in items]
 
+    # ---- the record
+    def record(self) -> dict:
+        """What notebook 06 records of the photo explanations: settings, the images each check
+        used, stability, faithfulness, agreement with the evaluated predictions, and timings."""
+        from ..evaluation.metrics import LEVEL
+
+        test, classes, p, st = self.test, self.classes, self.p, self.stable
+        r2 = [r["score"] for idx in self.chosen.values() for r in (self.explained(i) for i in idx)]
+        r2 += [r["score"] for r in self.examples + self.examples_note]
+        deletion = self.deletion
+        return {
+            "candidate": self.fitted.name,
+            "encoder": self.encoder.name,
+            "precision": self.encoder.precision,
+            "intervals": {"level": LEVEL},
+            "settings": {
+                **self.settings,
+                "top_k": p["top_k"],
+                "note_samples": p["num_samples"],
+                "global_per_category": p["global_per_category"],
+                "only_correct": p["only_correct"],
+                "shap_max_evals": p["shap_max_evals"],
+                "batch_size": self.pipeline.batch_size,
+                "kernels": self.pipeline.kernels,
+            },
+            "stability_threshold": p["stable_jaccard"],
+            "lime_samples": self.lime_samples,
+            "stability": {
+                "images_used": self.rows(st["items"]),
+                "categories": sorted({c for _, c in st["items"]}),
+                "seeds": p["stability_seeds"],
+                "counts": p["stability_samples"],
+                "images": len(st["items"]),
+                "per_image": [{str(k): v for k, v in s.items()} for s in st["per_image"]],
+                "median_jaccard": {str(k): v for k, v in st["median_jaccard"].items()},
+                "reached": st["reached"],
+            },
+            "examples": [
+                {
+                    "image": test.loc[i, "image"],
+                    "product": test.loc[i, "product_name"],
+                    "true": test.loc[i, "label"],
+                    "predicted": classes[r["label"]],
+                    "probability": r["probability"],
+                    "superpixels": len(r["weights"]),
+                    "r2": r["score"],
+                    "r2_note": rn["score"],
+                }
+                for i, r, rn in zip(self.picks, self.examples, self.examples_note)
+            ],
+            "global": {c: len(i) for c, i in self.chosen.items()},
+            "global_correct": self.correct_counts,
+            "global_left_out": self.left_out,
+            "shap": {
+                "masker": "blur masker (a blurred copy of the photo fills what is hidden)",
+                "max_evals": p["shap_max_evals"],
+            },
+            "deletion": {
+                "images": len(self.deletion_items),
+                "images_used": self.rows(self.deletion_items),
+                "categories": sorted({c for _, c in self.deletion_items}),
+                "steps": p["deletion_steps"],
+                "random_orders": p["random_orders"],
+                "fill": getattr(deletion, "fill", None),
+                "auc": deletion.auc,
+                "auc_per_image": deletion.per_image,
+                "faithfulness": self.faithful,
+            },
+            "agreement": self.agreement(),
+            "r2": {
+                "explanations": len(r2),
+                "median": float(np.median(r2)),
+                "min": float(np.min(r2)),
+                "max": float(np.max(r2)),
+            },
+            "lime_seconds_per_image": float(np.mean([r["seconds"] for r in self.examples]))
+            if self.examples
+            else None,
+            "shap_seconds_per_image": self.shap_seconds,
+        }
+
 
 # --------------------------------------------------------------------------- notebook 06's tables
-# and record
 def stability_table(per_image: list[dict], items: list[tuple[int, str]], counts: list[int]):
     """Mean top-k Jaccard across seeds per image (rows: category) and sample count (columns)."""
     import pandas as pd
@@ -176,103 +398,3 @@ def examples_table(
             f"R² at {chosen[0]['num_samples'] if chosen else '?'}": [r["score"] for r in chosen],
         }
     )
-
-
-def image_summary(
-    ix: ImageStudy,
-    params: dict,
-    lime_samples: int,
-    medians: dict,
-    reached: bool,
-    per_image: list[dict],
-    stab_items,
-    picks,
-    examples,
-    examples_note,
-    chosen,
-    correct_counts: dict,
-    left_out: list[str],
-    del_items,
-    deletion: Deletion,
-    faithful: dict,
-    shap_seconds: float,
-) -> dict:
-    """What notebook 06 records of the photo explanations: settings, the images each check used,
-    stability, faithfulness, agreement with the evaluated predictions, and timings."""
-    from ..evaluation.metrics import LEVEL
-
-    test, classes = ix.test, ix.classes
-    r2 = [
-        r["score"] for idx in chosen.values() for r in (ix.explained(i, lime_samples) for i in idx)
-    ]
-    r2 += [r["score"] for r in examples + examples_note]
-    return {
-        "candidate": ix.fitted.name,
-        "encoder": ix.encoder.name,
-        "precision": ix.encoder.precision,
-        "intervals": {"level": LEVEL},
-        "settings": {
-            **ix.settings,
-            "top_k": params["top_k"],
-            "note_samples": params["num_samples"],
-            "global_per_category": params["global_per_category"],
-            "only_correct": params["only_correct"],
-            "shap_max_evals": params["shap_max_evals"],
-            "batch_size": ix.pipeline.batch_size,
-            "kernels": ix.pipeline.kernels,
-        },
-        "stability_threshold": params["stable_jaccard"],
-        "lime_samples": lime_samples,
-        "stability": {
-            "images_used": ix.rows(stab_items),
-            "categories": sorted({c for _, c in stab_items}),
-            "seeds": params["stability_seeds"],
-            "counts": params["stability_samples"],
-            "images": len(stab_items),
-            "per_image": [{str(k): v for k, v in s.items()} for s in per_image],
-            "median_jaccard": {str(k): v for k, v in medians.items()},
-            "reached": reached,
-        },
-        "examples": [
-            {
-                "image": test.loc[i, "image"],
-                "product": test.loc[i, "product_name"],
-                "true": test.loc[i, "label"],
-                "predicted": classes[r["label"]],
-                "probability": r["probability"],
-                "superpixels": len(r["weights"]),
-                "r2": r["score"],
-                "r2_note": rn["score"],
-            }
-            for i, r, rn in zip(picks, examples, examples_note)
-        ],
-        "global": {c: len(i) for c, i in chosen.items()},
-        "global_correct": correct_counts,
-        "global_left_out": left_out,
-        "shap": {
-            "masker": "blur masker (a blurred copy of the photo fills what is hidden)",
-            "max_evals": params["shap_max_evals"],
-        },
-        "deletion": {
-            "images": len(del_items),
-            "images_used": ix.rows(del_items),
-            "categories": sorted({c for _, c in del_items}),
-            "steps": params["deletion_steps"],
-            "random_orders": params["random_orders"],
-            "fill": getattr(deletion, "fill", None),
-            "auc": deletion.auc,
-            "auc_per_image": deletion.per_image,
-            "faithfulness": faithful,
-        },
-        "agreement": ix.agreement(),
-        "r2": {
-            "explanations": len(r2),
-            "median": float(np.median(r2)),
-            "min": float(np.min(r2)),
-            "max": float(np.max(r2)),
-        },
-        "lime_seconds_per_image": float(np.mean([r["seconds"] for r in examples]))
-        if examples
-        else None,
-        "shap_seconds_per_image": shap_seconds,
-    }

@@ -104,24 +104,50 @@ def errors_record(table: pd.DataFrame, tested: int, photo: Sequence[str] = ()) -
 
 # --------------------------------------------------------------------------- verdict
 # --------------------------------------------------------------------------- notebook 06's studies
+# The notebook parameters a TextStudy reads (its knobs).
+KNOBS = (
+    "text_samples",
+    "stability_seeds",
+    "top_k",
+    "stable_jaccard",
+    "text_stability_per_category",
+    "text_per_category",
+    "text_deletion_per_category",
+    "deletion_steps",
+    "random_orders",
+    "explain_batch_size",
+    "seed",
+)
+
+
 class TextStudy:
     """Notebook 06's word explanations of one fitted text candidate on the test rows: LIME on
     the strings it reads (cached), stability, examples, per-category words against the
-    coefficients, deletion, errors, and the record of what was done."""
+    coefficients, deletion, errors. Each step stores what it measured on the study; ``record()``
+    is its part of the ``explanations.text`` section. ``params``: the notebook's parameters
+    (``KNOBS``); ``categories``: the categories shown."""
 
-    def __init__(
-        self, fitted, panel, test: pd.DataFrame, cache_dir, batch_size: int = 64, seed: int = 0
-    ) -> None:
-        self.name, self.fitted, self.test, self.seed = fitted.name, fitted, test, seed
+    def __init__(self, fitted, panel, test: pd.DataFrame, cache_dir, params: dict, categories):
+        missing = [k for k in KNOBS if k not in params]
+        if missing:
+            raise KeyError(f"the word explanations need the notebook parameters {missing}")
+        self.p = {k: params[k] for k in KNOBS}
+        self.seed = self.p["seed"]
+        self.name, self.fitted, self.test, self.categories = fitted.name, fitted, test, categories
         self.classes = panel.classes
-        self.pipeline = TextPipeline(fitted, panel, batch_size=batch_size)
-        self.lime = TextLime(self.pipeline, cache_dir, seed=seed)
+        self.pipeline = TextPipeline(fitted, panel, batch_size=self.p["explain_batch_size"])
+        self.lime = TextLime(self.pipeline, cache_dir, seed=self.seed)
         self.texts = model_texts(self.name, test)
         self.proba = fitted.predict_proba(panel, test)
         self.y = panel.y(test)
         self.correct = self.proba.argmax(1) == self.y
-        self.stable: dict = {}
         self.panel = panel
+        self.stable: dict = {}
+        self.examples_: tuple[list[int], list[dict], list[str]] = ([], [], [])
+        self.words_: tuple = ({}, {}, None, None)
+        self.deletion_: dict = {}
+        self.errors_: pd.DataFrame | None = None
+        self.photo: list[str] = []
 
     @property
     def copies(self) -> int:
@@ -131,29 +157,33 @@ class TextStudy:
     def explained(self, i: int, also=()) -> dict:
         return self.lime(self.texts[i], self.copies, also=also)
 
-    def choose(self, n: int, only_correct: bool, categories: list[str]) -> dict[str, list[int]]:
-        return photos.per_category(self.test, self.correct, n, only_correct, categories=categories)
+    def choose(self, n: int, only_correct: bool) -> dict[str, list[int]]:
+        return photos.per_category(
+            self.test, self.correct, n, only_correct, categories=self.categories
+        )
 
-    def stability(
-        self, per_category: int, counts, seeds, k: int, threshold: float, categories: list[str]
-    ) -> dict:
-        items = photos.round_robin(self.choose(per_category, False, categories), per_category)
+    def stability(self) -> dict:
+        """Every seed of ``stability_seeds`` at every count of ``text_samples[name]`` on
+        ``text_stability_per_category`` products per category."""
+        p = self.p
+        per = p["text_stability_per_category"]
+        items = photos.round_robin(self.choose(per, False), per)
         self.stable = stability_check(
             self.pipeline,
             self.texts,
             self.test,
             items,
-            counts,
-            seeds,
-            k=k,
-            threshold=threshold,
+            p["text_samples"][self.name],
+            p["stability_seeds"],
+            k=p["top_k"],
+            threshold=p["stable_jaccard"],
             explainer=self.lime,
         )
         return self.stable
 
-    def examples(self, categories: list[str]) -> tuple[list[int], list[dict], list[str]]:
+    def examples(self) -> tuple[list[int], list[dict], list[str]]:
         """One test product per category, its explanation, and a header line for the figure."""
-        picks = [idx[0] for idx in self.choose(1, False, categories).values() if idx]
+        picks = [idx[0] for idx in self.choose(1, False).values() if idx]
         results = [self.explained(i) for i in picks]
         headers = []
         for i, r in zip(picks, results):
@@ -163,12 +193,17 @@ class TextStudy:
                 if said == true
                 else f"{true}: ✗ predicted {said} (p = {r['probability']:.2f})"
             )
-        return picks, results, headers
+        self.examples_ = (picks, results, headers)
+        return self.examples_
 
-    def words(self, per_category: int, categories: list[str], k: int):
-        """Per category: mean LIME weights of the correctly classified products, the model's
-        coefficients (TF-IDF only) and their rank agreement."""
-        chosen = self.choose(per_category, True, categories)
+    def example_texts(self) -> list[str]:
+        return [self.texts[i] for i in self.examples_[0]]
+
+    def words(self) -> tuple:
+        """Per category: mean LIME weights of up to ``text_per_category`` correctly classified
+        products, the model's coefficients (TF-IDF only) and their rank agreement:
+        ``(chosen, words, coefficients, agreement)``."""
+        chosen = self.choose(self.p["text_per_category"], True)
         words = category_words(
             {
                 c: [self.explained(i) for i in idx]
@@ -179,24 +214,30 @@ class TextStudy:
             tfidf_coefficients(self.fitted) if self.fitted.candidate.family == "tfidf" else None
         )
         agreement = (
-            coefficient_agreement(words, coefficients, top=k) if coefficients is not None else None
+            coefficient_agreement(words, coefficients, top=self.p["top_k"])
+            if coefficients is not None
+            else None
         )
-        return chosen, words, coefficients, agreement
+        self.words_ = (chosen, words, coefficients, agreement)
+        return self.words_
 
-    def deletion(
-        self, per_category: int, categories: list[str], steps: int, random_orders: int
-    ) -> dict:
-        items = photos.round_robin(self.choose(per_category, False, categories), per_category)
+    def deletion(self) -> dict:
+        """Deleting the words in LIME's order against ``random_orders`` random orders, on
+        ``text_deletion_per_category`` products per category."""
+        p = self.p
+        per = p["text_deletion_per_category"]
+        items = photos.round_robin(self.choose(per, False), per)
         results = [self.explained(i) for i, _ in bar(items, desc=f"{self.name} deletion")]
-        return faithfulness_check(
+        self.deletion_ = faithfulness_check(
             self.pipeline,
             results,
             self.test,
             items,
-            steps=steps,
-            random_orders=random_orders,
+            steps=p["deletion_steps"],
+            random_orders=p["random_orders"],
             seed=self.seed,
         )
+        return self.deletion_
 
     def errors(self, photo_proba: dict[str, np.ndarray], k: int = 5) -> pd.DataFrame:
         """The misclassified products: the words that misled, what the photo candidates said."""
@@ -205,17 +246,21 @@ class TextStudy:
             int(i): self.explained(int(i), also=(int(self.y[i]),))
             for i in bar(wrong, desc=f"{self.name} errors")
         }
-        return text_errors(self.test, self.proba, self.classes, lime_wrong, photo_proba, k=k)
+        self.photo = list(photo_proba)
+        self.errors_ = text_errors(
+            self.test, self.proba, self.classes, lime_wrong, photo_proba, k=k
+        )
+        return self.errors_
 
-    def record(
-        self, examples, chosen, words, agreement, deletion, errors, photo: list[str], k: int
-    ) -> dict:
-        picks, results, _ = examples
+    def record(self) -> dict:
+        picks, results, _ = self.examples_
+        chosen, words, _, agreement = self.words_
+        k = self.p["top_k"]
         return {
             "reads": reads(self.name),
             "lime_samples": self.copies,
             "stability": self.stable,
-            "deletion": deletion,
+            "deletion": self.deletion_,
             "coefficients": agreement,
             "examples": [
                 example_record(self.test, i, r, self.classes, k=5) for i, r in zip(picks, results)
@@ -224,7 +269,7 @@ class TextStudy:
             "global_images": {c: self.test.loc[i, "image"].tolist() for c, i in chosen.items()},
             "top_words": top_words_record(words, k),
             "boilerplate": boilerplate(words, self.texts, k),
-            "errors": errors_record(errors, len(self.test), photo),
+            "errors": errors_record(self.errors_, len(self.test), self.photo),
             "timing": timing(
                 self.fitted,
                 self.panel,
@@ -236,8 +281,9 @@ class TextStudy:
         }
 
 
-def summary(studies: dict, records: dict, fusions: dict, params: dict) -> dict:
-    """What notebook 06 records of the text and fusion explanations."""
+def summary(studies: dict, fusions: dict, params: dict) -> dict:
+    """What notebook 06 records of the text and fusion explanations (``params``: the notebook's
+    parameters)."""
     return {
         "settings": {
             "samples_tried": params["text_samples"],
@@ -251,7 +297,7 @@ def summary(studies: dict, records: dict, fusions: dict, params: dict) -> dict:
             "random_orders": params["random_orders"],
             "word_split": SPLIT,
         },
-        "text": records,
+        "text": {n: s.record() for n, s in studies.items()},
         "fusion": {n: f["summary"] for n, f in fusions.items()},
     }
 
@@ -269,9 +315,9 @@ def stability_table(studies: dict[str, TextStudy]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def highlights(study: TextStudy, examples, n: int, max_words: int) -> str:
+def highlights(study: TextStudy, n: int, max_words: int) -> str:
     """The first ``n`` example products as highlighted HTML (notebook output)."""
-    picks, results, _ = examples
+    picks, results, _ = study.examples_
     parts = [f"<h4>{html.escape(study.name)}: {html.escape(reads(study.name))}</h4>"]
     for i, r in zip(picks[:n], results[:n]):
         parts.append(
@@ -280,10 +326,11 @@ def highlights(study: TextStudy, examples, n: int, max_words: int) -> str:
     return "\n".join(parts)
 
 
-def agreement_table(text_words: dict) -> pd.DataFrame:
+def agreement_table(studies: dict[str, TextStudy]) -> pd.DataFrame:
     """Spearman agreement of LIME's word averages with the coefficients, per category."""
     cols = {}
-    for n, (_, _, _, a) in text_words.items():
+    for n, study in studies.items():
+        a = study.words_[3]
         if a:
             cols[n] = {
                 **{c: v["spearman"] for c, v in a["per_category"].items()},
@@ -292,8 +339,8 @@ def agreement_table(text_words: dict) -> pd.DataFrame:
     return pd.DataFrame(cols) if cols else pd.DataFrame({"no coefficients to compare": []})
 
 
-def faithfulness_table(deletion: dict[str, dict]) -> pd.DataFrame:
-    return pd.DataFrame({n: d["faithfulness"]["LIME"] for n, d in deletion.items()}).T
+def faithfulness_table(studies: dict[str, TextStudy]) -> pd.DataFrame:
+    return pd.DataFrame({n: s.deletion_["faithfulness"]["LIME"] for n, s in studies.items()}).T
 
 
 def errors_view(table: pd.DataFrame, photo: int = 3) -> pd.DataFrame:

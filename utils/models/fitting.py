@@ -342,15 +342,32 @@ def looped(fitted: dict[str, Fitted]) -> tuple[dict[str, Fitted], dict[str, Fitt
     return frozen, {n: f for n, f in trained.items() if n not in frozen}
 
 
+def compare_optimizers(panel: Panel, train_rows, val_rows, grid: dict[str, list[float]]) -> dict:
+    """The note's CLIP head on the cached CLIP features, trained with each optimiser of ``grid``
+    (``train.compare_optimizers``; epochs, seed, batch size and head shape from the panel's
+    settings). Returns what notebook 04 records: ``grid``, ``chosen`` (each optimiser's rate) and
+    ``curves`` (per epoch, as lists)."""
+    s = panel.settings
+    curves, chosen = train.compare_optimizers(
+        "clip",
+        (panel.features("clip-image", train_rows), panel.y(train_rows)),
+        (panel.features("clip-image", val_rows), panel.y(val_rows)),
+        len(panel.classes),
+        grid,
+        epochs=s.epochs,
+        seed=s.seed,
+        batch_size=s.head_batch_size,
+        **train.shape_overrides(s.head_overrides.get("clip", {})),
+    )
+    return {"grid": grid, "chosen": chosen, "curves": curves.to_dict("list")}
+
+
 def training_summary(
-    fitted: dict[str, Fitted],
-    table: pd.DataFrame,
-    configs: dict,
-    optimizers: dict | None,
-    settings: Settings,
+    fitted: dict[str, Fitted], optimizers: dict | None, settings: Settings
 ) -> dict:
-    """What notebook 04 records: the choices made on validation, the heads, the curves, the
-    optimiser comparison and the fine-tuning settings."""
+    """What notebook 04 records: the choices made on validation (``training_table``), the heads
+    (``head_configs``), the curves, the optimiser comparison and the fine-tuning settings."""
+    table, configs = training_table(fitted), head_configs(fitted)
     trained = {n: f for n, f in fitted.items() if hasattr(f, "history")}
     _, improved = looped(fitted)
     finetune = {

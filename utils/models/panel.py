@@ -395,29 +395,24 @@ def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np
     return np.stack(out).astype(np.float32)
 
 
-def features_summary(
-    panel: Panel,
-    names: list[str],
-    skipped: dict[str, str],
-    stats: pd.DataFrame,
-    pretrained: dict | None,
-    precision: dict,
-    decode: dict,
-) -> dict:
+def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], found: dict) -> dict:
     """What notebook 03 records: the candidates run and skipped, the encoders, what the features
-    cost, the pretrained-behaviour check, the bfloat16 check and the decode parity."""
+    cost (``panel.stats``), and the checks on the weights in ``found``: ``pretrained`` (does CLIP
+    behave like a pretrained one), ``precision`` (bfloat16 against float32), ``decode`` (the
+    decoded input against the reference pipelines)."""
     s = panel.settings
+    precision = found.get("precision") or {}
     return {
         "models": names,
         "skipped": skipped,
         "precision": s.precision,
         "encoders": {kind: encoders.describe(e) for kind, e in panel.loaded().items()},
-        "extraction": stats.to_dict("index"),
+        "extraction": pd.DataFrame(panel.stats).T.to_dict("index"),
         "views": s.views,
         "finetune_blocks": s.finetune_blocks,
-        "pretrained_check": pretrained,
+        "pretrained_check": found.get("pretrained"),
         "precision_check": {
             k: {m: v for m, v in r.items() if m != "rows"} for k, r in precision.items()
         },
-        "decode": decode,
+        "decode": found.get("decode"),
     }

@@ -9,7 +9,8 @@ Every notebook starts with ``nb = notebook.start("03", globals())`` right after 
   when it is drawn from stand-in encoders;
 - ``nb.record(section, values)`` writes the notebook's section of ``reports/metrics.json``, stamped
   with the run, the profile, the seed and the split;
-- ``nb.models(names)``: the candidates of ``names`` that this run can run (notebook 03 decides).
+- ``nb.models(names)``: the candidates of ``names`` that this run can run (notebook 03 decides);
+- ``nb.params``: the notebook's parameters, which the studies read their knobs from.
 
 Notebook 01 starts a new run (a fresh metrics file); the others join the current one.
 """
@@ -45,6 +46,7 @@ class Session:
     reports_dir: Path
     weights: dict[str, str | None]
     names: list[str] | None = None
+    params: dict = field(default_factory=dict)  # the notebook's parameters cell, as it ran
     banner: str = ""
     timer: timing.Recorder = field(default_factory=timing.Recorder)
 
@@ -114,6 +116,7 @@ def start(number: str, params: dict, show: bool = True) -> Session:
         reports_dir=Path(p["reports_dir"] or "../reports"),
         weights={"clip": p["clip_model"], "vgg16": p["vgg_weights"]},
         names=list(p["models"]) if p["models"] is not None else None,
+        params=parameters(params),
     )
     session.timer.start()
     if number == "01":  # a new run: an earlier run's figures must not pass for this one's
@@ -136,6 +139,21 @@ def start(number: str, params: dict, show: bool = True) -> Session:
     if show and session.banner:
         _display_markdown(session.banner)
     return session
+
+
+IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+PLAIN = (str, int, float, bool, type(None), list, dict, tuple)
+
+
+def parameters(names: dict) -> dict:
+    """The notebook's parameters from its ``globals()`` right after the parameters cell: the
+    plain values (strings, numbers, lists, dicts), not the modules, functions or IPython's own
+    names. Studies read their knobs from here (``nb.params``), so no cell passes ``globals()``."""
+    return {
+        k: v
+        for k, v in names.items()
+        if not k.startswith("_") and k not in IPYTHON_NAMES and isinstance(v, PLAIN)
+    }
 
 
 def show(text: str) -> None:

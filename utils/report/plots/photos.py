@@ -113,19 +113,14 @@ def global_maps(
     return fig
 
 
-def trust(
-    medians: dict,
-    per_image: list[dict],
-    threshold: float,
-    chosen: int,
-    curves: dict[str, np.ndarray],
-    auc: dict[str, float],
-    k: int,
-    n_classes: int,
-    unit: str = "superpixels",
-) -> plt.Figure:
+def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixels") -> plt.Figure:
     """Left: top-k overlap between LIME seeds per sample count (median over items, each item a
-    dot). Right: deletion curves over the same ``unit``, with their mean areas. Both axes 0 to 1."""
+    dot; ``stable``: ``median_jaccard``, ``per_image``, ``threshold``, ``chosen``). Right:
+    deletion curves over the same ``unit`` (``deletion.curves``), with their mean areas
+    (``deletion.auc``). Both axes 0 to 1."""
+    medians, per_image = stable["median_jaccard"], stable["per_image"]
+    threshold, chosen = stable["threshold"], stable["chosen"]
+    curves, auc = deletion.curves, deletion.auc
     fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2))
     counts = sorted(medians, key=int)
     x = np.arange(len(counts))

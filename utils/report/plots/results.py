@@ -104,6 +104,7 @@ def zeroshot_vs_supervised(
 def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
     """The note's loss figure: −log p over p in (0, 1], with this run's per-image test losses
     over it and the loss of a uniform guess."""
+    losses = np.asarray(losses, dtype=float)
     fig, ax = plt.subplots(figsize=(7, 4))
     p = np.linspace(0.005, 1, 400)
     ax.plot(p, -np.log(p), color="k", lw=1.5, label="−log p(true class)")
