@@ -43,13 +43,23 @@ class Figure:
 
     @property
     def full_caption(self) -> str:
-        """The caption as the note prints it, naming the original note's figure it redraws."""
+        """The registry's caption, naming the original note's figure it redraws."""
+        return self.with_origin(self.caption)
+
+    def with_origin(self, caption: str) -> str:
+        """``caption``, then which figure of the original note this one redraws (if any)."""
         origin = (
             f" (Figure {self.original} of the original note, redrawn from this run.)"
             if self.original
             else ""
         )
-        return f"{self.caption}{origin}"
+        return f"{caption}{origin}"
+
+    def caption_in(self, figures_dir: str | Path) -> str:
+        """The caption of the drawn file (written from what the run drew), else the registry's,
+        with the original note's figure it redraws."""
+        drawn = caption_of(Path(figures_dir) / f"{self.name}.png")
+        return self.with_origin(drawn or self.caption)
 
 
 FIGURES: list[Figure] = [
@@ -312,17 +322,27 @@ def get(key: str) -> Figure:
 
 
 RUN_KEY = "clip-poc run"  # PNG text chunk: the run that drew the figure (``plots.save_figure``)
+CAPTION_KEY = "clip-poc caption"  # PNG text chunk: its caption, written from what it drew
 
 
-def run_of(path: str | Path) -> str | None:
-    """The run id stamped in a saved figure; None for a file without one or not a PNG."""
+def _text_chunk(path: str | Path, key: str) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            return getattr(image, "text", {}).get(RUN_KEY)
+            return getattr(image, "text", {}).get(key)
     except (OSError, UnidentifiedImageError):
         return None
+
+
+def run_of(path: str | Path) -> str | None:
+    """The run id stamped in a saved figure; None for a file without one or not a PNG."""
+    return _text_chunk(path, RUN_KEY)
+
+
+def caption_of(path: str | Path) -> str | None:
+    """The caption stamped in a saved figure when it was drawn (None: the registry's)."""
+    return _text_chunk(path, CAPTION_KEY)
 
 
 def state(f: Figure, figures_dir: str | Path, run_id: str | None = None) -> str:
@@ -381,7 +401,7 @@ def sheet(figures_dir: Path, out: Path) -> Path:
     parts = []
     for f in FIGURES:
         path = Path(figures_dir) / f"{f.name}.png"
-        caption = html.escape(f"{f.label}. {f.full_caption}")
+        caption = html.escape(f"{f.label}. {f.caption_in(figures_dir)}")
         if path.exists():
             data = base64.b64encode(path.read_bytes()).decode()
             parts.append(

@@ -80,7 +80,7 @@ def _short_caption(f: Figure) -> str:
 
 def _figure(f: Figure, figures_dir: Path, link_dir: Path) -> str:
     path = figures_dir / f"{f.name}.png"
-    caption = f"{f.label}. {f.full_caption}"
+    caption = f"{f.label}. {f.caption_in(figures_dir)}"
     rel = os.path.relpath(path, link_dir)
     return f"![{caption}]({rel})\n\n*{caption}*\n"
 

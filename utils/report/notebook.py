@@ -74,14 +74,21 @@ class Session:
         return candidates.stand_in_candidates(names, runs.stand_ins(self.weights))
 
     def figure(self, fig, key: str, candidates: list[str] | None = None) -> Path:
-        """Save the registered figure ``key``, marked when drawn from stand-in encoders: those
-        of this notebook's candidates, or of ``candidates`` when the figure shows only them."""
+        """Save the registered figure ``key`` with its caption, written from what it drew
+        (``prose.caption``), and show both, numbered as in the note. Marked when drawn from
+        stand-in encoders: those of this notebook's candidates, or of ``candidates`` when the
+        figure shows only them."""
         stand = self.stand_in
         if candidates is not None:
             stand = stand if self.stand_in_candidates(candidates) else None
+        caption = prose.caption(key, plots.facts_of(fig))
         with timing.step("figures"):
             run_id = self.metrics().get("run", {}).get("id")
-            return plots.save_figure(fig, key, self.figures_dir, stand_in=stand, run_id=run_id)
+            path = plots.save_figure(
+                fig, key, self.figures_dir, stand_in=stand, run_id=run_id, caption=caption
+            )
+        _show_figure(fig, f"*{figures.get(key).label}. {figures.get(key).with_origin(caption)}*")
+        return path
 
     def record(self, section: str, values: dict, split_id: str | None = None) -> dict:
         """Write ``values`` as this notebook's ``section`` of the metrics file, with where the
@@ -170,6 +177,23 @@ def show_table(df, **formats) -> None:
         display(formatting.table(df, **formats))
     except ImportError:
         print(formatting.table(df, **formats).to_string())
+
+
+def _show_figure(fig, caption: str) -> None:
+    """The figure, then its caption, in the notebook's output (closed afterwards, so the inline
+    backend does not show it a second time)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(fig)
+            _display_markdown(caption)
+    except ImportError:
+        pass
+    plt.close(fig)
 
 
 def _display_markdown(text: str) -> None:

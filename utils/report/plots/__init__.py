@@ -31,6 +31,8 @@ from .style import (
     READS,
     chance_line,
     colorbar,
+    describe,
+    facts_of,
     mark_stand_in,
     reads_label,
     save_figure,

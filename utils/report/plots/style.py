@@ -19,11 +19,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..figures import RUN_KEY, get
+from ..figures import CAPTION_KEY, RUN_KEY, get
 
 READS = {"image": ("photo", "o"), "text": ("text", "s"), "image+text": ("photo + text", "D")}
 CHANCE_STYLE = dict(color="#555555", ls=":", lw=1.2)
 DIVERGING = "RdBu_r"  # red: pushes towards the explained class, blue: away from it
+
+
+def describe(fig: plt.Figure, **facts) -> plt.Figure:
+    """Attach to ``fig`` what it shows (the candidates drawn, how many items of how many...):
+    its caption is written from these facts (``prose.caption``), so a caption never speaks of
+    what the run did not draw. Returns ``fig``."""
+    fig.facts = {**getattr(fig, "facts", {}), **facts}
+    return fig
+
+
+def facts_of(fig: plt.Figure) -> dict:
+    return dict(getattr(fig, "facts", {}))
 
 
 def save_figure(
@@ -32,20 +44,22 @@ def save_figure(
     figures_dir: str | os.PathLike,
     stand_in: str | None = None,
     run_id: str | None = None,
+    caption: str | None = None,
 ) -> Path:
     """Save ``fig`` as ``<figures_dir>/<registered name>.png`` (150 dpi, tight).
 
-    ``key`` must be registered in ``utils.figures``. ``stand_in``: a short description of the
-    run's stand-in encoders (e.g. "tiny random CLIP and VGG16"); figures drawn from encoder
-    outputs then carry a visible mark saying their numbers are stand-ins. ``run_id`` is stamped
-    in the PNG (``figures.run_of``): the note shows only the figures of its own run.
+    ``key`` must be registered in ``utils.report.figures``. ``stand_in``: a short description of
+    the run's stand-in encoders (e.g. "tiny random CLIP and VGG16"); figures drawn from encoder
+    outputs then carry a visible mark saying their numbers are stand-ins. ``run_id`` and
+    ``caption`` are stamped in the PNG (``figures.run_of``, ``figures.caption_of``): the note shows
+    only the figures of its own run, each with the caption written when it was drawn.
     """
     figure = get(key)
     if stand_in and figure.encoders:
         mark_stand_in(fig, stand_in)
     path = Path(figures_dir) / f"{figure.name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {RUN_KEY: run_id} if run_id else None
+    metadata = {k: v for k, v in ((RUN_KEY, run_id), (CAPTION_KEY, caption)) if v} or None
     fig.savefig(path, dpi=150, bbox_inches="tight", metadata=metadata)
     return path
 

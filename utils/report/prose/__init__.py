@@ -18,6 +18,7 @@ from .banners import (
     stand_in_warning,
     subsample_sentence,
 )
+from .captions import caption
 from .common import DAGGER, NEGLIGIBLE_GAIN, READS_WORDS, boilerplate_sentence, faithfulness_words
 from .original import (
     errors_text,
