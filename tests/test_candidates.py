@@ -262,7 +262,7 @@ def test_zero_shot_uses_and_keeps_the_checkpoint_temperature(layout, small_split
     panel = Panel(layout, settings, small_split.labels(), small_split.split_id)
     zs = fitting.fit("clip-zeroshot", panel, small_split.train, small_split.val)
     assert zs.temperature == pytest.approx(25.0, rel=1e-5) == zs.info["temperature"]
-    assert zs.info["temperature_source"] == "checkpoint logit_scale"
+    assert zs.info["temperature_source"] == "the checkpoint's logit scale"
     X = panel.features("clip-image", small_split.val)
     np.testing.assert_allclose(
         zs.predict_vectors(X), softmax(25.0 * zs.similarities(X), axis=1), rtol=1e-4

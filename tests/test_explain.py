@@ -398,3 +398,29 @@ def test_lime_copies_built_in_one_step_are_lime_own(bright_corner, batch_size) -
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
     assert len({b.tobytes() for b in ours[2][0]}) > 1, "the copies differ from one another"
+
+
+def test_the_pixel_candidate_is_explained_on_exactly_the_pixels_it_was_evaluated_on(
+    real_images, tmp_path
+) -> None:
+    """pixels-classic reads no encoder: its explanations run on the 128 px copy its colour
+    histogram and HOG are computed from, so a prediction on the explained pixels equals the one
+    from the cached features, and LIME and SHAP work on it."""
+    rows = pd.DataFrame(
+        {
+            "path": [str(p) for p in real_images],
+            "sha256": [f"s{i}" for i in range(len(real_images))],
+            "label": ["a", "b"] * (len(real_images) // 2) + ["a"] * (len(real_images) % 2),
+        }
+    )
+    X, _ = features.extract_pixels(rows, tmp_path, progress=False, decode_min_side=512)
+    probe = train.logistic_probe(1.0).fit(X, rows["label"].map({"a": 0, "b": 1}))
+    encoder = features.PixelFeatures(decode_min_side=512)
+    pipeline = photos.Pipeline(encoder, probe.predict_proba, "probe")
+    pixels = np.stack([photos.prepare_image(encoder, p) for p in real_images])
+    assert pixels.shape == (len(real_images), 128, 128, 3) and pixels.dtype == np.uint8
+    np.testing.assert_allclose(pipeline(pixels), probe.predict_proba(X), atol=1e-12)
+    result = photos.lime_explain(pipeline, pixels[0], num_samples=40, n_segments=30)
+    assert result["segments"].shape == (128, 128) and len(result["weights"]) > 5
+    values = photos.shap_explain(pipeline, pixels[:2], ["a", "b"], max_evals=40)
+    assert values.values.shape[1:3] == (128, 128)

@@ -289,3 +289,15 @@ def test_embeddings_match_the_reference_pipelines_on_a_full_decode(real_images, 
 
     table = features.embedding_parity(vgg, paths, vgg_reference)
     assert table["cosine_min"][0] >= 0.999
+
+
+def test_the_colour_histogram_counts_as_numpy_histogramdd() -> None:
+    """One bincount instead of histogramdd (the photo explanations compute one per perturbed
+    copy): the same normalised counts, bin edges included (0, 255, and each boundary)."""
+    rng = np.random.default_rng(0)
+    edges = np.array([[0, 0, 0], [255, 255, 255], [31, 63, 64], [32, 64, 191], [223, 192, 255]])
+    for _ in range(5):
+        hsv = np.vstack([rng.integers(0, 256, (4000, 3)), edges]).astype(np.uint8)
+        counts, _ = np.histogramdd(hsv, bins=[8, 4, 4], range=[(0, 256)] * 3)
+        expected = counts.ravel() / counts.sum()
+        assert np.array_equal(features.hsv_histogram(hsv, [8, 4, 4]), expected)

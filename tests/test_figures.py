@@ -29,7 +29,7 @@ def test_each_of_the_original_nine_figures_is_redrawn_once_and_says_so() -> None
         if f.original:
             assert f"Figure {f.original} of the original note" in f.full_caption
         else:
-            assert "original note" not in f.full_caption
+            assert "of the original note, redrawn" not in f.full_caption
 
 
 def test_keys_are_unique_and_unknown_keys_are_refused() -> None:

@@ -262,15 +262,17 @@ def test_the_zero_shot_temperature_is_the_checkpoints(tmp_path) -> None:
     chosen = build_tiny_clip(tmp_path / "t20", logit_scale=math.log(20.0))
     text = encoders.load_clip_text(str(chosen), device="cpu")
     assert text.temperature == pytest.approx(20.0, rel=1e-5)
-    assert text.temperature_source == "checkpoint logit_scale"
+    assert text.temperature_source == "the checkpoint's logit scale"
     assert encoders.describe(text)["temperature"] == pytest.approx(20.0, rel=1e-4)
     hot = build_tiny_clip(tmp_path / "t500", logit_scale=math.log(500.0))
     assert encoders.load_clip_text(str(hot), device="cpu").temperature == 100.0, "clamped as CLIP"
     tiny = encoders.load_clip_text("tiny-random", device="cpu", models_dir=tmp_path / "m")
     assert tiny.temperature == pytest.approx(math.exp(2.6592), rel=1e-4)  # saved initial value
+    # no checkpoint behind tiny or random weights: their temperature is never called one's
+    assert "checkpoint's" not in tiny.temperature_source and "untrained" in tiny.temperature_source
     assert encoders.clip_temperature("random") == (
         pytest.approx(math.exp(2.6592), rel=1e-4),
-        "configuration default",
+        "the configuration's initial logit scale (random weights, no checkpoint)",
     )
 
 

@@ -243,22 +243,83 @@ def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
     assert "**The original note's claims cannot be checked in this run**: stand-in" in summary
     assert "It claimed: CLIP head, test accuracy: about 90%;" in summary
     assert "| CLIP head: test accuracy |" not in summary
-    # a run on the bundled sample with stand-in encoders recommends nothing: it names its best
-    assert (
-        "**Best of this run, not yet a recommendation: `" in summary and "**Deploy" not in summary
-    )
-    assert "*The rule" in summary and "**Main limits**" in summary
+    # a run on a subsample with stand-in encoders recommends nothing: it names its best, and
+    # every sentence names the choice with the one word decision.recommend gave it
+    assert "**The best candidate of this run, not yet a recommendation: `" in summary
+    assert "**Recommended" not in summary and "recommended candidate" not in text
+    assert "*The rule" in summary and "**The limits of this run.**" in summary
+    assert "**What this run answers.** Neither part" in summary
     ev = metrics_of(smoke_run)["evaluation"]
     rec = ev["recommendation"]
+    assert rec["status"] == "provisional" and rec["called"] == "the best candidate of this run"
     assert f"{100 * rec['test_accuracy']:.1f}%" in summary
+    assert "## 10. What the best candidate of this run looks at" in text
+    assert text.count("**Stand-in weights**") == 1, "the warning once, then a short mark"
     for section in note.SECTIONS:
         if section.encoders and section.key != "summary":
-            body = text.split(f"## {section.title}\n")[1].split("\n## ")[0]
-            assert "**Stand-in weights**" in body, section.title
+            title = note.section_title(section, metrics_of(smoke_run))
+            body = text.split(f"## {title}\n")[1].split("\n## ")[0]
+            assert "*Stand-in weights (CLIP and VGG16)" in body, title
+    # the limits once (the summary), the template-words paragraph once (section 10)
+    assert text.count("**The limits of this run.**") == 1
+    assert text.count("partly reads each category's description template: ") == 2  # + pointer
+    assert text.count("which tell categories apart only through") == 1
     html = (smoke_run / "reports" / "note.html").read_text()
     assert html.count("data:image/png;base64,") == len(figures.FIGURES)
     assert '<nav class="toc">' in html and 'href="06_explain.ipynb"' in html
     assert runs.check(metrics_of(smoke_run)) == []
+
+
+def _prose(text: str) -> str:
+    """The note without figures, captions and the "not drawn" lines: the text that cites."""
+    keep = [
+        line for line in text.splitlines() if not line.startswith(("![", "*Figure", "*Not drawn"))
+    ]
+    return "\n".join(keep)
+
+
+def citations(text: str) -> list[int]:
+    """Figure numbers in the order the note's text first cites them."""
+    first: list[int] = []
+    for n in map(int, re.findall(r"Figure (\d+)(?!\d)(?! of the original)", _prose(text))):
+        if n not in first:
+            first.append(n)
+    return first
+
+
+def cited_in_order(text: str) -> bool:
+    first = citations(text)
+    return first == sorted(first)
+
+
+def every_figure_cited(text: str) -> bool:
+    shown = {int(n) for n in re.findall(r"^\*Figure (\d+)\. ", text, flags=re.M)}
+    return shown <= set(citations(text))
+
+
+def test_the_citation_checks_see_a_figure_cited_out_of_order() -> None:
+    text = "See Figure 2 and Figure 1.\n\n*Figure 1. x*\n\n*Figure 2. y*\n\n*Figure 3. z*"
+    assert not cited_in_order(text) and not every_figure_cited(text)
+    assert cited_in_order("Figure 1, then Figure 2.") and every_figure_cited(
+        "*Figure 1. x*\nFigure 1"
+    )
+
+
+def test_07_note_cites_every_figure_in_order_and_shows_it_where_it_is_discussed(
+    smoke_run: Path,
+) -> None:
+    text = (smoke_run / "reports" / "note.md").read_text()
+    assert cited_in_order(text), citations(text)
+    assert every_figure_cited(text)
+    blocks = text.split("\n\n")
+    for n in citations(text):
+        cited = next(
+            i
+            for i, b in enumerate(blocks)
+            if re.search(rf"Figure {n}(?!\d)", b) and not b.startswith(("![", "*Figure"))
+        )
+        shown = next((i for i, b in enumerate(blocks) if b.startswith(f"![Figure {n}. ")), None)
+        assert shown is None or cited < shown <= cited + 8, f"Figure {n} far from its text"
 
 
 def test_07_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
@@ -454,9 +515,12 @@ def test_a_report_without_weights_runs_what_it_can_and_lists_the_rest(
     assert set(m["features"]["skipped"]) == {"clip-head", "fusion-late"}
     assert set(m["evaluation"]["table"]) == {"vgg16-head", "text-tfidf"}
     text = (run / "reports" / "note.md").read_text()
-    top = text.split("## Summary")[0]
-    assert "**Not run: 2 candidates whose weights are not on this machine.**" in top
-    assert "`clip-head` and `fusion-late`: CLIP model 'openai/clip-vit-base-patch32'" in top
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    assert "Not run" not in text.split("## Summary")[0], "the list follows the summary"
+    table = summary.split("**Not run here: 2 candidates.**")[1]
+    row = "| CLIP `openai/clip-vit-base-patch32` (image and text towers) | `clip-head` and "
+    assert row + "`fusion-late` | `hf download openai/clip-vit-base-patch32" in table
+    assert "`data/models/clip-vit-base-patch32/` |" in table and str(tmp_path) not in table
     with pytest.raises(report.NotebookFailed, match="ModelUnavailableError: strict run"):
         report.run(
             "smoke",
@@ -493,11 +557,29 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert len(m["features"]["skipped"]) == len(ALL) - 2
     acc = m["evaluation"]["table"]["text-tfidf"]["accuracy"]
     assert acc > 0.8
-    assert m["explanations"]["image"]["skipped"].startswith("No photo explanations in this run")
+    # the photo candidate that ran is explained: LIME, SHAP, the per-category maps and their
+    # trust checks, on the very pixels its colour histogram and HOG are computed from
+    image = m["explanations"]["image"]
+    assert image["candidate"] == "pixels-classic" and image["encoder_kind"] == "pixels"
+    assert image["agreement"]["rate"] == 1.0
+    assert set(image["deletion"]["faithfulness"]) == {"LIME", "SHAP"}
+    assert len(image["global"]) == 7 and image["lime_samples"] > 0
+    for key in ("lime", "shap", "averaging", "global_importance", "trust"):
+        assert figures.state(figures.get(key), run / "figures", m["run"]["id"]) == "drawn", key
     assert m["explanations"]["text"]["text"]["text-tfidf"]["coefficients"]["overall"]["spearman"]
     text = (run / "reports" / "note.md").read_text()
     assert f"{100 * acc:.1f}%" in text and "Stand-in weights" not in text
-    assert "**Not run: 14 candidates whose weights are not on this machine.**" in text
+    assert "**Not run here: 14 candidates.**" in text and "**What this run answers.** Only" in text
+    assert "**What pixels-classic looks at, against CLIP.**" in text
+    assert "through the encoder" not in text.split("## 7.")[1].split("\n## ")[0]
+    missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
+    assert missing["accuracy_low"] <= missing["accuracy"] <= missing["accuracy_high"]
+    assert "**Against the original note.**" in text
+    card = (run / "reports" / "model_card.md").read_text()
+    assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card
+    for part in ("## Uses", "## Training data", "## Evaluation", "## Limits and biases"):
+        assert part in card, part
+    assert cited_in_order(text) and every_figure_cited(text)
 
 
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ def test_stand_in_candidates_are_not_recommended_while_a_real_one_exists() -> No
     training = {"info": {**TRAINING["info"], "clip-head": {"val_accuracy": 0.99}}}
     rec = decision.recommend(EV, training, n_val=200, exclude={"clip-head", "vgg16-head"})
     assert rec["candidate"] == "text-tfidf" and rec["excluded"] == ["clip-head", "vgg16-head"]
+    assert rec["caveat"] == "stand-ins set aside" and rec["status"] == "provisional"
     ctx = {
         "classes": 7,
         "reads": {n: "image" for n in EV["table"]} | {"text-tfidf": "text"},
@@ -164,8 +165,10 @@ def test_stand_in_candidates_are_not_recommended_while_a_real_one_exists() -> No
     }
     lines = prose.recommendation_lines(rec, ctx)
     assert len(lines) == 3 and "stand-in" in lines[-1] and "(reads the text)" in lines[0]
-    sample = prose.recommendation_lines(rec, {**ctx, "dataset": "sample", "images": 56})
-    assert "recommends nothing for the catalog" in sample[-1]
+    sample = decision.recommend(EV, training, 200, {"clip-head"}, context={"dataset": "sample"})
+    assert sample["caveat"] == "sample"  # the most consequential caveat first
+    lines = prose.recommendation_lines(sample, {**ctx, "images": 56})
+    assert "recommends nothing for the catalog" in lines[-1]
 
 
 def test_a_tie_on_labels_says_the_cheaper_prediction_decided() -> None:
@@ -176,16 +179,101 @@ def test_a_tie_on_labels_says_the_cheaper_prediction_decided() -> None:
     assert "as many labels; chosen as the fastest, 0.2 ms for `text-tfidf` and 10.0 ms" in first
 
 
-def test_only_a_complete_real_run_says_deploy() -> None:
+def test_only_a_complete_real_run_is_called_a_recommendation() -> None:
+    """The word for the choice is decided once, in ``decision.recommend``: "the recommended
+    candidate" for a complete run on the full data with real weights, "the best candidate of
+    this run" with any caveat; every sentence and caption uses ``called``."""
     rec = decision.recommend(EV, TRAINING, n_val=200)
     ctx = {"classes": 7, "reads": {}, "costs": EV["costs"], "labelled": EV["labelled"]}
-    assert prose.recommendation_lines(rec, ctx)[0].startswith("**Deploy `text-tfidf`**")
-    for partial in (
-        {"skipped": {"clip-head": "weights not on this machine"}},
-        {"dataset": "sample", "images": 56},
-        {"subsample": 8, "images": 56},
+    assert rec["status"] == "recommended" and rec["called"] == "the recommended candidate"
+    assert prose.recommendation_lines(rec, ctx)[0].startswith("**Recommended: `text-tfidf`**")
+    for context, caveat in (
+        ({"skipped": ["clip-head"]}, "not run"),
+        ({"dataset": "sample"}, "sample"),
+        ({"subsample": 8}, "subsample"),
     ):
-        first = prose.recommendation_lines(rec, {**ctx, **partial})[0]
-        assert first.startswith("**Best of this run, not yet a recommendation: `text-tfidf`**")
+        partial = decision.recommend(EV, TRAINING, n_val=200, context=context)
+        assert partial["caveat"] == caveat and partial["status"] == "provisional"
+        assert partial["called"] == "the best candidate of this run"
+        first = prose.recommendation_lines(partial, {**ctx, "images": 56})[0]
+        assert first.startswith(
+            "**The best candidate of this run, not yet a recommendation: `text-tfidf`**"
+        )
     excluded = decision.recommend(EV, TRAINING, n_val=200, exclude={"clip-head"})
-    assert "Deploy" not in prose.recommendation_lines(excluded, ctx)[0]
+    assert "Recommended" not in prose.recommendation_lines(excluded, ctx)[0]
+
+
+def _metrics_with(rec: dict, **sections) -> dict:
+    return {"evaluation": {**EV, "recommendation": rec}, **sections}
+
+
+def test_every_sentence_names_the_choice_with_the_one_word() -> None:
+    provisional = decision.recommend(EV, TRAINING, 200, context={"skipped": ["clip-head"]})
+    m = _metrics_with(provisional)
+    assert prose.called(m) == "the best candidate of this run (`text-tfidf`)"
+    table = {n: {**v, "macro_f1": v["accuracy"]} for n, v in EV["table"].items()}
+    ev = {**EV, **_paired(), "table": table, "recommendation": provisional}
+    text = prose.section_beyond({"evaluation": ev})
+    assert "the best candidate of this run (`text-tfidf`)" in text
+    assert "recommend" not in text
+
+
+def _paired() -> dict:
+    return {
+        "paired": {},
+        "reads": {n: "image" for n in EV["table"]} | {"text-tfidf": "text"},
+        "reference": "clip-head",
+        "costs": {n: {"inference_s_per_item": 0.001} for n in EV["table"]},
+    }
+
+
+def test_the_tfidf_coefficients_are_not_called_exact() -> None:
+    """They are log-odds weights of normalised features, not each word's effect."""
+    source = (ROOT / "utils" / "report" / "prose" / "panel.py").read_text()
+    assert "exact for this model" not in source and "log-odds" in source
+
+
+def test_a_degenerate_paired_interval_is_not_read_as_the_gain_the_data_allow() -> None:
+    ev = {
+        "table": {
+            n: {"accuracy": 0.5, "accuracy_low": 0.2, "accuracy_high": 0.8}
+            for n in ("clip-head", "clip-finetune")
+        },
+        "costs": {},
+        "n_test": 12,
+        "versus_frozen": {
+            "clip-finetune": {
+                "vs": "clip-head",
+                "accuracy_difference": 0.0,
+                "difference_low": 0.0,
+                "difference_high": 0.0,
+                "mcnemar": {"p_value": 1.0, "holm_p": 1.0},
+            }
+        },
+    }
+    text = prose.section_improvements({"evaluation": ev, "training": {"finetune": {}}})
+    assert "not judged" in text and "largest gain the data still allow" not in text
+    ev["versus_frozen"]["clip-finetune"]["difference_high"] = 0.1
+    ev["versus_frozen"]["clip-finetune"]["difference_low"] = -0.1
+    text = prose.section_improvements({"evaluation": ev, "training": {"finetune": {}}})
+    assert "not resolved" in text and "largest gain the data still allow" in text
+
+
+def test_a_temperature_without_a_checkpoint_is_not_called_the_checkpoints() -> None:
+    check = {
+        "model": "tiny",
+        "correct": 3,
+        "images": 10,
+        "accuracy": 0.3,
+        "ci_low": 0.1,
+        "ci_high": 0.6,
+        "chance": 0.14,
+        "p_value": 0.2,
+        "temperature": 14.3,
+        "temperature_source": "the tiny random model's initial logit scale (untrained, no "
+        "checkpoint)",
+        "verdict": "chance",
+        "warning": True,
+    }
+    text = prose.pretrained_sentence(check)
+    assert "untrained, no checkpoint" in text and "the checkpoint's" not in text

@@ -213,6 +213,13 @@ def sample_manifest(folder: str | os.PathLike) -> dict | None:
     return manifest
 
 
+def _shown(folder: Path) -> str:
+    """A folder as a reader of the project writes it: relative to the project when inside it
+    (``data/raw/flipkart``), else absolute (the links under ``data/raw`` are not followed)."""
+    path = Path(os.path.abspath(folder))
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def identify(folder: str | os.PathLike) -> dict:
     """What dataset ``folder`` holds, without warning: ``kind`` is ``"note"`` (the note's CSV),
     ``"sample"`` (the bundled sample, or another sample drawn by ``utils.data.sample``) or ``"own"``
@@ -222,6 +229,7 @@ def identify(folder: str | os.PathLike) -> dict:
     csv = find_csv(folder)
     if csv is None:
         raise DataUnavailableError(f"{folder} holds no catalog CSV beside an Images/ folder.")
+    where = _shown(folder)
     csv_sha = _sha256(csv)
     n_images = sum(1 for p in (folder / "Images").iterdir() if p.is_file())
     manifest = None if csv_sha == CSV_SHA256 else sample_manifest(folder)
@@ -229,14 +237,14 @@ def identify(folder: str | os.PathLike) -> dict:
         kind = "note"
         description = (
             f"the note's Flipkart sample ({csv.name}, {n_images} of {EXPECTED_IMAGES} images "
-            f"present) in {folder}"
+            f"present) in {where}"
         )
     elif manifest is not None:
         kind = "sample"
         if folder.resolve() == SAMPLE_DIR.resolve():
             which = f"the bundled sample ({SAMPLE_DIR.relative_to(ROOT).as_posix()}/)"
         else:
-            which = f"a sample drawn by utils.data.sample ({folder})"
+            which = f"a sample drawn by utils.data.sample ({where})"
         description = (
             f"{which}: "
             f"{manifest['rows']} rows of {manifest['source']['csv']}, {manifest['images']} photos "
@@ -246,7 +254,7 @@ def identify(folder: str | os.PathLike) -> dict:
     else:
         kind = "own"
         description = (
-            f"your own catalog {csv.name} in {folder} (results will differ from the note's)"
+            f"your own catalog {csv.name} in {where} (results will differ from the note's)"
         )
     return {
         "csv": csv.name,

@@ -64,6 +64,13 @@ VERDICTS = {
     "weights",
 }
 
+# The one word for the choice, decided here and used by every sentence and caption: a complete
+# run on the full data with real weights recommends; any caveat makes it the best of this run.
+CALLED = {
+    "recommended": "the recommended candidate",
+    "provisional": "the best candidate of this run",
+}
+
 RULE = (
     "highest validation accuracy (the test split is not read); candidates within one validation "
     "product of the best count as tied, and among those the one needing the fewest labelled "
@@ -148,13 +155,37 @@ def claims(evaluation: dict, training: dict, stand_in_candidates: set[str]) -> l
     return rows
 
 
+def caveat(context: dict, among_stand_ins: bool, excluded: list[str]) -> str | None:
+    """What stops the choice from being a recommendation, the most consequential first: the run
+    reads the bundled sample or a subsample, only stand-in encoders, some candidates set aside as
+    stand-ins, or candidates that did not run (their weights are missing); None: none."""
+    if context.get("dataset") == "sample":
+        return "sample"
+    if context.get("subsample"):
+        return "subsample"
+    if among_stand_ins:
+        return "stand-ins only"
+    if excluded:
+        return "stand-ins set aside"
+    if context.get("skipped"):
+        return "not run"
+    return None
+
+
 def recommend(
-    evaluation: dict, training: dict, n_val: int, exclude: set[str] = frozenset()
+    evaluation: dict,
+    training: dict,
+    n_val: int,
+    exclude: set[str] = frozenset(),
+    context: dict | None = None,
 ) -> dict:
     """The candidate to deploy by ``RULE``, from validation accuracies only; returns its name,
     the tied candidates, its labels, cost per product, and (reported once) its test accuracy.
     ``exclude``: candidates whose numbers are stand-ins (random or tiny encoders), not chosen
-    while a candidate with real numbers exists."""
+    while a candidate with real numbers exists. ``context``: what the run read (``dataset``,
+    ``subsample``, ``skipped`` candidates); with any caveat (``caveat``) the choice is
+    ``status`` "provisional", else "recommended", and ``called`` is the one phrase every sentence
+    and caption uses for it."""
     info = training.get("info", {})
     costs, labelled, table = evaluation["costs"], evaluation["labelled"], evaluation["table"]
     val = {
@@ -171,11 +202,17 @@ def recommend(
     cost = lambda n: costs.get(n, {}).get("inference_s_per_item", np.inf)  # noqa: E731
     chosen = min(tied, key=lambda n: (labelled.get(n, 0), cost(n), -val[n], n))
     t = table[chosen]
+    excluded = sorted(exclude & set(table))
+    why_not = caveat(context or {}, among_stand_ins, excluded)
+    status = "provisional" if why_not else "recommended"
     return {
         "rule": RULE,
         "candidate": chosen,
+        "status": status,
+        "called": CALLED[status],
+        "caveat": why_not,
         "among_stand_ins": among_stand_ins,
-        "excluded": sorted(exclude & set(table)),
+        "excluded": excluded,
         "val_accuracy": val[chosen],
         "best_val_accuracy": best,
         "tied": sorted(tied, key=lambda n: -val[n]),

@@ -152,8 +152,28 @@ def zeroshot_facts(zs) -> dict:
         "prompts": zs.info["prompts"],
         "class_names": zs.info["class_names"],
         "temperature": zs.info.get("temperature"),
+        "temperature_source": zs.info.get("temperature_source"),
     }
 
 
 def prompt_names(zs, classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"name in the prompts": zs.info["class_names"]}, index=classes)
+
+
+def missing_table(missing: dict) -> pd.DataFrame:
+    """Each text-reading candidate with and without the product descriptions (accuracies as
+    fractions; the paired difference and its interval in points)."""
+    return pd.DataFrame(
+        {
+            n: {
+                "with descriptions": m["with_descriptions"],
+                "name only": m["accuracy"],
+                "low": m["accuracy_low"],
+                "high": m["accuracy_high"],
+                "Δ accuracy": m["difference"],
+                "Δ low": m["difference_low"],
+                "Δ high": m["difference_high"],
+            }
+            for n, m in missing.items()
+        }
+    ).T

@@ -34,17 +34,23 @@ KNOBS = (
 
 class Evaluation:
     """Every candidate of ``fitted`` on the locked test split of ``split``, with the run's
-    ``training`` record (notebook 04) and the candidates whose encoders are stand-ins."""
+    records so far (``records``, the metrics file: notebook 04's training record, what notebook
+    03 could not run, the data read) and the candidates whose encoders are stand-ins."""
 
     def __init__(
-        self, panel, fitted: dict, split, settings: dict, training: dict, stand_in: set[str]
+        self, panel, fitted: dict, split, settings: dict, records: dict, stand_in: set[str]
     ) -> None:
         missing = [k for k in KNOBS if k not in settings]
         if missing:
             raise KeyError(f"the evaluation needs the notebook parameters {missing}")
         self.panel, self.fitted, self.split = panel, fitted, split
         self.settings = {k: settings[k] for k in KNOBS}
-        self.training, self.stand_in = training, set(stand_in)
+        self.training, self.stand_in = records.get("training", {}), set(stand_in)
+        self.context = {
+            "dataset": (records.get("data") or {}).get("dataset"),
+            "subsample": (records.get("split") or {}).get("max_per_category"),
+            "skipped": sorted((records.get("features") or {}).get("skipped") or {}),
+        }
         self.classes = panel.classes
         self.test = split.test_for_final_evaluation()
         self.y = panel.y(self.test)
@@ -56,6 +62,7 @@ class Evaluation:
         }
         self.headline = [n for n in HEADLINE if n in fitted] or [self.reference]
         self.errors_: dict[str, pd.DataFrame] = {}
+        self.missing_descriptions_: dict = {}
         self.confused: dict = {}
         self.zeroshot_: dict | None = None
         self.log_loss_: dict | None = None
@@ -110,7 +117,9 @@ class Evaluation:
 
     def _recommend(self, evaluation: dict) -> dict:
         n_val = len(self.split.val)
-        return decision.recommend(evaluation, self.training, n_val, exclude=self.stand_in)
+        return decision.recommend(
+            evaluation, self.training, n_val, exclude=self.stand_in, context=self.context
+        )
 
     @property
     def chosen(self) -> str:
@@ -138,6 +147,42 @@ class Evaluation:
             n: results.most_confused(self.details[n]["confusion"], self.classes) for n in names
         }
         return self.errors_
+
+    # ---- what the text is worth
+    def without_descriptions(self) -> pd.DataFrame:
+        """The candidates that read the product description, scored on the same test products
+        with the description removed (the name alone, as a catalogue without descriptions would
+        give them): test accuracy with its interval and the paired difference to the full text.
+        The photo candidates are unaffected; a fusion keeps its photo side."""
+        from ..models.candidates import needs
+
+        names = [n for n in self.fitted if "text" in needs([n])]
+        self.missing_descriptions_ = {}
+        if not names:
+            return pd.DataFrame()
+        rows = self.test.assign(description="")
+        for n in names:
+            blind = self.fitted[n].predict_proba(self.panel, rows).argmax(1)
+            table, _, paired = metrics.compare(
+                self.y,
+                {n: self.predictions[n], "name only": blind},
+                self.classes,
+                self.test["group"],
+                reference=n,
+                n_boot=self.n_boot,
+                seed=self.seed,
+            )
+            p, t = paired["name only"], table.loc["name only"]
+            self.missing_descriptions_[n] = {
+                "accuracy": float(t["accuracy"]),
+                "accuracy_low": float(t["accuracy_low"]),
+                "accuracy_high": float(t["accuracy_high"]),
+                "with_descriptions": float(table.loc[n, "accuracy"]),
+                "difference": p["accuracy_difference"],
+                "difference_low": p["difference_low"],
+                "difference_high": p["difference_high"],
+            }
+        return results.missing_table(self.missing_descriptions_)
 
     # ---- zero-shot and the loss
     def zeroshot(self) -> dict | None:
@@ -239,6 +284,7 @@ class Evaluation:
                 if self.budget_summary is not None
                 else [],
             },
+            "missing_descriptions": self.missing_descriptions_,
             "zeroshot": self.zeroshot_,
             "log_loss": self.log_loss_,
             "errors": {

@@ -24,13 +24,14 @@ from .photos import (
     stable_count,
 )
 
-EXPLAINABLE = ("clip-image", "vgg16-image")
+EXPLAINABLE = ("clip-image", "vgg16-image", "pixels")
 
 
 def image_candidate(requested: str | None, names: list[str]) -> tuple[str | None, str]:
     """``(candidate, why)``: the photo candidate notebook 06 explains with LIME and SHAP:
-    ``requested`` when it was run and reads one image encoder, else (``requested=None``) the note's
-    ``clip-head`` if run, else the first such candidate of ``names``; ``(None, reason)`` when none.
+    ``requested`` when it was run and reads the photo alone (through CLIP, VGG16 or the classical
+    pixel features), else (``requested=None``) the note's ``clip-head`` if run, else the first
+    such candidate of ``names``; ``(None, reason)`` when none.
     """
     from ..models.candidates import CANDIDATES
 
@@ -43,14 +44,14 @@ def image_candidate(requested: str | None, names: list[str]) -> tuple[str | None
             return None, f"{requested} (explain_model) was not run"
         if not explainable(requested):
             return None, (
-                f"{requested} (explain_model) does not read the photo through the CLIP or "
-                "VGG16 encoder, which LIME and SHAP explain here"
+                f"{requested} (explain_model) does not read the photo alone (through CLIP, "
+                "VGG16 or the pixel features), which LIME and SHAP explain here"
             )
         return requested, ""
     order = ["clip-head", *names]
     found = next((n for n in order if n in names and explainable(n)), None)
     if found is None:
-        return None, "no candidate of this run reads the photo through the CLIP or VGG16 encoder"
+        return None, "no candidate of this run reads the photo alone"
     return found, ""
 
 
@@ -302,6 +303,7 @@ class ImageStudy:
         return {
             "candidate": self.fitted.name,
             "encoder": self.encoder.name,
+            "encoder_kind": getattr(self.encoder, "kind", None),
             "precision": self.encoder.precision,
             "intervals": {"level": LEVEL},
             "settings": {

@@ -37,6 +37,7 @@ from scipy.stats import wilcoxon
 
 from ..core import timing
 from ..evaluation.metrics import percentile
+from ..models.encoders import Encoder
 from ..models.features import model_pixels
 
 
@@ -71,7 +72,7 @@ class Pipeline:
         self._memory = memory
         self.kernels = "plain"
         self._module, self._format = None, torch.contiguous_format
-        if fast and encoder is not None:
+        if fast and isinstance(encoder, Encoder):  # a network: compiled kernels pay
             from ..models.blocks import fast_module
 
             self._module, self._format, self.kernels = fast_module(encoder)

@@ -41,6 +41,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..core.paths import ROOT
 from .runtime import (
     TEXT_MAX_TOKENS,
     _online,
@@ -328,6 +329,34 @@ def _missing_clip_files(source: str, kind: str = "clip") -> list[str]:
     ]
 
 
+def shown(path: str | os.PathLike) -> str:
+    """A path as a reader of this project writes it: relative to the project when inside it
+    (``data/models/...``), else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def weights_source(kind: str, name: str, models_dir: str | os.PathLike) -> dict:
+    """Where the pretrained weights ``name`` of encoder ``kind`` come from and where to put them:
+    ``what``, ``download`` (a command or an address) and ``put_in`` (a folder, relative to the
+    project when inside it)."""
+    if kind in ("clip", "clip-text"):
+        folder = Path(models_dir) / Path(name).name
+        return {
+            "what": f"CLIP `{name}` (image and text towers)",
+            "download": f"hf download {name} --local-dir {Path(name).name}",
+            "put_in": f"{shown(folder)}/",
+        }
+    from torchvision.models import VGG16_Weights
+
+    url = VGG16_Weights[name].url if name in VGG16_Weights.__members__ else name
+    return {
+        "what": f"VGG16 `{name}`",
+        "download": url,
+        "put_in": f"{shown(models_dir)}/",
+    }
+
+
 def _clip_unavailable(name: str, models_dir: str | os.PathLike, kind: str = "clip") -> str | None:
     """None if CLIP ``name`` can be loaded here (``kind``: "clip" the image tower, "clip-text" the
     text tower), else the one sentence the loaders raise. Reads no weights."""
@@ -338,7 +367,7 @@ def _clip_unavailable(name: str, models_dir: str | os.PathLike, kind: str = "cli
         if not missing:
             return None
         return (
-            f"CLIP folder {Path(name).resolve()} lacks {'; '.join(missing)}: save a complete "
+            f"CLIP folder {shown(name)} lacks {'; '.join(missing)}: save a complete "
             "CLIP model there (`hf download <model> --local-dir <folder>`) or set clip_model to "
             "a hub name."
         )
@@ -350,7 +379,7 @@ def _clip_unavailable(name: str, models_dir: str | os.PathLike, kind: str = "cli
     return (
         f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
         f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
-        f"and copy that folder to {local.resolve()}/ (or set clip_model to the folder's path)."
+        f"and copy that folder to {shown(local)}/ (or set clip_model to the folder's path)."
     )
 
 
@@ -450,9 +479,13 @@ def clip_temperature(source: str) -> tuple[float, str]:
     value = None if source == RANDOM else checkpoint_value(source, "logit_scale")
     if value is None:
         value = CLIPConfig().logit_scale_init_value
-        where = "configuration default" + ("" if source == RANDOM else " (no logit_scale saved)")
+        where = (
+            "the configuration's initial logit scale (random weights, no checkpoint)"
+            if source == RANDOM
+            else "the configuration's initial logit scale (the checkpoint saves none)"
+        )
     else:
-        where = "checkpoint logit_scale"
+        where = "the checkpoint's logit scale"
     return min(math.exp(value), MAX_TEMPERATURE), where
 
 
@@ -591,6 +624,8 @@ def load_clip_text(
 
         model, tokenizer = _from_hub(source, models_dir, load)
     temperature, where = clip_temperature(source)
+    if name == TINY:  # built here with random weights: its saved logit scale was never trained
+        where = "the tiny random model's initial logit scale (untrained, no checkpoint)"
     return TextEncoder(
         name,
         model,
@@ -637,7 +672,7 @@ def _vgg_unavailable(weights: str, models_dir: str | os.PathLike) -> str | None:
         return None
     return (
         f"VGG16 {weights} weights are not on this machine and download.pytorch.org cannot be "
-        f"reached: download {w.url} and put it in {local.resolve().parent}/ (or set vgg_weights "
+        f"reached: download {w.url} and put it in {shown(local.parent)}/ (or set vgg_weights "
         "to the file's path)."
     )
 

@@ -70,14 +70,15 @@ class Fitted:
         return self.predict_vectors(panel.raw_inputs(self.candidate.inputs, rows))
 
     def image_encoder(self, panel: Panel):
-        """The image encoder whose output ``predict_vectors`` reads (explanations), or None for
-        non-image candidates."""
+        """What turns the photo into the vectors ``predict_vectors`` reads (explanations): the
+        CLIP or VGG16 image encoder, or the classical pixel features (``features.PixelFeatures``);
+        None for candidates that do not read one photo alone."""
         c = self.candidate
-        if (
-            c.reads != "image"
-            or len(c.inputs) != 1
-            or c.inputs[0] not in ("clip-image", "vgg16-image")
-        ):
+        if c.reads != "image" or len(c.inputs) != 1:
+            return None
+        if c.inputs[0] == "pixels":
+            return features.PixelFeatures(decode_min_side=panel.settings.decode_min_side)
+        if c.inputs[0] not in ("clip-image", "vgg16-image"):
             return None
         return panel.encoder(c.inputs[0].split("-")[0])
 

@@ -22,6 +22,7 @@ from .candidates import (
     _kinds,
     cache_only,
     category_name,
+    encoder_kinds,
     needs,
     resolve,
 )
@@ -396,15 +397,25 @@ def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np
 
 
 def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], found: dict) -> dict:
-    """What notebook 03 records: the candidates run and skipped, the encoders, what the features
-    cost (``panel.stats``), and the checks on the weights in ``found``: ``pretrained`` (does CLIP
-    behave like a pretrained one), ``precision`` (bfloat16 against float32), ``decode`` (the
-    decoded input against the reference pipelines)."""
+    """What notebook 03 records: the candidates run and skipped (``missing_weights``: per encoder
+    whose weights are missing, what to download and where to put it), the encoders, what the
+    features cost (``panel.stats``), and the checks on the weights in ``found``: ``pretrained``
+    (does CLIP behave like a pretrained one), ``precision`` (bfloat16 against float32),
+    ``decode`` (the decoded input against the reference pipelines)."""
     s = panel.settings
     precision = found.get("precision") or {}
+    weights = {"clip": s.clip_model, "vgg16": s.vgg_weights}
+    missing = {
+        kind: {
+            **encoders.weights_source(kind, weights[kind], panel.layout.models),
+            "candidates": [n for n in skipped if kind in encoder_kinds([n])],
+        }
+        for kind in sorted(encoder_kinds(list(skipped)))
+    }
     return {
         "models": names,
         "skipped": skipped,
+        "missing_weights": missing,
         "precision": s.precision,
         "encoders": {kind: encoders.describe(e) for kind, e in panel.loaded().items()},
         "extraction": pd.DataFrame(panel.stats).T.to_dict("index"),

@@ -63,6 +63,15 @@ class Figure:
 
 
 FIGURES: list[Figure] = [
+    # --- the answer (notebook 05)
+    Figure(
+        "headline",
+        "Every candidate on the locked test split: accuracy with its 95% cluster-bootstrap "
+        "interval, the original note's accuracy claims shaded, the chosen candidate in bold.",
+        "05",
+        "summary",
+        encoders=True,
+    ),
     # --- the dataset (notebook 01)
     Figure("categories", "Usable images per category.", "01", "data"),
     Figure("examples", "Example photos: one column per category.", "01", "data"),
@@ -243,19 +252,19 @@ FIGURES: list[Figure] = [
     ),
     # --- beyond the note (notebook 05)
     Figure(
-        "label_budget",
-        "Test accuracy against labelled products per category (k to train, up to k more from the "
-        "validation split to choose settings; mean and range over random draws); zero-shot CLIP, "
-        "which needs none, at k = 0 when it ran.",
+        "cost",
+        "Accuracy (95% interval) against the measured cost of one prediction; marker: what the "
+        "candidate reads; label: labelled products it needs; the best trade-offs (nothing both "
+        "cheaper and more accurate) are joined.",
         "05",
         "beyond",
         encoders=True,
     ),
     Figure(
-        "cost",
-        "Accuracy (95% interval) against the measured cost of one prediction; marker: what the "
-        "candidate reads; label: labelled products it needs; the best trade-offs (nothing both "
-        "cheaper and more accurate) are joined.",
+        "label_budget",
+        "Test accuracy against labelled products per category (k to train, up to k more from the "
+        "validation split to choose settings; mean and range over random draws); zero-shot CLIP, "
+        "which needs none, at k = 0 when it ran.",
         "05",
         "beyond",
         encoders=True,

@@ -71,6 +71,11 @@ def seconds(s: float | None) -> str:
     return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
 
 
+def upper_first(text: str) -> str:
+    """``text`` with its first letter upper case, the rest as it is (names keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 def listing(items: Iterable[str], last: str = "and") -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     items = [str(i) for i in items]

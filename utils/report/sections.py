@@ -1,7 +1,8 @@
 """The note's sections, in reading order: key, title, and whether its numbers read the encoders.
 
 ``utils.report.prose.SECTION_WRITERS`` writes each one; the figure registry (``figures.py``)
-places figures in them by key. A new section is one line here and its writer there.
+places figures in them by key. A new section is one line here and its writer there. A title may
+name the run's choice (``{choice}``: ``decision.CALLED``, filled in by the note).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SECTIONS = [
     Section("explanations", "7. Local and global importance", True),
     Section("improvements", "8. Limits and the proposed improvements", True),
     Section("beyond", "9. Beyond the note: a panel of candidates", True),
-    Section("deployed", "10. What the recommended model looks at", True),
+    Section("deployed", "10. What {choice} looks at", True),
     Section("reproducibility", "Reproducibility", False),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}

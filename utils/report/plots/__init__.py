@@ -39,6 +39,7 @@ from .style import (
     show_array,
     shown_categories,
 )
+from .summary import headline
 from .training import (
     architecture,
     augmentation_views,

@@ -10,16 +10,29 @@ maps each note section (``sections.SECTIONS``) to its writer. Imports: ``utils.r
 from .banners import (
     banner,
     decode_sentence,
+    errors_line,
     image_study_intro,
     not_run_text,
+    note_written,
+    nothing_because,
+    nothing_here,
+    per_class_line,
     precision_sentence,
     pretrained_sentence,
     pretrained_warning,
+    stand_in_mark,
     stand_in_warning,
     subsample_sentence,
 )
 from .captions import caption
-from .common import DAGGER, NEGLIGIBLE_GAIN, READS_WORDS, boilerplate_sentence, faithfulness_words
+from .common import (
+    DAGGER,
+    NEGLIGIBLE_GAIN,
+    READS_WORDS,
+    boilerplate_sentence,
+    called,
+    faithfulness_words,
+)
 from .original import (
     errors_text,
     explanation_verdict,
@@ -38,11 +51,14 @@ from .original import (
 )
 from .panel import budget_text, section_beyond, section_deployed, text_verdict, text_verdicts
 from .summary import (
+    against_original,
     answer,
     claims_table,
     claims_text,
     context,
     limits,
+    not_run_table,
+    question_part,
     recommendation_lines,
     section_summary,
 )

@@ -31,9 +31,26 @@ def stand_in_warning(stand: dict[str, str], real: list[str] | None = None) -> st
     return text
 
 
-def banner(number: str, metrics: dict, stand: dict[str, str], names: list[str] | None) -> str:
-    """A notebook's first output: stand-in weights, subsample, what was not run, a CLIP that does
-    not behave like a pretrained one. Empty when there is nothing to warn about."""
+def stand_in_mark(stand: dict[str, str]) -> str:
+    """The short mark of a note section whose numbers read stand-in encoders (the full warning is
+    at the top of the note, once)."""
+    names = {"clip": "CLIP", "vgg16": "VGG16"}
+    return (
+        f"Stand-in weights ({listing(names.get(k, k) for k in stand)}): the numbers here that "
+        "read them are stand-ins, see the top."
+    )
+
+
+def banner(
+    number: str,
+    metrics: dict,
+    stand: dict[str, str],
+    names: list[str] | None,
+    not_run: bool = True,
+) -> str:
+    """A notebook's first output: stand-in weights, subsample, what was not run (one line; the
+    note lists it as a table after its summary, ``not_run`` False), a CLIP that does not behave
+    like a pretrained one. Empty when there is nothing to warn about."""
     from ...models.candidates import encoder_kinds
 
     lines = []
@@ -50,8 +67,12 @@ def banner(number: str, metrics: dict, stand: dict[str, str], names: list[str] |
     if split.get("max_per_category") and number not in ("01",):
         lines.append(subsample_sentence(split, metrics.get("data", {})))
     skipped = metrics.get("features", {}).get("skipped") or {}
-    if skipped:
-        lines.append(not_run_text(skipped))
+    if skipped and not_run:
+        lines.append(
+            f"**Not run: {plural(len(skipped), 'candidate')}** (their pretrained weights are not "
+            "on this machine; notebook 03 and the note's summary say what to download and where "
+            "to put it)."
+        )
     check = metrics.get("features", {}).get("pretrained_check")
     if check and check.get("warning"):
         lines.append(pretrained_warning(check))
@@ -85,7 +106,8 @@ def _check_facts(check: dict) -> str:
         f"photos correctly with the category prompts, zero-shot: {pct(check['accuracy'])} (Wilson "
         f"CI {pct(check['ci_low'])}–{pct(check['ci_high'])}), against {pct(check['chance'])} by "
         f"chance (one-sided binomial {_p_is(check['p_value'])}; temperature "
-        f"{check['temperature']:.3g}, {check.get('temperature_source', 'the checkpoint')})"
+        f"{check['temperature']:.3g}: "
+        f"{check.get('temperature_source') or 'where it came from was not recorded'})"
     )
 
 
@@ -157,3 +179,37 @@ def precision_sentence(check: dict) -> str:
         )
         + " (notebook 05 compares the heads' predictions on them)."
     )
+
+
+def nothing_here(what: str, needs, metrics: dict) -> str:
+    """One line for a notebook section with nothing to show: ``what`` needs one of ``needs``,
+    and why none of them ran (its weights are missing, or it was not in this run's models)."""
+    needs = list(needs)
+    skipped = (metrics.get("features") or {}).get("skipped") or {}
+    names = listing((f"`{n}`" for n in needs), "or")
+    why = (
+        "which could not run here (its weights are not on this machine)"
+        if any(n in skipped for n in needs)
+        else "which was not among this run's models"
+    )
+    return f"*Nothing to show here: {what} needs {names}, {why}.*"
+
+
+def nothing_because(why: str) -> str:
+    """One line for a notebook section with nothing to show, and why."""
+    return f"*Nothing to show here: {why}.*"
+
+
+def errors_line(name: str, wrong: int, tested: int) -> str:
+    return f"**{name}**: {wrong} of {tested} test products misclassified."
+
+
+def per_class_line(names: list[str]) -> str:
+    return f"Per class, on the test split: {listing(f'`{n}`' for n in names)}."
+
+
+def note_written(paths: list, missing: list[str]) -> str:
+    """Notebook 07's line: the files written and the figures this run did not draw."""
+    shown = listing(f"`{m}`" for m in missing) or "none"
+    wrote = listing(f"`{p}`" for p in paths if p)
+    return f"Wrote {wrote}; figures not drawn in this run: {shown}."

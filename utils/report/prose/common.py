@@ -37,7 +37,7 @@ def _absent(m: dict, names: list[str], what: str) -> str:
         return (
             f"{what} could not run here: {listing(f'`{n}`' for n in skipped)} "
             f"{'needs' if len(skipped) == 1 else 'need'} weights that are not on this machine "
-            "(see the banner).\n"
+            "(listed after the summary).\n"
         )
     return f"{what} was not part of this run's panel.\n"
 
@@ -62,6 +62,22 @@ def _dagger_note(m: dict) -> str:
         if _stand_in_names(m)
         else "\n"
     )
+
+
+def _choice(m: dict) -> dict:
+    """The choice recorded by notebook 05 (``decision.recommend``), with ``called``, the one phrase
+    every sentence and caption uses for it (empty when nothing was evaluated)."""
+    rec = dict((m.get("evaluation") or {}).get("recommendation") or {})
+    if rec:
+        rec.setdefault("called", "the chosen candidate")
+    return rec
+
+
+def called(m: dict) -> str:
+    """``the recommended candidate (`clip-probe`)`` or ``the best candidate of this run
+    (`text-tfidf`)``: the choice as every sentence names it."""
+    rec = _choice(m)
+    return f"{rec['called']} (`{rec['candidate']}`)" if rec else "the chosen candidate"
 
 
 def _section(key: str) -> str:

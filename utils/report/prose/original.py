@@ -20,7 +20,12 @@ from ..formatting import (
     pvalue,
     seconds,
 )
-from .banners import decode_sentence, pretrained_sentence, pretrained_warning, subsample_sentence
+from .banners import (
+    _check_facts,
+    decode_sentence,
+    pretrained_sentence,
+    subsample_sentence,
+)
 from .common import (
     _absent,
     _alpha,
@@ -51,8 +56,9 @@ def section_data(m: dict) -> str:
     text += (
         f"The catalog has {d['rows']} products; at category level {d['category_level']} they fall "
         f"into {plural(len(cats), 'usable category', 'usable categories')} of {sizes} "
-        f"({_fig('categories')}, {_fig('examples')}). {d['usable']} photos are usable; "
-        f"{d['rows'] - d['usable']} rows are excluded and listed in notebook 01 ({status})."
+        f"({_fig('categories')}, {_fig('examples')}). {d['usable']} photos are usable "
+        f"({_fig('sizes')} gives their sizes); {d['rows'] - d['usable']} rows are excluded and "
+        f"listed in notebook 01 ({status})."
     )
     if d.get("rare_categories"):
         text += (
@@ -74,10 +80,11 @@ def section_clip(m: dict) -> str:
     check = m.get("features", {}).get("pretrained_check")
     text = ""
     if check:
-        text += (
-            "Before any training, notebook 03 checked the loaded CLIP: "
-            + (pretrained_warning(check) if check.get("warning") else pretrained_sentence(check))
-            + " "
+        text += "Before any training, notebook 03 checked the loaded CLIP: " + (
+            f"{_check_facts(check)}: it does not behave like a pretrained one (the warning at "
+            "the top). "
+            if check.get("warning")
+            else pretrained_sentence(check) + " "
         )
     t = ev.get("table", {})
     if "clip-zeroshot" not in t:
@@ -88,7 +95,8 @@ def section_clip(m: dict) -> str:
         f"a single labelled photo, by the cosine similarity of each photo to the category names "
         f"put in {len(zs.get('prompts', []))} prompt templates (averaged, as in the CLIP paper"
         + (
-            f"; temperature {zs['temperature']:.3g}, the checkpoint's"
+            f"; temperature {zs['temperature']:.3g}: "
+            f"{zs.get('temperature_source') or 'where it came from was not recorded'}"
             if zs.get("temperature")
             else ""
         )
@@ -229,8 +237,9 @@ def section_results(m: dict) -> str:
     t, iv = ev["table"], ev["intervals"]
     exact = [n for n, r in t.items() if str(r.get("accuracy_interval", "")).startswith("Clopper")]
     text = (
-        f"Intervals: {iv['method']}, {_level(ev)}, {iv['resamples']} resamples over "
-        f"{ev['test_groups']} groups of the {ev['n_test']} test products"
+        f"{_fig('results')} shows every candidate on the locked test split and over other "
+        f"group-aware splits. Intervals: {iv['method']}, {_level(ev)}, {iv['resamples']} "
+        f"resamples over {ev['test_groups']} groups of the {ev['n_test']} test products"
         + (
             f"; for {listing(exact)}, right on all or none of them, every resample agrees, and "
             "the accuracy interval is the exact binomial (Clopper-Pearson) one instead"
@@ -335,12 +344,19 @@ def section_explanations(m: dict) -> str:
     if ex.get("skipped"):
         return ex["skipped"] + "\n"
     st = ex["settings"]
+    pixels = ex.get("encoder_kind") == "pixels"
+    through = (
+        "pixels → colour histogram and edge orientations → logistic regression"
+        if pixels
+        else "pixels → encoder → classifier"
+    )
     text = "### Local importance: LIME and SHAP\n\n"
     text += (
-        f"LIME explains {ex['candidate']} as a whole (pixels → encoder → classifier) on "
+        f"LIME explains {ex['candidate']} as a whole ({through}) on "
         f"{st['segmentation'].upper()} superpixels ({st['n_segments']} asked for; the examples "
         f"below have {listing(str(e['superpixels']) for e in ex['examples'])}), each perturbed "
-        f"copy through the encoder, hidden superpixels filled with "
+        f"copy through {'the features' if pixels else 'the encoder'}, hidden superpixels filled "
+        "with "
         f"{fill_words(st.get('hide_color'))}. {_fig('lime')} uses {ex['lime_samples']} perturbed "
         "copies per image ("
         + (
@@ -357,7 +373,7 @@ def section_explanations(m: dict) -> str:
     )
     for e in ex["examples"]:
         text += (
-            f"The {e['true']} example ({e['product'][:60].strip()}) is predicted {e['predicted']} "
+            f"The {e['true']} example ({e['product'].strip()}) is predicted {e['predicted']} "
             f"with p = {e['probability']:.2f} ({e['superpixels']} superpixels; LIME surrogate R² "
             f"{e['r2_note']:.2f} at {st['note_samples']} copies, {e['r2']:.2f} at "
             f"{ex['lime_samples']}). "
@@ -384,11 +400,35 @@ def section_explanations(m: dict) -> str:
             f"LIME explanation took {seconds(ex['lime_seconds_per_image'])} and one SHAP "
             f"explanation {seconds(ex['shap_seconds_per_image'])}."
         )
+    if pixels:
+        text += "\n\n" + pixels_against_clip(m)
     text += "\n\n### Global importance per category\n\n" + global_text(ex)
     text += (
         "\n\n### How far to trust them\n\n" + explanation_verdict(ex) + (f" ({_fig('trust')}.)\n")
     )
     return text
+
+
+def pixels_against_clip(m: dict) -> str:
+    """What a pre-deep-learning photo candidate looks at, against what CLIP would (measured when
+    CLIP ran, stated as untested otherwise)."""
+    ex = m["explanations"]["image"]
+    ran = "clip-head" in (m.get("evaluation") or {}).get("table", {})
+    return (
+        f"**What {ex['candidate']} looks at, against CLIP.** It sees no object: it reads a small "
+        "copy of the photo as a histogram of its colours (hue, saturation, brightness) and the "
+        "orientation of its edges cell by cell (HOG). Its maps therefore mark regions by their "
+        "colours and edges, whatever object they belong to, and its accuracy says how far colour "
+        "and texture alone tell these categories apart. "
+        "CLIP reads the photo through a network trained to match photos with their captions, so "
+        "its maps are expected to follow the product itself; "
+        + (
+            "rerun notebook 06 with `explain_model` set to `clip-head` to compare the two maps."
+            if ran
+            else "that expectation is not tested here: CLIP's weights are not on this machine "
+            "(the table after the summary says what to download)."
+        )
+    )
 
 
 def fill_words(hide_color) -> str:
@@ -406,14 +446,16 @@ def global_text(ex: dict) -> str:
         "off), each explained for the class the model predicted"
     )
     text = (
-        f"Each panel of {_fig('global_importance')} averages, pixel by pixel, the LIME maps "
+        f"{_fig('averaging')} shows how a per-category map is made: two test images, their LIME "
+        "maps and their pixel-wise average. Each panel of "
+        f"{_fig('global_importance')} averages so, pixel by pixel, the LIME maps "
         f"(scaled to [−1, 1]) of up to {ex['settings']['global_per_category']} {which}: "
         + ", ".join(
             f"{c} ({n}" + (f", {correct[c]} correct" if not only and c in correct else "") + ")"
             for c, n in g.items()
         )
-        + f". {_fig('averaging')} shows how one panel is made. Averaging pixel by pixel assumes "
-        "centred products photographed alike; where framing varies the average fades towards zero."
+        + ". Averaging pixel by pixel assumes centred products photographed alike; where framing "
+        "varies the average fades towards zero."
     )
     if not only and correct and sum(correct.values()) == 0:
         text += (
@@ -475,7 +517,10 @@ def section_improvements(m: dict) -> str:
     ev, tr = m.get("evaluation", {}), m.get("training", {})
     items = limits(m, stand_ins(m.get("run", {}).get("weights") or {}))
     text = (
-        "**Limits of this study.**\n\n" + "".join(f"- {i}\n" for i in items) + "\n" if items else ""
+        f"**Limits.** The {plural(len(items), 'limit')} of this run are listed once, in the "
+        "summary.\n\n"
+        if items
+        else ""
     )
     frozen = ev.get("versus_frozen", {})
     text += (
@@ -505,7 +550,15 @@ def section_improvements(m: dict) -> str:
     rows, words = {}, {}
     for n, p in frozen.items():
         lo, hi = p["difference_low"], p["difference_high"]
-        word = "better" if lo > 0 else "worse" if hi < 0 else "not resolved"
+        word = (
+            "better"
+            if lo > 0
+            else "worse"
+            if hi < 0
+            else "not judged"
+            if lo == hi
+            else "not resolved"
+        )
         words[n] = word
         extra = (ev["costs"].get(n, {}).get("train_seconds") or 0) - (
             ev["costs"].get(p["vs"], {}).get("train_seconds") or 0
@@ -531,11 +584,17 @@ def section_improvements(m: dict) -> str:
         "better": "measurably better",
         "worse": "measurably worse",
         "not resolved": "not resolved (the paired interval includes zero)",
+        "not judged": "not judged (the interval is a single value: every resample gives the "
+        "same difference, too few products where the two disagree)",
     }
     text += (
         "Read from the paired intervals: "
         + listing(f"{plural(int(v), 'change')} {phrase[k]}" for k, v in counts.items())
-        + ". Not shown to help on this split is not the same as shown not to help: the upper end "
-        "of each interval is the gain the data still allow.\n"
+        + "."
     )
-    return text
+    if "not resolved" in counts:
+        text += (
+            " Not shown to help on this split is not the same as shown not to help: where the "
+            "interval includes zero, its upper end is the largest gain the data still allow."
+        )
+    return text + "\n"

@@ -16,14 +16,18 @@ from ..formatting import (
     points_interval,
     pvalue,
     seconds,
+    upper_first,
 )
 from .common import (
     READS_WORDS,
     _absent,
+    _choice,
     _dagger_note,
     _fig,
     _marked,
+    _section,
     boilerplate_sentence,
+    called,
     faithfulness_words,
 )
 
@@ -59,7 +63,7 @@ def section_beyond(m: dict) -> str:
         }
     text = (
         f"Every candidate on the same test products, ranked by test accuracy: a description only "
-        f"(the recommendation in the summary is chosen on validation). Paired intervals and "
+        f"({called(m)}, in the summary, is chosen on validation). Paired intervals and "
         f"McNemar's test are against {ref}"
         + ("" if ref == "clip-head" else " (the reference, since the note's clip-head did not run)")
         + (
@@ -148,8 +152,10 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
             span = f" (per category {min(rhos):.2f} to {max(rhos):.2f})" if rhos else ""
             parts.append(
                 f"LIME's per-category word averages agree {_agreement_word(rho)} with the logistic "
-                f"regression's own coefficients, which are exact for this model: Spearman "
-                f"{rho:.2f} over {co['overall']['pairs']} (category, word) pairs{span}."
+                "regression's own coefficients (the model's weights: log-odds per unit of a "
+                "normalised TF-IDF feature, which rank the words it leans on but are not each "
+                f"word's effect on the probability): Spearman {rho:.2f} over "
+                f"{co['overall']['pairs']} (category, word) pairs{span}."
             )
             floor = co.get("noise_floor") or {}
             if floor.get("unread_mean_abs_weight") is not None and floor.get("read_words"):
@@ -220,13 +226,29 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
 
 
 def section_deployed(m: dict) -> str:
-    """What the recommended model looks at: words, the photo/text split, and how far to trust it."""
+    """What the chosen candidate looks at: words, the photo/text split, and how far to trust
+    it."""
     ex = m.get("explanations", {})
-    rec = m.get("evaluation", {}).get("recommendation") or {}
+    rec = _choice(m)
     text_part, fusion = ex.get("text") or {}, ex.get("fusion") or {}
     out = ""
     if rec:
-        out += f"The recommended candidate is `{rec['candidate']}`. "
+        reads = (m.get("evaluation") or {}).get("reads", {}).get(rec["candidate"])
+        photo = (ex.get("image") or {}).get("candidate")
+        where = {
+            "text": "reads the text: its words are explained below, with the run's other text "
+            "candidates",
+            "image+text": "reads the photo and the text: how much each weighs is below",
+            "image": (
+                f"reads the photo: {_section('explanations')} explains its pixels"
+                if photo == rec["candidate"]
+                else f"reads the photo; {_section('explanations')} explains another photo "
+                f"candidate, {photo}"
+                if photo
+                else "reads the photo, which no explanation of this run covers"
+            ),
+        }.get(reads, "")
+        out += f"{upper_first(called(m))} {where}. " if where else ""
     if not (text_part.get("text") or fusion):
         return out + "No text or fusion candidate was explained in this run.\n"
     if text_part.get("text"):

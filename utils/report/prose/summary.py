@@ -16,9 +16,10 @@ from ..formatting import (
     plural,
     points,
     points_interval,
+    upper_first,
 )
-from .banners import stand_in_warning, subsample_sentence
-from .common import READS_WORDS, _section, boilerplate_sentence
+from .banners import subsample_sentence
+from .common import READS_WORDS, _choice, _fig, _section, called
 
 
 # --------------------------------------------------------------------------- summary
@@ -127,44 +128,50 @@ def _tie_reason(rec: dict, ctx: dict) -> str:
     return f" (tied within one validation product: {listing(f'`{n}`' for n in tied)}; {why})"
 
 
-def recommendation_lines(rec: dict, ctx: dict) -> list[str]:
-    """At most three lines: what to deploy and why, what it needs and its test accuracy (reported
-    once), and the one caveat that matters most for this run."""
+CAVEATS = {
+    "sample": "This run reads {what} ({images} photos): the choice only exercises the rule; it "
+    "recommends nothing for the catalog.",
+    "subsample": "This run reads {what} ({images} photos): the choice only exercises the rule; it "
+    "recommends nothing for the catalog.",
+    "stand-ins only": "Every candidate of this run reads stand-in encoders: the choice only "
+    "exercises the rule.",
+    "stand-ins set aside": "The {excluded} reading stand-in encoders were set aside: rerun with "
+    "the pretrained weights before deciding between text, photo and fusion.",
+    "not run": "Chosen among the {run} of {total} candidates that ran; the {skipped} others need "
+    "weights not on this machine ({where}), so the photo question (CLIP against VGG16) is "
+    "unanswered here: rerun with them before deploying.",
+}
+
+
+def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below") -> list[str]:
+    """At most three lines: the choice and why, what it needs and its test accuracy (reported
+    once), and the caveat that keeps it from being a recommendation (``rec["caveat"]``, decided
+    by ``decision.recommend``)."""
     if not rec:
         return ["No candidate was evaluated in this run: there is nothing to recommend."]
     reads = READS_WORDS.get(ctx.get("reads", {}).get(rec["candidate"]), "")
-    run = len(ctx.get("reads", {}))
-    skipped = ctx.get("skipped", {})
-    if ctx.get("dataset") == "sample" or ctx.get("subsample"):
-        what = "the bundled sample" if ctx.get("dataset") == "sample" else "a subsample"
-        third = (
-            f"This run reads {what} ({ctx.get('images')} photos): the choice only exercises the "
-            "rule; it recommends nothing for the catalog."
+    run, skipped = len(ctx.get("reads", {})), ctx.get("skipped", {})
+    caveat = rec.get("caveat")
+    third = (
+        CAVEATS[caveat].format(
+            what="the bundled sample" if caveat == "sample" else "a subsample",
+            images=ctx.get("images"),
+            excluded=plural(len(rec.get("excluded") or []), "candidate"),
+            run=run,
+            total=run + len(skipped),
+            skipped=len(skipped),
+            where=where,
         )
-    elif rec.get("among_stand_ins"):
-        third = (
-            "Every candidate of this run reads stand-in encoders: the choice only exercises the "
-            "rule."
-        )
-    elif rec.get("excluded"):
-        third = (
-            f"The {plural(len(rec['excluded']), 'candidate')} reading stand-in encoders were set "
-            "aside: rerun with the pretrained weights before deciding between text, photo and "
-            "fusion."
-        )
-    elif skipped:
-        third = (
-            f"Chosen among the {run} of {run + len(skipped)} candidates that ran; the "
-            f"{len(skipped)} others need weights not on this machine, so the photo question (CLIP "
-            "against VGG16) is unanswered here: rerun with them before deploying."
-        )
-    else:
-        third = ""
+        if caveat
+        else ""
+    )
+    status = rec.get("status", "provisional" if caveat else "recommended")
     first = (
         (
-            f"**Best of this run, not yet a recommendation: `{rec['candidate']}`**"
-            if third  # a caveat that stops it: only a complete, real run says deploy
-            else f"**Deploy `{rec['candidate']}`**"
+            f"**Recommended: `{rec['candidate']}`**"
+            if status == "recommended"
+            else f"**{upper_first(rec.get('called', 'the chosen candidate'))}, not yet a "
+            f"recommendation: `{rec['candidate']}`**"
         )
         + (f" (reads the {reads})" if reads else "")
         + f": the highest validation accuracy, {pct(rec['val_accuracy'])} of {rec['n_val']} "
@@ -192,13 +199,17 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
     elif split.get("max_per_category"):
         items.append(subsample_sentence(split, data).replace("**", ""))
     if stand:
-        items.append(stand_in_warning(stand).replace("**", ""))
+        names = {"clip": "CLIP", "vgg16": "VGG16"}
+        items.append(
+            f"Stand-in weights for {listing(names.get(k, k) for k in stand)}: the numbers that "
+            "read them say nothing about CLIP or VGG16 (the warning at the top)."
+        )
     skipped = m.get("features", {}).get("skipped")
     if skipped:
         run = len(m.get("features", {}).get("models") or [])
         items.append(
             f"{plural(len(skipped), 'candidate')} of {run + len(skipped)} did not run (their "
-            "weights are not on this machine; the list is at the top)."
+            "weights are not on this machine; the table below says what to download)."
         )
     if ev.get("table"):
         widths = [t["accuracy_high"] - t["accuracy_low"] for t in ev["table"].values()]
@@ -218,7 +229,12 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
     for name, t in ((m.get("explanations", {}).get("text") or {}).get("text") or {}).items():
         bp = t.get("boilerplate")
         if bp and bp.get("share", 0) > 0:
-            items.append(boilerplate_sentence(name, bp))
+            items.append(
+                f"{name} partly reads each category's description template: "
+                f"{pct(bp['share'], 0)} of its top words are generic words found across "
+                f"categories ({_section('deployed')}); a catalogue written differently would "
+                "lose that signal."
+            )
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
         items.append(
@@ -229,30 +245,136 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the note's sections
+QUESTION = (
+    "**The question.** Does a frozen CLIP encoder with a small head classify these product photos "
+    "better than the classic VGG16 transfer-learning baseline, and what should a team deploy?"
+)
+
+
+def question_part(m: dict) -> str:
+    """Which part of the question this run answers: both, only what to deploy among the
+    candidates that ran, or neither (the bundled sample, a subsample, stand-in weights)."""
+    from ...models.candidates import HEADLINE
+
+    ev, rec = m.get("evaluation") or {}, _choice(m)
+    if not ev:
+        return "**What this run answers.** Nothing yet: notebook 05 did not evaluate any candidate."
+    caveat = rec.get("caveat")
+    if caveat in ("sample", "subsample", "stand-ins only"):
+        why = {
+            "sample": "it reads the bundled sample",
+            "subsample": "it reads a subsample",
+            "stand-ins only": "its encoders have stand-in weights",
+        }[caveat]
+        return (
+            f"**What this run answers.** Neither part: {why}, so it checks that every step runs "
+            "and that the report is written from its records."
+        )
+    headline = [n for n in HEADLINE if n in ev.get("table", {}) and n not in ev.get("stand_in", [])]
+    photo = (
+        "whether CLIP beats VGG16 (both heads ran on pretrained weights)"
+        if len(headline) == len(HEADLINE)
+        else None
+    )
+    run = len(ev.get("table", {}))
+    deploy = f"what to deploy among the {plural(run, 'candidate')} that ran"
+    if photo:
+        return f"**What this run answers.** Both parts: {photo}, and {deploy}."
+    return (
+        f"**What this run answers.** Only the second part, {deploy}: the first (CLIP against "
+        "VGG16) needs the pretrained weights listed at the end of this summary."
+    )
+
+
+def against_original(m: dict) -> str:
+    """The chosen candidate's test accuracy beside the original note's accuracy claims, with its
+    interval, and what that means for a team: what the product text is worth (the same test
+    products with the descriptions removed) and where photos would matter."""
+    from ...evaluation.decision import ORIGINAL
+
+    ev, rec = m.get("evaluation") or {}, _choice(m)
+    if not rec or rec.get("caveat") in ("sample", "subsample", "stand-ins only"):
+        return ""  # nothing here to set beside the note's claims (question_part says why)
+    name, low, high = rec["candidate"], rec["test_low"], rec["test_high"]
+    found = []
+    for c in (c for c in ORIGINAL.values() if "value" in c):
+        lo, hi = c["value"] - c["tolerance"], c["value"] + c["tolerance"]
+        where = (  # the interval against the claim, read with its tolerance
+            "lies above" if low > hi else "lies below" if high < lo else "overlaps"
+        )
+        found.append(
+            f"{where} the original note's claim for the {c['claim'].split(':')[0]} ({c['note']}, "
+            f"read as {pct(lo, 0)}–{pct(hi, 0)})"
+        )
+    reads = READS_WORDS.get(ev.get("reads", {}).get(name), "")
+    text = (
+        f"**Against the original note.** {upper_first(called(m))}, which reads the {reads}, "
+        f"reaches {interval(rec['test_accuracy'], low, high)} on this split: its interval "
+        f"{listing(found)}."
+    )
+    missing = (ev.get("missing_descriptions") or {}).get(name)
+    if missing:
+        acc = interval(missing["accuracy"], missing["accuracy_low"], missing["accuracy_high"])
+        drop = points_interval(
+            missing["difference"], missing["difference_low"], missing["difference_high"]
+        )
+        text += (
+            f" Without the product descriptions (the same test products, the name alone) it gets "
+            f"{acc}, {drop} against the full text."
+        )
+    if reads == "text":
+        text += (
+            " For a team: where the catalogue's descriptions are written like these, the text "
+            "alone is the strong baseline; photos matter where descriptions are missing, short "
+            "or written differently. To measure it, score the photo and fusion candidates on "
+            "exactly those products (the catalogue's products without a description, or this "
+            "test split with the descriptions removed, as above) and compare them paired, product "
+            "by product."
+        )
+    return text
+
+
+def not_run_table(m: dict) -> str:
+    """The candidates this run could not run: per missing encoder, which candidates need it, what
+    to download and where to put it (paths relative to the project); empty when everything ran."""
+    features = m.get("features") or {}
+    missing, skipped = features.get("missing_weights") or {}, features.get("skipped") or {}
+    if not skipped:
+        return ""
+    rows = {
+        w["what"]: {
+            "not run": listing(f"`{n}`" for n in w["candidates"]),
+            "download": f"`{w['download']}`",
+            "put it in": f"`{w['put_in']}`",
+        }
+        for w in missing.values()
+    } or {"weights": {"not run": listing(f"`{n}`" for n in skipped), "download": "see notebook 03"}}
+    return (
+        f"**Not run here: {plural(len(skipped), 'candidate')}.** Their pretrained weights are not "
+        "on this machine; put them where the table says and run `make report` again.\n\n"
+        + markdown_table(pd.DataFrame(rows).T)
+    )
+
+
 def section_summary(m: dict) -> str:
     from ...core.runs import stand_ins
 
     ev = m.get("evaluation", {})
     stand = stand_ins(m.get("run", {}).get("weights") or {})
-    text = (
-        "**The question.** Does a frozen CLIP encoder with a small head classify these product "
-        "photos better than the classic VGG16 transfer-learning baseline, and what should a team "
-        "deploy?\n\n"
-    )
-
+    text = QUESTION + "\n\n" + question_part(m) + "\n\n"
     text += claims_text(ev.get("claims") or [], markdown_table)
     rec = ev.get("recommendation")
     if ev:
         text += (
-            "**What to deploy.** " + " ".join(recommendation_lines(rec or {}, context(m))) + "\n\n"
+            "**What to deploy.** "
+            + " ".join(recommendation_lines(rec or {}, context(m)))
+            + f" {_fig('headline')} sets every candidate of the run beside the original note's "
+            "claims.\n\n"
         )
+        versus = against_original(m)
+        text += versus + "\n\n" if versus else ""
         text += f"*The rule, recorded by notebook 05*: {rec['rule']}.\n\n" if rec else ""
     items = limits(m, stand)
     if items:
-        where = (
-            f"the first three; all {len(items)} in {_section('improvements')}"
-            if len(items) > 3
-            else f"repeated in {_section('improvements')} beside the proposed improvements"
-        )
-        text += f"**Main limits** ({where}).\n\n" + "\n".join(f"- {i}" for i in items[:3]) + "\n"
-    return text
+        text += "**The limits of this run.**\n\n" + "\n".join(f"- {i}" for i in items) + "\n\n"
+    return text + not_run_table(m)

@@ -1,0 +1,201 @@
+"""A model card for the run's chosen candidate (``reports/model_card.md``), in the Hugging Face
+model-card layout: YAML metadata, then model details, uses and out-of-scope uses, training data
+(its provenance and licence), evaluation with intervals, limits and biases found by the run, and
+how to use it. Every value comes from the run's records (``metrics.json``) and the candidate
+registry; the card says when the choice is not yet a recommendation (``decision.recommend``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..core import runs
+from ..models.candidates import CANDIDATES
+from . import prose
+from .formatting import interval, markdown_table, ms, pct, points_interval, upper_first
+
+DATA_LICENCE = (
+    "The CSV has the columns of PromptCloud's “Flipkart Products” dataset, which Kaggle lists "
+    "under CC BY-SA 4.0 (not checked on Kaggle itself); the OpenClassrooms zip carries no licence "
+    "statement; no licence is known for the photos, names and descriptions, made by Flipkart and "
+    "its sellers (see `data/sample/README.md`). Check with the rights holders before "
+    "redistributing a model trained on them."
+)
+
+
+def _yaml(m: dict, name: str) -> str:
+    ev, rec = m["evaluation"], m["evaluation"]["recommendation"]
+    t = ev["table"][name]
+    reads = CANDIDATES[name].reads if name in CANDIDATES else "?"
+    task = {"image": "image-classification", "text": "text-classification"}.get(
+        reads, "multimodal-classification"
+    )
+    data = (m.get("data") or {}).get("source", "the Flipkart sample")
+    return "\n".join(
+        [
+            "---",
+            "language: en",
+            "license: other",
+            f"pipeline_tag: {task}",
+            "tags: [e-commerce, product-categorisation, clip-poc]",
+            "model-index:",
+            f"- name: {name}",
+            "  results:",
+            "  - task:",
+            f"      type: {task}",
+            "    dataset:",
+            "      name: Flipkart product sample",
+            f"      description: {data!r}",
+            "    metrics:",
+            f"    - {{type: accuracy, value: {t['accuracy']:.4f}, "
+            f"name: test accuracy (95% CI {t['accuracy_low']:.4f}-{t['accuracy_high']:.4f})}}",
+            f"    - {{type: f1, value: {t['macro_f1']:.4f}, name: test macro-F1}}",
+            f"status: {rec.get('status', 'provisional')}",
+            f"run: {m['run']['id']}",
+            "---",
+        ]
+    )
+
+
+def _per_class(ev: dict, name: str) -> str:
+    details = ev.get("details", {}).get(name) or {}
+    per = details.get("per_class") or {}
+    if not per:
+        return ""
+    frame = pd.DataFrame(per).T
+    keep = [c for c in ("precision", "recall", "f1", "support") if c in frame.columns]
+    frame = frame[keep]
+    for c in ("precision", "recall", "f1"):
+        if c in frame:
+            frame[c] = frame[c].map(lambda v: f"{v:.3f}")
+    if "support" in frame:
+        frame["support"] = frame["support"].map(lambda v: f"{int(v)}")
+    return "Per category, on the test split:\n\n" + markdown_table(frame)
+
+
+def _how_to_use(name: str) -> str:
+    reads = CANDIDATES[name].reads if name in CANDIDATES else ""
+    if reads == "image":
+        example = f"make predict ARGS='photo1.jpg photo2.jpg --model {name}'"
+        what = "Each photo gets its top categories with their probabilities"
+    else:
+        example = f"make predict ARGS='--csv products.csv --model {name}'"
+        what = (
+            "Each product of the CSV (columns `product_name`, `description`"
+            + (", `image`, beside an `Images/` folder" if "image" in reads else "")
+            + ") gets its top categories with their probabilities"
+        )
+    return (
+        "```bash\n"
+        f"{example}\n"
+        "```\n"
+        f"{what}; a broken or missing file gets its status, not a traceback. From Python: "
+        "`from utils import predict; predict.predict(...)` returns the same table. The trained "
+        f"candidate lives in `data/models/candidates/{name}/` (with the encoders and split it "
+        "was trained on, checked when it is loaded)."
+    )
+
+
+def card(m: dict) -> str:
+    """The model card of the run's chosen candidate as Markdown (empty string when nothing was
+    evaluated)."""
+    ev = m.get("evaluation") or {}
+    rec = ev.get("recommendation") or {}
+    if not rec:
+        return ""
+    name = rec["candidate"]
+    c = CANDIDATES.get(name)
+    t = ev["table"][name]
+    tr = (m.get("training") or {}).get("summary", {}).get(name, {})
+    stand = runs.stand_ins((m.get("run") or {}).get("weights") or {})
+    status = (
+        "Recommended by this run."
+        if rec.get("status") == "recommended"
+        else f"{upper_first(rec['called'])}, not yet a recommendation: "
+        + " ".join(
+            prose.recommendation_lines(rec, prose.context(m), "the note's summary says which")[2:]
+        )
+    )
+    repeats = (ev.get("repeats") or {}).get("summary", {}).get(name)
+    paired = ev.get("paired", {}).get(name)
+    missing = (ev.get("missing_descriptions") or {}).get(name)
+    lines = [
+        _yaml(m, name),
+        f"# Model card: `{name}` (clip-poc)\n",
+        f"*{status}* Written by notebook 07 from run `{m['run']['id']}`; the note "
+        "(`reports/note.html`) has the evidence behind every line.\n",
+        "## Model details\n",
+        f"- **What it is:** {c.about if c else name}; it reads the "
+        f"{prose.READS_WORDS.get(c.reads, c.reads) if c else '?'}.",
+        f"- **Fitted by:** {c.family if c else '?'} ({tr.get('chosen', 'see notebook 04')}, "
+        "chosen on the validation split).",
+        f"- **One prediction runs:** {c.cost if c else '?'}; measured "
+        f"{ms(rec['s_per_product'])} per product ({rec.get('device') or 'cpu'}).",
+        f"- **Trained on:** {rec['labelled']} labelled products (training and validation), "
+        f"{len(ev['classes'])} categories: {', '.join(ev['classes'])}.",
+        f"- **Developed by:** the clip-poc project; code version "
+        f"`{m['run'].get('code_version')}`.\n",
+        "## Uses\n",
+        "**Intended use.** Assigning a product of a catalogue like the Flipkart sample to one of "
+        "the categories above, from what the candidate reads, as a first pass that a person "
+        "checks where the probability is low.\n",
+        "**Out of scope.** Categories it was not trained on (it always answers one of the "
+        "above); catalogues written or photographed differently without re-evaluating it (the "
+        "limits below); decisions about people; any use of its probabilities as calibrated risks "
+        "without a calibration check.\n",
+        "## Training data\n",
+        f"{upper_first((m.get('data') or {}).get('source', 'the Flipkart sample'))}: "
+        f"{(m.get('data') or {}).get('usable', '?')} usable products. Split "
+        f"{(m.get('split') or {}).get('fractions', '?')} (training / validation / test), "
+        "stratified by category, near-duplicate photos and descriptions kept on one side "
+        "(notebook 02).\n",
+        f"**Provenance and licence.** {DATA_LICENCE}\n",
+        "## Evaluation\n",
+        f"On the locked test split ({ev['n_test']} products, read once by notebook 05): accuracy "
+        f"{interval(t['accuracy'], t['accuracy_low'], t['accuracy_high'])}, macro-F1 "
+        f"{interval(t['macro_f1'], t['macro_f1_low'], t['macro_f1_high'], percent=False)} "
+        f"(95% intervals, {ev.get('intervals', {}).get('method', 'cluster bootstrap')})."
+        + (
+            f" On {ev['repeats']['n_splits']} other group-aware splits: mean "
+            f"{pct(repeats['mean'])} (from {pct(repeats['min'])} to {pct(repeats['max'])})."
+            if repeats
+            else ""
+        )
+        + (
+            f" Against {ev['reference']}, paired: "
+            + points_interval(
+                paired["accuracy_difference"], paired["difference_low"], paired["difference_high"]
+            )
+            + "."
+            if paired
+            else ""
+        )
+        + (
+            " Without the product descriptions (the name alone): "
+            f"{interval(missing['accuracy'], missing['accuracy_low'], missing['accuracy_high'])}."
+            if missing
+            else ""
+        )
+        + "\n",
+        _per_class(ev, name),
+        "## Limits and biases found by this run\n",
+        "\n".join(f"- {item}" for item in prose.limits(m, stand)) or "- None recorded.",
+        "",
+        "## How to use it\n",
+        _how_to_use(name),
+        "",
+    ]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def write(m: dict, out_dir: str | os.PathLike) -> Path | None:
+    """Write ``model_card.md`` into ``out_dir``; None (and no file) when nothing was evaluated."""
+    text = card(m)
+    if not text:
+        return None
+    path = Path(out_dir) / "model_card.md"
+    path.write_text(text + "\n")
+    return path
