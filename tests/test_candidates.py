@@ -327,6 +327,31 @@ def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, smal
     assert checks.precision_check(b16, rows, n=8, seed=0)["clip"]["rows"] == out["clip"]["rows"]
 
 
+def test_bfloat16_agreement_is_measured_on_the_checked_rows_of_a_larger_split(
+    small_split, tmp_path
+) -> None:
+    """Float32 features exist only for the rows the precision check sampled: the heads' agreement
+    compares those rows (it was empty whenever the split was larger than the sample)."""
+    from utils.evaluation.costs import precision_agreement
+
+    b16 = _panel(Layout(tmp_path), small_split, precision="bfloat16")
+    names = ("clip-probe", "vgg16-head", "clip-zeroshot")
+    fitted = {n: fitting.fit(n, b16, small_split.train, small_split.val) for n in names}
+    test = small_split.test_for_final_evaluation()
+    found = checks.precision_check(b16, test, n=3, seed=0)
+    assert len(test) > 3 and {k: r["images"] for k, r in found.items()} == {"clip": 3, "vgg16": 3}
+    for f in fitted.values():
+        f.predict_proba(b16, test)  # every test row's bfloat16 features cached, as in notebook 05
+    rows = {k: r["rows"] for k, r in found.items()}
+    out = precision_agreement(b16, fitted, test, rows)
+    assert set(out) == set(names)
+    for r in out.values():
+        assert r["images"] == r["checked"] == 3 and r["test_rows"] == len(test)
+        assert 0 <= r["agree"] <= 3 and r["rate"] == pytest.approx(r["agree"] / 3)
+    assert precision_agreement(b16, fitted, test)["clip-probe"]["images"] == 3, "cached rows"
+    assert precision_agreement(b16, fitted, test, {"vgg16": rows["vgg16"]}).keys() == {"vgg16-head"}
+
+
 def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) -> None:
     val = small_split.val
     out = checks.pretrained_check(panel, val, panel.classes)

@@ -34,17 +34,21 @@ KNOBS = (
 
 class Evaluation:
     """Every candidate of ``fitted`` on the locked test split of ``split``, with the run's
-    ``training`` record (notebook 04) and the candidates whose encoders are stand-ins."""
+    ``metrics`` so far (notebook 04's ``training`` record; notebook 03's ``features`` record, whose
+    precision check names the rows encoded at both precisions) and the candidates whose encoders
+    are stand-ins."""
 
     def __init__(
-        self, panel, fitted: dict, split, settings: dict, training: dict, stand_in: set[str]
+        self, panel, fitted: dict, split, settings: dict, metrics: dict, stand_in: set[str]
     ) -> None:
         missing = [k for k in KNOBS if k not in settings]
         if missing:
             raise KeyError(f"the evaluation needs the notebook parameters {missing}")
         self.panel, self.fitted, self.split = panel, fitted, split
         self.settings = {k: settings[k] for k in KNOBS}
-        self.training, self.stand_in = training, set(stand_in)
+        self.training, self.stand_in = metrics["training"], set(stand_in)
+        check = (metrics.get("features") or {}).get("precision_check") or {}
+        self.precision_rows = {k: list(r.get("rows") or []) for k, r in check.items()}
         self.classes = panel.classes
         self.test = split.test_for_final_evaluation()
         self.y = panel.y(self.test)
@@ -251,7 +255,9 @@ class Evaluation:
                     for n, e in self.errors_.items()
                 }
             },
-            "precision_agreement": precision_agreement(self.panel, self.fitted, self.test),
+            "precision_agreement": precision_agreement(
+                self.panel, self.fitted, self.test, self.precision_rows
+            ),
             "refits": {
                 "repeated_splits": repeats.attrs.get("parallel"),
                 "label_budget": self.budget.attrs.get("parallel"),

@@ -398,10 +398,10 @@ def class_embeddings(panel: Panel, prompts: tuple[str, ...] | None = None) -> np
 def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], found: dict) -> dict:
     """What notebook 03 records: the candidates run and skipped, the encoders, what the features
     cost (``panel.stats``), and the checks on the weights in ``found``: ``pretrained`` (does CLIP
-    behave like a pretrained one), ``precision`` (bfloat16 against float32), ``decode`` (the
-    decoded input against the reference pipelines)."""
+    behave like a pretrained one), ``precision`` (bfloat16 against float32, with the ``sha256``
+    of the rows it checked: notebook 05 compares the heads' predictions on those rows),
+    ``decode`` (the decoded input against the reference pipelines)."""
     s = panel.settings
-    precision = found.get("precision") or {}
     return {
         "models": names,
         "skipped": skipped,
@@ -411,8 +411,6 @@ def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], fo
         "views": s.views,
         "finetune_blocks": s.finetune_blocks,
         "pretrained_check": found.get("pretrained"),
-        "precision_check": {
-            k: {m: v for m, v in r.items() if m != "rows"} for k, r in precision.items()
-        },
+        "precision_check": found.get("precision") or {},
         "decode": found.get("decode"),
     }
