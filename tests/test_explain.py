@@ -398,3 +398,70 @@ def test_lime_copies_built_in_one_step_are_lime_own(bright_corner, batch_size) -
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
     assert len({b.tobytes() for b in ours[2][0]}) > 1, "the copies differ from one another"
+
+
+# ------------------------------------------------------------------------- the study (notebook 06)
+STUDY = dict(
+    n_segments=30,
+    segmentation="slic",
+    hide_color=None,
+    explain_batch_size=32,
+    fast_kernels=False,
+    seed=0,
+    top_k=5,
+    num_samples=20,
+    stability_samples=[20],
+    stability_seeds=[0, 1],
+    stable_jaccard=0.5,
+    stability_per_category=1,
+    global_per_category=1,
+    only_correct=False,
+    shap_max_evals=64,
+    deletion_per_category=1,
+    deletion_steps=4,
+    random_orders=2,
+    lime_examples={},
+)
+
+
+@pytest.fixture(scope="module")
+def explained(small_split, tmp_path_factory):
+    """A tiny CLIP probe fitted on real photos, its panel, the test rows and the data folders."""
+    from utils.core.paths import Layout
+    from utils.models import fitting
+    from utils.models.panel import Panel, Settings
+
+    layout = Layout(tmp_path_factory.mktemp("explained"))
+    settings = Settings(
+        clip_model="tiny-random", vgg_weights="tiny-random", device="cpu", precision="float32"
+    )
+    panel = Panel(layout, settings, small_split.labels(), small_split.split_id, progress=False)
+    fitted = fitting.fit("clip-probe", panel, small_split.train, small_split.val)
+    return panel, fitted, small_split.test_for_final_evaluation(), layout
+
+
+def _study(explained, categories: int = 2, **params):
+    from utils.explain import photo_study
+
+    panel, fitted, test, layout = explained
+    shown = sorted(test["label"].unique())[:categories]
+    study = photo_study.ImageStudy(
+        fitted, panel, test, layout.explanations, {**STUDY, **params}, (shown, [])
+    )
+    study.stable = {"chosen": STUDY["num_samples"]}  # as if check_stability had chosen it
+    return study
+
+
+def test_the_deletion_check_fills_as_lime_hid_and_names_shap_masker(explained) -> None:
+    """With a grey hide_color LIME hides superpixels with grey: the deletion check must delete
+    them with the same grey (it used each superpixel's mean colour whatever hide_color was)."""
+    runs = {}
+    for hide in (None, 128):
+        study = _study(explained, hide_color=hide)
+        study.check_deletion()
+        runs[hide] = study.deletion
+    grey, mean = runs[128], runs[None]
+    assert grey.fill == photos.describe_fill(128) != mean.fill == photos.describe_fill(None)
+    assert "128" in grey.perturbations["deletion"] and "128" in grey.perturbations["LIME"]
+    assert photos.SHAP_MASKER in grey.perturbations["SHAP"]
+    assert any(not np.allclose(grey.curves[m], mean.curves[m]) for m in ("LIME", "random"))

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core import timing
 from .photos import (
+    SHAP_MASKER,
     CachedLime,
     Pipeline,
     compare_deletion,
@@ -240,7 +241,8 @@ class ImageStudy:
 
     def check_deletion(self):
         """Deletion curves on ``deletion_per_category`` images per category in LIME's order,
-        SHAP's and random orders of the same superpixels; returns the faithfulness table."""
+        SHAP's and random orders of the same superpixels, deleted superpixels filled as LIME hid
+        them (``hide_color``); returns the faithfulness table."""
         import pandas as pd
 
         p = self.p
@@ -254,6 +256,8 @@ class ImageStudy:
             steps=p["deletion_steps"],
             random_orders=p["random_orders"],
             seed=self.seed,
+            hide_color=self.settings["hide_color"],
+            shap_masker=SHAP_MASKER,
         )
         self.faithful = faithfulness(self.deletion.per_image, seed=self.seed)
         return pd.DataFrame(self.faithful).T
@@ -266,6 +270,7 @@ class ImageStudy:
                 np.stack([self.image(i) for i in indices]),
                 self.classes,
                 max_evals=self.p["shap_max_evals"],
+                blur=SHAP_MASKER,
                 seed=self.seed,
             )
 
@@ -344,6 +349,7 @@ class ImageStudy:
             "global_left_out": self.left_out,
             "shap": {
                 "masker": "blur masker (a blurred copy of the photo fills what is hidden)",
+                "masker_spec": SHAP_MASKER,
                 "max_evals": p["shap_max_evals"],
             },
             "deletion": {
@@ -353,6 +359,8 @@ class ImageStudy:
                 "steps": p["deletion_steps"],
                 "random_orders": p["random_orders"],
                 "fill": getattr(deletion, "fill", None),
+                "hide_color": self.settings["hide_color"],
+                "perturbations": getattr(deletion, "perturbations", {}),
                 "auc": deletion.auc,
                 "auc_per_image": deletion.per_image,
                 "faithfulness": self.faithful,

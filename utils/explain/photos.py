@@ -325,15 +325,19 @@ def global_importance(maps: list[np.ndarray]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- SHAP
+SHAP_MASKER = "blur(32,32)"  # SHAP's image masker: a blurred copy of the photo fills what it hides
+
+
 def shap_explain(
     pipeline: Pipeline,
     images: np.ndarray,
     classes: list[str],
     max_evals: int = 300,
-    blur: str = "blur(32,32)",
+    blur: str = SHAP_MASKER,
     seed: int = 0,
 ):
-    """SHAP values (Partition explainer, blur masker) of the predicted class for each image."""
+    """SHAP values (Partition explainer, ``blur`` masker) of the predicted class for each
+    image."""
     import shap
 
     np.random.seed(seed)
@@ -554,7 +558,7 @@ def _compare_deletion(
     random_orders: int = 5,
     seed: int = 0,
     hide_color=None,
-    shap_masker: str = "blur(32,32)",
+    shap_masker: str = SHAP_MASKER,
 ) -> Deletion:
     """Deletion curves on each image's LIME superpixels: LIME's order, SHAP's (SHAP summed within
     each superpixel) and ``random_orders`` random orders of the same superpixels, for the class
