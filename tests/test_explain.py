@@ -465,3 +465,33 @@ def test_the_deletion_check_fills_as_lime_hid_and_names_shap_masker(explained) -
     assert "128" in grey.perturbations["deletion"] and "128" in grey.perturbations["LIME"]
     assert photos.SHAP_MASKER in grey.perturbations["SHAP"]
     assert any(not np.allclose(grey.curves[m], mean.curves[m]) for m in ("LIME", "random"))
+
+
+def test_a_fresh_pipeline_remembers_nothing(tiny_pipeline, real_images) -> None:
+    image = photos.prepare_image(tiny_pipeline.encoder, real_images[0])[None]
+    expected = tiny_pipeline(image)
+    calls = tiny_pipeline.calls
+    tiny_pipeline(image)
+    assert tiny_pipeline.calls == calls, "remembered"
+    fresh = tiny_pipeline.fresh()
+    np.testing.assert_allclose(fresh(image), expected)
+    np.testing.assert_allclose(fresh(np.concatenate([image, image])), np.vstack([expected] * 2))
+    assert fresh.calls == 2 and not fresh._memo and tiny_pipeline.calls == calls
+
+
+def test_lime_time_is_measured_afresh_not_read_from_the_cache(explained) -> None:
+    """The figures' explanations come from the disk cache (another run, maybe another device) or
+    reuse copies the pipeline remembers: their ``seconds`` are not what one explanation costs."""
+    study = _study(explained, categories=1)
+    i = next(iter(study.checked.values()))[0]
+    study.picks = [i]
+    first = study.explained(i)
+    assert study.explained(i)["seconds"] == first["seconds"], "read back from the cache"
+    sent = []
+    model = study.pipeline.predict_vectors
+    study.pipeline.predict_vectors = lambda X: (sent.append(len(X)), model(X))[1]
+    t = study.time_explanations()
+    assert sum(sent) >= STUDY["num_samples"], "every perturbed copy through the model again"
+    assert t["images"] == 1 and t["num_samples"] == STUDY["num_samples"] and len(t["runs"]) == 1
+    assert t["device"] == "cpu" and t["fresh_pipeline"] and not t["disk_cache"]
+    assert t["seconds_per_image"] == pytest.approx(t["runs"][0], abs=1e-3)
