@@ -377,6 +377,55 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     assert prose.pretrained_sentence(right).endswith("it behaves like a pretrained CLIP.")
 
 
+def test_a_loadable_but_wrong_clip_counts_as_a_stand_in(layout, small_split, tmp_path) -> None:
+    """Tiny random weights loaded from a folder: by name they look real ("/.../tiny-clip"), but
+    they fail the pretrained check, so CLIP's candidates are stand-ins: set aside by the choice,
+    their claims not measured, the banners saying so."""
+    from utils.core import runs
+    from utils.evaluation import decision
+    from utils.report import note, notebook
+
+    _panel(layout, small_split).encoder("clip")  # builds the tiny CLIP folder
+    folder = str(layout.models / "tiny-clip")
+    weights = {"clip": folder, "vgg16": "IMAGENET1K_V1"}
+    assert runs.stand_ins(weights) == {}, "by its name a real CLIP"
+    check = checks.pretrained_check(_panel(layout, small_split, clip_model=folder), small_split.val)
+    assert check["model"] == folder and check["verdict"] in ("chance", "weak")
+    stand = runs.stand_ins(weights, check)
+    assert list(stand) == ["clip"] and stand["clip"].startswith(runs.FAILED_CHECK)
+    assert runs.stand_ins(weights, {**check, "verdict": "pretrained", "warning": False}) == {}
+    names = ["clip-head", "clip-zeroshot", "fusion-late", "vgg16-head", "text-tfidf"]
+    clip = {"clip-head", "clip-zeroshot", "fusion-late"}
+    assert candidates.stand_in_candidates(names, stand) == clip
+    params = {
+        "clip_model": folder,
+        "vgg_weights": "IMAGENET1K_V1",
+        "reports_dir": str(tmp_path / "reports"),
+        "figures_dir": str(tmp_path / "figures"),
+        "models": names,
+    }
+    first = notebook.start("01", params, show=False)
+    assert first.stand_in_candidates(names) == set() and not first.banner
+    first.record("features", {"pretrained_check": check})
+    later = notebook.start("05", params, show=False)
+    assert later.stand_in_candidates(names) == clip
+    assert "**Stand-in weights** (CLIP: weights that fail the pretrained check" in later.banner
+    assert runs.run_stand_ins(later.metrics()) == stand
+    assert "weights that fail the pretrained check" in note.header(later.metrics())
+    table = {n: {"accuracy": 0.9, "accuracy_low": 0.85, "accuracy_high": 0.95} for n in names}
+    evaluation = {
+        "table": table,
+        "paired": {},
+        "costs": {n: {"inference_s_per_item": 0.01} for n in names},
+        "labelled": {n: 10 for n in names},
+    }
+    info = {n: {"val_accuracy": 0.9 if n in clip else 0.5} for n in names}
+    rec = decision.recommend(evaluation, {"info": info}, 100, exclude=clip)
+    assert rec["candidate"] not in clip and rec["excluded"] == sorted(clip)
+    rows = decision.claims(evaluation, {"info": info}, clip)
+    assert {r["key"]: r["verdict"] for r in rows}["clip_accuracy"] == "not measured"
+
+
 def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:
     panel = _panel(layout, small_split, decode_min_side=256)
     assert checks.input_check(panel, small_split.inputs(), n=3) == {}, "nothing loaded"

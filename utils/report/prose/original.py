@@ -470,10 +470,10 @@ def improvements_text(evaluation: dict, training: dict) -> str:
 
 
 def section_improvements(m: dict) -> str:
-    from ...core.runs import stand_ins
+    from ...core.runs import run_stand_ins
 
     ev, tr = m.get("evaluation", {}), m.get("training", {})
-    items = limits(m, stand_ins(m.get("run", {}).get("weights") or {}))
+    items = limits(m, run_stand_ins(m))
     text = (
         "**Limits of this study.**\n\n" + "".join(f"- {i}\n" for i in items) + "\n" if items else ""
     )
