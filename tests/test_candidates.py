@@ -4,6 +4,7 @@ and checked on tiny models and real photos and texts."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -375,6 +376,37 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
     assert right["p_value"] < 0.01
     assert prose.pretrained_sentence(right).endswith("it behaves like a pretrained CLIP.")
+
+
+@pytest.mark.parametrize(
+    "n_classes, accuracy, verdict, fixed_half",
+    [(2, 0.6, "weak", "pretrained"), (50, 0.44, "pretrained", "weak")],
+)
+def test_the_pretrained_floor_scales_with_the_number_of_classes(
+    layout, n_classes, accuracy, verdict, fixed_half, monkeypatch
+) -> None:
+    """60% with 2 categories is well above chance yet weak; 44% with 50 categories is what a
+    pretrained CLIP may well score. A fixed floor of 50% read both the other way round."""
+    floor = checks.pretrained_floor(n_classes)
+    chance = 1 / n_classes
+    assert chance < floor < 1
+    assert (floor - chance) / (1 - chance) == pytest.approx(checks.PRETRAINED_GAP)
+    assert checks.pretrained_floor(7) == pytest.approx(0.4857, abs=1e-4)
+    classes = [f"category {i:02d}" for i in range(n_classes)]
+    settings = Settings(clip_model="tiny-random", device="cpu", precision="float32")
+    panel = Panel(layout, settings, classes, progress=False)
+    n = 400
+    y = np.arange(n) % n_classes
+    right = np.random.default_rng(0).permutation(n) < round(accuracy * n)
+    predicted = np.where(right, y, (y + 1) % n_classes)
+    E = np.eye(n_classes, dtype=np.float32)  # one direction per category
+    monkeypatch.setattr(checks, "class_embeddings", lambda panel: E)
+    monkeypatch.setattr(panel, "features", lambda source, rows: E[predicted])
+    val = pd.DataFrame({"label": [classes[i] for i in y]})
+    out = checks.pretrained_check(panel, val)
+    assert out["accuracy"] == pytest.approx(accuracy) and out["p_value"] < checks.PRETRAINED_ALPHA
+    assert out["floor"] == pytest.approx(floor, abs=1e-4) and out["verdict"] == verdict
+    assert checks.pretrained_check(panel, val, floor=0.5)["verdict"] == fixed_half
 
 
 def test_a_loadable_but_wrong_clip_counts_as_a_stand_in(layout, small_split, tmp_path) -> None:
