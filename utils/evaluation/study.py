@@ -59,12 +59,17 @@ class Evaluation:
             for n, f in fitted.items()
         }
         self.headline = [n for n in HEADLINE if n in fitted] or [self.reference]
+        infos = {m.name: m.info for f in fitted.values() for m in getattr(f, "members", [])}
+        infos.update({n: f.info for n, f in fitted.items()})
+        tuning = decision.validation_tuning(infos)  # fusion members: their own choices too
+        self.tuning = {n: tuning[n] for n in fitted}
         self.errors_: dict[str, pd.DataFrame] = {}
         self.confused: dict = {}
         self.zeroshot_: dict | None = None
         self.log_loss_: dict | None = None
         self.repeats: pd.DataFrame | None = None
         self.other_seeds: list = []
+        self.test_sizes: list[int] = []
         self.repeat_names: list[str] = []
         self.budget: pd.DataFrame = pd.DataFrame()
         self.budget_summary: pd.DataFrame | None = None
@@ -110,6 +115,8 @@ class Evaluation:
             "labelled": self.labelled,
             "reads": self.reads,
             "classes": self.classes,
+            "tuning": self.tuning,
+            "n_test": len(self.test),
         }
 
     def _recommend(self, evaluation: dict) -> dict:
@@ -167,6 +174,7 @@ class Evaluation:
             rows, info["seed"], s["repeat_seeds"], info["val_fraction"], info["test_fraction"]
         )
         self.other_seeds = list(others)
+        self.test_sizes = [int((names == "test").sum()) for names in others.values()]
         self.repeat_names = s["repeat_models"] or refits.refittable(self.fitted)
         self.repeats = refits.panel_repeats(
             self.panel, rows, self.repeat_names, others, n_jobs=s["n_jobs"]
@@ -222,10 +230,12 @@ class Evaluation:
             "costs": self.costs,
             "labelled": self.labelled,
             "reads": self.reads,
+            "tuning": self.tuning,
             "stand_in": sorted(self.stand_in),
             "repeats": {
                 "n_splits": len(repeats),
                 "seeds": self.other_seeds,
+                "test_sizes": self.test_sizes,
                 "models": self.repeat_names,
                 "accuracies": repeats.reset_index().to_dict("list"),
                 "summary": refits.summarize_repeats(repeats).to_dict("index"),
