@@ -3,6 +3,8 @@ and checked on tiny models and real photos and texts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from utils.evaluation import refits
 from utils.explain import photos
 from utils.models import blocks, candidates, checks, encoders, families, fitting, tiny
 from utils.models.panel import Panel, Settings, class_embeddings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -456,6 +460,40 @@ def test_a_loadable_but_wrong_clip_counts_as_a_stand_in(layout, small_split, tmp
     assert rec["candidate"] not in clip and rec["excluded"] == sorted(clip)
     rows = decision.claims(evaluation, {"info": info}, clip)
     assert {r["key"]: r["verdict"] for r in rows}["clip_accuracy"] == "not measured"
+
+
+def test_notebook_03_sends_each_photo_through_clip_once(small_split, tmp_path) -> None:
+    """The pretrained check computes the validation features before ``prepare``: unless the
+    fine-tuning capture is set first, ``prepare`` runs the CLIP prefix over those photos again."""
+    import json
+
+    from utils.models.panel import capture_kinds, prepare
+
+    names = ["clip-finetune", "clip-zeroshot"]
+    assert capture_kinds(names) == {"clip"} and capture_kinds(["clip-head"]) == set()
+    inputs, val = small_split.inputs(), small_split.val
+
+    def images_encoded(capture_first: bool, folder) -> int:
+        panel = _panel(Layout(folder), small_split)
+        seen = []
+
+        def count(module, args, kw) -> None:
+            x = args[0] if args else kw["pixel_values"]
+            seen.append(int((x.flatten(1).abs().sum(1) > 0).sum()))  # not the zero shape probes
+
+        embeddings = panel.encoder("clip").module.model.vision_model.embeddings
+        embeddings.register_forward_pre_hook(count, with_kwargs=True)
+        if capture_first:
+            panel.capture = capture_kinds(names)
+        checks.pretrained_check(panel, val)
+        prepare(panel, names, inputs, small_split.train)
+        return sum(seen)
+
+    assert images_encoded(True, tmp_path / "once") == len(inputs)
+    assert images_encoded(False, tmp_path / "twice") == len(inputs) + len(val)
+    nb = json.loads((ROOT / "notebooks" / "03_features.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert code.index("panel.capture = capture_kinds(runnable)") < code.index("pretrained_check(")
 
 
 def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:

@@ -354,6 +354,18 @@ class CachedPanel:
         return self.prompt_embeddings
 
 
+def capture_kinds(names: list[str]) -> set[str]:
+    """The encoder kinds whose fine-tuning activations ride along feature extraction for the
+    candidates ``names`` (those a fine-tuning candidate reads). Set ``panel.capture`` to it before
+    any image feature is computed (notebook 03 does, before its pretrained check), so that each
+    photo goes through the encoder once."""
+    return {
+        CANDIDATES[n].inputs[0].split("-")[0]
+        for n in resolve(names)
+        if CANDIDATES[n].family == "finetune"
+    }
+
+
 def prepare(
     panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame
 ) -> pd.DataFrame:
@@ -366,7 +378,7 @@ def prepare(
     names = resolve(names)
     chosen = [CANDIDATES[n] for n in names]
     sources = needs(names)
-    panel.capture = {c.inputs[0].split("-")[0] for c in chosen if c.family == "finetune"}
+    panel.capture = capture_kinds(names)
     for source in SOURCES:
         if source in sources and source != "text":
             panel.features(source, inputs)
