@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 PROFILE ?= full
 REPORT_DIR ?= reports
 ARGS ?=
+# JupyterLab refuses to start as root (containers often run as root) unless told it may.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
@@ -45,8 +47,8 @@ lint: $(STAMP) ## ruff: formatting and lint of utils/, tests/ and the notebooks 
 bench: $(STAMP) ## measure throughput, precision, fine-tuning and scale costs (reports/bench.json); ARGS: --sections ...
 	$(PY) -m utils.bench $(ARGS)
 
-lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's environment as the kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's environment as the kernel (as root: --allow-root)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT)
 
 predict: $(STAMP) ## classify new photos with a trained candidate: make predict ARGS='a.jpg b.jpg [--model clip-head]'
 	$(PY) -m utils.predict $(ARGS)

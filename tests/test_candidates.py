@@ -3,7 +3,10 @@ and checked on tiny models and real photos and texts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -14,6 +17,8 @@ from utils.evaluation import refits
 from utils.explain import photos
 from utils.models import blocks, candidates, checks, encoders, families, fitting, tiny
 from utils.models.panel import Panel, Settings, class_embeddings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +332,31 @@ def test_precision_check_compares_bfloat16_with_float32_on_a_sample(layout, smal
     assert checks.precision_check(b16, rows, n=8, seed=0)["clip"]["rows"] == out["clip"]["rows"]
 
 
+def test_bfloat16_agreement_is_measured_on_the_checked_rows_of_a_larger_split(
+    small_split, tmp_path
+) -> None:
+    """Float32 features exist only for the rows the precision check sampled: the heads' agreement
+    compares those rows (it was empty whenever the split was larger than the sample)."""
+    from utils.evaluation.costs import precision_agreement
+
+    b16 = _panel(Layout(tmp_path), small_split, precision="bfloat16")
+    names = ("clip-probe", "vgg16-head", "clip-zeroshot")
+    fitted = {n: fitting.fit(n, b16, small_split.train, small_split.val) for n in names}
+    test = small_split.test_for_final_evaluation()
+    found = checks.precision_check(b16, test, n=3, seed=0)
+    assert len(test) > 3 and {k: r["images"] for k, r in found.items()} == {"clip": 3, "vgg16": 3}
+    for f in fitted.values():
+        f.predict_proba(b16, test)  # every test row's bfloat16 features cached, as in notebook 05
+    rows = {k: r["rows"] for k, r in found.items()}
+    out = precision_agreement(b16, fitted, test, rows)
+    assert set(out) == set(names)
+    for r in out.values():
+        assert r["images"] == r["checked"] == 3 and r["test_rows"] == len(test)
+        assert 0 <= r["agree"] <= 3 and r["rate"] == pytest.approx(r["agree"] / 3)
+    assert precision_agreement(b16, fitted, test)["clip-probe"]["images"] == 3, "cached rows"
+    assert precision_agreement(b16, fitted, test, {"vgg16": rows["vgg16"]}).keys() == {"vgg16-head"}
+
+
 def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) -> None:
     val = small_split.val
     out = checks.pretrained_check(panel, val, panel.classes)
@@ -350,6 +380,120 @@ def test_pretrained_check_flags_random_weights(panel, small_split, monkeypatch) 
     assert right["verdict"] == "pretrained" and not right["warning"] and right["accuracy"] == 1.0
     assert right["p_value"] < 0.01
     assert prose.pretrained_sentence(right).endswith("it behaves like a pretrained CLIP.")
+
+
+@pytest.mark.parametrize(
+    "n_classes, accuracy, verdict, fixed_half",
+    [(2, 0.6, "weak", "pretrained"), (50, 0.44, "pretrained", "weak")],
+)
+def test_the_pretrained_floor_scales_with_the_number_of_classes(
+    layout, n_classes, accuracy, verdict, fixed_half, monkeypatch
+) -> None:
+    """60% with 2 categories is well above chance yet weak; 44% with 50 categories is what a
+    pretrained CLIP may well score. A fixed floor of 50% read both the other way round."""
+    floor = checks.pretrained_floor(n_classes)
+    chance = 1 / n_classes
+    assert chance < floor < 1
+    assert (floor - chance) / (1 - chance) == pytest.approx(checks.PRETRAINED_GAP)
+    assert checks.pretrained_floor(7) == pytest.approx(0.4857, abs=1e-4)
+    classes = [f"category {i:02d}" for i in range(n_classes)]
+    settings = Settings(clip_model="tiny-random", device="cpu", precision="float32")
+    panel = Panel(layout, settings, classes, progress=False)
+    n = 400
+    y = np.arange(n) % n_classes
+    right = np.random.default_rng(0).permutation(n) < round(accuracy * n)
+    predicted = np.where(right, y, (y + 1) % n_classes)
+    E = np.eye(n_classes, dtype=np.float32)  # one direction per category
+    monkeypatch.setattr(checks, "class_embeddings", lambda panel: E)
+    monkeypatch.setattr(panel, "features", lambda source, rows: E[predicted])
+    val = pd.DataFrame({"label": [classes[i] for i in y]})
+    out = checks.pretrained_check(panel, val)
+    assert out["accuracy"] == pytest.approx(accuracy) and out["p_value"] < checks.PRETRAINED_ALPHA
+    assert out["floor"] == pytest.approx(floor, abs=1e-4) and out["verdict"] == verdict
+    assert checks.pretrained_check(panel, val, floor=0.5)["verdict"] == fixed_half
+
+
+def test_a_loadable_but_wrong_clip_counts_as_a_stand_in(layout, small_split, tmp_path) -> None:
+    """Tiny random weights loaded from a folder: by name they look real ("/.../tiny-clip"), but
+    they fail the pretrained check, so CLIP's candidates are stand-ins: set aside by the choice,
+    their claims not measured, the banners saying so."""
+    from utils.core import runs
+    from utils.evaluation import decision
+    from utils.report import note, notebook
+
+    _panel(layout, small_split).encoder("clip")  # builds the tiny CLIP folder
+    folder = str(layout.models / "tiny-clip")
+    weights = {"clip": folder, "vgg16": "IMAGENET1K_V1"}
+    assert runs.stand_ins(weights) == {}, "by its name a real CLIP"
+    check = checks.pretrained_check(_panel(layout, small_split, clip_model=folder), small_split.val)
+    assert check["model"] == folder and check["verdict"] in ("chance", "weak")
+    stand = runs.stand_ins(weights, check)
+    assert list(stand) == ["clip"] and stand["clip"].startswith(runs.FAILED_CHECK)
+    assert runs.stand_ins(weights, {**check, "verdict": "pretrained", "warning": False}) == {}
+    names = ["clip-head", "clip-zeroshot", "fusion-late", "vgg16-head", "text-tfidf"]
+    clip = {"clip-head", "clip-zeroshot", "fusion-late"}
+    assert candidates.stand_in_candidates(names, stand) == clip
+    params = {
+        "clip_model": folder,
+        "vgg_weights": "IMAGENET1K_V1",
+        "reports_dir": str(tmp_path / "reports"),
+        "figures_dir": str(tmp_path / "figures"),
+        "models": names,
+    }
+    first = notebook.start("01", params, show=False)
+    assert first.stand_in_candidates(names) == set() and not first.banner
+    first.record("features", {"pretrained_check": check})
+    later = notebook.start("05", params, show=False)
+    assert later.stand_in_candidates(names) == clip
+    assert "**Stand-in weights** (CLIP: weights that fail the pretrained check" in later.banner
+    assert runs.run_stand_ins(later.metrics()) == stand
+    assert "weights that fail the pretrained check" in note.header(later.metrics())
+    table = {n: {"accuracy": 0.9, "accuracy_low": 0.85, "accuracy_high": 0.95} for n in names}
+    evaluation = {
+        "table": table,
+        "paired": {},
+        "costs": {n: {"inference_s_per_item": 0.01} for n in names},
+        "labelled": {n: 10 for n in names},
+    }
+    info = {n: {"val_accuracy": 0.9 if n in clip else 0.5} for n in names}
+    rec = decision.recommend(evaluation, {"info": info}, 100, exclude=clip)
+    assert rec["candidate"] not in clip and rec["excluded"] == sorted(clip)
+    rows = decision.claims(evaluation, {"info": info}, clip)
+    assert {r["key"]: r["verdict"] for r in rows}["clip_accuracy"] == "not measured"
+
+
+def test_notebook_03_sends_each_photo_through_clip_once(small_split, tmp_path) -> None:
+    """The pretrained check computes the validation features before ``prepare``: unless the
+    fine-tuning capture is set first, ``prepare`` runs the CLIP prefix over those photos again."""
+    import json
+
+    from utils.models.panel import capture_kinds, prepare
+
+    names = ["clip-finetune", "clip-zeroshot"]
+    assert capture_kinds(names) == {"clip"} and capture_kinds(["clip-head"]) == set()
+    inputs, val = small_split.inputs(), small_split.val
+
+    def images_encoded(capture_first: bool, folder) -> int:
+        panel = _panel(Layout(folder), small_split)
+        seen = []
+
+        def count(module, args, kw) -> None:
+            x = args[0] if args else kw["pixel_values"]
+            seen.append(int((x.flatten(1).abs().sum(1) > 0).sum()))  # not the zero shape probes
+
+        embeddings = panel.encoder("clip").module.model.vision_model.embeddings
+        embeddings.register_forward_pre_hook(count, with_kwargs=True)
+        if capture_first:
+            panel.capture = capture_kinds(names)
+        checks.pretrained_check(panel, val)
+        prepare(panel, names, inputs, small_split.train)
+        return sum(seen)
+
+    assert images_encoded(True, tmp_path / "once") == len(inputs)
+    assert images_encoded(False, tmp_path / "twice") == len(inputs) + len(val)
+    nb = json.loads((ROOT / "notebooks" / "03_features.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert code.index("panel.capture = capture_kinds(runnable)") < code.index("pretrained_check(")
 
 
 def test_input_check_measures_each_loaded_encoder_at_its_decode_size(layout, small_split) -> None:

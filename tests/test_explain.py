@@ -424,3 +424,100 @@ def test_the_pixel_candidate_is_explained_on_exactly_the_pixels_it_was_evaluated
     assert result["segments"].shape == (128, 128) and len(result["weights"]) > 5
     values = photos.shap_explain(pipeline, pixels[:2], ["a", "b"], max_evals=40)
     assert values.values.shape[1:3] == (128, 128)
+
+
+# ------------------------------------------------------------------------- the study (notebook 06)
+STUDY = dict(
+    n_segments=30,
+    segmentation="slic",
+    hide_color=None,
+    explain_batch_size=32,
+    fast_kernels=False,
+    seed=0,
+    top_k=5,
+    num_samples=20,
+    stability_samples=[20],
+    stability_seeds=[0, 1],
+    stable_jaccard=0.5,
+    stability_per_category=1,
+    global_per_category=1,
+    only_correct=False,
+    shap_max_evals=64,
+    deletion_per_category=1,
+    deletion_steps=4,
+    random_orders=2,
+    lime_examples={},
+)
+
+
+@pytest.fixture(scope="module")
+def explained(small_split, tmp_path_factory):
+    """A tiny CLIP probe fitted on real photos, its panel, the test rows and the data folders."""
+    from utils.core.paths import Layout
+    from utils.models import fitting
+    from utils.models.panel import Panel, Settings
+
+    layout = Layout(tmp_path_factory.mktemp("explained"))
+    settings = Settings(
+        clip_model="tiny-random", vgg_weights="tiny-random", device="cpu", precision="float32"
+    )
+    panel = Panel(layout, settings, small_split.labels(), small_split.split_id, progress=False)
+    fitted = fitting.fit("clip-probe", panel, small_split.train, small_split.val)
+    return panel, fitted, small_split.test_for_final_evaluation(), layout
+
+
+def _study(explained, categories: int = 2, **params):
+    from utils.explain import photo_study
+
+    panel, fitted, test, layout = explained
+    shown = sorted(test["label"].unique())[:categories]
+    study = photo_study.ImageStudy(
+        fitted, panel, test, layout.explanations, {**STUDY, **params}, (shown, [])
+    )
+    study.stable = {"chosen": STUDY["num_samples"]}  # as if check_stability had chosen it
+    return study
+
+
+def test_the_deletion_check_fills_as_lime_hid_and_names_shap_masker(explained) -> None:
+    """With a grey hide_color LIME hides superpixels with grey: the deletion check must delete
+    them with the same grey (it used each superpixel's mean colour whatever hide_color was)."""
+    runs = {}
+    for hide in (None, 128):
+        study = _study(explained, hide_color=hide)
+        study.check_deletion()
+        runs[hide] = study.deletion
+    grey, mean = runs[128], runs[None]
+    assert grey.fill == photos.describe_fill(128) != mean.fill == photos.describe_fill(None)
+    assert "128" in grey.perturbations["deletion"] and "128" in grey.perturbations["LIME"]
+    assert photos.SHAP_MASKER in grey.perturbations["SHAP"]
+    assert any(not np.allclose(grey.curves[m], mean.curves[m]) for m in ("LIME", "random"))
+
+
+def test_a_fresh_pipeline_remembers_nothing(tiny_pipeline, real_images) -> None:
+    image = photos.prepare_image(tiny_pipeline.encoder, real_images[0])[None]
+    expected = tiny_pipeline(image)
+    calls = tiny_pipeline.calls
+    tiny_pipeline(image)
+    assert tiny_pipeline.calls == calls, "remembered"
+    fresh = tiny_pipeline.fresh()
+    np.testing.assert_allclose(fresh(image), expected)
+    np.testing.assert_allclose(fresh(np.concatenate([image, image])), np.vstack([expected] * 2))
+    assert fresh.calls == 2 and not fresh._memo and tiny_pipeline.calls == calls
+
+
+def test_lime_time_is_measured_afresh_not_read_from_the_cache(explained) -> None:
+    """The figures' explanations come from the disk cache (another run, maybe another device) or
+    reuse copies the pipeline remembers: their ``seconds`` are not what one explanation costs."""
+    study = _study(explained, categories=1)
+    i = next(iter(study.checked.values()))[0]
+    study.picks = [i]
+    first = study.explained(i)
+    assert study.explained(i)["seconds"] == first["seconds"], "read back from the cache"
+    sent = []
+    model = study.pipeline.predict_vectors
+    study.pipeline.predict_vectors = lambda X: (sent.append(len(X)), model(X))[1]
+    t = study.time_explanations()
+    assert sum(sent) >= STUDY["num_samples"], "every perturbed copy through the model again"
+    assert t["images"] == 1 and t["num_samples"] == STUDY["num_samples"] and len(t["runs"]) == 1
+    assert t["device"] == "cpu" and t["fresh_pipeline"] and not t["disk_cache"]
+    assert t["seconds_per_image"] == pytest.approx(t["runs"][0], abs=1e-3)

@@ -485,6 +485,7 @@ def test_text_tfidf_on_real_rows_end_to_end(panel, fitted, small_split) -> None:
         }
     }
     json.dumps(summary, default=runs.jsonable)
+    assert summary["text"]["text-tfidf"]["timing"]["device"] == "cpu"
     verdict = prose.text_verdict(summary)
     assert verdict.startswith("**text-tfidf** (reads the product name and description)")
     assert "Spearman" in verdict and f"of {len(test)} test products" in verdict

@@ -32,6 +32,31 @@ ALL = list(candidates.CANDIDATES)
 pytestmark = pytest.mark.notebooks
 
 
+def test_kernels_start_without_the_unencrypted_tcp_warning_and_errors_still_stop(
+    tmp_path, capfd
+) -> None:
+    """ipykernel printed "Kernel is running over TCP without encryption" on the console once per
+    notebook; the runner's kernels now run encrypted, and what a cell writes or raises is kept."""
+    import nbformat
+
+    (tmp_path / "out").mkdir()
+
+    def notebook(name: str, source: str) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(nb, tmp_path / name)
+        return tmp_path / name
+
+    ok = notebook("98_ok.ipynb", "import sys\nprint('to stderr', file=sys.stderr)")
+    out = report._execute(ok, "smoke", {}, tmp_path / "out")
+    assert "without encryption" not in capfd.readouterr().err
+    assert "to stderr" in nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
+    with pytest.raises(report.NotebookFailed, match="ValueError: boom"):
+        report._execute(
+            notebook("99_bad.ipynb", "raise ValueError('boom')"), "smoke", {}, tmp_path / "out"
+        )
+
+
 def test_source_notebooks_have_no_outputs_and_one_parameters_cell() -> None:
     import nbformat
 

@@ -277,3 +277,56 @@ def test_a_temperature_without_a_checkpoint_is_not_called_the_checkpoints() -> N
     }
     text = prose.pretrained_sentence(check)
     assert "untrained, no checkpoint" in text and "the checkpoint's" not in text
+
+
+def test_the_choice_records_how_tuned_each_validation_number_is_and_the_repeated_splits() -> None:
+    """Validation accuracies are not equally optimistic: fusion-late's is the best of its photo
+    weight times its members' C on the same rows, zero-shot's tuned nothing. Beside the choice:
+    what each tuned, and the repeated-split mean, which may contradict it."""
+    sweep = [{}] * 6
+    infos = {
+        "clip-head": {"val_accuracy": 0.90, "epochs_run": 12},
+        "clip-probe": {"val_accuracy": 0.90, "sweep": sweep},
+        "text-tfidf": {"val_accuracy": 0.90, "sweep": sweep},
+        "fusion-late": {"val_accuracy": 0.97, "sweep": [{}] * 11},
+        "clip-zeroshot": {"val_accuracy": 0.80},
+    }
+    tuning = decision.validation_tuning(infos)
+    assert {n: t["configurations"] for n, t in tuning.items()} == {
+        "clip-head": 12,
+        "clip-probe": 6,
+        "text-tfidf": 6,
+        "fusion-late": 11 * 6 * 6,
+        "clip-zeroshot": 0,
+    }
+    alone = decision.validation_tuning({"fusion-late": infos["fusion-late"]})["fusion-late"]
+    assert alone["configurations"] is None, "members' choices not recorded"
+    table = {n: {"accuracy": 0.9, "accuracy_low": 0.85, "accuracy_high": 0.95} for n in infos}
+    ev = {
+        "table": table,
+        "costs": {n: {"inference_s_per_item": 0.01} for n in infos},
+        "labelled": {n: 100 for n in infos} | {"clip-zeroshot": 0},
+        "tuning": tuning,
+        "n_test": 200,
+    }
+    training = {"info": infos}
+    before = decision.recommend(ev, training, n_val=200)  # notebook 05's score(): no repeats yet
+    assert before["candidate"] == "fusion-late" and before["contradicted_by_repeats"] is None
+    assert before["tuned_on_validation"]["fusion-late"] == tuning["fusion-late"]
+    summary = {
+        "fusion-late": {"mean": 0.91},
+        "clip-probe": {"mean": 0.93},
+        "text-tfidf": {"mean": 0.90},
+        "clip-zeroshot": {"mean": 0.80},
+    }
+    repeats = {"summary": summary, "test_sizes": [200, 200]}
+    after = decision.recommend({**ev, "repeats": repeats}, training, n_val=200)
+    assert after["candidate"] == "fusion-late", "the rule does not read the repeats"
+    assert (
+        after["repeated_mean"]["clip-probe"] == 0.93 and after["repeated_mean"]["clip-head"] is None
+    )
+    assert after["repeats_best"] == "clip-probe" and after["contradicted_by_repeats"] is True
+    assert after["repeats_margin"] == pytest.approx(1 / 200)
+    within = {**summary, "clip-probe": {"mean": 0.914}}  # less than one test product ahead
+    close = decision.recommend({**ev, "repeats": {**repeats, "summary": within}}, training, 200)
+    assert close["contradicted_by_repeats"] is False

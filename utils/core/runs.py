@@ -161,10 +161,30 @@ STAND_INS = {"tiny-random": "tiny random weights", "random": "full-size random w
 ENCODER_NAMES = {"clip": "CLIP", "vgg16": "VGG16"}
 
 
-def stand_ins(weights: dict[str, str | None]) -> dict[str, str]:
+FAILED_CHECK = "weights that fail the pretrained check"
+
+
+def stand_ins(weights: dict[str, str | None], check: dict | None = None) -> dict[str, str]:
     """``{kind: what}`` for the encoders of ``weights`` (``{"clip": clip_model, "vgg16":
-    vgg_weights}``) whose weights are stand-ins (random or tiny), not pretrained ones."""
-    return {k: STAND_INS[str(w)] for k, w in weights.items() if str(w) in STAND_INS}
+    vgg_weights}``) whose weights are stand-ins, not pretrained ones: random or tiny by name, or,
+    for CLIP, weights that load but fail notebook 03's pretrained check (``check``, its
+    ``pretrained_check``: verdict "chance" or "weak", e.g. a wrong or damaged folder). Their
+    numbers say nothing about CLIP either."""
+    out = {k: STAND_INS[str(w)] for k, w in weights.items() if str(w) in STAND_INS}
+    if check and check.get("warning") and "clip" not in out:
+        out["clip"] = f"{FAILED_CHECK} (zero-shot verdict: {check.get('verdict', '?')})"
+    return out
+
+
+def run_stand_ins(metrics: dict) -> dict[str, str]:
+    """``stand_ins`` of a metrics file: the run's weights and, once notebook 03 of this same run
+    has recorded it, its pretrained check."""
+    features = metrics.get("features") or {}
+    run = metrics.get("run") or {}
+    same_run = features.get("run_id") is not None and features.get("run_id") == run.get("id")
+    return stand_ins(
+        run.get("weights") or {}, features.get("pretrained_check") if same_run else None
+    )
 
 
 def stand_in_text(stand: dict[str, str]) -> str | None:

@@ -69,9 +69,18 @@ def panel_costs(panel, fitted: dict, rows: pd.DataFrame, repeats: int = 3) -> di
     return out
 
 
-def precision_agreement(panel, fitted: dict, rows: pd.DataFrame) -> dict:
+def precision_agreement(
+    panel, fitted: dict, rows: pd.DataFrame, checked: dict[str, list[str]] | None = None
+) -> dict:
     """Agreement of each image candidate's test predictions under float32 and bfloat16 features,
-    when both precisions' features of every row are in the cache (nothing is computed here)."""
+    on the rows notebook 03's precision check encoded at both precisions (nothing is computed
+    here).
+
+    ``checked``: ``{encoder kind: sha256 of the checked rows}`` (``precision_check``'s ``rows``);
+    only the rows of ``rows`` in it are compared (an encoder absent from it: none). Without it,
+    the rows of ``rows`` whose features at both precisions are cached. Returns per candidate
+    ``images`` (rows compared), ``agree``, ``rate``, ``checked`` (rows the check sampled) and
+    ``test_rows`` (``len(rows)``); candidates with no row compared are left out."""
     from dataclasses import replace
 
     from ..models.features import VectorCache, cache_dir
@@ -85,22 +94,31 @@ def precision_agreement(panel, fitted: dict, rows: pd.DataFrame) -> dict:
             or not c.inputs[0].endswith("-image")
         ):
             continue
-        encoder = panel.encoder(c.inputs[0].split("-")[0])
-        preds = {}
-        for precision in ("float32", "bfloat16"):
-            cache = VectorCache(
-                cache_dir(replace(encoder, precision=precision), panel.layout.features),
-                (encoder.dim,),
+        kind = c.inputs[0].split("-")[0]
+        encoder = panel.encoder(kind)
+        shas = rows["sha256"].tolist()
+        if checked is not None:
+            sample = set(checked.get(kind) or [])
+            shas = [sha for sha in shas if sha in sample]
+        caches = [
+            VectorCache(
+                cache_dir(replace(encoder, precision=p), panel.layout.features), (encoder.dim,)
             )
-            with timing.step("precision agreement"):
-                vecs = [cache.read(sha) for sha in rows["sha256"]]
-            if any(v is None for v in vecs):
-                break
-            preds[precision] = f.predict_vectors(np.stack(vecs)).argmax(1)
-        if len(preds) == 2:
-            out[name] = {
-                "images": len(rows),
-                "agree": int((preds["float32"] == preds["bfloat16"]).sum()),
-                "rate": float(np.mean(preds["float32"] == preds["bfloat16"])),
-            }
+            for p in ("float32", "bfloat16")
+        ]
+        with timing.step("precision agreement"):
+            vecs = {sha: [cache.read(sha) for cache in caches] for sha in dict.fromkeys(shas)}
+        both = [sha for sha in shas if all(v is not None for v in vecs[sha])]
+        if not both:
+            continue
+        f32, b16 = (
+            f.predict_vectors(np.stack([vecs[sha][j] for sha in both])).argmax(1) for j in (0, 1)
+        )
+        out[name] = {
+            "images": len(both),
+            "agree": int((f32 == b16).sum()),
+            "rate": float(np.mean(f32 == b16)),
+            "checked": len(sample) if checked is not None else len(both),
+            "test_rows": len(rows),
+        }
     return out

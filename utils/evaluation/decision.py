@@ -6,7 +6,11 @@
   verdict read from the interval (``VERDICTS``), or "not measured" when the encoders are stand-ins
   or the candidate was not run.
 - ``recommend``: the candidate to deploy, chosen without the test split (``RULE``), with the labels
-  and the cost per product it needs; its test accuracy is reported once, beside the choice.
+  and the cost per product it needs; its test accuracy is reported once, beside the choice. The
+  validation accuracies it compares are not equally optimistic (each is the best of however many
+  configurations were tried on the same validation rows: ``validation_tuning``), so the choice
+  also records each candidate's mean test accuracy over the repeated splits (each split tunes
+  afresh on its own validation part) and whether that mean contradicts it.
 """
 
 from __future__ import annotations
@@ -172,6 +176,65 @@ def caveat(context: dict, among_stand_ins: bool, excluded: list[str]) -> str | N
     return None
 
 
+def validation_tuning(infos: dict[str, dict]) -> dict[str, dict]:
+    """Per candidate of ``infos`` (each fitted candidate's ``info``): how many configurations its
+    validation accuracy is the best of, all compared on the same validation rows, and what they
+    were (``configurations``, ``what``). A head's or a fine-tuning's epoch (early stopping: one
+    checkpoint per epoch run), a probe's ``C`` (one per value of the grid), zero-shot nothing (0),
+    a late fusion its photo weight times its members' own choices (a member missing from
+    ``infos``: None). The more configurations, the more the validation accuracy flatters."""
+    from ..models.candidates import CANDIDATES
+
+    def one(name: str) -> tuple[int | None, str]:
+        c, i = CANDIDATES.get(name), infos.get(name)
+        if c is None or i is None:
+            return None, "not recorded"
+        if c.family in ("head", "finetune"):
+            n = i.get("epochs_run")
+            return n, f"the epoch (early stopping: {n} epochs compared)"
+        if c.family in ("probe", "tfidf"):
+            n = len(i.get("sweep") or [])
+            return n, f"C ({n} values)"
+        if c.family == "zeroshot":
+            return 0, "nothing (fixed prompts, the checkpoint's temperature)"
+        if c.family == "late-fusion":
+            w = len(i.get("sweep") or [])
+            members = {m: one(m) for m in c.members}
+            counts = [n for n, _ in members.values()]
+            total = None if None in counts else int(w * np.prod([max(n, 1) for n in counts]))
+            parts = "; ".join(f"{m}: {what}" for m, (_, what) in members.items())
+            return total, f"the photo weight ({w} values) × its members' choices ({parts})"
+        return None, f"unknown family {c.family}"
+
+    out = {}
+    for name in infos:
+        n, what = one(name)
+        out[name] = {"configurations": n, "what": what}
+    return out
+
+
+def _repeats_check(summary: dict, val: dict, chosen: str, margin: float) -> dict:
+    """The repeated-split mean test accuracy of each candidate of ``val`` (None when it was not
+    refitted), the best of them, and whether it contradicts ``chosen``: another candidate's mean
+    higher by more than ``margin`` (one test product of a split), None when ``chosen`` was not
+    refitted."""
+    means = {
+        n: (float(summary[n]["mean"]) if summary.get(n, {}).get("mean") is not None else None)
+        for n in val
+    }
+    known = {n: m for n, m in means.items() if m is not None}
+    best = max(known, key=lambda n: (known[n], n == chosen)) if known else None
+    contradicted = None
+    if chosen in known:
+        contradicted = bool(best != chosen and known[best] - known[chosen] > margin + 1e-12)
+    return {
+        "repeated_mean": means,
+        "repeats_best": best,
+        "repeats_margin": margin,
+        "contradicted_by_repeats": contradicted,
+    }
+
+
 def recommend(
     evaluation: dict,
     training: dict,
@@ -185,7 +248,13 @@ def recommend(
     while a candidate with real numbers exists. ``context``: what the run read (``dataset``,
     ``subsample``, ``skipped`` candidates); with any caveat (``caveat``) the choice is
     ``status`` "provisional", else "recommended", and ``called`` is the one phrase every sentence
-    and caption uses for it."""
+    and caption uses for it.
+
+    Beside the choice, for every candidate compared: ``tuned_on_validation`` (from
+    ``evaluation["tuning"]``, ``validation_tuning``), and once the repeated splits have run
+    (``evaluation["repeats"]["summary"]``) ``repeated_mean``, ``repeats_best`` and
+    ``contradicted_by_repeats`` (``_repeats_check``; None before the repeats, or when the chosen
+    candidate is not refitted on them). The rule itself does not read them."""
     info = training.get("info", {})
     costs, labelled, table = evaluation["costs"], evaluation["labelled"], evaluation["table"]
     val = {
@@ -205,6 +274,10 @@ def recommend(
     excluded = sorted(exclude & set(table))
     why_not = caveat(context or {}, among_stand_ins, excluded)
     status = "provisional" if why_not else "recommended"
+    repeats = evaluation.get("repeats") or {}
+    sizes = repeats.get("test_sizes") or [evaluation.get("n_test") or 0]
+    margin = 1.0 / max(float(np.mean(sizes)), 1.0)
+    tuning = evaluation.get("tuning") or {}
     return {
         "rule": RULE,
         "candidate": chosen,
@@ -224,4 +297,6 @@ def recommend(
         "test_low": t["accuracy_low"],
         "test_high": t["accuracy_high"],
         "validation": val,
+        "tuned_on_validation": {n: tuning.get(n) for n in val},
+        **_repeats_check(repeats.get("summary") or {}, val, chosen, margin),
     }

@@ -34,8 +34,9 @@ KNOBS = (
 
 class Evaluation:
     """Every candidate of ``fitted`` on the locked test split of ``split``, with the run's
-    records so far (``records``, the metrics file: notebook 04's training record, what notebook
-    03 could not run, the data read) and the candidates whose encoders are stand-ins."""
+    records so far (``records``, the metrics file: notebook 04's training record; notebook 03's
+    features record, with what could not run and the rows its precision check encoded at both
+    precisions; the data read) and the candidates whose encoders are stand-ins."""
 
     def __init__(
         self, panel, fitted: dict, split, settings: dict, records: dict, stand_in: set[str]
@@ -45,7 +46,9 @@ class Evaluation:
             raise KeyError(f"the evaluation needs the notebook parameters {missing}")
         self.panel, self.fitted, self.split = panel, fitted, split
         self.settings = {k: settings[k] for k in KNOBS}
-        self.training, self.stand_in = records.get("training", {}), set(stand_in)
+        self.training, self.stand_in = records["training"], set(stand_in)
+        check = (records.get("features") or {}).get("precision_check") or {}
+        self.precision_rows = {k: list(r.get("rows") or []) for k, r in check.items()}
         self.context = {
             "dataset": (records.get("data") or {}).get("dataset"),
             "subsample": (records.get("split") or {}).get("max_per_category"),
@@ -61,6 +64,10 @@ class Evaluation:
             for n, f in fitted.items()
         }
         self.headline = [n for n in HEADLINE if n in fitted] or [self.reference]
+        infos = {m.name: m.info for f in fitted.values() for m in getattr(f, "members", [])}
+        infos.update({n: f.info for n, f in fitted.items()})
+        tuning = decision.validation_tuning(infos)  # fusion members: their own choices too
+        self.tuning = {n: tuning[n] for n in fitted}
         self.errors_: dict[str, pd.DataFrame] = {}
         self.missing_descriptions_: dict = {}
         self.confused: dict = {}
@@ -68,6 +75,7 @@ class Evaluation:
         self.log_loss_: dict | None = None
         self.repeats: pd.DataFrame | None = None
         self.other_seeds: list = []
+        self.test_sizes: list[int] = []
         self.repeat_names: list[str] = []
         self.budget: pd.DataFrame = pd.DataFrame()
         self.budget_summary: pd.DataFrame | None = None
@@ -113,6 +121,8 @@ class Evaluation:
             "labelled": self.labelled,
             "reads": self.reads,
             "classes": self.classes,
+            "tuning": self.tuning,
+            "n_test": len(self.test),
         }
 
     def _recommend(self, evaluation: dict) -> dict:
@@ -208,6 +218,7 @@ class Evaluation:
             rows, info["seed"], s["repeat_seeds"], info["val_fraction"], info["test_fraction"]
         )
         self.other_seeds = list(others)
+        self.test_sizes = [int((names == "test").sum()) for names in others.values()]
         self.repeat_names = s["repeat_models"] or refits.refittable(self.fitted)
         self.repeats = refits.panel_repeats(
             self.panel, rows, self.repeat_names, others, n_jobs=s["n_jobs"]
@@ -263,10 +274,12 @@ class Evaluation:
             "costs": self.costs,
             "labelled": self.labelled,
             "reads": self.reads,
+            "tuning": self.tuning,
             "stand_in": sorted(self.stand_in),
             "repeats": {
                 "n_splits": len(repeats),
                 "seeds": self.other_seeds,
+                "test_sizes": self.test_sizes,
                 "models": self.repeat_names,
                 "accuracies": repeats.reset_index().to_dict("list"),
                 "summary": refits.summarize_repeats(repeats).to_dict("index"),
@@ -297,7 +310,9 @@ class Evaluation:
                     for n, e in self.errors_.items()
                 }
             },
-            "precision_agreement": precision_agreement(self.panel, self.fitted, self.test),
+            "precision_agreement": precision_agreement(
+                self.panel, self.fitted, self.test, self.precision_rows
+            ),
             "refits": {
                 "repeated_splits": repeats.attrs.get("parallel"),
                 "label_budget": self.budget.attrs.get("parallel"),

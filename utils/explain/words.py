@@ -274,13 +274,16 @@ def timing(
 ) -> dict:
     """Seconds per explanation of ``texts`` at ``num_samples`` copies, each with a fresh pipeline
     (nothing remembered from other explanations, no disk cache): what one explanation costs."""
-    seconds = []
+    seconds, device = [], "cpu"
     for text in texts:
         pipe = TextPipeline(fitted, panel, batch_size=batch_size)
+        if pipe.encoder is not None:
+            device = str(pipe.encoder.device)
         start = time.perf_counter()
         lime_text(pipe, text, num_samples, seed=seed)
         seconds.append(time.perf_counter() - start)
     return {
+        "device": device,
         "num_samples": int(num_samples),
         "products": len(seconds),
         "median_seconds": float(np.median(seconds)) if seconds else None,

@@ -355,6 +355,18 @@ class CachedPanel:
         return self.prompt_embeddings
 
 
+def capture_kinds(names: list[str]) -> set[str]:
+    """The encoder kinds whose fine-tuning activations ride along feature extraction for the
+    candidates ``names`` (those a fine-tuning candidate reads). Set ``panel.capture`` to it before
+    any image feature is computed (notebook 03 does, before its pretrained check), so that each
+    photo goes through the encoder once."""
+    return {
+        CANDIDATES[n].inputs[0].split("-")[0]
+        for n in resolve(names)
+        if CANDIDATES[n].family == "finetune"
+    }
+
+
 def prepare(
     panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame
 ) -> pd.DataFrame:
@@ -367,7 +379,7 @@ def prepare(
     names = resolve(names)
     chosen = [CANDIDATES[n] for n in names]
     sources = needs(names)
-    panel.capture = {c.inputs[0].split("-")[0] for c in chosen if c.family == "finetune"}
+    panel.capture = capture_kinds(names)
     for source in SOURCES:
         if source in sources and source != "text":
             panel.features(source, inputs)
@@ -400,10 +412,10 @@ def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], fo
     """What notebook 03 records: the candidates run and skipped (``missing_weights``: per encoder
     whose weights are missing, what to download and where to put it), the encoders, what the
     features cost (``panel.stats``), and the checks on the weights in ``found``: ``pretrained``
-    (does CLIP behave like a pretrained one), ``precision`` (bfloat16 against float32),
-    ``decode`` (the decoded input against the reference pipelines)."""
+    (does CLIP behave like a pretrained one), ``precision`` (bfloat16 against float32, with the
+    ``sha256`` of the rows it checked: notebook 05 compares the heads' predictions on those
+    rows), ``decode`` (the decoded input against the reference pipelines)."""
     s = panel.settings
-    precision = found.get("precision") or {}
     weights = {"clip": s.clip_model, "vgg16": s.vgg_weights}
     missing = {
         kind: {
@@ -422,8 +434,6 @@ def features_summary(panel: Panel, names: list[str], skipped: dict[str, str], fo
         "views": s.views,
         "finetune_blocks": s.finetune_blocks,
         "pretrained_check": found.get("pretrained"),
-        "precision_check": {
-            k: {m: v for m, v in r.items() if m != "rows"} for k, r in precision.items()
-        },
+        "precision_check": found.get("precision") or {},
         "decode": found.get("decode"),
     }

@@ -146,7 +146,7 @@ def header(m: dict) -> str:
     """The run's id, profile and weights, and links to the executed notebooks (HTML)."""
     run = m.get("run", {})
     weights = run.get("weights") or {}
-    stand = runs.stand_ins(weights)
+    stand = runs.run_stand_ins(m)
     names = {"clip": "CLIP", "vgg16": "VGG16"}
     from ..models.candidates import encoder_kinds
 
@@ -193,7 +193,7 @@ def section_title(section: Section, metrics: dict) -> str:
 
 def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
     """The note as Markdown, numbers from ``metrics``, figures linked relative to ``link_dir``."""
-    stand = runs.stand_ins(metrics.get("run", {}).get("weights") or {})
+    stand = runs.run_stand_ins(metrics)
     run_id = metrics.get("run", {}).get("id")
     out = [
         "# Classifying e-commerce product photos: CLIP against a VGG16 baseline, and what to "

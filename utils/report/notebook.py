@@ -58,9 +58,19 @@ class Session:
         return runs.load(self.metrics_path) if self.metrics_path.exists() else {}
 
     @property
+    def pretrained_check(self) -> dict | None:
+        """Notebook 03's check of the loaded CLIP, once this run has recorded it."""
+        m = self.metrics()
+        features, run = m.get("features") or {}, m.get("run") or {}
+        if features.get("run_id") is None or features.get("run_id") != run.get("id"):
+            return None
+        return features.get("pretrained_check")
+
+    @property
     def stand_ins(self) -> dict[str, str]:
-        """``{encoder kind: what}`` for the stand-in encoders this notebook's candidates read."""
-        stand = runs.stand_ins(self.weights)
+        """``{encoder kind: what}`` for the stand-in encoders this notebook's candidates read:
+        random or tiny weights, or a CLIP that failed notebook 03's pretrained check."""
+        stand = runs.stand_ins(self.weights, self.pretrained_check)
         if self.names is not None:
             stand = {k: v for k, v in stand.items() if k in candidates.encoder_kinds(self.names)}
         return stand
@@ -70,8 +80,12 @@ class Session:
         return runs.stand_in_text(self.stand_ins)
 
     def stand_in_candidates(self, names: list[str]) -> set[str]:
-        """The candidates of ``names`` whose numbers are stand-ins (they read stand-in encoders)."""
-        return candidates.stand_in_candidates(names, runs.stand_ins(self.weights))
+        """The candidates of ``names`` whose numbers are stand-ins (they read stand-in encoders,
+        a CLIP that failed the pretrained check included): excluded from the choice, their
+        claims not measured."""
+        return candidates.stand_in_candidates(
+            names, runs.stand_ins(self.weights, self.pretrained_check)
+        )
 
     def figure(self, fig, key: str, candidates: list[str] | None = None) -> Path:
         """Save the registered figure ``key`` with its caption, written from what it drew

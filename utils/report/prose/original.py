@@ -512,10 +512,10 @@ def improvements_text(evaluation: dict, training: dict) -> str:
 
 
 def section_improvements(m: dict) -> str:
-    from ...core.runs import stand_ins
+    from ...core.runs import run_stand_ins
 
     ev, tr = m.get("evaluation", {}), m.get("training", {})
-    items = limits(m, stand_ins(m.get("run", {}).get("weights") or {}))
+    items = limits(m, run_stand_ins(m))
     text = (
         f"**Limits.** The {plural(len(items), 'limit')} of this run are listed once, in the "
         "summary.\n\n"

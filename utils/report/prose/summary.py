@@ -56,12 +56,12 @@ def claims_table(claims: list[dict]) -> pd.DataFrame:
 def context(m: dict, evaluation: dict | None = None) -> dict:
     """What the answer's sentences need to know of the run besides the evaluation: the number of
     categories, stand-in weights, candidates not run, a subsample or the bundled sample."""
-    from ...core.runs import stand_ins
+    from ...core.runs import run_stand_ins
 
     ev = evaluation if evaluation is not None else m.get("evaluation", {})
     return {
         "classes": len(ev.get("classes") or m.get("data", {}).get("categories", {})),
-        "stand": bool(stand_ins(m.get("run", {}).get("weights") or {})),
+        "stand": bool(run_stand_ins(m)),
         "skipped": m.get("features", {}).get("skipped") or {},
         "subsample": (m.get("split") or {}).get("max_per_category"),
         "images": (m.get("split") or {}).get("images"),
@@ -357,10 +357,10 @@ def not_run_table(m: dict) -> str:
 
 
 def section_summary(m: dict) -> str:
-    from ...core.runs import stand_ins
+    from ...core.runs import run_stand_ins
 
     ev = m.get("evaluation", {})
-    stand = stand_ins(m.get("run", {}).get("weights") or {})
+    stand = run_stand_ins(m)
     text = QUESTION + "\n\n" + question_part(m) + "\n\n"
     text += claims_text(ev.get("claims") or [], markdown_table)
     rec = ev.get("recommendation")
