@@ -407,7 +407,7 @@ def modality_disagreements(
 
     def block(r) -> str:
         mark = lambda c: "✓" if c == r["true"] else "✗"  # noqa: E731
-        said = lambda c, p: f"{_label(c, 200)} {p:.2f} {mark(c)}"  # noqa: E731
+        said = lambda c, p: f"{_label(c, 200)} {p:.2f}\u00a0{mark(c)}"  # noqa: E731
         return "\n".join(
             [
                 _lines(r["product"], width, 3),
