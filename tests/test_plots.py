@@ -344,3 +344,23 @@ def test_curves_and_budget_describe_what_they_drew() -> None:
     assert plots.facts_of(fig) == {"names": ["clip-probe", "text-tfidf"], "zeroshot": False}
     fig = plots.label_budget(summary, 7, {}, zeroshot=0.5)
     assert plots.facts_of(fig)["zeroshot"] is True
+
+
+def test_facts_are_plain_json(tmp_path) -> None:
+    import json
+
+    rng = np.random.default_rng(1)
+    names = ["clip-head", "text-tfidf"]
+    cm = (np.eye(7, dtype=int) * 3).tolist()
+    figs = [
+        plots.error_gallery({"text-tfidf": _errors(tmp_path, 3)}),
+        plots.accuracy_cost(_table(names, rng), {"clip-head": 30.0, "text-tfidf": 1.5}, {}, {}, 7),
+        plots.loss_curves({"clip-finetune": _history(3)}, {"clip-finetune": np.int64(2)}, 7),
+        plots.confusion_matrices({"clip-head": cm}, FLIPKART, max_categories=5),
+        plots.duplicate_groups(
+            pd.DataFrame({"image": [], "path": [], "label": []}), pd.DataFrame()
+        ),
+    ]
+    for fig in figs:
+        facts = plots.facts_of(fig)
+        assert facts and json.loads(json.dumps(facts)) == facts
