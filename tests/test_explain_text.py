@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 from PIL import Image
 
 from utils.core import runs
@@ -311,8 +312,14 @@ def test_plots_draw_the_text_figures(toy, tmp_path) -> None:
         f"{test.loc[i, 'label']}: predicted {CLASSES[r['label']]}"
         for i, r in zip((0, 5, 0), results)
     ]
-    fig = plots.text_explanations(results, [texts[0], texts[5], long_text], headers, max_words=40)
+    headers[2] = "A Very Long Category Name That A Team's Own Catalog Might Use: " * 3 + "end"
+    fig = plots.text_explanations(
+        results, [texts[0], texts[5], long_text], headers, max_words=40, name="text-tfidf"
+    )
     assert fig.get_size_inches()[0] * 150 == pytest.approx(1000, rel=0.01)
+    drawn = [t.get_text() for t in fig.findobj(Text)]
+    assert " ".join(headers[2].split()) in [" ".join(t.split()) for t in drawn]  # wrapped, whole
+    assert plots.facts_of(fig) == {"name": "text-tfidf", "products": 3}
     fig.savefig(tmp_path / "words.png", dpi=150, bbox_inches="tight")
     assert 900 <= Image.open(tmp_path / "words.png").width <= 1100
     by_cat = {c: [results[0]] for c in CLASSES}

@@ -183,8 +183,9 @@ FIGURES: list[Figure] = [
     Figure(
         "errors",
         "The test products that the reference candidate (the note's CLIP head when it ran) and the "
-        "recommended candidate get wrong, most confident errors first (one row per model, named "
-        "on the left): photo, name, true and predicted category, probability.",
+        "recommended candidate get wrong, most confident errors first, a table per model (photo, "
+        "name, true and predicted category, probability of the prediction, loss −ln p(true)) "
+        "whose heading says how many of the model's errors it shows.",
         "05",
         "results",
         encoders=True,
@@ -244,8 +245,9 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "finetune",
-        "Fine-tuning and augmentation: training (dashed) and validation (solid) loss per epoch "
-        "on shared axes; the gap shows overfitting, the vertical line marks the epoch kept.",
+        "Fine-tuning and augmentation: training (dashed) and validation (solid) loss per epoch, "
+        "one panel per candidate on a shared loss axis; the gap shows overfitting, the vertical "
+        "line and the star mark the epoch kept.",
         "04",
         "improvements",
         encoders=True,
@@ -254,8 +256,9 @@ FIGURES: list[Figure] = [
     Figure(
         "cost",
         "Accuracy (95% interval) against the measured cost of one prediction; marker: what the "
-        "candidate reads; label: labelled products it needs; the best trade-offs (nothing both "
-        "cheaper and more accurate) are joined.",
+        "candidate reads; label: labelled products it needs (past eight candidates, a number at "
+        "each point and a key beside); the best trade-offs (nothing both cheaper and more "
+        "accurate) are joined.",
         "05",
         "beyond",
         encoders=True,
@@ -301,7 +304,7 @@ FIGURES: list[Figure] = [
         "modality",
         "How much the photo and the text weigh per category: the exact split of late fusion's "
         "probability (w·p_photo + (1−w)·p_text) and Shapley values of early fusion's image and "
-        "name embeddings.",
+        "name embeddings, each panel on its own scale.",
         "06",
         "deployed",
         encoders=True,

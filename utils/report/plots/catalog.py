@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from ...data.catalog import load_image
-from .style import _left_out_note, _short, _wrap, shown_categories
+from .style import _label, _left_out_note, describe, shown_categories
 
 
 # --------------------------------------------------------------------------- data (notebooks 01-02)
@@ -18,12 +18,13 @@ def category_counts(counts: pd.Series, max_categories: int | None = 30) -> plt.F
     data = counts[shown].sort_values()
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.32 * len(data) + 1)))
     data.plot.barh(ax=ax, color=sns.color_palette()[0])
+    ax.set_yticks(range(len(data)), [_label(c, 30) for c in data.index])
     ax.set_xlabel("usable images")
     ax.set_ylabel("")
     for i, v in enumerate(data):
         ax.text(v, i, f" {v}", va="center")
     _left_out_note(fig, left)
-    return fig
+    return describe(fig, categories=list(shown), left_out=list(left))
 
 
 def example_grid(
@@ -48,10 +49,10 @@ def example_grid(
             if r < len(picks):
                 ax.imshow(load_image(picks.iloc[r]["path"], max_side=side))
             if r == 0:
-                ax.set_title(_wrap(_short(label, 30), 14), fontsize=8)
+                ax.set_title(_label(label, 14), fontsize=8)
     fig.tight_layout()
     _left_out_note(fig, left)
-    return fig
+    return describe(fig, categories=list(labels), left_out=list(left), per_category=per_category)
 
 
 def size_distribution(rows: pd.DataFrame) -> plt.Figure:
@@ -94,12 +95,12 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
     )
     ax.set_xlabel("images")
     ax.set_ylabel("")
-    ax.set_yticks(range(len(table)), [_short(c, 30) for c in table.index])
+    ax.set_yticks(range(len(table)), [_label(c, 30) for c in table.index])
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
     for container in ax.containers:
         ax.bar_label(container, label_type="center", fontsize=8)
     _left_out_note(fig, left)
-    return fig
+    return describe(fig, categories=list(shown), left_out=list(left))
 
 
 def duplicate_groups(
@@ -119,7 +120,7 @@ def duplicate_groups(
         for c, image in enumerate(g["members"][:width]):
             ax = axes[r, c]
             ax.imshow(load_image(by_image.loc[image, "path"], max_side=side))
-            ax.set_title(_short(by_image.loc[image, "label"], 18), fontsize=7)
+            ax.set_title(_label(by_image.loc[image, "label"], 18), fontsize=7)
     fig.suptitle("Largest near-duplicate groups (one row per group)", fontsize=10)
     fig.tight_layout()
-    return fig
+    return describe(fig, shown=int(len(shown)), of=int(len(groups)))

@@ -9,7 +9,7 @@ import numpy as np
 import seaborn as sns
 
 from ...explain.photos import top_segments
-from .style import DIVERGING, _left_out_note, _short, chance_line, show_array
+from .style import DIVERGING, _label, _left_out_note, chance_line, describe, show_array
 
 
 # --------------------------------------------------------------------------- explanations (06)
@@ -45,7 +45,9 @@ def lime_examples(
         heat = rc["weights"][rc["segments"]]
         lim = np.abs(heat).max() or 1.0
         show_array(
-            row[0], image, f"predicted {_short(classes[rc['label']])} (p = {rc['probability']:.2f})"
+            row[0],
+            image,
+            f"predicted {_label(classes[rc['label']], 30)}\n(p = {rc['probability']:.2f})",
         )
         shown = _overlay(row[3], image, heat / lim, 1.0)
         row[3].set_title(f"weight per superpixel ({rc['num_samples']} copies)", fontsize=8)
@@ -54,7 +56,7 @@ def lime_examples(
         cax = fig.add_axes([0.94, 0.15, 0.012, 0.7])
         cb = fig.colorbar(shown, cax=cax)
         cb.set_label("LIME weight / largest |weight| (red: for the predicted class)", fontsize=8)
-    return fig
+    return describe(fig, images=len(images), top_k=int(top_k))
 
 
 def averaging(
@@ -72,12 +74,12 @@ def averaging(
     show_array(axes[0, 2], mean_photo, "mean photo")
     _overlay(axes[1, 2], mean_photo, mean, 1.0, alpha=0.65)
     axes[1, 2].set_title("pixel-wise average of the two maps", fontsize=8)
-    fig.suptitle(f"{_short(label, 40)}: how a per-category map is made", fontsize=10)
+    fig.suptitle(f"{_label(label, 200)}: how a per-category map is made", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     cax = fig.add_axes([0.93, 0.08, 0.015, 0.38])
     cb = fig.colorbar(shown, cax=cax)
     cb.set_label("scaled LIME weight (red: for the class)", fontsize=8)
-    return fig
+    return describe(fig, category=str(label))
 
 
 def global_maps(
@@ -102,7 +104,7 @@ def global_maps(
             ax.imshow(backgrounds[label].astype(np.uint8), alpha=0.6)
         if counts.get(label):
             shown = ax.imshow(maps[label], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.65)
-        ax.set_title(f"{_short(label, 24)}\n(n = {counts.get(label, 0)})", fontsize=8)
+        ax.set_title(f"{_label(label, 24)}\n(n = {counts.get(label, 0)})", fontsize=8)
     fig.suptitle(f"Mean LIME importance per category, over {what}", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     if shown is not None:
@@ -110,7 +112,12 @@ def global_maps(
         cb = fig.colorbar(shown, cax=cax)
         cb.set_label("mean scaled LIME weight (red: for the class, blue: against)", fontsize=8)
     _left_out_note(fig, left_out or [])
-    return fig
+    return describe(
+        fig,
+        categories=labels,
+        counts={c: int(counts.get(c, 0)) for c in labels},
+        left_out=list(left_out or []),
+    )
 
 
 def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixels") -> plt.Figure:
@@ -196,9 +203,9 @@ def shap_figure(
     shown = None
     for j in range(n):
         r, c = divmod(j, per_row)
-        title = f"said: {_short(predicted[j], 18)}"
+        title = f"said: {_label(predicted[j], 20)}"
         if true_labels is not None:
-            title = f"true: {_short(true_labels[j], 18)}\n" + title
+            title = f"true: {_label(true_labels[j], 20)}\n" + title
         show_array(axes[r, 2 * c], data[j], title)
         grey = data[j].mean(axis=-1)
         axes[r, 2 * c + 1].imshow(grey, cmap="gray", alpha=0.35)
@@ -209,4 +216,4 @@ def shap_figure(
     cb = fig.colorbar(shown, cax=cax)
     unit = f" ×1e{exponent}" if scale != 1.0 else ""
     cb.set_label(f"SHAP value{unit} (red: towards the said class)", fontsize=8)
-    return fig
+    return describe(fig, images=int(n))

@@ -10,7 +10,16 @@ import pandas as pd
 import seaborn as sns
 
 from ...data.catalog import load_image
-from .style import READS, _left_out_note, _short, _wrap, chance_line, reads_label, shown_categories
+from .style import (
+    READS,
+    _label,
+    _left_out_note,
+    _lines,
+    chance_line,
+    describe,
+    reads_label,
+    shown_categories,
+)
 
 
 # --------------------------------------------------------------------------- evaluation (05)
@@ -34,12 +43,10 @@ def similarity_matrix(
                 f"{value:.2f}",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="k" if light else "w",
             )
-    heat.set_xticks(
-        range(m), [_wrap(_short(c, 40), 14) for c in classes], rotation=0, ha="center", fontsize=7
-    )
+    heat.set_xticks(range(m), [_label(c, 14) for c in classes], rotation=0, ha="center", fontsize=8)
     heat.xaxis.tick_top()
     heat.set_yticks([])
     heat.grid(False)
@@ -53,9 +60,7 @@ def similarity_matrix(
         ax.imshow(images[r])
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(
-            _wrap(_short(true[r], 40), 14), rotation=0, ha="right", va="center", fontsize=7
-        )
+        ax.set_ylabel(_label(true[r], 14), rotation=0, ha="right", va="center", fontsize=8)
     cax = fig.add_subplot(grid[:, 2])
     cb = fig.colorbar(image, cax=cax)
     cb.set_label("cosine similarity (higher: closer)", fontsize=8)
@@ -64,7 +69,7 @@ def similarity_matrix(
         "cosine(photo, category prompts): red frame = best match, white bar = true category",
         fontsize=8,
     )
-    return fig
+    return describe(fig, photos=int(n), categories=[str(c) for c in classes])
 
 
 def zeroshot_vs_supervised(
@@ -134,7 +139,7 @@ def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
     )
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    return fig
+    return describe(fig, name=name, images=int(len(losses)))
 
 
 def results_forest(
@@ -205,15 +210,24 @@ def confusion_matrices(
     confusions: dict[str, list[list[int]]], classes: list[str], max_categories: int | None = 20
 ) -> plt.Figure:
     """Row-normalised confusion matrices (counts annotated), one per model, one colour bar; only
-    the most frequent ``max_categories`` true categories are drawn, the rest named."""
+    the most frequent ``max_categories`` true categories are drawn, the rest named. Category
+    names are wrapped, never cut."""
     first = np.asarray(next(iter(confusions.values())))
     support = pd.Series(first.sum(axis=1), index=classes)
     shown, left = shown_categories(support, max_categories)
     idx = [classes.index(c) for c in shown]
     n = len(confusions)
-    side = max(4.6, 0.5 * len(idx) + 2.2)
-    fig, axes = plt.subplots(1, n, figsize=(side * n + 1.0, side), squeeze=False)
-    short = [_short(c, 16) for c in shown]
+    font = 10 if len(idx) <= 10 else 8
+    cell = max(0.46, font / 18)  # inches per cell
+    heat = max(3.0, cell * len(idx))
+    fig, axes = plt.subplots(
+        1,
+        n,
+        figsize=(heat * n + 2.6, heat + 1.9),
+        squeeze=False,
+        layout="constrained",
+    )
+    ticks = [_label(c, 14) for c in shown]
     for k, (ax, (name, cm)) in enumerate(zip(axes[0], confusions.items())):
         cm = np.asarray(cm)[np.ix_(idx, idx)]
         share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -226,63 +240,170 @@ def confusion_matrices(
             vmax=1,
             cbar=k == n - 1,
             ax=ax,
-            xticklabels=short,
-            yticklabels=short if k == 0 else False,
-            annot_kws={"fontsize": 8},
-            cbar_kws={"label": "share of the true category's test images"},
+            square=True,
+            xticklabels=ticks,
+            yticklabels=ticks if k == 0 else False,
+            annot_kws={"fontsize": font},
+            cbar_kws={"label": "share of the true\ncategory's test images", "shrink": 0.8},
         )
-        ax.set_title(f"{name}: accuracy {np.trace(cm) / max(cm.sum(), 1):.1%}", fontsize=10)
-        ax.set(xlabel="predicted", ylabel="true" if k == 0 else "")
-        ax.tick_params(axis="x", rotation=60, labelsize=8)
-        ax.tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
+        ax.set_title(f"{name}: accuracy {np.trace(cm) / max(cm.sum(), 1):.1%}", fontsize=font + 1)
+        ax.set_xlabel("predicted", fontsize=font)
+        ax.set_ylabel("true" if k == 0 else "", fontsize=font)
+        ax.tick_params(axis="x", labelsize=font - 0.5, rotation=90)
+        ax.tick_params(axis="y", labelsize=font - 0.5, rotation=0)
+    if n:
+        cbar = axes[0, -1].collections[0].colorbar
+        if cbar is not None:
+            cbar.ax.tick_params(labelsize=font - 1)
+            cbar.set_label(cbar.ax.get_ylabel(), fontsize=font - 0.5)
     _left_out_note(fig, left)
-    return fig
+    return describe(fig, names=list(confusions), categories=list(shown), left_out=list(left))
+
+
+# the error table's columns: key, heading, width (inches), alignment
+_ERROR_COLUMNS = (
+    ("photo", "photo", 0.95, "left"),
+    ("name", "product name", 2.75, "left"),
+    ("true", "true category", 1.45, "left"),
+    ("predicted", "predicted", 1.45, "left"),
+    ("probability", "p(predicted)", 0.8, "right"),
+    ("loss", "loss\n−ln p(true)", 0.75, "right"),
+)
+
+
+def _chars(width_in: float, font: float) -> int:
+    """About how many characters of a ``font``-point sans-serif text fit in ``width_in`` inches."""
+    return max(6, int(width_in * 72 / (0.56 * font)))
 
 
 def error_gallery(
-    errors: dict[str, pd.DataFrame], per_model: int = 6, side: int = 200
+    errors: dict[str, pd.DataFrame], per_model: int = 6, side: int = 200, font: float = 9.0
 ) -> plt.Figure:
     """For each model, its most confident test errors (``errors[name]``: rows with ``path``,
-    ``product_name``, ``true``, ``predicted``, ``probability``, most confident first): one row of
-    photos per model, each titled with the name, the true and the predicted category."""
+    ``product_name``, ``true``, ``predicted``, ``probability`` and ``p_true``, most confident
+    first) as an aligned table, in the manner of fastai's top losses: one row per error, fixed
+    columns (photo, product name, true category, predicted category, probability of the
+    prediction, loss −ln p(true)); a heading per model says how many of its errors are shown.
+    Names are wrapped, never cut (a product name beyond three lines ends in "…"; the full names
+    are in the figure's facts)."""
+    from matplotlib.patches import Rectangle
+
     names = list(errors)
-    cols = max(1, min(per_model, max((len(e) for e in errors.values()), default=1)))
-    fig, axes = plt.subplots(
-        max(1, len(names)),
-        cols,
-        figsize=(1.75 * cols + 0.6, 2.75 * max(1, len(names))),
-        squeeze=False,
-    )
-    for ax in axes.ravel():
-        ax.axis("off")
-    for r, name in enumerate(names):
-        shown = errors[name].head(cols)
-        if shown.empty:
-            axes[r, 0].text(0, 0.5, f"{name}: no test error", fontsize=9)
-            continue
-        for c, (_, row) in enumerate(shown.iterrows()):
-            ax = axes[r, c]
-            ax.imshow(load_image(row["path"], max_side=side))
-            title = (
-                f"{_wrap(row['product_name'][:48], 22)}\n"
-                f"true: {_short(row['true'], 18)}\n"
-                f"said: {_short(row['predicted'], 18)} ({row['probability']:.2f})"
-            )
-            ax.set_title(title, fontsize=6.5, loc="left")
-        axes[r, 0].text(
-            -0.08,
-            0.5,
-            f"{name}\n{len(errors[name])} errors",
-            transform=axes[r, 0].transAxes,
-            rotation=90,
-            ha="right",
-            va="center",
-            fontsize=9,
-            weight="bold",
+    pad = 0.08  # inches between a column's edge and its text
+    line = font * 1.35 / 72  # inches per text line
+    thumb = 0.85  # the photo's box (inches)
+    lefts = np.cumsum([0.0] + [w for _, _, w, _ in _ERROR_COLUMNS])
+    width = float(lefts[-1])
+    widths = {k: w for k, _, w, _ in _ERROR_COLUMNS}
+    wrap = {
+        "name": lambda v: _lines(v, _chars(widths["name"] - 2 * pad, font), 3),
+        "true": lambda v: _label(v, _chars(widths["true"] - 2 * pad, font)),
+        "predicted": lambda v: _label(v, _chars(widths["predicted"] - 2 * pad, font)),
+    }
+
+    # lay the table out (inches from the top), then draw it
+    blocks, shown_n, products = [], {}, {}
+    for name in names:
+        table = errors[name]
+        shown = table.head(max(0, per_model))
+        shown_n[name] = len(shown)
+        products[name] = [str(v) for v in shown.get("product_name", [])]
+        rows = []
+        for _, r in shown.iterrows():
+            p_true = r.get("p_true", np.nan)
+            cells = {
+                "name": wrap["name"](r["product_name"]),
+                "true": wrap["true"](r["true"]),
+                "predicted": wrap["predicted"](r["predicted"]),
+                "probability": f"{float(r['probability']):.2f}",
+                "loss": f"{-np.log(max(float(p_true), 1e-12)):.2f}" if pd.notna(p_true) else "–",
+            }
+            n_lines = max(c.count("\n") + 1 for c in cells.values())
+            rows.append((r.get("path"), cells, max(thumb + 0.1, n_lines * line + 0.2)))
+        blocks.append((name, len(table), rows))
+    heading, column_heads = 0.42, 2 * line + 0.12
+    height = (
+        sum(
+            heading + (column_heads if rows else 0) + sum(h for *_, h in rows) + 0.15
+            for _, _, rows in blocks
         )
-    fig.tight_layout()
-    return fig
+        or 1.0
+    )
+    fig = plt.figure(figsize=(width, height))
+
+    def at(x: float, y: float) -> tuple[float, float]:  # inches from the top left -> figure
+        return x / width, 1 - y / height
+
+    y = 0.0
+    for name, n_errors, rows in blocks:
+        noun = "error" if n_errors == 1 else "errors"
+        title = (
+            f"{name}: {len(rows)} of {n_errors} {noun} shown, most confident first"
+            if n_errors
+            else f"{name}: no test error"
+        )
+        fig.text(
+            *at(0.02, y + heading / 2 + 0.04),
+            title,
+            fontsize=font + 1.5,
+            weight="bold",
+            va="center",
+        )
+        y += heading
+        if not rows:
+            y += 0.15
+            continue
+        for (_, head, w, align), x in zip(_ERROR_COLUMNS, lefts):
+            fig.text(
+                *at(x + pad if align == "left" else x + w - pad, y + column_heads / 2),
+                head,
+                fontsize=font - 0.5,
+                color="0.35",
+                ha=align,
+                va="center",
+            )
+        y += column_heads
+        fig.add_artist(
+            plt.Line2D([0, 1], [1 - y / height] * 2, color="0.5", lw=0.8, transform=fig.transFigure)
+        )
+        for k, (path, cells, h) in enumerate(rows):
+            if k % 2:
+                fig.add_artist(
+                    Rectangle(
+                        at(0, y + h),
+                        1,
+                        h / height,
+                        transform=fig.transFigure,
+                        color="0.95",
+                        zorder=-1,
+                        lw=0,
+                    )
+                )
+            ax = fig.add_axes([*at(pad, y + (h + thumb) / 2), thumb / width, thumb / height])
+            ax.axis("off")
+            if path is not None and pd.notna(path):
+                ax.imshow(load_image(path, max_side=side))
+            for (key, _, w, align), x in zip(_ERROR_COLUMNS, lefts):
+                if key in cells:
+                    fig.text(
+                        *at(x + pad if align == "left" else x + w - pad, y + h / 2),
+                        cells[key],
+                        fontsize=font,
+                        ha=align,
+                        va="center",
+                        linespacing=1.2,
+                        color="#b22222" if key == "predicted" else "k",
+                        gid=f"error-{key}",
+                    )
+            y += h
+        y += 0.15
+    return describe(
+        fig,
+        names=names,
+        shown=shown_n,
+        errors={n: b[1] for n, b in zip(names, blocks)},
+        products=products,
+    )
 
 
 def label_budget(
@@ -332,7 +453,7 @@ def label_budget(
     ax.set_title("How much labelling buys (line: mean over draws, band: min-max)", fontsize=10)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    return fig
+    return describe(fig, names=[str(n) for n, _ in groups], zeroshot=zeroshot is not None)
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[str]:
@@ -347,6 +468,135 @@ def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[str]:
     return front
 
 
+def _crosses(p, q, box) -> bool:
+    """Whether the segment ``p``-``q`` passes through ``box`` (x0, y0, x1, y1): Liang-Barsky."""
+    (x, y), (dx, dy) = p, (q[0] - p[0], q[1] - p[1])
+    low, high = 0.0, 1.0
+    for d, lo_gap, hi_gap in ((dx, x - box[0], box[2] - x), (dy, y - box[1], box[3] - y)):
+        if d == 0:
+            if lo_gap < 0 or hi_gap < 0:
+                return False
+            continue
+        t0, t1 = sorted((-lo_gap / d, hi_gap / d))
+        low, high = max(low, t0), min(high, t1)
+        if low > high:
+            return False
+    return True
+
+
+def _intersect(a, b) -> bool:
+    """Whether segments ``a`` and ``b`` (pairs of points) cross."""
+
+    def side(p, q, r):
+        return np.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    (p, q), (r, t) = a, b
+    return side(p, q, r) * side(p, q, t) < 0 and side(r, t, p) * side(r, t, q) < 0
+
+
+def _beside(
+    ax: plt.Axes,
+    points: list[tuple[float, float]],
+    labels: list[str],
+    weights: list[str] | None = None,
+    **text_kw,
+) -> list:
+    """Each label beside its point (data coordinates), right of it or else left, moved up or
+    down only as far as needed so that no two labels overlap, no label covers a point and no
+    leader line crosses a label or another leader (greedy, in display pixels, in the order
+    given); a thin grey line joins a label moved off its point's height. Call once the axes'
+    layout is final. Returns the texts drawn."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_pt = 72 / fig.dpi
+    frame = ax.get_window_extent(renderer)
+    xy = ax.transData.transform(np.asarray(points, dtype=float))
+    gap, dot = 7.0, 6.0  # pixels between a point and its label; half a marker's box
+    markers = [(x - dot, y - dot, x + dot, y + dot) for x, y in xy]
+    boxes: list[tuple] = []  # the labels placed
+    leaders: list[tuple] = []  # their leader lines
+
+    def free(box, leader, strict: bool, own: int) -> bool:
+        def apart(a, b):
+            return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+        if not all(apart(box, b) for b in boxes + markers):
+            return False
+        if not strict:
+            return True
+        if any(_crosses(*seg, box) for seg in leaders):
+            return False
+        if leader is not None:
+            if any(_crosses(*leader, b) for b in boxes):
+                return False
+            shrunk = [(m[0] + 2, m[1] + 2, m[2] - 2, m[3] - 2) for m in markers]
+            if any(_crosses(*leader, m) for k, m in enumerate(shrunk) if k != own):
+                return False
+            if any(_intersect(leader, seg) for seg in leaders):
+                return False
+        return True
+
+    texts = []
+    for own, ((x, y), point, label, weight) in enumerate(
+        zip(xy, points, labels, weights or ["normal"] * len(labels))
+    ):
+        probe = ax.text(0, 0, label, fontweight=weight, **text_kw)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = extent.width, extent.height
+        step = h * 0.5
+        sides = ("right", "left") if x + gap + w <= frame.x1 else ("left", "right")
+        chosen = None
+        for strict in (True, False):
+            for k in range(0, 600):
+                dy = (k + 1) // 2 * step * (1 if k % 2 else -1)  # 0, +s, -s, +2s, -2s...
+                moved = abs(dy) > h * 0.45
+                for side in sides:
+                    x0 = x + gap if side == "right" else x - gap - w
+                    box = (x0 - 1, y + dy - h / 2 - 1, x0 + w + 1, y + dy + h / 2 + 1)
+                    end = (x0 if side == "right" else x0 + w, y + dy)
+                    leader = ((x, y), end) if moved else None
+                    if free(box, leader, strict, own):
+                        chosen = (side, dy, box, leader)
+                        break
+                if chosen:
+                    break
+            if chosen:
+                break
+        side, dy, box, leader = chosen or (sides[0], 0.0, (x, y, x, y), None)
+        boxes.append(box)
+        if leader is not None:
+            leaders.append(leader)
+        texts.append(
+            ax.annotate(
+                label,
+                xy=point,
+                xycoords="data",
+                xytext=((gap if side == "right" else -gap) * to_pt, dy * to_pt),
+                textcoords="offset points",
+                ha="left" if side == "right" else "right",
+                va="center",
+                annotation_clip=False,
+                arrowprops=dict(
+                    arrowstyle="-",
+                    color="#666666",
+                    lw=0.8,
+                    shrinkA=0,
+                    shrinkB=3,
+                    relpos=(0.0 if side == "right" else 1.0, 0.5),
+                )
+                if leader is not None
+                else None,
+                bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none", alpha=0.75),
+                fontweight=weight,
+                gid=f"label:{label}",
+                **text_kw,
+            )
+        )
+    return texts
+
+
 def accuracy_cost(
     table: pd.DataFrame,
     ms_per_product: dict[str, float],
@@ -354,18 +604,27 @@ def accuracy_cost(
     reads: dict[str, str],
     n_classes: int,
     device: str = "",
+    numbered: bool | None = None,
 ) -> plt.Figure:
     """Accuracy (95% interval) against the measured milliseconds of one prediction (log scale),
     marker by what the candidate reads, the best trade-offs (nothing both cheaper and more
-    accurate) joined; every candidate named in a column on the right, best first, with the labelled
-    products it needs, a thin line to its point; chance dotted."""
+    accurate) joined and named in bold; chance dotted. Each candidate is named beside its point
+    with the labelled products it needs, or, when ``numbered`` (by default with more than eight
+    candidates), numbered at its point (1: the most accurate) with a key beside the plot giving
+    each number's candidate, accuracy, milliseconds and labels. Labels and numbers are nudged up
+    or down so that none overlaps another and no leader line crosses one."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     names = [n for n in table.index if n in ms_per_product]
-    cost = pd.Series({n: max(ms_per_product[n], 1e-3) for n in names})
+    cost = pd.Series({n: max(ms_per_product[n], 1e-3) for n in names}, dtype=float)
     acc = table.loc[names, "accuracy"].astype(float)
     front = pareto_front(cost, acc)
-    fig, ax = plt.subplots(figsize=(10, 0.3 * len(names) + 2.6))
+    numbered = len(names) > 8 if numbered is None else numbered
+    order = sorted(names, key=lambda n: (-acc[n], cost[n]))
+    plot_width, key_width = (5.6, 3.2) if numbered else (6.9, 0.0)  # inches
+    width = 0.7 + plot_width + key_width
+    fig = plt.figure(figsize=(width, 4.8))
+    ax = fig.add_axes([0.7 / width, 0.24, plot_width / width, 0.68])
     colours = {r: f"C{i}" for i, r in enumerate(READS)}
     for r, (label, marker) in READS.items():
         part = [n for n in names if reads.get(n) == r]
@@ -378,11 +637,11 @@ def accuracy_cost(
             acc[part],
             yerr=[lo, hi],
             fmt=marker,
-            ms=7,
+            ms=6 if numbered else 7,
             capsize=2,
             alpha=0.8,
             color=colours[r],
-            label=label,
+            label=f"reads the {label}",
         )
     if len(front) > 1:
         ax.plot(
@@ -393,36 +652,67 @@ def accuracy_cost(
             lw=1.2,
             alpha=0.6,
             zorder=0,
-            label="best trade-offs",
+            label="best trade-offs (bold)",
         )
     chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 3)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    low, high = cost.min() / 1.6, cost.max() * 1.6
-    ax.set(
-        ylim=(0, 1.02),
-        xlim=(low, high),
-        ylabel="test accuracy (95% CI)",
-        xlabel="milliseconds per product, the whole prediction from the file"
-        + (f" ({device})" if device else ""),
+    spread = 1.6 if numbered else 2.5  # room for the labels beside the outermost points
+    low, high = (cost.min() / spread, cost.max() * spread) if names else (0.1, 10)
+    ax.set(ylim=(0, 1.02), xlim=(low, high))
+    ax.set_ylabel("test accuracy (95% CI)", fontsize=9)
+    ax.set_xlabel(
+        "milliseconds per product, the whole prediction from the file (log scale)"
+        + (f"\nmeasured on {device}" if device else ""),
+        fontsize=9,
     )
-    order = sorted(names, key=lambda n: -acc[n])
-    ys = np.linspace(0.98, 0.02, len(order)) if len(order) > 1 else [0.5]
-    for n, y in zip(order, ys):
-        ax.annotate(
-            f"{n} ({labelled.get(n, 0)} labels)",
-            xy=(cost[n], acc[n]),
-            xycoords="data",
-            xytext=(1.03, y),
-            textcoords="axes fraction",
-            va="center",
-            fontsize=7.5,
-            weight="bold" if n in front else "normal",
-            arrowprops=dict(arrowstyle="-", color="#bbbbbb", lw=0.6, shrinkA=0, shrinkB=3),
+    ax.tick_params(labelsize=8.5)
+    ax.legend(
+        fontsize=8.5,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2 if device else -0.15),
+        ncol=3,
+        frameon=False,
+    )
+    ax.set_title(
+        "Accuracy against cost"
+        + (" (number: rank by accuracy, see the key)" if numbered else " (labelled products)"),
+        fontsize=10,
+    )
+    weights = ["bold" if n in front else "normal" for n in order]
+    if numbered:
+        _beside(
+            ax,
+            [(cost[n], acc[n]) for n in order],
+            [str(k) for k in range(1, len(order) + 1)],
+            weights,
+            fontsize=9.5,
         )
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_title("Accuracy against cost (bold: on the best-trade-off line)", fontsize=10)
-    fig.tight_layout()
-    return fig
+        rows = [("#", "candidate: accuracy, ms, labelled", "normal")] + [
+            (str(k), f"{n}: {acc[n]:.2f}, {cost[n]:.3g} ms, {labelled.get(n, 0)}", weight)
+            for k, (n, weight) in enumerate(zip(order, weights), start=1)
+        ]
+        frame = ax.get_position()
+        step = min(0.2, (frame.height * 4.8 + 0.6) / max(len(rows), 1)) / 4.8  # inches -> fig
+        for k, (number, line, weight) in enumerate(rows):
+            y = frame.y1 - k * step
+            style = dict(fontsize=9.5, va="top", fontweight=weight, color="0.35" if k == 0 else "k")
+            fig.text(frame.x1 + 0.5 / width, y, number, ha="right", **style)
+            fig.text(frame.x1 + 0.6 / width, y, line, gid=f"key:{k}", **style)
+    else:
+        _beside(
+            ax,
+            [(cost[n], acc[n]) for n in order],
+            [f"{n} ({labelled.get(n, 0)} labels)" for n in order],
+            weights,
+            fontsize=8.5,
+        )
+    return describe(
+        fig,
+        names=names,
+        device=device,
+        front=list(front),
+        numbered={n: k for k, n in enumerate(order, start=1)} if numbered else {},
+    )

@@ -105,13 +105,30 @@ def _left_out_note(fig: plt.Figure, left_out: list[str]) -> None:
         )
 
 
-def _short(label: str, n: int = 22) -> str:
-    label = label.split(">>")[-1].strip()
-    return label if len(label) <= n else label[: n - 1] + "…"
-
-
 def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+    """``text`` wrapped to lines of about ``width`` characters; nothing is cut (a word longer
+    than ``width`` stays whole on its own line)."""
+    return "\n".join(
+        textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False)
+    ) or str(text)
+
+
+def _label(label: str, width: int = 22) -> str:
+    """A category's name as figures show it: the last level of a category path (``A >> B``:
+    ``B``), wrapped to lines of about ``width`` characters, never cut."""
+    return _wrap(str(label).split(">>")[-1].strip(), width)
+
+
+def _lines(text: str, width: int, max_lines: int = 3) -> str:
+    """Free text (a product's name) wrapped to at most ``max_lines`` lines of about ``width``
+    characters; only beyond ``max_lines`` lines is the rest left out, ending in "…"."""
+    lines = textwrap.wrap(" ".join(str(text).split()), width, break_on_hyphens=False)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        lines = lines[: max_lines - 1] + [
+            (last if len(last) < width else last[: width - 1].rstrip()) + "…"
+        ]
+    return "\n".join(lines)
 
 
 def chance_line(ax: plt.Axes, value: float, axis: str = "x", label: str | None = None) -> None:

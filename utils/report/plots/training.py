@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from .style import _loss_limit, _one_legend, _short, chance_line, show_array
+from .style import _label, _loss_limit, _one_legend, chance_line, describe, show_array
 
 
 # --------------------------------------------------------------------------- features and training
@@ -23,18 +23,26 @@ def feature_maps(matrices: dict[str, np.ndarray], labels: pd.Series, seed: int =
     fig, axes = plt.subplots(
         1, max(1, len(matrices)), figsize=(6 * max(1, len(matrices)), 5), squeeze=False
     )
-    hue = labels.map(_short).to_numpy()
+    hue = labels.map(lambda c: _label(c, 24)).to_numpy()
     for k, (ax, (name, X)) in enumerate(zip(axes[0], matrices.items())):
         perplexity = min(30.0, (len(X) - 1) / 3)
         xy = TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(
             StandardScaler().fit_transform(X)
         )
-        sns.scatterplot(x=xy[:, 0], y=xy[:, 1], hue=hue, s=14, ax=ax, legend=k == len(matrices) - 1)
+        sns.scatterplot(
+            x=xy[:, 0],
+            y=xy[:, 1],
+            hue=hue,
+            hue_order=sorted(set(hue)),
+            s=14,
+            ax=ax,
+            legend=k == len(matrices) - 1,
+        )
         ax.set(title=f"{name} features (t-SNE)", xticks=[], yticks=[])
     if matrices and axes[0, -1].get_legend():
-        axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+        axes[0, -1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
-    return fig
+    return describe(fig, sources=list(matrices))
 
 
 def augmentation_views(
@@ -48,11 +56,11 @@ def augmentation_views(
     for r, (image, vs, title) in enumerate(zip(originals, views, titles)):
         for ax in axes[r]:
             ax.axis("off")
-        show_array(axes[r, 0], image, f"{_short(title)}\n(photo)")
+        show_array(axes[r, 0], image, f"{_label(title, 20)}\n(photo)")
         for c, v in enumerate(vs, start=1):
             show_array(axes[r, c], v, f"view {c}")
     fig.tight_layout()
-    return fig
+    return describe(fig, photos=len(originals), views=cols - 1)
 
 
 def learning_curves(
@@ -87,46 +95,77 @@ def learning_curves(
                 ax.set_xlabel("epoch")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     _one_legend(fig, axes)
-    return fig
+    return describe(fig, names=names)
+
+
+def panel_grid(n: int) -> tuple[int, int]:
+    """``(rows, columns)`` for ``n`` panels: one row up to three, else the grid of two to four
+    columns with the fewest empty cells, then the squarest, then the widest."""
+    if n <= 3:
+        return 1, max(1, n)
+    rows = lambda c: -(-n // c)  # noqa: E731
+    cols = min((2, 3, 4), key=lambda c: (rows(c) * c - n, abs(rows(c) - c), -c))
+    return rows(cols), cols
 
 
 def loss_curves(
-    histories: dict[str, pd.DataFrame], best_epochs: dict[str, int], n_classes: int, cols: int = 4
+    histories: dict[str, pd.DataFrame],
+    best_epochs: dict[str, int],
+    n_classes: int,
+    cols: int | None = None,
 ) -> plt.Figure:
-    """Training (dashed) and validation (solid) loss per epoch, one panel per model, all panels on
-    the same axes (loss from 0, the uniform guess dotted), the kept epoch marked, one legend."""
+    """Training (dashed) and validation (solid) loss per epoch, one panel per model (one row up to
+    three panels, else a grid without empty rows, unused cells hidden), the loss axis shared by
+    all panels (from 0, the uniform guess dotted), each panel's epochs on its own integer axis,
+    the kept epoch marked (vertical line and star on the validation curve), one legend.
+    ``cols``: force the number of columns."""
     names = list(histories)
-    n_cols = min(cols, max(1, len(names)))
-    n_rows = int(np.ceil(len(names) / n_cols)) if names else 1
+    n_rows, n_cols = panel_grid(len(names))
+    if cols:
+        n_cols = min(cols, max(1, len(names)))
+        n_rows = -(-max(1, len(names)) // n_cols)
     fig, axes = plt.subplots(
         n_rows,
         n_cols,
-        figsize=(3.2 * n_cols, 2.6 * n_rows + 0.5),
+        figsize=(2.9 * n_cols + 0.5, 2.5 * n_rows + 0.7),
         squeeze=False,
-        sharex=True,
         sharey=True,
     )
     top = _loss_limit(
         [h[c] for h in histories.values() for c in ("train_loss", "val_loss")], n_classes
     )
     for ax in axes.ravel()[len(names) :]:
-        ax.axis("off")
-    for ax, name in zip(axes.ravel(), names):
+        ax.set_visible(False)
+    for k, (ax, name) in enumerate(zip(axes.ravel(), names)):
         h = histories[name]
+        kept = best_epochs[name]
         ax.plot(h["epoch"], h["train_loss"], "o--", ms=3, color="C0", label="training")
         ax.plot(h["epoch"], h["val_loss"], "o-", ms=3, color="C1", label="validation")
-        ax.axvline(best_epochs[name], color="grey", ls="--", lw=1, label="epoch kept")
+        ax.axvline(kept, color="grey", ls="--", lw=1, label="epoch kept")
+        at_kept = h.loc[h["epoch"] == kept, "val_loss"]
+        if len(at_kept):
+            ax.plot([kept], [at_kept.iloc[0]], "*", ms=11, color="C3", zorder=4, label="_kept")
         chance_line(ax, np.log(n_classes), "y", label=f"uniform guess (ln {n_classes})")
         ax.set_ylim(0, top)
-        ax.set_title(f"{name} (kept: {best_epochs[name]})", fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes[-1]:
-        ax.set_xlabel("epoch")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("cross-entropy")
-    fig.tight_layout(rect=(0, 0.07 if n_rows == 1 else 0.04, 1, 1))
-    _one_legend(fig, axes)
-    return fig
+        epochs = h["epoch"].to_numpy(dtype=float)
+        if len(epochs):
+            ax.set_xlim(epochs.min() - 0.4, epochs.max() + 0.4)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.tick_params(labelsize=8.5, labelbottom=True)
+        ax.set_title(f"{name} (kept: epoch {kept})", fontsize=9.5)
+        row, col = divmod(k, n_cols)
+        if row == n_rows - 1 or k + n_cols >= len(names):  # nothing drawn below this panel
+            ax.set_xlabel("epoch", fontsize=9)
+        if col == 0:
+            ax.set_ylabel("cross-entropy", fontsize=9)
+    fig.tight_layout(rect=(0, 0.08 if n_rows == 1 else 0.05, 1, 1))
+    _one_legend(fig, axes, ncol=5, fontsize=8.5)
+    return describe(
+        fig,
+        names=names,
+        kept={n: int(best_epochs[n]) for n in names},
+        epochs={n: int(len(histories[n])) for n in names},
+    )
 
 
 def optimizer_curves(curves: pd.DataFrame, chosen: dict, n_classes: int) -> plt.Figure:

@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from ...data.catalog import load_image
-from .style import _left_out_note, _short
+from .style import _label, _left_out_note, _lines, _wrap, describe
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -25,14 +25,17 @@ def text_explanations(
     top_k: int = 5,
     width_px: int = 1000,
     dpi: int = 150,
+    name: str | None = None,
 ) -> plt.Figure:
     """One row per product: its text (``texts``: as the model reads it, original case) with each
     word's background coloured by its LIME weight for the explained class (red: towards it, blue:
     away, on one scale shared by all rows, colour bar below), and its ``top_k`` words each way as
     bars (same scale on every row).
 
-    ``headers``: a line per product (category, prediction). Texts longer than ``max_words`` words
-    are cut (the row says so); the bars rank every word. ``width_px`` wide at ``dpi``.
+    ``headers``: a line per product (category, prediction), wrapped when longer than the text
+    column, never cut. Texts longer than ``max_words`` words are cut (the row says so); the bars
+    rank every word. ``width_px`` wide at ``dpi``. ``name``: the candidate explained (a fact for
+    the caption).
     """
     import re
 
@@ -84,21 +87,31 @@ def text_explanations(
 
     wrapped = [wrap(t, word_weights(r), bool(r["case_folded"])) for r, t in zip(results, texts)]
     shown = [top_words(r, top_k) + top_words(r, top_k, towards=False)[::-1] for r in results]
+    header_lines = [_wrap(h, chars).split("\n") for h in headers]
     heights = [
-        max(len(lines) + 1.5 * cut, 0.85 * len(bars)) + 2.0
-        for (lines, cut), bars in zip(wrapped, shown)
+        max(len(lines) + 1.5 * cut + len(head) - 1, 0.85 * len(bars)) + 2.0
+        for (lines, cut), bars, head in zip(wrapped, shown, header_lines)
     ]
     line_in = font * 1.45 / 72
     fig.set_size_inches(width, (sum(heights) + 6) * line_in)
     grid = fig.add_gridspec(len(results) + 1, 2, height_ratios=[*heights, 6], hspace=0.1, **layout)
     for row, (r, (lines, cut), header, bars_shown, h) in enumerate(
-        zip(results, wrapped, headers, shown, heights)
+        zip(results, wrapped, header_lines, shown, heights)
     ):
+        extra = len(header) - 1  # header lines beyond the first
         ax = fig.add_subplot(grid[row, 0])
-        ax.set(xlim=(0, columns), ylim=(h - 1.5, -1.5))
+        ax.set(xlim=(0, columns), ylim=(h - 1.5 - extra, -1.5 - extra))
         ax.axis("off")
-        header = header if len(header) <= chars else header[: chars - 1] + "…"
-        ax.text(0, -0.7, header, family="monospace", fontsize=font, fontweight="bold", va="center")
+        ax.text(
+            0,
+            -0.7 - extra / 2,
+            "\n".join(header),
+            family="monospace",
+            fontsize=font,
+            fontweight="bold",
+            va="center",
+            linespacing=1.45,
+        )
         for y, line in enumerate(lines):
             for col, piece, w in line:
                 if w:
@@ -171,7 +184,7 @@ def text_explanations(
         "Bars: the strongest words each way.",
         fontsize=font,
     )
-    return fig
+    return describe(fig, name=name, products=len(results))
 
 
 def word_importance(
@@ -180,15 +193,17 @@ def word_importance(
     agreement: dict | None = None,
     n: int = 8,
     counts: dict[str, int] | None = None,
+    name: str | None = None,
 ) -> plt.Figure:
     """Per category, the ``n`` words with the largest mean LIME weight over its correctly classified
     products (``explain_text.category_words``) and, beside them when given, the same words'
     coefficients in the model's logistic regression (the exact global view of a TF-IDF model), with
-    the rank agreement over every word both rank."""
+    the rank agreement over every word both rank. ``name``: the candidate explained (a fact for
+    the caption)."""
     labels = list(words)
     per_row = 2
     rows = int(np.ceil(len(labels) / per_row)) or 1
-    fig = plt.figure(figsize=(11, (0.24 * n + 0.9) * rows + 0.5), layout="constrained")
+    fig = plt.figure(figsize=(11, (0.26 * n + 1.2) * rows + 0.5), layout="constrained")
     subs = np.atleast_2d(fig.subfigures(rows, per_row, wspace=0.04, hspace=0.02))
     for sub in subs.ravel()[len(labels) :]:
         sub.set_visible(False)
@@ -199,17 +214,17 @@ def word_importance(
         axes = sub.subplots(1, panels, sharey=True, squeeze=False)[0]
         ax = axes[0]
         ax.barh(y, table["mean_weight"], color=sns.color_palette()[3])
-        ax.set_yticks(y, [w[:18] for w in table.index], fontsize=7)
+        ax.set_yticks(y, [w[:18] for w in table.index], fontsize=8.5)
         ax.set_ylim(len(table) - 0.5, -0.5)
         ax.axvline(0, color="0.3", lw=0.6)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_title("mean LIME weight", fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title("mean LIME weight", fontsize=9)
         count = f" (n = {counts[label]})" if counts and label in counts else ""
         rho = ((agreement or {}).get("per_category", {}).get(label) or {}).get("spearman")
         sub.suptitle(
-            f"{_short(label, 30)}{count}"
-            + (f": Spearman {rho:.2f} over all shared words" if rho is not None else ""),
-            fontsize=9,
+            f"{_label(label, 60)}{count}"
+            + (f"\nSpearman {rho:.2f} over all shared words" if rho is not None else ""),
+            fontsize=10,
         )
         if panels == 2:
             cx = axes[1]
@@ -223,8 +238,8 @@ def word_importance(
                 if pd.isna(v):
                     cx.text(0, yy, " not in the vocabulary", fontsize=6.5, va="center", color="0.4")
             cx.axvline(0, color="0.3", lw=0.6)
-            cx.tick_params(axis="x", labelsize=7)
-            cx.set_title("logistic regression coefficient", fontsize=8)
+            cx.tick_params(axis="x", labelsize=8)
+            cx.set_title("logistic regression coefficient", fontsize=9)
     overall = (agreement or {}).get("overall", {}).get("spearman")
     fig.suptitle(
         "Words that decide per category (correctly classified test products)"
@@ -233,7 +248,13 @@ def word_importance(
         ),
         fontsize=10,
     )
-    return fig
+    return describe(
+        fig,
+        name=name,
+        categories=labels,
+        coefficients=coefficients is not None,
+        words=int(n),
+    )
 
 
 def text_trust(checks: dict[str, tuple[dict, dict]]) -> plt.Figure:
@@ -289,7 +310,7 @@ def text_trust(checks: dict[str, tuple[dict, dict]]) -> plt.Figure:
     for ax in axes.ravel():
         ax.title.set_fontsize(9)
     fig.tight_layout()
-    return fig
+    return describe(fig, names=names)
 
 
 def modality_shares(
@@ -299,96 +320,138 @@ def modality_shares(
 ) -> plt.Figure:
     """Per fusion candidate and category (``explain_text.modality_by_category``): the mean parts of
     the predicted class's probability owed to the photo and to the text, and the photo's mean
-    share."""
+    share. Each panel has its own x scale (late fusion's parts are probabilities up to 1, early
+    fusion's Shapley values can be a hundred times smaller), as its axis label says."""
     names = list(per_category)
+    tables = [per_category[n] for n in names]
+    same_rows = all(
+        list(t.index) == list(tables[0].index)
+        and list(t["products"]) == list(tables[0]["products"])
+        for t in tables
+    )
+    rows = max((len(t) for t in tables), default=1)
     fig, axes = plt.subplots(
         1,
-        len(names),
-        figsize=(5.5 * len(names), 0.45 * max(len(t) for t in per_category.values()) + 1.6),
+        max(1, len(names)),
+        figsize=(4.2 * max(1, len(names)) + 1.6, 0.5 * rows + 2.0),
         squeeze=False,
+        sharey=same_rows,
+        layout="constrained",
     )
     colours = {"photo": sns.color_palette()[2], "text": sns.color_palette()[1]}
-    for ax, name in zip(axes[0], names):
+    limits = {}
+    for k, (ax, name) in enumerate(zip(axes[0], names)):
         t = per_category[name]
         y = np.arange(len(t))
         ax.barh(y - 0.2, t["photo_part"], height=0.4, color=colours["photo"], label="photo")
         ax.barh(y + 0.2, t["text_part"], height=0.4, color=colours["text"], label="text")
+        parts = t[["photo_part", "text_part"]].to_numpy(dtype=float)
+        low = min(0.0, float(np.nanmin(parts))) if parts.size else 0.0
+        high = max(0.0, float(np.nanmax(parts))) if parts.size else 1.0
+        span = (high - low) or 1.0
+        ax.set_xlim(low - 0.04 * span if low < 0 else 0.0, high + 0.32 * span)
+        limits[name] = [float(v) for v in ax.get_xlim()]
         for yy, (_, r) in zip(y, t.iterrows()):
-            ax.text(
-                max(r["photo_part"], r["text_part"], 0) + 0.01,
-                yy,
+            ax.annotate(
                 f"photo {100 * r['photo_share']:.0f}%",
+                xy=(max(r["photo_part"], r["text_part"], 0), yy),
+                xytext=(3, 0),
+                textcoords="offset points",
                 va="center",
-                fontsize=7,
+                fontsize=8,
             )
-        ax.set_yticks(
-            y, [f"{_short(c, 24)} ({int(n)})" for c, n in zip(t.index, t["products"])], fontsize=8
-        )
-        ax.invert_yaxis()
+        if k == 0 or not same_rows:
+            ax.set_yticks(
+                y,
+                [f"{_label(c, 18)} ({int(n)})" for c, n in zip(t.index, t["products"])],
+                fontsize=8.5,
+            )
+        ax.set_ylim(len(t) - 0.5, -0.5)
         ax.axvline(0, color="0.3", lw=0.6)
+        ax.tick_params(axis="x", labelsize=8)
         base = t["base"].mean()
         ax.set_xlabel(
             "mean part of the predicted class's probability"
-            + (f" (above a baseline of {base:.2f})" if base else ""),
-            fontsize=8,
+            + (f"\n(above a baseline of {base:.2f})" if base else "")
+            + "\nx scale: this panel's own",
+            fontsize=8.5,
         )
-        ax.set_xlim(min(0, t[["photo_part", "text_part"]].min().min() * 1.1), 1.12)
-        ax.set_title(name + (f" ({notes[name]})" if notes and name in notes else ""), fontsize=10)
-    fig.legend(
-        *axes[0, 0].get_legend_handles_labels(),
-        loc="lower center",
-        ncol=2,
-        fontsize=8,
-        bbox_to_anchor=(0.5, -0.06),
-    )
-    fig.tight_layout()
+        title = name + (f" ({notes[name]})" if notes and name in notes else "")
+        ax.set_title(_wrap(title, 44), fontsize=9.5)
+    if names:
+        fig.legend(
+            *axes[0, 0].get_legend_handles_labels(),
+            loc="outside lower center",
+            ncol=2,
+            fontsize=8.5,
+            frameon=False,
+        )
     _left_out_note(fig, left_out or [])
-    return fig
+    return describe(fig, names=names, x_limits=limits, left_out=list(left_out or []))
 
 
-def modality_disagreements(table: pd.DataFrame, max_shown: int = 8, columns: int = 4) -> plt.Figure:
+def modality_disagreements(
+    table: pd.DataFrame, max_shown: int = 8, columns: int = 4, name: str | None = None
+) -> plt.Figure:
     """The products where the photo side and the text side of a fusion disagree
     (``explain_text.disagreements``): thumbnail, name, each side's prediction and probability, the
-    fused one and the truth (✓/✗)."""
+    fused one and the truth (✓/✗). Names are wrapped, never cut (a product name beyond three
+    lines ends in "…"). ``name``: the fusion candidate (a fact for the caption)."""
     from PIL import Image
 
     shown = table.head(max_shown)
     n = max(len(shown), 1)
     cols = min(columns, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 3.9 * rows + 0.3), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
+    font, width, cell = 8.0, 34, 2.2  # points, characters per line, inches per column
+
+    def block(r) -> str:
+        mark = lambda c: "✓" if c == r["true"] else "✗"  # noqa: E731
+        said = lambda c, p: f"{_label(c, 200)} {p:.2f}\u00a0{mark(c)}"  # noqa: E731
+        return "\n".join(
+            [
+                _lines(r["product"], width, 3),
+                _wrap(f"{r['photo_side']}: {said(r['photo'], r['photo_probability'])}", width),
+                _wrap(f"{r['text_side']}: {said(r['text'], r['text_probability'])}", width),
+                _wrap(f"fused: {said(r['fused'], r['fused_probability'])}", width),
+                _wrap(f"true: {_label(r['true'], 200)}", width),
+            ]
+        )
+
+    blocks = [block(r) for _, r in shown.iterrows()]
+    line_in = font * 1.25 / 72
+    text_h = [
+        max([b.count("\n") + 1 for b in blocks[k * cols : (k + 1) * cols]] or [1]) * line_in + 0.1
+        for k in range(rows)
+    ]
+    photo_h = cell - 0.15
+    fig = plt.figure(figsize=(cell * cols, rows * photo_h + sum(text_h) + 0.45))
+    grid = fig.add_gridspec(
+        2 * rows,
+        cols,
+        height_ratios=[h for k in range(rows) for h in (photo_h, text_h[k])],
+        left=0.01,
+        right=0.99,
+        top=1 - 0.4 / fig.get_figheight(),
+        bottom=0.01,
+        wspace=0.08,
+        hspace=0.03,
+    )
     if shown.empty:
-        axes[0, 0].text(0.5, 0.5, "no disagreement", ha="center", va="center")
-    for ax, (_, r) in zip(axes.ravel(), shown.iterrows()):
+        fig.text(0.5, 0.5, "no disagreement", ha="center", va="center")
+    for k, ((_, r), text) in enumerate(zip(shown.iterrows(), blocks)):
+        row, col = divmod(k, cols)
+        ax = fig.add_subplot(grid[2 * row, col])
+        ax.axis("off")
         if r.get("path"):
             photo = load_image(r["path"], max_side=256)
             side = max(photo.size)
             square = Image.new("RGB", (side, side), "white")
             square.paste(photo, ((side - photo.width) // 2, (side - photo.height) // 2))
             ax.imshow(np.asarray(square))
-        mark = lambda c: "✓" if c == r["true"] else "✗"  # noqa: E731
-        name = str(r["product"])
-        lines = [
-            name[:34] + ("…" if len(name) > 34 else ""),
-            f"{_short(r['photo_side'], 26)}:",
-            f"  {_short(r['photo'], 20)} {r['photo_probability']:.2f} {mark(r['photo'])}",
-            f"{_short(r['text_side'], 26)}:",
-            f"  {_short(r['text'], 20)} {r['text_probability']:.2f} {mark(r['text'])}",
-            f"fused: {_short(r['fused'], 16)} {r['fused_probability']:.2f} {mark(r['fused'])}",
-            f"true: {_short(r['true'], 26)}",
-        ]
-        ax.text(
-            0.5,
-            -0.03,
-            "\n".join(lines),
-            transform=ax.transAxes,
-            ha="center",
-            va="top",
-            fontsize=6.5,
-        )
+        below = fig.add_subplot(grid[2 * row + 1, col])
+        below.axis("off")
+        below.text(0.5, 1.0, text, ha="center", va="top", fontsize=font, linespacing=1.25)
     more = f" (first {max_shown} of {len(table)})" if len(table) > max_shown else ""
-    fig.suptitle(f"Photo and text disagree{more}", fontsize=10)
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.03, wspace=0.08, hspace=0.42)
-    return fig
+    fig.suptitle(f"Photo and text disagree{more}", fontsize=10, y=1 - 0.08 / fig.get_figheight())
+    return describe(fig, name=name, shown=int(len(shown)), of=int(len(table)))

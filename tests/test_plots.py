@@ -1,0 +1,366 @@
+"""The figures as drawn: the error table in fixed columns, the labels of the cost figure apart,
+the loss-curve panels laid out to the candidates, each fusion panel on its own scale, no category
+name cut, and the facts each figure hands its caption."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from utils.report import plots  # noqa: E402
+from utils.report.plots import style  # noqa: E402
+from utils.report.plots.training import panel_grid  # noqa: E402
+
+FLIPKART = [
+    "Baby Care",
+    "Beauty and Personal Care",
+    "Computers",
+    "Home Decor & Festive Needs",
+    "Home Furnishing",
+    "Kitchen & Dining",
+    "Watches",
+]
+LONG = [*FLIPKART, "Garden Tools, Outdoor Furniture and Barbecue Accessories Extraordinaire"]
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def assert_nothing_cut(fig, names) -> None:
+    """No text of ``fig`` ends a word with "…", and every name reads whole once line breaks are
+    taken as spaces."""
+    drawn = texts(fig)
+    assert not [t for t in drawn if "…" in t], [t for t in drawn if "…" in t]
+    flat = " ".join(" ".join(t.split()) for t in drawn)
+    for name in names:
+        assert name in flat, f"{name!r} is not drawn whole"
+
+
+def boxes_overlap(a, b) -> bool:
+    return not (a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0)
+
+
+# ---- the shared helpers
+def test_labels_wrap_and_never_cut() -> None:
+    assert style._label("Home Decor & Festive Needs", 14) == "Home Decor &\nFestive Needs"
+    assert style._label("Home Furnishing >> Bed Linen", 30) == "Bed Linen"
+    long = "Extraordinarily-long-single-word-category"
+    assert style._label(long, 10) == long  # a word longer than the width stays whole
+    name = "word " * 40
+    three = style._lines(name, 20, 3)
+    assert three.count("\n") == 2 and three.endswith("…")
+    assert style._lines("Airtel B310s-927", 20, 3) == "Airtel B310s-927"
+
+
+# ---- Figure 15: the errors
+def _errors(tmp_path, n: int, classes=FLIPKART) -> pd.DataFrame:
+    rows = []
+    for k in range(n):
+        path = tmp_path / f"p{k}.png"
+        Image.new("RGB", (40, 30 + k), (20 * k % 255, 90, 160)).save(path)
+        rows.append(
+            {
+                "path": str(path),
+                "product_name": f"Product {k} "
+                + "with a rather long descriptive name that goes on " * (k % 3),
+                "true": classes[k % len(classes)],
+                "predicted": classes[(k + 3) % len(classes)],
+                "probability": 0.9 - 0.05 * k,
+                "p_true": 0.05,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_error_table_shows_n_of_m_in_aligned_columns(tmp_path) -> None:
+    errors = {"text-tfidf": _errors(tmp_path, 8), "clip-head": _errors(tmp_path, 2)}
+    fig = plots.error_gallery(errors, per_model=6)
+    facts = plots.facts_of(fig)
+    assert facts["names"] == ["text-tfidf", "clip-head"]
+    assert facts["shown"] == {"text-tfidf": 6, "clip-head": 2}
+    assert facts["errors"] == {"text-tfidf": 8, "clip-head": 2}
+    assert len(facts["products"]["text-tfidf"]) == 6
+    drawn = texts(fig)
+    assert "text-tfidf: 6 of 8 errors shown, most confident first" in drawn
+    assert "clip-head: 2 of 2 errors shown, most confident first" in drawn
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # one thumbnail per row shown, and the cells of each column start at the same x
+    assert len([ax for ax in fig.axes if ax.images]) == 8
+    for key in ("name", "true", "predicted", "probability", "loss"):
+        cells = [t for t in fig.findobj(Text) if t.get_gid() == f"error-{key}"]
+        assert len(cells) == 8
+        assert len({round(t.get_position()[0], 6) for t in cells}) == 1
+    # the loss is −ln p(true)
+    assert {t.get_text() for t in fig.findobj(Text) if t.get_gid() == "error-loss"} == {"3.00"}
+    # no cell runs into the next column
+    order = ["name", "true", "predicted", "probability", "loss"]
+    by_row: dict[float, dict[str, Text]] = {}
+    for t in fig.findobj(Text):
+        if (t.get_gid() or "").startswith("error-"):
+            by_row.setdefault(round(t.get_position()[1], 6), {})[t.get_gid()[6:]] = t
+    for row in by_row.values():
+        extents = [row[k].get_window_extent(renderer) for k in order]
+        for a, b in zip(extents, extents[1:]):
+            assert a.x1 < b.x0
+    # categories whole; a product name cut only beyond three lines, its full name in the facts
+    categories = [t for t in fig.findobj(Text) if t.get_gid() in ("error-true", "error-predicted")]
+    assert not [t for t in categories if "…" in t.get_text()]
+    flat = " ".join(" ".join(t.get_text().split()) for t in categories)
+    assert all(c in flat for c in FLIPKART)
+    products = [t.get_text() for t in fig.findobj(Text) if t.get_gid() == "error-name"]
+    assert all(p.count("\n") <= 2 for p in products)
+    cut = [p for p in products if p.endswith("…")]
+    assert cut and all(p.count("\n") == 2 for p in cut)
+    full = errors["text-tfidf"]["product_name"].head(6).tolist()
+    assert facts["products"]["text-tfidf"] == full
+
+
+def test_error_table_without_errors_says_so(tmp_path) -> None:
+    fig = plots.error_gallery({"text-tfidf": _errors(tmp_path, 0)})
+    assert "text-tfidf: no test error" in texts(fig)
+    assert plots.facts_of(fig)["shown"] == {"text-tfidf": 0}
+
+
+# ---- Figure 22: loss curves
+@pytest.mark.parametrize(
+    "n, grid", [(1, (1, 1)), (2, (1, 2)), (3, (1, 3)), (4, (2, 2)), (6, (2, 3)), (8, (2, 4))]
+)
+def test_panels_are_laid_out_to_the_candidates(n, grid) -> None:
+    assert panel_grid(n) == grid
+
+
+def _history(epochs: int) -> pd.DataFrame:
+    e = np.arange(1, epochs + 1)
+    return pd.DataFrame(
+        {
+            "epoch": e,
+            "train_loss": 2.0 - 0.1 * e,
+            "val_loss": 2.1 - 0.05 * e,
+            "train_acc": 0.1 * e,
+            "val_acc": 0.08 * e,
+        }
+    )
+
+
+def test_every_loss_panel_has_integer_epoch_ticks_and_no_empty_cell_shows() -> None:
+    names = ["clip-head-aug", "vgg16-head-aug", "clip-finetune", "vgg16-finetune", "x", "y"]
+    histories = {n: _history(6 if "head" in n else 3) for n in names[:5]}
+    fig = plots.loss_curves(histories, {n: 2 for n in histories}, 7)
+    fig.canvas.draw()
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5
+    for ax in shown:
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert labels and all(s.lstrip("−-").isdigit() for s in labels), labels
+        assert ax.get_ylim() == shown[0].get_ylim()  # the loss axis is shared
+    assert plots.facts_of(fig)["names"] == list(histories)
+
+
+# ---- Figure 24: accuracy against cost
+def _table(names, rng) -> pd.DataFrame:
+    acc = rng.choice([0.09, 0.09, 0.18, 0.27, 0.55, 0.64], size=len(names))
+    return pd.DataFrame(
+        {"accuracy": acc, "accuracy_low": acc - 0.08, "accuracy_high": acc + 0.2}, index=names
+    )
+
+
+@pytest.mark.parametrize("n, numbered", [(2, None), (16, None), (16, False)])
+def test_cost_labels_sit_beside_their_points_without_overlapping(n, numbered) -> None:
+    rng = np.random.default_rng(0)
+    names = [f"candidate-{k}-{'aug' if k % 2 else 'head'}" for k in range(n)]
+    table = _table(names, rng)
+    ms = {m: float(v) for m, v in zip(names, rng.uniform(25, 80, size=n))}
+    reads = {m: ("image", "text", "image+text")[k % 3] for k, m in enumerate(names)}
+    fig = plots.accuracy_cost(
+        table, ms, {m: 45 for m in names}, reads, 7, device="cpu", numbered=numbered
+    )
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("label:")]
+    assert len(labels) == n
+    key = [t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("key:")]
+    facts = plots.facts_of(fig)
+    if n > 8 and numbered is None:  # numbers at the points, the names in a key
+        assert sorted(t.get_text() for t in labels) == sorted(str(k) for k in range(1, n + 1))
+        assert len(key) == n + 1
+        assert sorted(facts["numbered"]) == sorted(names)
+        for name, k in facts["numbered"].items():
+            assert key[k].get_text().startswith(f"{name}: ")
+    else:  # the names beside the points
+        assert not key and not facts["numbered"]
+        assert sorted(t.get_text() for t in labels) == sorted(f"{m} (45 labels)" for m in names)
+    extents = [Text.get_window_extent(t, renderer) for t in labels + key]  # text, not its line
+    for i, a in enumerate(extents):
+        for b in extents[i + 1 :]:
+            assert not boxes_overlap(a, b)
+    assert sorted(facts["names"]) == sorted(names) and facts["device"] == "cpu"
+    # no leader line runs through another label or crosses another leader
+    leaders = []
+    for t in labels:
+        if t.arrow_patch is None:
+            continue
+        box = Text.get_window_extent(t, renderer)
+        end = (box.x0, box.y0 + box.height / 2)
+        if t.get_horizontalalignment() == "right":
+            end = (box.x1, end[1])
+        leaders.append((t, tuple(t.axes.transData.transform(t.xy)), end))
+    for t, p, q in leaders:
+        along = [
+            (p[0] + f * (q[0] - p[0]), p[1] + f * (q[1] - p[1])) for f in np.linspace(0, 1, 60)
+        ]
+        for other, box in zip(labels, extents):
+            if other is not t:
+                shrunk = (box.x0 + 1, box.y0 + 1, box.x1 - 1, box.y1 - 1)
+                assert not any(
+                    shrunk[0] < x < shrunk[2] and shrunk[1] < y < shrunk[3] for x, y in along
+                ), f"the line of {t.get_text()!r} runs through {other.get_text()!r}"
+    for i, (_, p, q) in enumerate(leaders):
+        for _, r, u in leaders[i + 1 :]:
+            assert not _cross((p, q), (r, u))
+
+
+def _cross(a, b) -> bool:
+    def side(p, q, r):
+        return np.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    (p, q), (r, t) = a, b
+    return side(p, q, r) * side(p, q, t) < 0 and side(r, t, p) * side(r, t, q) < 0
+
+
+# ---- Figure 28: the fusions' parts
+def test_each_fusion_panel_has_its_own_scale() -> None:
+    index = pd.Index(FLIPKART, name="category")
+    late = pd.DataFrame(
+        {
+            "products": 10,
+            "base": 0.0,
+            "photo_part": np.linspace(0.2, 0.6, 7),
+            "text_part": np.linspace(0.3, 0.1, 7),
+            "photo_share": 0.5,
+        },
+        index=index,
+    )
+    early = late.assign(photo_part=late["photo_part"] / 100, text_part=-late["text_part"] / 200)
+    early["base"] = 0.14
+    fig = plots.modality_shares({"fusion-late": late, "fusion-early": early})
+    a, b = [ax for ax in fig.axes if ax.patches]
+    assert a.get_xlim() != b.get_xlim()
+    assert b.get_xlim()[1] < 0.05 < a.get_xlim()[1]
+    assert b.get_xlim()[0] < 0  # the negative part shows
+    assert "own" in a.get_xlabel() and "own" in b.get_xlabel()
+    assert plots.facts_of(fig)["names"] == ["fusion-late", "fusion-early"]
+    assert_nothing_cut(fig, FLIPKART)
+
+
+# ---- no category name cut anywhere
+def test_confusion_axes_show_whole_names() -> None:
+    n = len(LONG)
+    cm = (np.eye(n, dtype=int) * 5 + 1).tolist()
+    fig = plots.confusion_matrices({"clip-head": cm, "text-tfidf": cm}, LONG)
+    assert_nothing_cut(fig, LONG)
+    assert plots.facts_of(fig)["names"] == ["clip-head", "text-tfidf"]
+
+
+def test_catalog_figures_show_whole_names() -> None:
+    counts = pd.Series(range(5, 5 + len(LONG)), index=LONG)
+    fig = plots.category_counts(counts)
+    assert_nothing_cut(fig, LONG)
+    split = pd.DataFrame({"train": counts, "val": 2, "test": 3})
+    assert_nothing_cut(plots.split_figure(split), LONG)
+
+
+def test_global_maps_and_word_panels_show_whole_names() -> None:
+    maps = {c: np.zeros((8, 8)) for c in LONG}
+    fig = plots.global_maps(maps, {c: 2 for c in LONG}, {}, left_out=["Toys"])
+    assert_nothing_cut(fig, LONG)
+    assert plots.facts_of(fig)["left_out"] == ["Toys"]
+    words = {
+        c: pd.DataFrame({"mean_weight": [0.3, 0.1]}, index=["alpha", "beta"]) for c in LONG[:3]
+    }
+    fig = plots.word_importance(words, name="text-tfidf")
+    assert_nothing_cut(fig, LONG[:3])
+    assert plots.facts_of(fig)["name"] == "text-tfidf"
+
+
+def test_disagreements_show_whole_category_names(tmp_path) -> None:
+    path = tmp_path / "p.png"
+    Image.new("RGB", (30, 40), "white").save(path)
+    table = pd.DataFrame(
+        [
+            {
+                "path": str(path),
+                "product": "Tallenge Christmas Collection - Nativity Art - G",
+                "true": LONG[-1],
+                "fused": LONG[3],
+                "fused_probability": 0.6,
+                "photo_side": "clip-head",
+                "photo": LONG[1],
+                "photo_probability": 0.7,
+                "text_side": "text-tfidf",
+                "text": LONG[-1],
+                "text_probability": 0.55,
+            }
+        ]
+        * 3
+    )
+    fig = plots.modality_disagreements(table, max_shown=2, name="fusion-late")
+    assert_nothing_cut(fig, [LONG[-1], LONG[3], LONG[1], table["product"][0]])
+    assert plots.facts_of(fig) == {"name": "fusion-late", "shown": 2, "of": 3}
+
+
+# ---- what each figure hands its caption
+def test_curves_and_budget_describe_what_they_drew() -> None:
+    fig = plots.log_loss_curve(np.array([0.1, 2.0, 0.5]), "clip-head", 7)
+    assert plots.facts_of(fig)["name"] == "clip-head"
+    histories = {"clip-head": _history(4), "vgg16-head": _history(4)}
+    fig = plots.learning_curves(histories, {"clip-head": 2, "vgg16-head": 3}, 7)
+    assert plots.facts_of(fig)["names"] == ["clip-head", "vgg16-head"]
+    summary = pd.DataFrame(
+        {
+            "candidate": ["clip-probe"] * 2 + ["text-tfidf"] * 2,
+            "k": [1, "all"] * 2,
+            "mean": [0.3, 0.6, 0.4, 0.8],
+            "min": [0.2, 0.6, 0.3, 0.8],
+            "max": [0.4, 0.6, 0.5, 0.8],
+        }
+    )
+    fig = plots.label_budget(summary, 7, {"clip-probe": "image", "text-tfidf": "text"})
+    assert plots.facts_of(fig) == {"names": ["clip-probe", "text-tfidf"], "zeroshot": False}
+    fig = plots.label_budget(summary, 7, {}, zeroshot=0.5)
+    assert plots.facts_of(fig)["zeroshot"] is True
+
+
+def test_facts_are_plain_json(tmp_path) -> None:
+    import json
+
+    rng = np.random.default_rng(1)
+    names = ["clip-head", "text-tfidf"]
+    cm = (np.eye(7, dtype=int) * 3).tolist()
+    figs = [
+        plots.error_gallery({"text-tfidf": _errors(tmp_path, 3)}),
+        plots.accuracy_cost(_table(names, rng), {"clip-head": 30.0, "text-tfidf": 1.5}, {}, {}, 7),
+        plots.loss_curves({"clip-finetune": _history(3)}, {"clip-finetune": np.int64(2)}, 7),
+        plots.confusion_matrices({"clip-head": cm}, FLIPKART, max_categories=5),
+        plots.duplicate_groups(
+            pd.DataFrame({"image": [], "path": [], "label": []}), pd.DataFrame()
+        ),
+    ]
+    for fig in figs:
+        facts = plots.facts_of(fig)
+        assert facts and json.loads(json.dumps(facts)) == facts
