@@ -40,7 +40,7 @@ def _literal_strings(path: Path) -> list[tuple[int, str]]:
 # Digits that are names, not values: a model, notebooks, number formats, metric names and keys.
 NAMES = re.compile(
     r"(?i)vgg16|notebooks? \d\d|^\d\d$|b?float(16|32)|macro[-_]f1\w*|\bF1\b|\bL2\b|\br2\w*"
-    r"|\[−1, 1\]|\b95th percentile|rel_l2_\w+"
+    r"|\[−1, 1\]|\b95th percentile|rel_l2_\w+|\(1−w\)"
 )
 
 

@@ -87,15 +87,15 @@ class Session:
             names, runs.stand_ins(self.weights, self.pretrained_check)
         )
 
-    def figure(self, fig, key: str, candidates: list[str] | None = None) -> Path:
+    def figure(self, fig, key: str, candidates: list[str] | None = None, **facts) -> Path:
         """Save the registered figure ``key`` with its caption, written from what it drew
-        (``prose.caption``), and show both, numbered as in the note. Marked when drawn from
-        stand-in encoders: those of this notebook's candidates, or of ``candidates`` when the
-        figure shows only them."""
+        (``plots.describe``, and ``facts`` the cell adds) by ``prose.caption``, and show both,
+        numbered as in the note. Marked when drawn from stand-in encoders: those of this
+        notebook's candidates, or of ``candidates`` when the figure shows only them."""
         stand = self.stand_in
         if candidates is not None:
             stand = stand if self.stand_in_candidates(candidates) else None
-        caption = prose.caption(key, plots.facts_of(fig))
+        caption = prose.caption(key, {**plots.facts_of(fig), **facts})
         with timing.step("figures"):
             run_id = self.metrics().get("run", {}).get("id")
             path = plots.save_figure(

@@ -241,4 +241,4 @@ def architecture(encoders: dict[str, dict], heads: dict[str, dict]) -> plt.Figur
                 )
             x += w
         ax.text(0.1, y + 1.15, name, fontsize=11, weight="bold")
-    return fig
+    return describe(fig, names=list(encoders))
