@@ -217,7 +217,7 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
         assert 0 <= f["photo_share"] <= 1 and f["products"] == len(test)
 
 
-def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
+def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
     smoke_run: Path,
 ) -> None:
     from utils.report import note
@@ -261,7 +261,7 @@ def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
     assert runs.check(metrics_of(smoke_run)) == []
 
 
-def test_07_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
+def test_08_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
     """A real browser opens the page: every image must load; a screenshot is kept beside it."""
     import shutil
     import subprocess
