@@ -217,6 +217,39 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
         assert 0 <= f["photo_share"] <= 1 and f["products"] == len(test)
 
 
+def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
+    smoke_run: Path,
+) -> None:
+    lab = metrics_of(smoke_run)["labels"]
+    assert lab["candidates"] == SMOKE["al_models"]
+    records = pd.DataFrame(lab["records"])
+    plain = records[records["start"] == "labels"]
+    assert set(plain["strategy"]) == {"random", "uncertainty", "diversity", "hybrid"}
+    assert plain.groupby(["candidate", "strategy"])["seed"].nunique().eq(SMOKE["al_seeds"]).all()
+    rounds = plain.groupby(["candidate", "strategy", "seed"]).size()
+    assert rounds.eq(1 + len(SMOKE["al_per_category"])).all()
+    assert (records["labels"] == records["labelled_train"] + records["labelled_val"]).all()
+    assert lab["totals"] == [7 * k for k in SMOKE["al_per_category"]]
+    assert lab["pool"] == sum(lab["pool_parts"].values())
+    savings = pd.DataFrame(lab["savings"])
+    assert set(savings["bound"]) <= {"exact", "at most", "at least", "none"}
+    assert len(savings) >= 3 * len(lab["candidates"])
+    assert "clip-probe" in lab["zeroshot_start"]  # a CLIP candidate: tried, or why not
+    s = lab["suggest"]
+    ranked = pd.read_csv(smoke_run / "reports" / s["csv"])
+    assert len(ranked) == s["pool"] and ranked["in_batch"].sum() == SMOKE["suggest_batch"]
+    a = lab["audit"]
+    assert a["candidates"][0] == metrics_of(smoke_run)["evaluation"]["recommendation"]["candidate"]
+    assert len(a["candidates"]) == 2 and a["folds"] == SMOKE["audit_folds"]
+    for name, p in a["per_candidate"].items():
+        assert sum(p["per_category"].values()) == p["flagged"]
+        assert p["planted"]["flipped"] == SMOKE["planted_flips"]
+        assert set(lab["cleaning"][name]["paired"]) == {"flagged dropped", "flagged relabelled"}
+    issues = pd.read_csv(smoke_run / "reports" / a["csv"])
+    assert set(issues["candidate"]) <= set(a["candidates"])
+    assert lab["gallery"]["shown"] <= SMOKE["gallery_shown"]
+
+
 def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
     smoke_run: Path,
 ) -> None:
@@ -498,6 +531,13 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     text = (run / "reports" / "note.md").read_text()
     assert f"{100 * acc:.1f}%" in text and "Stand-in weights" not in text
     assert "**Not run: 14 candidates whose weights are not on this machine.**" in text
+    lab = m["labels"]  # active learning and the label audit on real numbers
+    assert lab["candidates"] == ["text-tfidf", "pixels-classic"] and lab["plan"]["seeds"] >= 5
+    savings = pd.DataFrame(lab["savings"])
+    assert set(savings["strategy"]) >= {"uncertainty", "diversity", "hybrid"}
+    assert set(lab["audit"]["candidates"]) == {"text-tfidf", "pixels-classic"}
+    assert lab["audit"]["per_candidate"]["text-tfidf"]["flagged"] > 0
+    assert "In one sentence: for text-tfidf, " in text and lab["gallery"]["shown"] > 0
 
 
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ NOTEBOOKS = (
     "04_train",
     "05_evaluate",
     "06_explain",
+    "07_labels",
     "08_note",
 )
 
