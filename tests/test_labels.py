@@ -30,7 +30,7 @@ class ArrayRefit:
         out[:, clf.classes_] = clf.predict_proba(X)
         return out
 
-    def __call__(self, train_pos, val_pos, known):
+    def __call__(self, train_pos, val_pos, known, proba=True):
         pos = np.concatenate([train_pos, val_pos]).astype(int)
         clf = self.make().fit(self.X[pos], known[pos])
         accuracy = float(np.mean(self._full(clf, self.X_test).argmax(1) == self.y_test))

@@ -250,6 +250,31 @@ def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
     assert lab["gallery"]["shown"] <= SMOKE["gallery_shown"]
 
 
+def test_suggest_labels_ranks_a_teams_own_pool_and_the_demonstration(
+    smoke_run: Path, dataset_dir: Path, real_csv: pd.DataFrame, tmp_path: Path
+) -> None:
+    from utils.labels import suggest
+
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "Images").symlink_to(dataset_dir / "Images")  # photos beside the CSV, as a catalog's
+    rows = real_csv[real_csv["present"]].head(12)
+    rows[["image", "product_name", "description"]].to_csv(own / "new.csv", index=False)
+    where = ["--data-dir", str(smoke_run / "data"), "--reports-dir", str(smoke_run / "reports")]
+    out = tmp_path / "ranked.csv"
+    args = ["--pool", str(own / "new.csv"), "--strategy", "uncertainty", "--out", str(out)]
+    suggest.main([*args, "--batch", "4", *where])
+    table = pd.read_csv(out)
+    assert list(table.columns) == suggest.OUT_COLUMNS and len(table) == 12
+    assert table["in_batch"].sum() == 4 and table["rank"].tolist() == list(range(1, 13))
+    assert table["margin"].is_monotonic_increasing
+    with pytest.raises(SystemExit, match="fewer than a batch of 50"):
+        suggest.main([*args, "--batch", "50", *where])
+    suggest.main(["--strategy", "random", "--batch", "3", "--out", str(out), *where])
+    demo = pd.read_csv(out)  # the demonstration: the run's pool as if only the start were labelled
+    assert len(demo) == metrics_of(smoke_run)["labels"]["suggest"]["pool"]
+
+
 def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
     smoke_run: Path,
 ) -> None:

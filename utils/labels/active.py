@@ -88,14 +88,15 @@ class Refitter:
         out["label"] = [self.classes[int(k)] for k in np.asarray(known)[positions]]
         return out
 
-    def __call__(self, train_pos, val_pos, known) -> tuple[np.ndarray, float]:
+    def __call__(self, train_pos, val_pos, known, proba: bool = True):
         """``(probabilities on every pool row, test accuracy)`` of the candidate refitted on the
-        labelled ``train_pos`` with its settings chosen on ``val_pos``."""
+        labelled ``train_pos`` with its settings chosen on ``val_pos`` (``proba=False``: None
+        instead of the probabilities, which only uncertainty-based strategies read)."""
         from ..models.fitting import fit
 
         fitted = fit(self.name, self.panel, self.rows(train_pos, known), self.rows(val_pos, known))
         with timing.step(f"predict {self.name}"):
-            proba = fitted.predict_proba(self.panel, self.pool)
+            proba = fitted.predict_proba(self.panel, self.pool) if proba else None
             accuracy = (
                 float(np.mean(fitted.predict_proba(self.panel, self.test).argmax(1) == self.y_test))
                 if len(self.test)
@@ -130,11 +131,12 @@ def simulate(
 ) -> list[dict]:
     """One simulated labelling campaign: a record per round (labels, the two parts, accuracy).
 
-    ``refit(train_pos, val_pos, known)`` returns the probabilities on every pool row and the test
-    accuracy; ``y``: the pool's true class ids; ``part``: "train" or "val" per pool row (which part
-    a labelled product joins); ``start``: positions labelled at the start; ``pseudo``: (positions,
-    class ids) pseudo-labelled at the start, costing no label and never asked for; ``totals``:
-    the labels at which to refit after the start.
+    ``refit(train_pos, val_pos, known, proba)`` returns the probabilities on every pool row (None
+    when ``proba`` is False: the strategy does not read them) and the test accuracy; ``y``: the
+    pool's true class ids; ``part``: "train" or "val" per pool row (which part a labelled product
+    joins); ``start``: positions labelled at the start; ``pseudo``: (positions, class ids)
+    pseudo-labelled at the start, costing no label and never asked for; ``totals``: the labels at
+    which to refit after the start.
     """
     y, part = np.asarray(y), np.asarray(part)
     known = np.full(len(y), -1)
@@ -152,7 +154,8 @@ def simulate(
         labelled = known >= 0
         train_pos = np.flatnonzero(labelled & (part == "train"))
         val_pos = np.flatnonzero(labelled & (part == "val"))
-        proba, accuracy = refit(train_pos, val_pos, known)
+        reads = strategy in ("uncertainty", "hybrid") and round_ < len(targets)
+        proba, accuracy = refit(train_pos, val_pos, known, reads)
         true = labelled & ~free
         records.append(
             {

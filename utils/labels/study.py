@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import timing
+from ..core import runs, timing
 from ..data import split as split_
 from ..evaluation import metrics
 from ..models import candidates, families
@@ -278,6 +278,7 @@ class LabelStudy:
             "share": self.share,
             "level": metrics.LEVEL,  # of the savings' intervals
             "full": {n: {"accuracy": a, "labels": len(self.pool)} for n, a in self.full.items()},
+            "fitted_by": runs.SECTIONS["training"],  # the notebook whose fit is the full data
             "records": _records(self.records),
             "curves": _records(self.curves),
             "reach": _records(self.reached),

@@ -205,6 +205,13 @@ def main(argv: list[str] | None = None) -> None:
             from ..models.candidates import CANDIDATES
 
             pool, left_out = read_pool(Path(args.pool), "image" in CANDIDATES[model].reads)
+            if pool.empty and len(left_out):
+                first = left_out.iloc[0]
+                raise ValueError(
+                    f"none of the {len(left_out)} products of {args.pool} has a readable photo "
+                    f"for {model} (the first, {first['path']}: {first['status']}): photos are "
+                    "looked for in Images/ beside the CSV, then beside it."
+                )
             labelled = pd.concat([the_split.train, the_split.val])
             table = rank(
                 panel, model, labelled, pool, strategy, args.batch, args.seed,

@@ -84,11 +84,10 @@ def savings_text(lab: dict) -> str:
             continue
         full, target = lab["full"][name]["accuracy"], mine[0]["target"]
         out.append(
-            f"**{name}**: refitted on all {_n(lab['full'][name]['labels'])} pool labels it reaches "
-            f"{pct(full)} on the test split; {pct(lab['share'], 0)} of that is {pct(target)}. To "
-            f"reach it, {_random_needs(mine)}; "
-            + "; ".join(_needs(r, lab["level"]) for r in mine)
-            + "."
+            f"**{name}**: trained on all {_n(lab['full'][name]['labels'])} pool labels (notebook "
+            f"{lab['fitted_by']}'s fit) it reaches {pct(full)} on the test split; "
+            f"{pct(lab['share'], 0)} of that is {pct(target)}. To reach it, "
+            f"{_random_needs(mine)}; " + "; ".join(_needs(r, lab["level"]) for r in mine) + "."
         )
         better = sorted([r for r in mine if _beats(r)], key=lambda r: r["ratio"])
         if better:
