@@ -85,7 +85,7 @@ def savings_text(lab: dict) -> str:
         full, target = lab["full"][name]["accuracy"], mine[0]["target"]
         out.append(
             f"**{name}**: trained on all {_n(lab['full'][name]['labels'])} pool labels (notebook "
-            f"{lab['fitted_by']}'s fit) it reaches {pct(full)} on the test split; "
+            f"{lab['fitted_by']}'s fit), it reaches {pct(full)} on the test split; "
             f"{pct(lab['share'], 0)} of that is {pct(target)}. To reach it, "
             f"{_random_needs(mine)}; " + "; ".join(_needs(r, lab["level"]) for r in mine) + "."
         )
