@@ -112,6 +112,23 @@ def test_diversity_beats_random_where_one_blob_per_category_holds_most_of_the_po
     assert diverse > 0.9
 
 
+def test_a_zero_shot_start_costs_no_label_and_keeps_its_pseudo_labels_out_of_the_queries() -> None:
+    rng = np.random.default_rng(3)
+    X, y, X_test, y_test = _blobs(rng, big=20, small=4, per_test=5)
+    part = np.where(np.arange(len(y)) % 4 == 0, "val", "train")
+    proba = np.eye(3)[y] * 0.8 + 0.2 / 3  # a zero-shot model that is right, fairly confident
+    proba[np.arange(0, len(y), 7)] = np.roll(proba[np.arange(0, len(y), 7)], 1, axis=1)
+    positions, labels = active.pseudo_start(proba, part, k=2)
+    assert len(positions) == 3 * 2 * 2 and set(labels) == {0, 1, 2}
+    refit = ArrayRefit(X, X_test, y_test, lambda: KNeighborsClassifier(n_neighbors=1), CLASSES)
+    records = active.simulate(
+        refit, y, part, "uncertainty", [6, 9], [], 0, X, pseudo=(positions, labels)
+    )
+    assert [r["labels"] for r in records] == [0, 6, 9]
+    assert all(r["pseudo"] == len(positions) for r in records)
+    assert all(r["labels"] == r["labelled_train"] + r["labelled_val"] for r in records)
+
+
 def test_queries_pick_unlabelled_products_in_order_and_every_strategy_runs() -> None:
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 3))
