@@ -12,10 +12,10 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
-.PHONY: help env data report smoke test lint bench lab predict figures-table figures-sheet strip clean
+.PHONY: help env data report smoke test lint bench lab predict suggest-labels figures-table figures-sheet strip clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  settings: DATA_SOURCE=<folder or zip> PROFILE=full|smoke ARGS='<extra arguments>'"
 	@echo "  e.g. make report ARGS=\"-p models '[\\\"text-tfidf\\\"]' -p seed 7\"   (papermill-style overrides)"
 	@echo "       make data ARGS='--category-level 2'     make predict ARGS='photo.jpg --model clip-probe'"
@@ -52,6 +52,9 @@ lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's environment as
 
 predict: $(STAMP) ## classify new photos with a trained candidate: make predict ARGS='a.jpg b.jpg [--model clip-head]'
 	$(PY) -m utils.predict $(ARGS)
+
+suggest-labels: $(STAMP) ## rank products to label next (reports/suggested_labels.csv): ARGS='--pool new.csv [--batch 50]'
+	$(PY) -m utils.labels.suggest $(ARGS)
 
 figures-table: $(STAMP) ## rewrite the README's figure table from utils/figures.py
 	$(PY) -m utils.report.figures --update-readme

@@ -242,7 +242,65 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
         assert 0 <= f["photo_share"] <= 1 and f["products"] == len(test)
 
 
-def test_07_note_answers_first_and_shows_every_figure_once_in_reading_order(
+def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
+    smoke_run: Path,
+) -> None:
+    lab = metrics_of(smoke_run)["labels"]
+    assert lab["candidates"] == SMOKE["al_models"]
+    records = pd.DataFrame(lab["records"])
+    plain = records[records["start"] == "labels"]
+    assert set(plain["strategy"]) == {"random", "uncertainty", "diversity", "hybrid"}
+    assert plain.groupby(["candidate", "strategy"])["seed"].nunique().eq(SMOKE["al_seeds"]).all()
+    rounds = plain.groupby(["candidate", "strategy", "seed"]).size()
+    assert rounds.eq(1 + len(SMOKE["al_per_category"])).all()
+    assert (records["labels"] == records["labelled_train"] + records["labelled_val"]).all()
+    assert lab["totals"] == [7 * k for k in SMOKE["al_per_category"]]
+    assert lab["pool"] == sum(lab["pool_parts"].values())
+    savings = pd.DataFrame(lab["savings"])
+    assert set(savings["bound"]) <= {"exact", "at most", "at least", "none"}
+    assert len(savings) >= 3 * len(lab["candidates"])
+    assert "clip-probe" in lab["zeroshot_start"]  # a CLIP candidate: tried, or why not
+    s = lab["suggest"]
+    ranked = pd.read_csv(smoke_run / "reports" / s["csv"])
+    assert len(ranked) == s["pool"] and ranked["in_batch"].sum() == SMOKE["suggest_batch"]
+    a = lab["audit"]
+    assert a["candidates"][0] == metrics_of(smoke_run)["evaluation"]["recommendation"]["candidate"]
+    assert len(a["candidates"]) == 2 and a["folds"] == SMOKE["audit_folds"]
+    for name, p in a["per_candidate"].items():
+        assert sum(p["per_category"].values()) == p["flagged"]
+        assert p["planted"]["flipped"] == SMOKE["planted_flips"]
+        assert set(lab["cleaning"][name]["paired"]) == {"flagged dropped", "flagged relabelled"}
+    issues = pd.read_csv(smoke_run / "reports" / a["csv"])
+    assert set(issues["candidate"]) <= set(a["candidates"])
+    assert lab["gallery"]["shown"] <= SMOKE["gallery_shown"]
+
+
+def test_suggest_labels_ranks_a_teams_own_pool_and_the_demonstration(
+    smoke_run: Path, dataset_dir: Path, real_csv: pd.DataFrame, tmp_path: Path
+) -> None:
+    from utils.labels import suggest
+
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "Images").symlink_to(dataset_dir / "Images")  # photos beside the CSV, as a catalog's
+    rows = real_csv[real_csv["present"]].head(12)
+    rows[["image", "product_name", "description"]].to_csv(own / "new.csv", index=False)
+    where = ["--data-dir", str(smoke_run / "data"), "--reports-dir", str(smoke_run / "reports")]
+    out = tmp_path / "ranked.csv"
+    args = ["--pool", str(own / "new.csv"), "--strategy", "uncertainty", "--out", str(out)]
+    suggest.main([*args, "--batch", "4", *where])
+    table = pd.read_csv(out)
+    assert list(table.columns) == suggest.OUT_COLUMNS and len(table) == 12
+    assert table["in_batch"].sum() == 4 and table["rank"].tolist() == list(range(1, 13))
+    assert table["margin"].is_monotonic_increasing
+    with pytest.raises(SystemExit, match="fewer than a batch of 50"):
+        suggest.main([*args, "--batch", "50", *where])
+    suggest.main(["--strategy", "random", "--batch", "3", "--out", str(out), *where])
+    demo = pd.read_csv(out)  # the demonstration: the run's pool as if only the start were labelled
+    assert len(demo) == metrics_of(smoke_run)["labels"]["suggest"]["pool"]
+
+
+def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
     smoke_run: Path,
 ) -> None:
     from utils.report import note
@@ -330,7 +388,7 @@ def test_the_citation_checks_see_a_figure_cited_out_of_order() -> None:
     )
 
 
-def test_07_note_cites_every_figure_in_order_and_shows_it_where_it_is_discussed(
+def test_08_note_cites_every_figure_in_order_and_shows_it_where_it_is_discussed(
     smoke_run: Path,
 ) -> None:
     text = (smoke_run / "reports" / "note.md").read_text()
@@ -347,7 +405,7 @@ def test_07_note_cites_every_figure_in_order_and_shows_it_where_it_is_discussed(
         assert shown is None or cited < shown <= cited + 8, f"Figure {n} far from its text"
 
 
-def test_07_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
+def test_08_note_renders_in_headless_chromium(smoke_run: Path, tmp_path: Path) -> None:
     """A real browser opens the page: every image must load; a screenshot is kept beside it."""
     import shutil
     import subprocess
@@ -605,6 +663,13 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     for part in ("## Uses", "## Training data", "## Evaluation", "## Limits and biases"):
         assert part in card, part
     assert cited_in_order(text) and every_figure_cited(text)
+    lab = m["labels"]  # active learning and the label audit on real numbers
+    assert lab["candidates"] == ["text-tfidf", "pixels-classic"] and lab["plan"]["seeds"] >= 5
+    savings = pd.DataFrame(lab["savings"])
+    assert set(savings["strategy"]) >= {"uncertainty", "diversity", "hybrid"}
+    assert set(lab["audit"]["candidates"]) == {"text-tfidf", "pixels-classic"}
+    assert lab["audit"]["per_candidate"]["text-tfidf"]["flagged"] > 0
+    assert "In one sentence: for text-tfidf, " in text and lab["gallery"]["shown"] > 0
 
 
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:

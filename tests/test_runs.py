@@ -46,7 +46,7 @@ def test_a_note_from_two_runs_is_refused_and_says_what_to_rerun(tmp_path) -> Non
     new = _chain(tmp_path / "other.json")
     mixed = {**new, "features": old["features"]}
     with pytest.raises(
-        runs.MixedRuns, match=r"'features' \(notebook 03\) comes from run .*re-run notebooks 03-07"
+        runs.MixedRuns, match=r"'features' \(notebook 03\) comes from run .*re-run notebooks 03-08"
     ):
         note.build(mixed, tmp_path / "figures", tmp_path / "out")
 

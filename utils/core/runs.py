@@ -3,7 +3,7 @@
 ``reports/metrics.json`` holds one section per notebook (``data`` by 01, ``split`` by 02...). A run
 starts with notebook 01, which writes a fresh file whose ``run`` section gives the run an id
 (time, profile, seed, code version); every section then records that id, when it was written and
-the split it was computed on. Notebook 07 builds the note only from a consistent file
+the split it was computed on. Notebook 08 builds the note only from a consistent file
 (``check``): every section from this run, written in notebook order, on the same split; otherwise
 it says which notebooks to re-run.
 """
@@ -28,7 +28,9 @@ SECTIONS = {
     "training": "04",
     "evaluation": "05",
     "explanations": "06",
+    "labels": "07",
 }
+NOTE = "08"  # the notebook that builds the note from these sections
 
 
 class MixedRuns(RuntimeError):
@@ -127,7 +129,7 @@ def check(metrics: dict) -> list[str]:
             problems.append(
                 f"section {s!r} (notebook {SECTIONS[s]}) comes from run "
                 f"{metrics[s].get('run_id')}, "
-                f"not this run ({run['id']}): re-run notebooks {SECTIONS[s]}-07."
+                f"not this run ({run['id']}): re-run notebooks {SECTIONS[s]}-{NOTE}."
             )
     for earlier, later in zip(present, present[1:]):
         if metrics[later].get("written", 0) < metrics[earlier].get("written", 0):
@@ -136,7 +138,7 @@ def check(metrics: dict) -> list[str]:
                 "(notebook "
                 f"{SECTIONS[earlier]}): it was computed before {earlier!r} changed; re-run "
                 "notebooks "
-                f"{SECTIONS[later]}-07."
+                f"{SECTIONS[later]}-{NOTE}."
             )
     split_id = metrics.get("split", {}).get("split_id")
     for s in present:
@@ -145,7 +147,7 @@ def check(metrics: dict) -> list[str]:
             problems.append(
                 f"section {s!r} (notebook {SECTIONS[s]}) was computed on split {other}, the "
                 "current "
-                f"split is {split_id}: re-run notebooks {SECTIONS[s]}-07."
+                f"split is {split_id}: re-run notebooks {SECTIONS[s]}-{NOTE}."
             )
     return problems
 

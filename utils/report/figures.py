@@ -272,6 +272,27 @@ FIGURES: list[Figure] = [
         "beyond",
         encoders=True,
     ),
+    # --- which products to label next, which labels look wrong (notebook 07)
+    Figure(
+        "active_learning",
+        "Active learning simulated on the locked split: test accuracy against labels (training "
+        "+ validation) per strategy, one panel per candidate; line: mean over seeds, band: "
+        "min-max; random dashed in grey beside the others; the full-data accuracy (solid) and the "
+        "target share of it (dashed); chance dotted.",
+        "07",
+        "labels",
+        encoders=True,
+    ),
+    Figure(
+        "label_issues",
+        "Labels that look wrong: products flagged by confident learning on out-of-fold "
+        "probabilities (training and validation products only), most confidently wrong first: "
+        "photo, name, given label, suggested label, the out-of-fold probability of the suggested "
+        "label and the audited candidates that flagged it.",
+        "07",
+        "labels",
+        encoders=True,
+    ),
     # --- what the recommended model looks at (notebook 06)
     Figure(
         "text_words",

@@ -1,4 +1,4 @@
-"""The methodological note, assembled from this run's metrics and figures (notebook 07).
+"""The methodological note, assembled from this run's metrics and figures (notebook 08).
 
 ``build`` writes ``note.md`` (figures linked) and ``note.html`` (figures embedded, one
 self-contained page with a table of contents, a header naming the run, its profile and weights,
@@ -61,7 +61,8 @@ NOTEBOOKS = (
     "04_train",
     "05_evaluate",
     "06_explain",
-    "07_note",
+    "07_labels",
+    "08_note",
 )
 
 
@@ -204,7 +205,7 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
         "note's.*\n",
         "<!-- toc -->\n",
     ]
-    top = prose.banner("07", metrics, stand, metrics.get("evaluation", {}).get("models"), False)
+    top = prose.banner("08", metrics, stand, metrics.get("evaluation", {}).get("models"), False)
     if top:
         out.append(top + "\n")
     for section in SECTIONS:
@@ -285,5 +286,5 @@ def missing_figures(figures_dir: str | os.PathLike, run_id: str | None = None) -
 
 
 def section_text(key: str, metrics: dict) -> str:
-    """One section of the note as Markdown (notebook 07 shows the summary)."""
+    """One section of the note as Markdown (notebook 08 shows the summary)."""
     return _writer(key)(metrics)

@@ -30,7 +30,8 @@ SECTIONS = [
     Section("explanations", "7. Local and global importance", True),
     Section("improvements", "8. Limits and the proposed improvements", True),
     Section("beyond", "9. Beyond the note: a panel of candidates", True),
-    Section("deployed", "10. What {choice} looks at", True),
+    Section("labels", "10. Which products to label next, and which labels look wrong", True),
+    Section("deployed", "11. What {choice} looks at", True),
     Section("reproducibility", "Reproducibility", False),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}

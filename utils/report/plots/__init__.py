@@ -1,7 +1,8 @@
 """The figures' drawing functions, by the part of the report they serve.
 
 ``style`` (shared look: chance lines, colour bars, stand-in mark, saving), ``catalog``
-(notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos`` and ``words`` (06).
+(notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos`` and ``words`` (06),
+``labels`` (07).
 Every drawing function is reachable here (``plots.split_figure(...)``); which figure is which
 lives in the registry, ``utils.report.figures``.
 """
@@ -13,6 +14,7 @@ from .catalog import (
     size_distribution,
     split_figure,
 )
+from .labels import active_learning, label_issues
 from .photos import averaging, global_maps, lime_examples, shap_figure, trust
 from .results import (
     accuracy_cost,

@@ -1,7 +1,8 @@
 """Every sentence of the report, written from the run's records, by the note's parts.
 
 ``banners`` (notebooks' first outputs and in-notebook sentences), ``summary`` (the answer),
-``original`` (sections 1-8, the original note's order), ``panel`` (sections 9-10), ``common``
+``original`` (sections 1-8, the original note's order), ``panel`` (sections 9 and 11),
+``labels`` (section 10: which products to label next, which labels look wrong), ``common``
 (shared helpers). Every writer is reachable here (``prose.banner(...)``); ``SECTION_WRITERS``
 maps each note section (``sections.SECTIONS``) to its writer. Imports: ``utils.report``'s
 ``figures``, ``formatting``, ``sections`` and the stages below ``report``.
@@ -32,6 +33,14 @@ from .common import (
     boilerplate_sentence,
     called,
     faithfulness_words,
+)
+from .labels import (
+    audit_text,
+    cleaning_text,
+    labels_note,
+    savings_text,
+    section_labels,
+    suggest_text,
 )
 from .original import (
     errors_text,
@@ -74,5 +83,6 @@ SECTION_WRITERS = {
     "explanations": section_explanations,
     "improvements": section_improvements,
     "beyond": section_beyond,
+    "labels": section_labels,
     "deployed": section_deployed,
 }

@@ -1,0 +1,313 @@
+"""Notebook 07's study (``LabelStudy``): active learning simulated on the locked split, what each
+strategy saves, the ranked list of products to label next, the label audit and what cleaning the
+flagged labels does to test accuracy. The study keeps its results; ``record()`` returns the
+``labels`` section of ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core import runs, timing
+from ..data import split as split_
+from ..evaluation import metrics
+from ..models import candidates, families
+from ..models.panel import Panel
+from . import active, audit, suggest
+from . import strategies as S
+
+PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
+
+
+def _plain(value):
+    """JSON-ready: NaN as None, numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return _plain(df.to_dict("records"))
+
+
+class LabelStudy:
+    """Which products to label next and which labels look wrong, for the candidates this run
+    trained (``models``), on the split notebook 02 locked."""
+
+    def __init__(self, layout, settings, models: list[str], run_metrics: dict) -> None:
+        self.layout, self.settings, self.seed = layout, settings, settings.seed
+        self.split = split_.load_split(layout.split)
+        self.classes = self.split.labels()
+        self.panel = Panel(layout, settings, self.classes, self.split.split_id, progress=False)
+        self.models = list(models)
+        self.pool = pd.concat([self.split.train, self.split.val]).reset_index(drop=True)
+        self.test = self.split.test_for_final_evaluation()  # scores refits; never relabelled
+        evaluation = run_metrics.get("evaluation") or {}
+        self.table = evaluation.get("table") or {}
+        self.recommended = (evaluation.get("recommendation") or {}).get("candidate")
+        self.val_accuracy = {
+            n: i.get("val_accuracy")
+            for n, i in ((run_metrics.get("training") or {}).get("info") or {}).items()
+        }
+        self.out: dict = {}
+        self.skipped: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ which candidates
+    def usable(self, names: list[str]) -> list[str]:
+        """The candidates of ``names`` this run trained that active learning and the audit can
+        refit cheaply; the others are kept in ``skipped`` with the reason."""
+        out = []
+        for n in candidates.resolve(list(names)):
+            if n not in self.models:
+                self.skipped[n] = "not run in this run"
+                continue
+            try:
+                S.check_candidates([n])
+            except ValueError as exc:
+                self.skipped[n] = str(exc)
+                continue
+            out.append(n)
+        return out
+
+    # ------------------------------------------------------------------ active learning
+    def simulate(self, names: list[str], plan: active.Plan, n_jobs=None, share: float = 0.95):
+        """Every strategy of ``plan`` for each usable candidate of ``names``, over ``plan.seeds``
+        seeds; the curves, the labels each seed needs to reach ``share`` of the full-data
+        accuracy, and the savings against random. Returns the savings table."""
+        names = [n for n in self.usable(names) if n in self.table]
+        zeroshot = None
+        if plan.zeroshot_start and "clip-zeroshot" in self.models:
+            zs = families.load("clip-zeroshot", self.panel)
+            zeroshot = zs.predict_proba(self.panel, self.pool)
+        records = active.run(
+            self.panel, names, self.pool, self.test, plan, self.seed, zeroshot, n_jobs, False
+        )
+        full = {n: float(self.table[n]["accuracy"]) for n in names}
+        self.plan, self.share, self.full, self.records = plan, share, full, records
+        self.curves = active.curves(records) if len(records) else pd.DataFrame()
+        self.reached = active.reach(records, full, share) if len(records) else pd.DataFrame()
+        self.savings = (
+            active.savings(self.reached, level=metrics.LEVEL, seed=self.seed)
+            if len(records)
+            else None
+        )
+        self.al_names = names
+        return self.savings
+
+    def savings_view(self) -> pd.DataFrame:
+        """The savings for reading: candidate, strategy, labels needed (mean over seeds), random's,
+        the ratio and its interval."""
+        if self.savings is None or self.savings.empty:
+            return pd.DataFrame({"no candidate simulated": []})
+        view = self.savings.copy()
+        view["strategy"] = np.where(
+            view["start"] == "labels", view["strategy"], view["strategy"] + " (zero-shot start)"
+        )
+        return view.set_index(["candidate", "strategy"])[
+            ["target", "labels", "random_labels", "ratio", "low", "high", "bound", "reached"]
+        ]
+
+    # ------------------------------------------------------------------ the ranked list
+    def strategy_for(self, name: str) -> tuple[str, str]:
+        if self.savings is None or name not in set(self.savings["candidate"]):
+            return S.BASELINE, "not simulated in this run"
+        return active.best_strategy(self.savings, name)
+
+    def suggest(self, strategy: str | None, batch: int, reports_dir) -> pd.DataFrame:
+        """Notebook 07's demonstration of ``suggest.rank``: the pool as if only the simulation's
+        first start were labelled, ranked for the recommended candidate by ``strategy`` (None:
+        the one that saved most labels, ``active.best_strategy``); written to
+        ``suggested_labels.csv``."""
+        name = self.recommended if self.recommended in self.al_names else None
+        name = name or next(iter(self.al_names), None)
+        if name is None:
+            self.out["suggest"] = {"skipped": "no candidate could be simulated in this run"}
+            return pd.DataFrame()
+        chosen, why = self.strategy_for(name)
+        strategy = strategy or chosen
+        labelled, pool = suggest.demonstration(self.split, self.plan.start, self.seed)
+        batch = min(batch, len(pool))
+        with timing.step("ranked list"):
+            table = suggest.rank(self.panel, name, labelled, pool, strategy, batch, self.seed)
+        path = Path(reports_dir) / "suggested_labels.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+        truth = pool.loc[table.index, "label"].to_numpy()
+        self.out["suggest"] = {
+            "candidate": name,
+            "strategy": strategy,
+            "why": why if strategy == chosen else "set by suggest_strategy",
+            "strategies": {n: self.strategy_for(n)[0] for n in self.al_names},
+            "labelled": len(labelled),
+            "pool": len(pool),
+            "batch": batch,
+            "csv": path.name,
+            "batch_categories": int(len(set(truth[:batch]))),
+            "batch_wrong": int((table["predicted"].to_numpy()[:batch] != truth[:batch]).sum()),
+            "top": _records(table.head(10)),
+        }
+        return table
+
+    # ------------------------------------------------------------------ the audit
+    def audit_candidates(self, names: list[str] | None) -> list[str]:
+        """``names``, or the recommended candidate and one photo candidate (a CLIP or VGG16 probe
+        when they ran, else pixels-classic)."""
+        if names:
+            return self.usable(names)
+        first = self.usable([self.recommended]) if self.recommended else []
+        if not first:
+            refittable = self.usable(self.models)
+            ranked = sorted(refittable, key=lambda n: -(self.val_accuracy.get(n) or 0))
+            first = ranked[:1]
+        photo = [n for n in PHOTO_AUDIT if n in self.models and n not in first]
+        return first + self.usable(photo)[:1]
+
+    def audit(self, names: list[str] | None, n_folds: int, planted: int, n_jobs=None):
+        """Out-of-fold probabilities of each audited candidate on the training and validation
+        products, confident learning's flags, and (``planted`` > 0) how many of ``planted`` labels
+        flipped on purpose the same audit finds. Returns flagged products per category."""
+        self.audited = self.audit_candidates(names)
+        self.proba, self.flagged, self.planted = {}, {}, {}
+        for name in self.audited:
+            self.proba[name] = audit.out_of_fold(
+                self.panel, name, self.pool, n_folds, self.seed, n_jobs
+            )
+            self.flagged[name] = audit.issues(self.pool, self.proba[name], self.classes)
+            if planted:
+                self.planted[name] = audit.planted(
+                    self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs
+                )
+        self.n_folds = n_folds
+        return self.per_category()
+
+    def per_category(self) -> pd.DataFrame:
+        tables = {n: audit.per_category(f, self.pool)["flagged"] for n, f in self.flagged.items()}
+        out = pd.DataFrame(tables)
+        out["products"] = self.pool["label"].value_counts()
+        return out.fillna(0).astype(int)
+
+    def both(self) -> set[int]:
+        """Positions flagged by every audited candidate."""
+        sets = [set(f["position"]) for f in self.flagged.values()]
+        return set.intersection(*sets) if sets else set()
+
+    def gallery(self, shown: int) -> pd.DataFrame:
+        """Every flagged product once: flagged by more candidates first, then in the first
+        audited candidate's order (most confidently wrong first); suggestion and confidence from
+        the first candidate that flagged it; ``flagged_by`` names them all. The figure shows the
+        first ``shown`` (recorded with the total)."""
+        rows = {}
+        for name, f in self.flagged.items():
+            for r in f.itertuples():
+                entry = rows.setdefault(r.position, {**r._asdict(), "flagged_by": []})
+                entry["flagged_by"].append(name)
+        table = pd.DataFrame(list(rows.values()))
+        self.out["gallery"] = {"shown": min(shown, len(table)), "of": len(table)}
+        if table.empty:
+            return table
+        table["votes"] = table["flagged_by"].map(len)
+        table["flagged_by"] = table["flagged_by"].map(", ".join)
+        table["order"] = np.arange(len(table))
+        return table.sort_values(["votes", "order"], ascending=[False, True]).drop(
+            columns=["Index", "order"]
+        )
+
+    def write_issues(self, reports_dir) -> Path:
+        """Every flagged product of every audited candidate: ``label_issues.csv``."""
+        both = self.both()
+        parts = [
+            f.drop(columns=["path"], errors="ignore").assign(
+                candidate=n, flagged_by_all=f["position"].isin(both)
+            )
+            for n, f in self.flagged.items()
+        ]
+        path = Path(reports_dir) / "label_issues.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.concat(parts, ignore_index=True).to_csv(path, index=False)
+        self.issues_csv = path
+        return path
+
+    # ------------------------------------------------------------------ cleaning
+    def cleaning(self, n_boot: int) -> pd.DataFrame:
+        """Each audited candidate refitted with its flagged products dropped, then relabelled,
+        against the fit on the labels as given, on the test split (labels untouched)."""
+        self.cleaned = {
+            n: audit.cleaning(self.panel, n, self.pool, self.test, self.flagged[n], n_boot)
+            for n in self.audited
+        }
+        self.n_boot = n_boot
+        rows = {}
+        for n, c in self.cleaned.items():
+            for key, t in c["table"].items():
+                p = c["paired"].get(key, {})
+                rows[(n, key)] = {
+                    "labelled": c["labelled"][key],
+                    "accuracy": t["accuracy"],
+                    "low": t["accuracy_low"],
+                    "high": t["accuracy_high"],
+                    "Δ": p.get("difference"),
+                    "Δ low": p.get("low"),
+                    "Δ high": p.get("high"),
+                    "McNemar p": p.get("mcnemar_p"),
+                }
+        return pd.DataFrame(rows).T
+
+    # ------------------------------------------------------------------ the record
+    def record(self) -> dict:
+        """The ``labels`` section of ``metrics.json``."""
+        out = {
+            "candidates": self.al_names,
+            "skipped": self.skipped,
+            "classes": len(self.classes),
+            "pool": len(self.pool),
+            "pool_parts": {p: int((self.pool["split"] == p).sum()) for p in ("train", "val")},
+            "test": len(self.test),
+            "strategies": {k: S.STRATEGIES[k] for k in self.plan.strategies},
+            "plan": self.plan.record(),
+            "totals": self.records.attrs.get("totals"),
+            "share": self.share,
+            "level": metrics.LEVEL,  # of the savings' intervals
+            "full": {n: {"accuracy": a, "labels": len(self.pool)} for n, a in self.full.items()},
+            "fitted_by": runs.SECTIONS["training"],  # the notebook whose fit is the full data
+            "records": _records(self.records),
+            "curves": _records(self.curves),
+            "reach": _records(self.reached),
+            "savings": _records(self.savings) if self.savings is not None else [],
+            "parallel": self.records.attrs.get("parallel"),
+            "zeroshot_start": self.records.attrs.get("zeroshot_start") or {},
+            **self.out,
+        }
+        if getattr(self, "audited", None):
+            both = self.both()
+            out["audit"] = {
+                "candidates": self.audited,
+                "folds": self.n_folds,
+                "csv": self.issues_csv.name if getattr(self, "issues_csv", None) else None,
+                "both": len(both),
+                "per_candidate": {
+                    n: {
+                        "oof_accuracy": float(
+                            np.mean(self.proba[n].argmax(1) == self.panel.y(self.pool))
+                        ),
+                        "flagged": len(f),
+                        "per_category": audit.per_category(f, self.pool)["flagged"].to_dict(),
+                        "per_split": f["split"].value_counts().to_dict() if len(f) else {},
+                        "planted": self.planted.get(n),
+                        "issues": _records(f.drop(columns=["path"], errors="ignore").head(20)),
+                    }
+                    for n, f in self.flagged.items()
+                },
+            }
+        if getattr(self, "cleaned", None):
+            out["cleaning"] = {"n_boot": self.n_boot, **self.cleaned}
+        return _plain(out)
