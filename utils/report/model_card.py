@@ -99,6 +99,33 @@ def _how_to_use(name: str) -> str:
     )
 
 
+def _label_noise(m: dict, name: str) -> list[str]:
+    """What the label audit (notebook 07) found: the labels flagged as likely wrong, by category,
+    and how the test accuracy moved when they were dropped or relabelled."""
+    audit = (m.get("labels") or {}).get("audit") or {}
+    per = audit.get("per_candidate") or {}
+    if not per:
+        return []
+    who = name if name in per else next(iter(per))
+    a = per[who]
+    cats = ", ".join(f"{c} {n}" for c, n in (a.get("per_category") or {}).items() if n)
+    pool = (m.get("labels") or {}).get("pool", "?")
+    line = (
+        f"Label noise: confident learning on {who}'s out-of-fold probabilities flags "
+        f"{a['flagged']} of the {pool} training and validation labels as likely wrong"
+        + (f" ({cats})" if cats else "")
+        + " (the note's section on labels shows them)."
+    )
+    cleaning = ((m.get("labels") or {}).get("cleaning") or {}).get(who) or {}
+    moves = [
+        f"{how}: {points_interval(p['difference'], p['low'], p['high'])}"
+        for how, p in (cleaning.get("paired") or {}).items()
+    ]
+    if moves:
+        line += " Test accuracy with them " + "; ".join(moves) + "."
+    return [line]
+
+
 def card(m: dict) -> str:
     """The model card of the run's chosen candidate as Markdown (empty string when nothing was
     evaluated)."""
@@ -110,7 +137,7 @@ def card(m: dict) -> str:
     c = CANDIDATES.get(name)
     t = ev["table"][name]
     tr = (m.get("training") or {}).get("summary", {}).get(name, {})
-    stand = runs.stand_ins((m.get("run") or {}).get("weights") or {})
+    stand = runs.run_stand_ins(m)
     status = (
         "Recommended by this run."
         if rec.get("status") == "recommended"
@@ -182,7 +209,8 @@ def card(m: dict) -> str:
         + "\n",
         _per_class(ev, name),
         "## Limits and biases found by this run\n",
-        "\n".join(f"- {item}" for item in prose.limits(m, stand)) or "- None recorded.",
+        "\n".join(f"- {item}" for item in [*prose.limits(m, stand), *_label_noise(m, name)])
+        or "- None recorded.",
         "",
         "## How to use it\n",
         _how_to_use(name),
