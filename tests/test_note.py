@@ -76,8 +76,10 @@ def test_an_earlier_runs_figure_never_passes_for_this_runs(tmp_path) -> None:
     assert f"`{lime}.png` is an earlier run's, not shown" in text
     assert lime in note.missing_figures(tmp_path / "figures", metrics["run"]["id"])
     assert lime not in note.missing_figures(tmp_path / "figures")  # any run's
+    renumbered = tmp_path / "figures" / "fig99_lime.png"  # an earlier registry's name
+    renumbered.write_bytes(b"")
     assert sorted(figures.remove_drawn(tmp_path / "figures")) == sorted(
-        [lime, figures.get("split").name]
+        [lime, figures.get("split").name, "fig99_lime"]
     )
     assert [p.name for p in (tmp_path / "figures").iterdir()] == ["notes.txt"]
 

@@ -388,14 +388,16 @@ def state(f: Figure, figures_dir: str | Path, run_id: str | None = None) -> str:
 
 
 def remove_drawn(figures_dir: str | Path) -> list[str]:
-    """Delete the registered figures in ``figures_dir`` (a new run starts: its figures replace
-    them); other files are left alone. Returns the names removed."""
+    """Delete the figures a run draws in ``figures_dir`` (a new run starts: its figures replace
+    them): the registered ones, and any ``figNN_<key>.png`` an earlier registry named (a figure
+    renumbered since keeps no stale copy); other files are left alone. Returns the names
+    removed."""
     removed = []
-    for f in FIGURES:
-        path = Path(figures_dir) / f"{f.name}.png"
-        if path.exists():
+    pattern = re.compile(r"fig\d\d_[a-z0-9_]+\.png")
+    for path in sorted(Path(figures_dir).glob("fig*.png")):
+        if pattern.fullmatch(path.name):
             path.unlink()
-            removed.append(f.name)
+            removed.append(path.stem)
     return removed
 
 
