@@ -51,7 +51,9 @@ def test_note_from_partial_metrics_names_missing_figures(tmp_path) -> None:
     )
     split = figures.get("split")
     assert f"](../figures/{split.name}.png)" in text and f"{split.label}. How the images" in text
-    assert f"`{figures.get('lime').name}.png` is missing" in text
+    lime = figures.get("lime")
+    assert "*Not drawn in this run" in text and f"{lime.label}, LIME on two test images" in text
+    assert ".png` is missing" not in text, "no file names in the note's prose"
     page = html.read_text()
     assert page.count("data:image/png;base64,") == 1 and "dataset.imagesBroken" in page
     assert set(note.missing_figures(tmp_path / "figures")) == {f.name for f in figures.FIGURES} - {
@@ -73,7 +75,8 @@ def test_an_earlier_runs_figure_never_passes_for_this_runs(tmp_path) -> None:
     text = note.build(metrics, tmp_path / "figures", tmp_path / "reports")[0].read_text()
     lime = figures.get("lime").name
     assert f"]({'../figures/' + lime}.png)" not in text
-    assert f"`{lime}.png` is an earlier run's, not shown" in text
+    label = figures.get("lime").label
+    assert f"{label}, LIME on two test images: an earlier run's file, not shown" in text
     assert lime in note.missing_figures(tmp_path / "figures", metrics["run"]["id"])
     assert lime not in note.missing_figures(tmp_path / "figures")  # any run's
     renumbered = tmp_path / "figures" / "fig99_lime.png"  # an earlier registry's name

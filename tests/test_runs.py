@@ -65,3 +65,14 @@ def test_sections_on_another_split_are_refused(tmp_path) -> None:
     m = _chain(path)
     m["features"]["split_id"] = "zzz"
     assert any("computed on split zzz" in p for p in runs.check(m))
+
+
+def test_a_run_removes_executed_notebooks_no_source_has_any_more(tmp_path) -> None:
+    """A renumbered notebook (07_note became 08_note) leaves no stale copy beside the note."""
+    from utils.report import runner
+
+    (tmp_path / "07_note.ipynb").write_text("{}")
+    (tmp_path / "08_note.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("the user's own file")
+    assert runner.remove_stale(tmp_path) == ["07_note.ipynb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["08_note.ipynb", "notes.txt"]

@@ -78,7 +78,7 @@ CALLED = {
 RULE = (
     "highest validation accuracy (the test split is not read); candidates within one validation "
     "product of the best count as tied, and among those the one needing the fewest labelled "
-    "products, then the cheapest prediction, is recommended"
+    "products, then the cheapest prediction, is chosen"
 )
 
 

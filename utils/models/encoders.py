@@ -344,7 +344,7 @@ def weights_source(kind: str, name: str, models_dir: str | os.PathLike) -> dict:
         folder = Path(models_dir) / Path(name).name
         return {
             "what": f"CLIP `{name}` (image and text towers)",
-            "download": f"hf download {name} --local-dir {Path(name).name}",
+            "download": f"hf download {name} --local-dir {shown(folder)}",
             "put_in": f"{shown(folder)}/",
         }
     from torchvision.models import VGG16_Weights
@@ -378,8 +378,8 @@ def _clip_unavailable(name: str, models_dir: str | os.PathLike, kind: str = "cli
         return None
     return (
         f"CLIP model {name!r} is not on this machine and the Hugging Face hub cannot be reached: "
-        f"on a machine with internet run `hf download {name} --local-dir {Path(name).name}` "
-        f"and copy that folder to {shown(local)}/ (or set clip_model to the folder's path)."
+        f"on a machine with internet run `hf download {name} --local-dir {shown(local)}` in the "
+        "project (or copy the folder there; or set clip_model to the folder's path)."
     )
 
 

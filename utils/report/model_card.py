@@ -17,9 +17,18 @@ from ..models.candidates import CANDIDATES
 from . import prose
 from .formatting import interval, markdown_table, ms, pct, points_interval, upper_first
 
+FITTED_BY = {
+    "head": "a small neural head (the note's), trained with early stopping",
+    "probe": "logistic regression on standardised features",
+    "tfidf": "logistic regression on TF-IDF features of the name and description",
+    "zeroshot": "nothing (zero-shot: category prompts)",
+    "late-fusion": "a weighted average of its members' probabilities",
+    "finetune": "the encoder's last blocks fine-tuned with a head",
+}
+
 DATA_LICENCE = (
-    "The CSV has the columns of PromptCloud's “Flipkart Products” dataset, which Kaggle lists "
-    "under CC BY-SA 4.0 (not checked on Kaggle itself); the OpenClassrooms zip carries no licence "
+    "The CSV has the columns of PromptCloud's “Flipkart Products” dataset, reported to be listed "
+    "on Kaggle under CC BY-SA 4.0 (unverified here); the OpenClassrooms zip carries no licence "
     "statement; no licence is known for the photos, names and descriptions, made by Flipkart and "
     "its sellers (see `data/sample/README.md`). Check with the rights holders before "
     "redistributing a model trained on them."
@@ -99,33 +108,6 @@ def _how_to_use(name: str) -> str:
     )
 
 
-def _label_noise(m: dict, name: str) -> list[str]:
-    """What the label audit (notebook 07) found: the labels flagged as likely wrong, by category,
-    and how the test accuracy moved when they were dropped or relabelled."""
-    audit = (m.get("labels") or {}).get("audit") or {}
-    per = audit.get("per_candidate") or {}
-    if not per:
-        return []
-    who = name if name in per else next(iter(per))
-    a = per[who]
-    cats = ", ".join(f"{c} {n}" for c, n in (a.get("per_category") or {}).items() if n)
-    pool = (m.get("labels") or {}).get("pool", "?")
-    line = (
-        f"Label noise: confident learning on {who}'s out-of-fold probabilities flags "
-        f"{a['flagged']} of the {pool} training and validation labels as likely wrong"
-        + (f" ({cats})" if cats else "")
-        + " (the note's section on labels shows them)."
-    )
-    cleaning = ((m.get("labels") or {}).get("cleaning") or {}).get(who) or {}
-    moves = [
-        f"{how}: {points_interval(p['difference'], p['low'], p['high'])}"
-        for how, p in (cleaning.get("paired") or {}).items()
-    ]
-    if moves:
-        line += " Test accuracy with them " + "; ".join(moves) + "."
-    return [line]
-
-
 def card(m: dict) -> str:
     """The model card of the run's chosen candidate as Markdown (empty string when nothing was
     evaluated)."""
@@ -148,17 +130,22 @@ def card(m: dict) -> str:
     )
     repeats = (ev.get("repeats") or {}).get("summary", {}).get(name)
     paired = ev.get("paired", {}).get(name)
+    if ev.get("reference") in set(ev.get("stand_in") or []):
+        paired = None  # a difference to a stand-in says nothing
+    split = m.get("split") or {}
+    warning = prose.stand_in_warning(stand) if stand else ""
     missing = (ev.get("missing_descriptions") or {}).get(name)
     lines = [
         _yaml(m, name),
         f"# Model card: `{name}` (clip-poc)\n",
-        f"*{status}* Written by notebook 07 from run `{m['run']['id']}`; the note "
+        f"> {warning}\n" if warning else None,
+        f"*{status}* Written by notebook {runs.NOTE} from run `{m['run']['id']}`; the note "
         "(`reports/note.html`) has the evidence behind every line.\n",
         "## Model details\n",
         f"- **What it is:** {c.about if c else name}; it reads the "
         f"{prose.READS_WORDS.get(c.reads, c.reads) if c else '?'}.",
-        f"- **Fitted by:** {c.family if c else '?'} ({tr.get('chosen', 'see notebook 04')}, "
-        "chosen on the validation split).",
+        f"- **Fitted by:** {FITTED_BY.get(c.family, c.family) if c else '?'} "
+        f"({tr.get('chosen', 'see notebook 04')}, chosen on the validation split).",
         f"- **One prediction runs:** {c.cost if c else '?'}; measured "
         f"{ms(rec['s_per_product'])} per product ({rec.get('device') or 'cpu'}).",
         f"- **Trained on:** {rec['labelled']} labelled products (training and validation), "
@@ -167,21 +154,27 @@ def card(m: dict) -> str:
         f"`{m['run'].get('code_version')}`.\n",
         "## Uses\n",
         "**Intended use.** Assigning a product of a catalogue like the Flipkart sample to one of "
-        "the categories above, from what the candidate reads, as a first pass that a person "
-        "checks where the probability is low.\n",
+        "the categories above, from what the candidate reads, as a first pass whose answers a "
+        "person reviews.\n",
         "**Out of scope.** Categories it was not trained on (it always answers one of the "
         "above); catalogues written or photographed differently without re-evaluating it (the "
         "limits below); decisions about people; any use of its probabilities as calibrated risks "
         "without a calibration check.\n",
         "## Training data\n",
         f"{upper_first((m.get('data') or {}).get('source', 'the Flipkart sample'))}: "
-        f"{(m.get('data') or {}).get('usable', '?')} usable products. Split "
-        f"{(m.get('split') or {}).get('fractions', '?')} (training / validation / test), "
-        "stratified by category, near-duplicate photos and descriptions kept on one side "
-        "(notebook 02).\n",
+        f"{(m.get('data') or {}).get('usable', '?')} usable products"
+        + (
+            f", of which this run keeps {split['images']} (at most {split['max_per_category']} "
+            "per category)"
+            if split.get("max_per_category")
+            else ""
+        )
+        + f". Split {split.get('fractions', '?')} (training / validation / test), stratified by "
+        "category, near-duplicate photos and descriptions kept on one side (notebook 02).\n",
         f"**Provenance and licence.** {DATA_LICENCE}\n",
         "## Evaluation\n",
-        f"On the locked test split ({ev['n_test']} products, read once by notebook 05): accuracy "
+        f"On the locked test split ({ev['n_test']} products, scored by notebook 05; nothing was "
+        "chosen on it): accuracy "
         f"{interval(t['accuracy'], t['accuracy_low'], t['accuracy_high'])}, macro-F1 "
         f"{interval(t['macro_f1'], t['macro_f1_low'], t['macro_f1_high'], percent=False)} "
         f"(95% intervals, {ev.get('intervals', {}).get('method', 'cluster bootstrap')})."
@@ -209,8 +202,7 @@ def card(m: dict) -> str:
         + "\n",
         _per_class(ev, name),
         "## Limits and biases found by this run\n",
-        "\n".join(f"- {item}" for item in [*prose.limits(m, stand), *_label_noise(m, name)])
-        or "- None recorded.",
+        "\n".join(f"- {item}" for item in prose.limits(m, stand)) or "- None recorded.",
         "",
         "## How to use it\n",
         _how_to_use(name),

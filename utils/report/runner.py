@@ -63,11 +63,23 @@ def run(
         )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale(output_dir)
     done = []
     with _environment(progress.quiet_environment()):
         for nb in _selected(only):
             done.append(_execute(nb, profile, params, output_dir))
     return done
+
+
+def remove_stale(output_dir: Path) -> list[str]:
+    """Delete executed notebooks in ``output_dir`` that no source notebook has any more (one that
+    was renumbered or removed): beside the note, a reader must find only this project's
+    notebooks. Returns the names removed."""
+    current = {nb.name for nb in notebooks()}
+    stale = [p for p in output_dir.glob("[0-9][0-9]_*.ipynb") if p.name not in current]
+    for path in stale:
+        path.unlink()
+    return sorted(p.name for p in stale)
 
 
 def _selected(only: list[str] | None) -> list[Path]:

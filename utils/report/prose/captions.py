@@ -28,7 +28,8 @@ def _headline(f: dict) -> str:
     stand = f.get("stand_in") or []
     return (
         f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split: "
-        "accuracy with its cluster-bootstrap interval; shaded, the original note's accuracy "
+        "accuracy with its interval (cluster bootstrap; exact binomial where every resample "
+        "agrees); shaded, the original note's accuracy "
         f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with; "
         "dotted, chance"
         + (f"; in bold, {f['called']} ({f['chosen']})" if f.get("chosen") else "")
@@ -81,8 +82,8 @@ def _feature_space(f: dict) -> str:
 def _log_loss(f: dict) -> str:
     return (
         f"The cross-entropy loss −log p(true class), with {f['name']}'s loss on each of the "
-        f"{f['images']} test products drawn over it; the dotted line is the loss of a uniform "
-        "guess."
+        f"{f['images']} test products drawn over it (the histogram below counts them); the "
+        "dotted line is the loss of a uniform guess."
     )
 
 
@@ -94,8 +95,9 @@ def _learning_curves(f: dict) -> str:
 
 
 def _confusion(f: dict) -> str:
+    what = "Confusion matrix" if len(f["names"]) == 1 else "Confusion matrices"
     return (
-        f"Confusion matrices of {_names(f)} on the test split (colour: share of the true "
+        f"{what} of {_names(f)} on the test split (colour: share of the true "
         f"category's images; numbers: counts).{_left_out(f)}"
     )
 
@@ -147,11 +149,15 @@ def _averaging(f: dict) -> str:
 def _global(f: dict) -> str:
     counts = f.get("counts") or {}
     most = max(counts.values()) if counts else 0
+    which = (
+        "correctly classified test images"
+        if f.get("only_correct")
+        else "test images, correctly classified ones first"
+    )
     return _photo(
         f,
-        f"Per-category importance{{who}}: LIME maps averaged over up to {most} test images of "
-        f"each of {plural(len(f['categories']), 'category', 'categories')} (which images, and "
-        "whether only correctly classified ones, is stated in the text)." + _left_out(f),
+        f"Per-category importance{{who}}: LIME maps averaged over up to {most} {which} of each "
+        f"of {plural(len(f['categories']), 'category', 'categories')}." + _left_out(f),
     )
 
 
@@ -193,7 +199,7 @@ def _cost(f: dict) -> str:
         + (
             f"; joined, the best trade-offs (nothing both cheaper and more accurate): "
             f"{listing(front)}"
-            if front
+            if len(front) > 1
             else ""
         )
         + "."
@@ -258,7 +264,16 @@ def _disagreements(f: dict) -> str:
     )
 
 
+def _results(f: dict) -> str:
+    return (
+        f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split (left: "
+        "accuracy and macro-F1 with their intervals) and over repeated group-aware splits "
+        "(right), in the same row order; what each candidate reads is in brackets."
+    )
+
+
 CAPTIONS = {
+    "results": _results,
     "headline": _headline,
     "categories": _categories,
     "examples": _examples,

@@ -35,9 +35,9 @@ def _absent(m: dict, names: list[str], what: str) -> str:
     skipped = [n for n in names if n in (m.get("features", {}).get("skipped") or {})]
     if skipped:
         return (
-            f"{what} could not run here: {listing(f'`{n}`' for n in skipped)} "
-            f"{'needs' if len(skipped) == 1 else 'need'} weights that are not on this machine "
-            "(listed after the summary).\n"
+            f"{what} could not run: {listing(f'`{n}`' for n in skipped)} "
+            f"{'needs' if len(skipped) == 1 else 'need'} pretrained weights this run did not "
+            "have.\n"
         )
     return f"{what} was not part of this run's panel.\n"
 

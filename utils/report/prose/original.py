@@ -131,8 +131,9 @@ def section_split(m: dict) -> str:
         f"{s['max_distance']} bits) or their descriptions are (TF-IDF cosine ≥ "
         f"{s['text_threshold']:g}), transitively: {s['groups']} groups of two or more rows"
         + (" among these photos" if s.get("max_per_category") else "")
-        + f", {s['groups_straddling']} straddling two parts. Nothing is chosen on the test "
-        "part: notebook 05 evaluates on it and notebook 06 explains some of its products. The "
+        + f", {s['groups_straddling']} straddling two parts. No candidate and no setting is "
+        "chosen on the test part: notebook 05 evaluates on it, notebook 06 explains some of its "
+        "products, notebook 07 scores labelling strategies and cleaned labels on it. The "
         f"split is also saved as a Hugging Face `DatasetDict` (`{s['datasets_path']}`).\n\n"
     )
     text += markdown_table(pd.DataFrame(s["counts"])) + "\n"
@@ -274,7 +275,7 @@ def section_results(m: dict) -> str:
             + headline(ev)
             + "\n\n"
         )
-    text += errors_text(ev)
+    text += errors_text(ev, m)
     return text
 
 
@@ -294,9 +295,14 @@ def headline(ev: dict) -> str:
     alpha = _alpha(ev)
     significant = mc["p_value"] < alpha
     excludes = lo > 0 or hi < 0
+    span = (
+        "a single value (every resample gives the same difference: too few products where the "
+        "two disagree)"
+        if lo == hi
+        else f"{points(lo)} to {points(hi)}"
+    )
     text = (
-        f"{a} minus {b}: {points(diff)} points, paired {_level(ev)} interval {points(lo)} to "
-        f"{points(hi)}. "
+        f"{a} minus {b}: {points(diff)} points, paired {_level(ev)} interval {span}. "
         f"{a} alone is right on {mc['a_wrong_b_right']} test products, {b} alone on "
         f"{mc['a_right_b_wrong']}; McNemar's exact test gives {_p_is(mc['p_value'])}. "
     )
@@ -321,20 +327,39 @@ def headline(ev: dict) -> str:
     return text
 
 
-def errors_text(ev: dict) -> str:
+def errors_text(ev: dict, m: dict | None = None) -> str:
+    """Each shown candidate's errors: how many, the pairs confused more than once (a figure of the
+    confusions names only the candidates it draws), the category its errors land in most, and
+    that some test "errors" may be the catalogue's labels."""
     err = ev.get("errors")
     if not err:
         return ""
-    parts = []
+    classes, parts = ev.get("classes") or [], []
     for name, e in err["models"].items():
-        pairs = e.get("most_confused", [])
+        pairs = [p for p in e.get("most_confused", []) if p["count"] > 1]
         s = f"{name} gets {e['errors']} of {ev['n_test']} test products wrong"
+        where = f" ({_fig('confusion')})" if name in ev.get("headline", []) else ""
         if pairs:
-            s += f"; most confused ({_fig('confusion')}): " + listing(
+            s += f"; confused more than once{where}: " + listing(
                 f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs
             )
+        elif e["errors"]:
+            s += f"; no pair of categories is confused more than once{where}"
+        confusion = np.asarray((ev.get("details", {}).get(name) or {}).get("confusion") or [])
+        if confusion.size and e["errors"] > 1:
+            wrong_into = confusion.sum(axis=0) - np.diag(confusion)
+            k = int(wrong_into.argmax())
+            if wrong_into[k] * 2 >= e["errors"] and k < len(classes):
+                s += f"; {wrong_into[k]} of its errors are predicted {classes[k]}"
         parts.append(s)
-    return f"{'. '.join(parts)}; the most confident errors are shown in {_fig('errors')}.\n"
+    text = f"{'. '.join(parts)}; the most confident errors are shown in {_fig('errors')}."
+    if (m or {}).get("labels", {}).get("audit"):
+        text += (
+            " Some of these errors may be the catalogue's labels rather than the model's: the "
+            f"label audit ({_section('labels')}) flags likely wrong labels among the training and "
+            "validation products; the test labels are neither audited nor changed."
+        )
+    return text + "\n"
 
 
 def section_explanations(m: dict) -> str:
@@ -382,14 +407,15 @@ def section_explanations(m: dict) -> str:
     if r2:
         few = any(ex["lime_samples"] <= e["superpixels"] for e in ex["examples"])
         text += (
-            f"Over the {r2['explanations']} LIME explanations of the figures the surrogate's R² "
+            f"Over all {r2['explanations']} LIME explanations behind the figures, the surrogate's "
+            "R² "
             f"has median {r2['median']:.2f} (range {r2['min']:.2f}–{r2['max']:.2f}); "
             + (
                 "with no more perturbed copies than superpixels, the linear surrogate can fit "
                 "its own samples exactly, so R² says nothing here. "
                 if few
-                else "a linear surrogate fitted on its own samples, R² is a ceiling on fidelity, "
-                "not a measure of it. "
+                else "R² is a ceiling on fidelity, not a measure of it: the linear surrogate is "
+                "fitted on its own samples. "
             )
         )
     if ex.get("lime_seconds_per_image"):
@@ -415,11 +441,11 @@ def pixels_against_clip(m: dict) -> str:
     ex = m["explanations"]["image"]
     ran = "clip-head" in (m.get("evaluation") or {}).get("table", {})
     return (
-        f"**What {ex['candidate']} looks at, against CLIP.** It sees no object: it reads a small "
-        "copy of the photo as a histogram of its colours (hue, saturation, brightness) and the "
-        "orientation of its edges cell by cell (HOG). Its maps therefore mark regions by their "
-        "colours and edges, whatever object they belong to, and its accuracy says how far colour "
-        "and texture alone tell these categories apart. "
+        f"**What {ex['candidate']} looks at, and what CLIP would.** It sees no object: it "
+        "reads a small copy of the photo as a histogram of its colours (hue, saturation, "
+        "brightness) and the orientation of its edges cell by cell (HOG). Its maps therefore "
+        "mark regions by their colours and edges, whatever object they belong to, and its "
+        "accuracy says how far colour and texture alone tell these categories apart. "
         "CLIP reads the photo through a network trained to match photos with their captions, so "
         "its maps are expected to follow the product itself; "
         + (
@@ -497,6 +523,12 @@ def explanation_verdict(summary: dict) -> str:
             "and their top superpixels should be read as indicative only."
         )
     parts += faithfulness_words(summary["deletion"], "superpixels", _alpha(summary), "images")
+    if "SHAP" in (summary["deletion"].get("faithfulness") or {}):
+        parts.append(
+            "The deletion fills superpixels as LIME hid them, while SHAP's values come from its "
+            "own perturbation (a blurred photo): the comparison favours LIME, whose perturbation "
+            "it repeats."
+        )
     agree = summary.get("agreement")
     if agree:
         parts.append(
@@ -517,8 +549,8 @@ def section_improvements(m: dict) -> str:
     ev, tr = m.get("evaluation", {}), m.get("training", {})
     items = limits(m, run_stand_ins(m))
     text = (
-        f"**Limits.** The {plural(len(items), 'limit')} of this run are listed once, in the "
-        "summary.\n\n"
+        f"**Limits.** The {plural(len(items), 'limit')} of this run "
+        f"{'is' if len(items) == 1 else 'are'} listed once, in the summary.\n\n"
         if items
         else ""
     )

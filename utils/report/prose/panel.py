@@ -62,8 +62,8 @@ def section_beyond(m: dict) -> str:
             "per product": ms(costs[n]["inference_s_per_item"]) if n in costs else "—",
         }
     text = (
-        f"Every candidate on the same test products, ranked by test accuracy: a description only "
-        f"({called(m)}, in the summary, is chosen on validation). Paired intervals and "
+        f"Every candidate on the same test products, ranked by test accuracy. The ranking is "
+        f"descriptive: {called(m)} was chosen on validation (the summary). Paired intervals and "
         f"McNemar's test are against {ref}"
         + ("" if ref == "clip-head" else " (the reference, since the note's clip-head did not run)")
         + (
@@ -151,7 +151,8 @@ def text_verdicts(summary: dict, alpha: float = 0.05) -> list[str]:
             rho = co["overall"]["spearman"]
             span = f" (per category {min(rhos):.2f} to {max(rhos):.2f})" if rhos else ""
             parts.append(
-                f"LIME's per-category word averages agree {_agreement_word(rho)} with the logistic "
+                f"Overall, LIME's per-category word averages agree {_agreement_word(rho)} with the "
+                "logistic "
                 "regression's own coefficients (the model's weights: log-odds per unit of a "
                 "normalised TF-IDF feature, which rank the words it leans on but are not each "
                 f"word's effect on the probability): Spearman {rho:.2f} over "
@@ -235,9 +236,10 @@ def section_deployed(m: dict) -> str:
     if rec:
         reads = (m.get("evaluation") or {}).get("reads", {}).get(rec["candidate"])
         photo = (ex.get("image") or {}).get("candidate")
+        others = [n for n in (text_part.get("text") or {}) if n != rec["candidate"]]
         where = {
-            "text": "reads the text: its words are explained below, with the run's other text "
-            "candidates",
+            "text": "reads the text: its words are explained below"
+            + (f", with {listing(others)}" if others else ""),
             "image+text": "reads the photo and the text: how much each weighs is below",
             "image": (
                 f"reads the photo: {_section('explanations')} explains its pixels"

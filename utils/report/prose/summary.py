@@ -125,7 +125,8 @@ def _tie_reason(rec: dict, ctx: dict) -> str:
         )
     else:
         why = "chosen as it needs the fewest labelled products"
-    return f" (tied within one validation product: {listing(f'`{n}`' for n in tied)}; {why})"
+    among = ", among the candidates with real numbers" if rec.get("excluded") else ""
+    return f" (tied within one validation product{among}: {listing(f'`{n}`' for n in tied)}; {why})"
 
 
 CAVEATS = {
@@ -138,8 +139,8 @@ CAVEATS = {
     "stand-ins set aside": "The {excluded} reading stand-in encoders were set aside: rerun with "
     "the pretrained weights before deciding between text, photo and fusion.",
     "not run": "Chosen among the {run} of {total} candidates that ran; the {skipped} others need "
-    "weights not on this machine ({where}), so the photo question (CLIP against VGG16) is "
-    "unanswered here: rerun with them before deploying.",
+    "pretrained weights this run did not have ({where}), so the photo question (CLIP against "
+    "VGG16) is unanswered here: rerun with them before deploying.",
 }
 
 
@@ -178,13 +179,46 @@ def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below
         f"validation products{_tie_reason(rec, ctx)}."
     )
     second = (
-        f"It needs {rec['labelled']} labelled products "
-        f"({plural(ctx['classes'], 'category', 'categories')}) and {ms(rec['s_per_product'])} per "
-        f"product ({rec.get('device') or 'cpu'}, the whole prediction from the file); its test "
-        "accuracy, reported once: "
+        f"It was trained on {rec['labelled']} labelled products "
+        f"({plural(ctx['classes'], 'category', 'categories')}) and takes "
+        f"{ms(rec['s_per_product'])} per product "
+        f"({rec.get('device') or 'cpu'}, reading the file and predicting); its test accuracy, "
+        "reported once: "
         f"{interval(rec['test_accuracy'], rec['test_low'], rec['test_high'])}."
     )
     return [line for line in (first, second, third) if line]
+
+
+def label_noise(m: dict, name: str | None) -> list[str]:
+    """What the label audit (notebook 07) found for ``name`` (else its first audited candidate):
+    the labels flagged as likely wrong, by category, and how the test accuracy moved when they
+    were dropped or relabelled."""
+    audit = (m.get("labels") or {}).get("audit") or {}
+    per = audit.get("per_candidate") or {}
+    if not per:
+        return []
+    who = name if name in per else next(iter(per))
+    a = per[who]
+    cats = ", ".join(f"{c} {n}" for c, n in (a.get("per_category") or {}).items() if n)
+    pool = (m.get("labels") or {}).get("pool", "?")
+    line = (
+        f"Label noise: confident learning on {who}'s out-of-fold probabilities flags "
+        f"{a['flagged']} of the {pool} training and validation labels as likely wrong"
+        + (f" ({cats})" if cats else "")
+        + f"; {_section('labels')} shows them."
+    )
+    cleaning = ((m.get("labels") or {}).get("cleaning") or {}).get(who) or {}
+    moves = [
+        f"{how.replace('flagged ', '')}, {points_interval(p['difference'], p['low'], p['high'])}"
+        for how, p in (cleaning.get("paired") or {}).items()
+    ]
+    if moves:
+        line += (
+            " Refitted with the flagged labels dropped or relabelled, its test accuracy moves by: "
+            + "; ".join(moves)
+            + "."
+        )
+    return [line]
 
 
 def limits(m: dict, stand: dict[str, str]) -> list[str]:
@@ -235,6 +269,7 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
                 f"categories ({_section('deployed')}); a catalogue written differently would "
                 "lose that signal."
             )
+    items += label_noise(m, (ev.get("recommendation") or {}).get("candidate"))
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
         items.append(
@@ -271,65 +306,84 @@ def question_part(m: dict) -> str:
             "and that the report is written from its records."
         )
     headline = [n for n in HEADLINE if n in ev.get("table", {}) and n not in ev.get("stand_in", [])]
-    photo = (
-        "whether CLIP beats VGG16 (both heads ran on pretrained weights)"
-        if len(headline) == len(HEADLINE)
-        else None
-    )
     run = len(ev.get("table", {}))
-    deploy = f"what to deploy among the {plural(run, 'candidate')} that ran"
-    if photo:
-        return f"**What this run answers.** Both parts: {photo}, and {deploy}."
+    if len(headline) == len(HEADLINE) and not caveat:
+        return (
+            "**What this run answers.** Both parts: whether CLIP beats VGG16 (both heads ran on "
+            f"pretrained weights) and what to deploy among the {plural(run, 'candidate')} that "
+            "ran."
+        )
+    if len(headline) == len(HEADLINE):
+        return (
+            "**What this run answers.** The first part, CLIP against VGG16 (both heads ran on "
+            "pretrained weights); what to deploy stays provisional, for the reason below."
+        )
     return (
-        f"**What this run answers.** Only the second part, {deploy}: the first (CLIP against "
-        "VGG16) needs the pretrained weights listed at the end of this summary."
+        f"**What this run answers.** Neither part fully: it names the best of the "
+        f"{plural(run, 'candidate')} that ran, but the photo question (CLIP against VGG16) and a "
+        "deployment answer need the pretrained weights listed at the end of this summary."
     )
+
+
+def _against_claims(low: float, high: float) -> list[str]:
+    """Where an interval lies against each of the original note's accuracy claims, read with
+    the tolerance its "about" is given (``decision.ORIGINAL``)."""
+    from ...evaluation.decision import ORIGINAL
+
+    found = []
+    for c in (c for c in ORIGINAL.values() if "value" in c):
+        lo, hi = c["value"] - c["tolerance"], c["value"] + c["tolerance"]
+        where = "lies above" if low > hi else "lies below" if high < lo else "overlaps"
+        found.append(
+            f"{where} the {c['claim'].split(':')[0]}'s ({c['note']}, read as "
+            f"{pct(lo, 0)}–{pct(hi, 0)})"
+        )
+    return found
 
 
 def against_original(m: dict) -> str:
     """The chosen candidate's test accuracy beside the original note's accuracy claims, with its
-    interval, and what that means for a team: what the product text is worth (the same test
-    products with the descriptions removed) and where photos would matter."""
-    from ...evaluation.decision import ORIGINAL
-
+    interval, and the run's best photo candidate beside them when the chosen one reads no photo
+    (the claims are about photos); what the descriptions are worth, measured (the same test
+    products with the descriptions removed); what a team can take from it."""
     ev, rec = m.get("evaluation") or {}, _choice(m)
     if not rec or rec.get("caveat") in ("sample", "subsample", "stand-ins only"):
         return ""  # nothing here to set beside the note's claims (question_part says why)
     name, low, high = rec["candidate"], rec["test_low"], rec["test_high"]
-    found = []
-    for c in (c for c in ORIGINAL.values() if "value" in c):
-        lo, hi = c["value"] - c["tolerance"], c["value"] + c["tolerance"]
-        where = (  # the interval against the claim, read with its tolerance
-            "lies above" if low > hi else "lies below" if high < lo else "overlaps"
-        )
-        found.append(
-            f"{where} the original note's claim for the {c['claim'].split(':')[0]} ({c['note']}, "
-            f"read as {pct(lo, 0)}–{pct(hi, 0)})"
-        )
-    reads = READS_WORDS.get(ev.get("reads", {}).get(name), "")
+    reads = ev.get("reads", {})
     text = (
-        f"**Against the original note.** {upper_first(called(m))}, which reads the {reads}, "
-        f"reaches {interval(rec['test_accuracy'], low, high)} on this split: its interval "
-        f"{listing(found)}."
+        f"**Against the original note.** {upper_first(called(m))}, which reads the "
+        f"{READS_WORDS.get(reads.get(name), '')}, reaches "
+        f"{interval(rec['test_accuracy'], low, high)} on this split: its interval "
+        f"{listing(_against_claims(low, high))} accuracy claim."
     )
+    if reads.get(name) != "image":
+        table, stand = ev.get("table", {}), set(ev.get("stand_in") or [])
+        photo = [n for n, r in reads.items() if r == "image" and n not in stand and n in table]
+        text += " The claims are about photos, on another split: this is not a test of them. "
+        if photo:
+            best = max(photo, key=lambda n: table[n]["accuracy"])
+            t = table[best]
+            text += (
+                f"The best photo candidate of this run, {best}, reaches "
+                f"{interval(t['accuracy'], t['accuracy_low'], t['accuracy_high'])}: its interval "
+                f"{listing(_against_claims(t['accuracy_low'], t['accuracy_high']))} claim."
+            )
     missing = (ev.get("missing_descriptions") or {}).get(name)
     if missing:
         acc = interval(missing["accuracy"], missing["accuracy_low"], missing["accuracy_high"])
-        drop = points_interval(
-            missing["difference"], missing["difference_low"], missing["difference_high"]
-        )
+        lo, hi = missing["difference_low"], missing["difference_high"]
+        drop = points_interval(missing["difference"], lo, hi)
+        resolved = "resolved" if hi < 0 or lo > 0 else "not resolved: the interval includes zero"
         text += (
             f" Without the product descriptions (the same test products, the name alone) it gets "
-            f"{acc}, {drop} against the full text."
-        )
-    if reads == "text":
-        text += (
-            " For a team: where the catalogue's descriptions are written like these, the text "
-            "alone is the strong baseline; photos matter where descriptions are missing, short "
-            "or written differently. To measure it, score the photo and fusion candidates on "
-            "exactly those products (the catalogue's products without a description, or this "
-            "test split with the descriptions removed, as above) and compare them paired, product "
-            "by product."
+            f"{acc}, {drop} against the full text ({resolved}). For a team: on a catalogue "
+            "written like this one, the product text carries the category"
+            + (", and the name alone loses no measurable part of it" if lo <= 0 <= hi else "")
+            + ". Whether photos help where the text is poor is not measured here; to measure it, "
+            "score the photo and fusion candidates on such products (the catalogue's products "
+            "without a usable name or description) and compare them with the text candidate, "
+            "paired, product by product."
         )
     return text
 
