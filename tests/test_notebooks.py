@@ -388,6 +388,22 @@ def test_the_citation_checks_see_a_figure_cited_out_of_order() -> None:
     )
 
 
+def test_08_every_caption_is_written_from_what_its_figure_drew(smoke_run: Path) -> None:
+    """A caption names what this run drew (its candidates, how many of how many), never what
+    it would show "when it ran"; the note prints the caption stamped in the figure."""
+    from utils.report.prose import captions
+
+    text = (smoke_run / "reports" / "note.md").read_text()
+    for f in figures.FIGURES:
+        drawn = figures.caption_of(smoke_run / "figures" / f"{f.name}.png")
+        assert drawn, f.key
+        if f.key in captions.CAPTIONS:
+            assert drawn != f.caption, f"{f.key}: the registry's general caption"
+        assert "when it ran" not in drawn and "(one row per model)" not in drawn, f.key
+        assert f"*{f.label}. {f.with_origin(drawn)}*" in text, f.key
+    assert "Confusion matrices of clip-head and vgg16-head on the test split" in text
+
+
 def test_08_note_cites_every_figure_in_order_and_shows_it_where_it_is_discussed(
     smoke_run: Path,
 ) -> None:

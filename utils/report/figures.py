@@ -118,7 +118,7 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "architecture",
-        "The note's two pipelines: a frozen encoder, then a small trained head; sizes from the "
+        "The note's pipelines (a frozen encoder, then a small trained head) that ran; sizes from the "
         "loaded models and the recorded head configurations.",
         "04",
         "split",
