@@ -118,8 +118,8 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "architecture",
-        "The note's pipelines (a frozen encoder, then a small trained head) that ran; sizes from the "
-        "loaded models and the recorded head configurations.",
+        "The note's pipelines (a frozen encoder, then a small trained head) that ran; sizes from "
+        "the loaded models and the recorded head configurations.",
         "04",
         "split",
         original=4,
