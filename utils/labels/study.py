@@ -21,6 +21,14 @@ from . import active, audit, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
+# what the ranked list's strategy was chosen on, by ``active.best_strategy``'s basis
+CHOSEN_ON = {
+    "fewer labels": "test split",  # the simulation scores every refit on the test split
+    "every strategy more": "test split",
+    "default": "default",  # no measurement picked one
+    "not simulated": "default",
+    "suggest_strategy": "parameter",  # notebook 07's suggest_strategy
+}
 
 
 def _plain(value):
@@ -101,6 +109,9 @@ class LabelStudy:
             if len(records)
             else None
         )
+        self.versus = (
+            active.versus_random(records, len(self.test)) if len(records) else pd.DataFrame()
+        )
         self.al_names = names
         return self.savings
 
@@ -110,30 +121,47 @@ class LabelStudy:
         if self.savings is None or self.savings.empty:
             return pd.DataFrame({"no candidate simulated": []})
         view = self.savings.copy()
+        view["verdict"] = view.apply(active.verdict, axis=1) if len(view) else []
         view["strategy"] = np.where(
             view["start"] == "labels", view["strategy"], view["strategy"] + " (zero-shot start)"
         )
         return view.set_index(["candidate", "strategy"])[
-            ["target", "labels", "random_labels", "ratio", "low", "high", "bound", "reached"]
+            [
+                "target",
+                "reached",
+                "labels",
+                "random_reached",
+                "random_labels",
+                "ratio",
+                "low",
+                "high",
+                "level_each",
+                "bound",
+                "verdict",
+            ]
         ]
 
     # ------------------------------------------------------------------ the ranked list
     def strategy_for(self, name: str) -> tuple[str, str]:
+        """``(strategy, basis)`` of ``active.best_strategy``; ``active.DEFAULT`` with basis
+        "not simulated" for a candidate the simulation did not run."""
         if self.savings is None or name not in set(self.savings["candidate"]):
-            return S.BASELINE, "not simulated in this run"
+            return active.DEFAULT, "not simulated"
         return active.best_strategy(self.savings, name)
 
     def suggest(self, strategy: str | None, batch: int, reports_dir) -> pd.DataFrame:
         """Notebook 07's demonstration of ``suggest.rank``: the pool as if only the simulation's
         first start were labelled, ranked for the recommended candidate by ``strategy`` (None:
-        the one that saved most labels, ``active.best_strategy``); written to
-        ``suggested_labels.csv``."""
+        ``active.best_strategy``: the strategy that needed fewest labels against random on the
+        test split's curves, or a stated default where nothing measured picks one); written to
+        ``suggested_labels.csv``. The record says what chose it (``basis``, ``chosen_on``)."""
         name = self.recommended if self.recommended in self.al_names else None
         name = name or next(iter(self.al_names), None)
         if name is None:
             self.out["suggest"] = {"skipped": "no candidate could be simulated in this run"}
             return pd.DataFrame()
-        chosen, why = self.strategy_for(name)
+        chosen, basis = self.strategy_for(name)
+        basis = basis if not strategy or strategy == chosen else "suggest_strategy"
         strategy = strategy or chosen
         labelled, pool = suggest.demonstration(self.split, self.plan.start, self.seed)
         batch = min(batch, len(pool))
@@ -146,7 +174,14 @@ class LabelStudy:
         self.out["suggest"] = {
             "candidate": name,
             "strategy": strategy,
-            "why": why if strategy == chosen else "set by suggest_strategy",
+            "basis": basis,  # what chose it: see active.best_strategy
+            "chosen_on": CHOSEN_ON[basis],
+            "default": active.DEFAULT,
+            "compared": int(
+                ((self.savings["candidate"] == name) & (self.savings["start"] == "labels")).sum()
+            )
+            if self.savings is not None and len(self.savings)
+            else 0,
             "strategies": {n: self.strategy_for(n)[0] for n in self.al_names},
             "labelled": len(labelled),
             "pool": len(pool),
@@ -283,10 +318,13 @@ class LabelStudy:
             "curves": _records(self.curves),
             "reach": _records(self.reached),
             "savings": _records(self.savings) if self.savings is not None else [],
+            "versus_random": _records(self.versus) if len(self.versus) else [],
             "parallel": self.records.attrs.get("parallel"),
             "zeroshot_start": self.records.attrs.get("zeroshot_start") or {},
             **self.out,
         }
+        if self.out.get("suggest", {}).get("chosen_on"):
+            out["suggest_strategy_chosen_on"] = self.out["suggest"]["chosen_on"]
         if getattr(self, "audited", None):
             both = self.both()
             out["audit"] = {
