@@ -516,6 +516,67 @@ def test_the_note_says_worse_than_random_and_how_the_pick_was_made() -> None:
     assert answer.startswith("for m, every strategy was worse than random: uncertainty needed")
 
 
+def test_the_audit_says_both_for_two_candidates_and_the_gallery_order() -> None:
+    from types import SimpleNamespace
+
+    from utils.labels.study import LabelStudy
+    from utils.report import plots
+    from utils.report.prose import labels as words
+
+    def flagged(positions, confidence):
+        return pd.DataFrame(
+            {
+                "position": positions,
+                "given": "a",
+                "suggested": "b",
+                "confidence": confidence,
+                "given_p": 0.1,
+                "product_name": [f"p{k}" for k in positions],
+                "split": "train",
+            }
+        )
+
+    study = SimpleNamespace(
+        flagged={
+            "x": flagged([1, 2, 3, 4], [0.99, 0.5, 0.7, 0.9]),
+            "y": flagged([3, 2], [0.4, 0.8]),
+        },
+        out={},
+    )
+    table = LabelStudy.gallery(study, 3)
+    assert table["position"].tolist() == [3, 2, 1, 4]  # both first, then confidence
+    assert table["votes"].tolist() == [2, 2, 1, 1]
+    assert study.out["gallery"] == {"shown": 3, "of": 4, "order": ["votes", "confidence"]}
+    fig = plots.label_issues(table.iloc[::-1], shown=3)  # drawn in its own order, whatever comes
+    facts = plots.facts_of(fig)
+    assert facts["votes"] == [2, 2, 1] and facts["shown"] == 3 and facts["of"] == 4
+    assert "then by confidence" in facts["order"]
+    drawn = [t.get_text() for t in fig.texts]
+    assert any("then by confidence" in t for t in drawn)
+    assert not any("most confidently wrong" in t for t in drawn)
+    per = {
+        n: {"oof_accuracy": 0.5, "flagged": 2, "per_category": {"a": 2}, "per_split": {}}
+        for n in ("x", "y")
+    }
+    lab = {
+        "pool": 10,
+        "audit": {
+            "candidates": ["x", "y"],
+            "folds": 3,
+            "both": 2,
+            "per_candidate": per,
+            "csv": "c",
+        },
+        "gallery": study.out["gallery"],
+    }
+    text = words.audit_text(lab)
+    assert "2 products are flagged by both." in text and "all of them" not in text
+    assert "flagged by more candidates first, then by confidence (highest first)" in text
+    lab["audit"]["candidates"] = ["x", "y", "z"]
+    lab["audit"]["per_candidate"]["z"] = per["x"]
+    assert "flagged by all 3." in words.audit_text(lab)
+
+
 def test_the_note_reads_verdicts_as_the_study_does() -> None:
     from utils.report.prose import labels as words
 

@@ -21,6 +21,7 @@ from . import active, audit, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
+GALLERY_ORDER = ["votes", "confidence"]  # the gallery's sort keys, both descending
 # what the ranked list's strategy was chosen on, by ``active.best_strategy``'s basis
 CHOSEN_ON = {
     "fewer labels": "test split",  # the simulation scores every refit on the test split
@@ -237,25 +238,29 @@ class LabelStudy:
         return set.intersection(*sets) if sets else set()
 
     def gallery(self, shown: int) -> pd.DataFrame:
-        """Every flagged product once: flagged by more candidates first, then in the first
-        audited candidate's order (most confidently wrong first); suggestion and confidence from
-        the first candidate that flagged it; ``flagged_by`` names them all. The figure shows the
-        first ``shown`` (recorded with the total)."""
+        """Every flagged product once: flagged by more candidates first, then by confidence (the
+        out-of-fold probability of the suggested label, highest first); suggestion and confidence
+        from the first candidate that flagged it; ``flagged_by`` names them all. The figure shows
+        the first ``shown`` (recorded with the total and the order)."""
         rows = {}
         for name, f in self.flagged.items():
             for r in f.itertuples():
                 entry = rows.setdefault(r.position, {**r._asdict(), "flagged_by": []})
                 entry["flagged_by"].append(name)
         table = pd.DataFrame(list(rows.values()))
-        self.out["gallery"] = {"shown": min(shown, len(table)), "of": len(table)}
+        self.out["gallery"] = {
+            "shown": min(shown, len(table)),
+            "of": len(table),
+            "order": GALLERY_ORDER,
+        }
         if table.empty:
             return table
         table["votes"] = table["flagged_by"].map(len)
         table["flagged_by"] = table["flagged_by"].map(", ".join)
         table["order"] = np.arange(len(table))
-        return table.sort_values(["votes", "order"], ascending=[False, True]).drop(
-            columns=["Index", "order"]
-        )
+        return table.sort_values(
+            ["votes", "confidence", "order"], ascending=[False, False, True]
+        ).drop(columns=["Index", "order"])
 
     def write_issues(self, reports_dir) -> Path:
         """Every flagged product of every audited candidate: ``label_issues.csv``."""

@@ -13,7 +13,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from ...data.catalog import load_image
 from ...models.candidates import CANDIDATES
-from .style import _one_legend, chance_line, reads_label
+from .style import _one_legend, chance_line, describe, reads_label
 
 BASELINE = "random"
 READS_OF = {n: c.reads for n, c in CANDIDATES.items()}
@@ -110,10 +110,22 @@ def _lines(text: str, width: int) -> str:
     )
 
 
+ORDER = "flagged by more candidates first, then by confidence (highest first)"
+
+
 def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.Figure:
     """The flagged products, one row each, in fixed columns: photo, name (wrapped, never cut),
     given label, suggested label, the out-of-fold probability of the suggested one, the audits
-    that flagged it; "n of N shown" above."""
+    that flagged it; "n of N shown" above. Rows are drawn flagged by more candidates first
+    (``votes``, else the number of names in ``flagged_by``), then by confidence, highest first,
+    whatever order ``table`` comes in; the facts say so (``order``)."""
+    table = table.copy()
+    if len(table):
+        if "votes" not in table:
+            table["votes"] = [
+                len([n for n in str(v).split(", ") if n]) for v in table.get("flagged_by", "")
+            ]
+        table = table.sort_values(["votes", "confidence"], ascending=False, kind="stable")
     rows = table.head(shown)
     widths = [w for _, w in COLUMNS]
     names = [_lines(name, 44) for name in rows.get("product_name", [])]
@@ -172,10 +184,16 @@ def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.F
     fig.text(
         0.01,
         1 - 0.12 / height,
-        f"Labels that look wrong: {len(rows)} of {len(table)} flagged products shown, most "
-        "confidently wrong first\n(confidence: the out-of-fold probability of the suggested label)",
+        f"Labels that look wrong: {len(rows)} of {len(table)} flagged products shown, {ORDER}"
+        "\n(confidence: the out-of-fold probability of the suggested label)",
         fontsize=9.5,
         va="top",
         ha="left",
     )
-    return fig
+    return describe(
+        fig,
+        shown=int(len(rows)),
+        of=int(len(table)),
+        order=ORDER,
+        votes=[int(v) for v in rows.get("votes", [])],
+    )
