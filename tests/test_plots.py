@@ -364,3 +364,80 @@ def test_facts_are_plain_json(tmp_path) -> None:
     for fig in figs:
         facts = plots.facts_of(fig)
         assert facts and json.loads(json.dumps(facts)) == facts
+
+
+# ---- read at the note's width, and what each figure says it drew
+NOTE_PX, DPI = 960, 150
+
+
+def _width_px(fig) -> float:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, bbox_inches="tight")
+    buf.seek(0)
+    return Image.open(buf).width
+
+
+def _shown_px(fig, points: float) -> float:
+    """How many pixels a font of ``points`` takes once the saved figure is shown at the note's
+    width (960 px; never enlarged)."""
+    return points * DPI / 72 * min(1.0, NOTE_PX / _width_px(fig))
+
+
+def _evaluation() -> dict:
+    table = {
+        n: {"accuracy": a, "accuracy_low": max(0.0, a - 0.1), "accuracy_high": min(1.0, a + 0.1)}
+        for n, a in (("text-tfidf", 0.9), ("pixels-classic", 0.6), ("fusion-late", 0.0))
+    }
+    return {
+        "table": table,
+        "reads": {"text-tfidf": "text", "pixels-classic": "image", "fusion-late": "image+text"},
+        "stand_in": ["fusion-late"],
+        "recommendation": {"candidate": "text-tfidf", "called": "the recommendation"},
+        "classes": FLIPKART,
+    }
+
+
+def test_the_headline_legend_shows_what_the_plot_draws() -> None:
+    from matplotlib.colors import to_rgb
+
+    fig = plots.headline(_evaluation())
+    (legend,) = fig.legends
+    entries = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    ax = fig.axes[0]
+    # shapes for what a candidate reads, in a neutral colour, whatever colour its row is drawn in
+    for what in ("reads the photo", "reads the text", "reads the photo + text"):
+        assert to_rgb(entries[what].get_color()) == to_rgb(plots.summary.NEUTRAL)
+    # each colour drawn has its entry, in that colour
+    drawn = {to_rgb(line.get_color()) for line in ax.lines if line.get_marker() not in ("", "None")}
+    assert to_rgb(entries["the recommendation (bold)"].get_color()) in drawn
+    assert to_rgb(entries["† stand-in weights"].get_color()) in drawn
+    assert to_rgb(entries["other candidates (no stand-in weights)"].get_color()) in drawn
+    # each band with its own colour and name
+    spans = [p for p in ax.patches if p.get_width() < 1]
+    bands = [h for t, h in entries.items() if t.startswith("original note: ")]
+    assert len(bands) == len(spans) == 2
+    assert {to_rgb(h.get_facecolor()) for h in bands} == {to_rgb(p.get_facecolor()) for p in spans}
+    assert "original note: CLIP head 90% ± 5 points" in entries
+    assert plots.facts_of(fig)["legend"] == list(entries)
+    low, high = ax.get_xlim()
+    assert low < 0 and high > 1  # a marker at 0% shows whole
+
+
+def _lime_inputs():
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 200, np.uint8)
+    seg = (np.arange(64)[:, None] // 8) * 8 + (np.arange(64)[None, :] // 8)
+
+    def result(n, label):
+        return {
+            "segments": seg,
+            "weights": rng.normal(size=64),
+            "num_samples": n,
+            "score": 0.9,
+            "label": label,
+            "probability": 0.8,
+        }
+
+    return [image, image], [result(100, 3), result(100, 6)], [result(250, 3), result(250, 6)]
