@@ -441,3 +441,29 @@ def _lime_inputs():
         }
 
     return [image, image], [result(100, 3), result(100, 6)], [result(250, 3), result(250, 6)]
+
+
+def test_photo_figures_are_readable_at_the_notes_width() -> None:
+    from types import SimpleNamespace
+
+    images, at_note, at_chosen = _lime_inputs()
+    rng = np.random.default_rng(1)
+    shap_values = SimpleNamespace(
+        values=rng.normal(size=(7, 32, 32, 3, 1)), data=np.full((7, 32, 32, 3), 0.5)
+    )
+    maps = {c: rng.normal(size=(16, 16)) for c in FLIPKART}
+    figures = {
+        "lime": plots.lime_examples(images, at_note, at_chosen, FLIPKART),
+        "shap": plots.shap_figure(shap_values, FLIPKART, true_labels=FLIPKART[::-1]),
+        "global": plots.global_maps(maps, {c: 3 for c in FLIPKART}, {}),
+    }
+    for key, fig in figures.items():
+        titles = [ax.title for ax in fig.axes if ax.title.get_text()]
+        titles += [t for ax in fig.axes for t in (ax._left_title,) if t.get_text()]
+        assert titles, key
+        smallest = min(t.get_fontsize() for t in titles)
+        assert _shown_px(fig, smallest) >= 13, (key, smallest, _width_px(fig))
+    drawn = texts(figures["shap"])
+    assert not [t for t in drawn if "said" in t]
+    assert "true: Watches\npredicted: Baby Care" in drawn
+    assert_nothing_cut(figures["lime"], ["Home Decor & Festive Needs", "Watches"])
