@@ -467,3 +467,52 @@ def test_photo_figures_are_readable_at_the_notes_width() -> None:
     assert not [t for t in drawn if "said" in t]
     assert "true: Watches\npredicted: Baby Care" in drawn
     assert_nothing_cut(figures["lime"], ["Home Decor & Festive Needs", "Watches"])
+
+
+def test_the_word_deletion_panel_has_chance_like_the_photo_one() -> None:
+    stable = {
+        "median_jaccard": {"50": 0.5, "100": 0.8},
+        "per_product": [{"50": {"mean_jaccard": 0.5}, "100": {"mean_jaccard": 0.8}}],
+        "settings": {"threshold": 0.7, "top_k": 10, "seeds": [0, 1, 2]},
+        "chosen": 100,
+    }
+    deletion = {
+        "curves": {"LIME": [0.6, 0.3, 0.2], "random": [0.6, 0.5, 0.3]},
+        "auc": {"LIME": 0.3, "random": 0.5},
+        "faithfulness": {
+            "LIME": {"images": 7, "mean_gain": 0.2, "gain_low": 0.1, "gain_high": 0.3}
+        },
+    }
+    fig = plots.text_trust({"text-tfidf": (stable, deletion)}, n_classes=7)
+    deletion_panel = fig.axes[1]
+    chance = [line for line in deletion_panel.lines if line.get_linestyle() == ":"]
+    assert len(chance) == 1 and chance[0].get_ydata()[0] == pytest.approx(1 / 7)
+    assert plots.facts_of(fig)["chance"] == pytest.approx(1 / 7)
+    fig = plots.text_trust({"text-tfidf": (stable, deletion)})  # as before: no chance known
+    assert not [line for line in fig.axes[1].lines if line.get_linestyle() == ":"]
+
+
+def test_each_photo_share_sits_on_its_own_bar_and_says_it_is_of_magnitudes() -> None:
+    index = pd.Index(FLIPKART[:3], name="category")
+    early = pd.DataFrame(
+        {
+            "products": 2,
+            "base": 0.14,
+            "photo_part": [-0.0015, 0.004, 0.0],
+            "text_part": [0.015, 0.001, 0.02],
+            "photo_share": [0.45, 0.8, 0.0],
+        },
+        index=index,
+    )
+    fig = plots.modality_shares({"fusion-early": early})
+    ax = [a for a in fig.axes if a.patches][0]
+    photo_bars = ax.containers[0]
+    shares = {t.get_gid(): t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("share:")}
+    assert len(shares) == 3
+    for bar, category in zip(photo_bars, FLIPKART[:3]):
+        label = shares[f"share:fusion-early:{category}"]
+        y = bar.get_y() + bar.get_height() / 2
+        assert label.xy[1] == pytest.approx(y)  # on the photo bar's row, not the text bar's
+        assert label.get_text().startswith("|photo| share ")
+    assert "magnitudes" in fig.legends[0].get_title().get_text()
+    assert "|photo part|" in plots.facts_of(fig)["share"]
