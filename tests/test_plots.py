@@ -516,3 +516,29 @@ def test_each_photo_share_sits_on_its_own_bar_and_says_it_is_of_magnitudes() -> 
         assert label.get_text().startswith("|photo| share ")
     assert "magnitudes" in fig.legends[0].get_title().get_text()
     assert "|photo part|" in plots.facts_of(fig)["share"]
+
+
+def test_near_duplicate_groups_are_packed_with_readable_labels(tmp_path) -> None:
+    from utils.report.plots.catalog import _pack
+
+    assert _pack([6, 4, 3, 3, 3, 3], 6) == [[0], [1], [2, 3], [4, 5]]
+    assert _pack([4, 3, 2], 6) == [[0, 2], [1]]
+    rows, groups = [], []
+    for g, size in enumerate([6, 4, 3, 3, 3, 3]):
+        members = []
+        for k in range(size):
+            path = tmp_path / f"g{g}_{k}.png"
+            Image.new("RGB", (40, 30), (30 * g, 90, 160)).save(path)
+            label = "Computers" if (g, k) != (1, 0) else "Home Decor & Festive Needs"
+            rows.append({"image": path.name, "path": str(path), "label": label})
+            members.append(path.name)
+        groups.append({"size": size, "members": members})
+    fig = plots.duplicate_groups(pd.DataFrame(rows), pd.DataFrame(groups))
+    photos = [ax for ax in fig.axes if ax.images]
+    assert len(photos) == 22
+    heads = [t for t in fig.texts if (t.get_gid() or "").startswith("group:")]
+    assert [t.get_text() for t in heads][:2] == ["Computers · 6 photos", "2 categories · 4 photos"]
+    assert _shown_px(fig, min(t.get_fontsize() for t in heads)) >= 13
+    assert_nothing_cut(fig, ["Home Decor & Festive Needs"])  # the odd one out, under its photo
+    assert fig.get_figheight() < 4 * 2.5  # four lines of groups, not six rows
+    assert plots.facts_of(fig) == {"shown": 6, "of": 6}
