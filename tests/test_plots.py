@@ -341,7 +341,11 @@ def test_curves_and_budget_describe_what_they_drew() -> None:
         }
     )
     fig = plots.label_budget(summary, 7, {"clip-probe": "image", "text-tfidf": "text"})
-    assert plots.facts_of(fig) == {"names": ["clip-probe", "text-tfidf"], "zeroshot": False}
+    assert plots.facts_of(fig) == {
+        "names": ["clip-probe", "text-tfidf"],
+        "zeroshot": False,
+        "x_scale": "evenly spaced steps of k, not to scale",
+    }
     fig = plots.label_budget(summary, 7, {}, zeroshot=0.5)
     assert plots.facts_of(fig)["zeroshot"] is True
 
@@ -423,6 +427,18 @@ def test_the_headline_legend_shows_what_the_plot_draws() -> None:
     assert plots.facts_of(fig)["legend"] == list(entries)
     low, high = ax.get_xlim()
     assert low < 0 and high > 1  # a marker at 0% shows whole
+
+
+def test_the_loss_legend_sits_outside_the_data_and_counts_products() -> None:
+    fig = plots.log_loss_curve(np.array([0.01] * 50 + [2.0, 0.5]), "text-tfidf", 7)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not any(ax.get_legend() for ax in fig.axes)
+    (legend,) = fig.legends
+    assert not boxes_overlap(legend.get_window_extent(renderer), fig.axes[0].get_window_extent())
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "text-tfidf: 52 test products" in labels and not any("images" in t for t in labels)
+    assert plots.facts_of(fig)["products"] == 52
 
 
 def _lime_inputs():
@@ -518,6 +534,64 @@ def test_each_photo_share_sits_on_its_own_bar_and_says_it_is_of_magnitudes() -> 
     assert "|photo part|" in plots.facts_of(fig)["share"]
 
 
+def test_the_forest_marks_stand_ins_and_keeps_its_notes_off_the_chance_line() -> None:
+    names = ["text-tfidf", "clip-head", "vgg16-finetune"]
+    table = pd.DataFrame(
+        {
+            "accuracy": [0.9, 0.3, 0.1],
+            "accuracy_low": [0.8, 0.2, 0.0],
+            "accuracy_high": [1.0, 0.4, 0.2],
+            "macro_f1": [0.9, 0.3, 0.1],
+            "macro_f1_low": [0.8, 0.2, 0.0],
+            "macro_f1_high": [1.0, 0.4, 0.2],
+        },
+        index=names,
+    )
+    repeats = pd.DataFrame({"text-tfidf": [0.9, 0.8], "clip-head": [0.3, 0.2]})
+    reads = {n: "image" for n in names} | {"text-tfidf": "text"}
+    fig = plots.results_forest(
+        table, repeats, "clip-head", reads, 7, stand_in=["clip-head", "vgg16-finetune"]
+    )
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "clip-head † [photo] ★" in ticks and "text-tfidf [text]" in ticks
+    assert "vgg16-finetune † [photo]" in ticks
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = fig.axes[1]
+    (note,) = [t for t in right.texts if t.get_gid() == "not-refitted:vgg16-finetune"]
+    box = note.get_window_extent(renderer)
+    chance_x = right.transData.transform((1 / 7, 0))[0]
+    assert not box.x0 <= chance_x <= box.x1
+    facts = plots.facts_of(fig)
+    assert facts["stand_in"] == ["clip-head", "vgg16-finetune"]
+    assert facts["not_refitted"] == ["vgg16-finetune"]
+    # without the new argument, as notebook 05 called it: no dagger
+    plain = plots.results_forest(table, repeats, "clip-head", reads, 7)
+    assert not any("†" in t.get_text() for t in plain.axes[0].get_yticklabels())
+
+
+def test_cost_labels_at_zero_stay_inside_the_axes_and_the_title_names_the_cost() -> None:
+    names = [f"c{k}" for k in range(12)]
+    acc = [0.6, 0.5, 0.3, 0.25, 0.2, 0.1, 0.08, 0.08, 0.0, 0.0, 0.0, 0.0]
+    table = pd.DataFrame(
+        {"accuracy": acc, "accuracy_low": 0.0, "accuracy_high": np.add(acc, 0.2)}, index=names
+    )
+    ms = dict(zip(names, [0.4, 80, 10, 0.6, 12.6, 91, 99, 13.2, 13.8, 14.5, 89, 106]))
+    fig = plots.accuracy_cost(table, ms, {n: 44 for n in names}, {}, 7, "cpu")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("label:")]
+    for t in labels:
+        box = Text.get_window_extent(t, renderer)
+        assert frame.y0 < box.y0 and box.y1 < frame.y1, t.get_text()
+    assert ax.get_ylim()[0] < 0
+    assert "cost of one prediction" in ax.get_title() and "milliseconds" in ax.get_xlabel()
+    few = plots.accuracy_cost(table.iloc[:2], ms, {n: 44 for n in names}, {}, 7, "cpu")
+    assert "labelled products it needs" in few.axes[0].get_title()
+
+
 def test_near_duplicate_groups_are_packed_with_readable_labels(tmp_path) -> None:
     from utils.report.plots.catalog import _pack
 
@@ -542,3 +616,50 @@ def test_near_duplicate_groups_are_packed_with_readable_labels(tmp_path) -> None
     assert_nothing_cut(fig, ["Home Decor & Festive Needs"])  # the odd one out, under its photo
     assert fig.get_figheight() < 4 * 2.5  # four lines of groups, not six rows
     assert plots.facts_of(fig) == {"shown": 6, "of": 6}
+
+
+def test_label_axes_say_their_scale_and_ticks_read() -> None:
+    from utils.report.plots.labels import apart
+
+    summary = pd.DataFrame(
+        {
+            "candidate": ["text-tfidf"] * 4,
+            "k": [1, 2, 4, "all"],
+            "mean": [0.4, 0.5, 0.6, 0.9],
+            "min": [0.3, 0.4, 0.5, 0.9],
+            "max": [0.5, 0.6, 0.7, 0.9],
+        }
+    )
+    fig = plots.label_budget(summary, 7, {"text-tfidf": "text"})
+    ax = fig.axes[0]
+    assert "not to scale" in ax.get_xlabel() and "doubles" in ax.get_xlabel()
+    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 10
+    assert apart([14, 28, 56, 112, 168, 224, 336, 448, 560, 672]) == [
+        14,
+        28,
+        56,
+        112,
+        168,
+        224,
+        336,
+        448,
+        672,
+    ]
+    curves = pd.DataFrame(
+        {
+            "candidate": "text-tfidf",
+            "start": "labels",
+            "strategy": ["random"] * 3 + ["uncertainty"] * 3,
+            "round": [0, 1, 2] * 2,
+            "labels": [14, 28, 56] * 2,
+            "mean": [0.4, 0.5, 0.6, 0.4, 0.55, 0.7],
+            "min": 0.3,
+            "max": 0.8,
+            "count": 2,
+        }
+    )
+    fig = plots.active_learning(curves, {"text-tfidf": 0.9}, 0.95, 7)
+    ax = fig.axes[0]
+    assert "log scale" in ax.get_xlabel()
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert all(t.get_rotation() == 0 and t.get_fontsize() >= 9 for t in ticks)

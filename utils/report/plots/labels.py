@@ -23,6 +23,16 @@ def _label(strategy: str, start: str) -> str:
     return strategy if start == "labels" else f"{strategy} (zero-shot start)"
 
 
+def apart(ticks: list[int], ratio: float = 1.3) -> list[int]:
+    """The label counts to tick on a log axis: the last one always, then, going down, each one at
+    least ``ratio`` times below the last kept (so that horizontal tick labels never collide)."""
+    kept: list[int] = []
+    for t in sorted(ticks, reverse=True):
+        if not kept or kept[-1] >= ratio * t:
+            kept.append(t)
+    return sorted(kept)
+
+
 def active_learning(
     curves: pd.DataFrame,
     full: dict[str, float],
@@ -68,15 +78,15 @@ def active_learning(
             ax.axhline(full[name], color="k", lw=1.0, label="full data (every pool label)")
             ax.axhline(share * full[name], color="k", lw=1.0, ls="--", label=f"{share:.0%} of it")
         chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
-        ticks = sorted({int(round(v)) for v in part["labels"] if v > 0})
+        ticks = apart(sorted({int(round(v)) for v in part["labels"] if v > 0}))
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([str(t) for t in ticks], rotation=60, fontsize=7)
+        ax.set_xticklabels([str(t) for t in ticks], fontsize=9)
         ax.set_ylim(0, 1.02)
         ax.set_title(reads_label(name, reads or READS_OF), fontsize=10)
-        ax.set_xlabel("labels (training + validation)", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
+        ax.set_xlabel("labels (training + validation), log scale", fontsize=9)
+        ax.tick_params(axis="y", labelsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy", fontsize=9)
     for ax in axes.ravel()[len(names) :]:
