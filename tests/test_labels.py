@@ -270,14 +270,14 @@ def test_where_each_curve_lies_against_random() -> None:
         },
         labels,
     )
-    versus = active.versus_random(records, n_test=20).set_index("strategy")
+    versus = active.versus_random(records, n_test=10).set_index("strategy")
     u, d = versus.loc["uncertainty"], versus.loc["diversity"]
     assert u["labels"] == [20, 40, 80]  # the shared start is left out
     assert u["difference"] == pytest.approx([-0.2, -0.15, 0.0])
     assert u["state"] == ["behind", "behind", "level"]
     assert u["mean_difference"] == pytest.approx(-0.35 / 3)
     assert (u["most_behind"], u["most_behind_at"]) == (pytest.approx(-0.2), 20)
-    # within one test product (1/20) of random is level
+    # within half a test product (0.5/10) of random is level
     assert d["state"] == ["ahead", "level", "level"] and d["tolerance"] == 0.05
 
 

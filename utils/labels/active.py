@@ -438,10 +438,10 @@ def versus_random(records: pd.DataFrame, n_test: int) -> pd.DataFrame:
     """Where along the schedule each strategy's curve lies against random's, per candidate and
     start: the mean difference of test accuracy at every label count both tried (paired by seed
     where the starts are the same draws, whose shared first point is left out; a zero-shot start
-    against random's mean), each point "ahead", "behind" or "level" (within one test product,
-    ``1 / n_test``), and the mean difference over those points (the area between the curves over
-    the schedule's points), with the largest gap each way."""
-    tolerance = 1 / max(int(n_test), 1)
+    against random's mean), each point "ahead", "behind" or "level" (within half a test product,
+    ``0.5 / n_test``), and the mean difference over those points (the area between the curves
+    over the schedule's points), with the largest gap each way."""
+    tolerance = 0.5 / max(int(n_test), 1)
     base = records[(records["strategy"] == S.BASELINE) & (records["start"] == "labels")]
     rows = []
     for (name, start, strategy), part in records.groupby(
