@@ -279,6 +279,18 @@ def test_where_each_curve_lies_against_random() -> None:
     assert (u["most_behind"], u["most_behind_at"]) == (pytest.approx(-0.2), 20)
     # within half a test product (0.5/10) of random is level
     assert d["state"] == ["ahead", "level", "level"] and d["tolerance"] == 0.05
+    # a mean gap within twice its standard error over seeds is level too
+    noisy = _records(
+        {
+            "random": [[0.5, 0.6, 0.7], [0.5, 0.6, 0.7], [0.5, 0.6, 0.7]],
+            "hybrid": [[0.5, 0.9, 0.8], [0.5, 0.3, 0.8], [0.5, 0.9, 0.8]],
+        },
+        [10, 20, 40],
+    )
+    h = active.versus_random(noisy, n_test=100).iloc[0]
+    assert h["difference"] == pytest.approx([0.1, 0.1])
+    assert h["state"] == ["level", "ahead"]
+    assert h["noise"][0] > 0.1 and h["noise"][1] == 0
 
 
 # --------------------------------------------------------------------------- candidates on a panel

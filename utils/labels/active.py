@@ -438,9 +438,12 @@ def versus_random(records: pd.DataFrame, n_test: int) -> pd.DataFrame:
     """Where along the schedule each strategy's curve lies against random's, per candidate and
     start: the mean difference of test accuracy at every label count both tried (paired by seed
     where the starts are the same draws, whose shared first point is left out; a zero-shot start
-    against random's mean), each point "ahead", "behind" or "level" (within half a test product,
-    ``0.5 / n_test``), and the mean difference over those points (the area between the curves
-    over the schedule's points), with the largest gap each way."""
+    against random's mean), and each point "ahead", "behind" or "level". A point is ahead or
+    behind where the mean gap exceeds both twice its standard error over seeds (``noise``; from
+    random's seeds for a zero-shot start, 0 with one seed) and half a test product
+    (``tolerance``, ``0.5 / n_test``): a description of the curves, not a test. Also the mean
+    difference over those points (the area between the curves over the schedule's points) and
+    the largest gap each way."""
     tolerance = 0.5 / max(int(n_test), 1)
     base = records[(records["strategy"] == S.BASELINE) & (records["start"] == "labels")]
     rows = []
@@ -456,13 +459,16 @@ def versus_random(records: pd.DataFrame, n_test: int) -> pd.DataFrame:
         common = [v for v in own.index if v in ref.index]
         if start == "labels":
             seeds = [s for s in own.columns if s in ref.columns]
-            diff = (own.loc[common, seeds] - ref.loc[common, seeds]).mean(axis=1)
-            diff = diff.iloc[1:]  # the shared start: the same labels on both sides
+            gaps = (own.loc[common, seeds] - ref.loc[common, seeds]).iloc[1:]  # not the start
+            diff, spread, n = gaps.mean(axis=1), gaps.std(axis=1, ddof=1), len(seeds)
         else:
             diff = own.loc[common].mean(axis=1) - ref.loc[common].mean(axis=1)
+            spread, n = ref.loc[common].std(axis=1, ddof=1), ref.shape[1]
         if diff.empty:
             continue
-        states = np.where(diff > tolerance, "ahead", np.where(diff < -tolerance, "behind", "level"))
+        noise = (2 * spread / np.sqrt(max(n, 1))).fillna(0.0) if n > 1 else diff * 0.0
+        bar = np.maximum(noise.to_numpy(float), tolerance)
+        states = np.where(diff > bar, "ahead", np.where(diff < -bar, "behind", "level"))
         rows.append(
             {
                 "candidate": name,
@@ -470,6 +476,7 @@ def versus_random(records: pd.DataFrame, n_test: int) -> pd.DataFrame:
                 "strategy": strategy,
                 "labels": [int(round(v)) for v in diff.index],
                 "difference": [float(v) for v in diff],
+                "noise": [float(v) for v in noise],
                 "state": [str(v) for v in states],
                 "mean_difference": float(diff.mean()),
                 "most_ahead": float(diff.max()),

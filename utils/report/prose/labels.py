@@ -236,8 +236,8 @@ def savings_text(lab: dict) -> str:
         answers.append(_one_sentence(name, mine))
     tolerance = next(iter(versus.values()), {}).get("tolerance")
     curves = (
-        " Ahead or behind: the mean over seeds more than half a test product above or below "
-        "random's; level: within half a test product."
+        " Ahead or behind (a description, not a test): the mean gap over seeds larger than "
+        "twice its standard error over seeds and than half a test product; level: within that."
         if tolerance
         else ""
     )
