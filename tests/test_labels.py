@@ -191,10 +191,14 @@ def test_labels_to_reach_the_target_ratios_and_censoring() -> None:
     assert u["low"] <= u["ratio"] <= u["high"] < 1
     assert table.loc["diversity", "bound"] == "at least" and table.loc["diversity", "reached"] == 1
     assert table.loc["hybrid", "bound"] == "at least" and table.loc["hybrid", "reached"] == 0
-    assert active.best_strategy(table.reset_index(), "m") == (
-        "uncertainty",
-        "fewest labels against random",
-    )
+    assert (table["comparisons"] == 3).all()
+    assert u["level_each"] == pytest.approx(1 - 0.05 / 3)
+    assert u["low"] <= u["low_single"] <= u["high_single"] <= u["high"]  # widened for three
+    assert active.verdict(u) == "fewer"
+    # censored at 80 where random needed 80 in one seed: a bound that cannot say "more"
+    assert table.loc["hybrid", "ratio"] > 1 and table.loc["hybrid", "low"] == pytest.approx(1.0)
+    assert active.verdict(table.loc["hybrid"]) == "not measured"
+    assert active.best_strategy(table.reset_index(), "m") == ("uncertainty", "fewer labels")
     curves = active.curves(records)
     first = curves[(curves["strategy"] == "random") & (curves["round"] == 3)].iloc[0]
     assert first["mean"] == pytest.approx(0.965) and first["count"] == 2
@@ -207,7 +211,86 @@ def test_no_strategy_beats_random_is_said_so() -> None:
     )
     table = active.savings(active.reach(records, {"m": 1.0}), n_boot=100)
     assert table.iloc[0]["ratio"] == 1.0
-    assert active.best_strategy(table, "m")[0] == "random"
+    assert active.verdict(table.iloc[0]) == "no difference"
+    # nothing measured picks a strategy: the stated default, said to be one
+    assert active.best_strategy(table, "m") == (active.DEFAULT, "default")
+
+
+def test_every_strategy_worse_than_random_picks_random_as_measured() -> None:
+    labels = [10, 20, 40]
+    records = _records(
+        {
+            "random": [[0.5, 0.96, 0.97]] * 4,
+            "uncertainty": [[0.5, 0.6, 0.96]] * 4,
+            "hybrid": [[0.5, 0.7, 0.96]] * 4,
+        },
+        labels,
+    )
+    table = active.savings(active.reach(records, {"m": 1.0}), n_boot=200)
+    assert (table["low"] > 1).all()
+    assert active.best_strategy(table, "m") == ("random", "every strategy more")
+    # the default measured worse, another no different: random, as the default
+    records = _records(
+        {
+            "random": [[0.5, 0.96, 0.97]] * 3,
+            "hybrid": [[0.5, 0.6, 0.96]] * 3,
+            "diversity": [[0.5, 0.96, 0.97]] * 3,
+        },
+        labels,
+    )
+    table = active.savings(active.reach(records, {"m": 1.0}), n_boot=200)
+    verdicts = dict(zip(table["strategy"], table.apply(active.verdict, axis=1)))
+    assert verdicts == {"hybrid": "more", "diversity": "no difference"}
+    assert active.best_strategy(table, "m") == ("random", "default")
+    # never reached by the strategy while random reached it: a bound, still worse
+    records = _records({"random": [[0.5, 0.96, 0.97]] * 3, "hybrid": [[0.5, 0.6, 0.7]] * 3}, labels)
+    table = active.savings(active.reach(records, {"m": 1.0}), n_boot=200)
+    assert table.iloc[0]["bound"] == "at least" and active.verdict(table.iloc[0]) == "more"
+    records = _records(
+        {
+            "random": [[0.5, 0.6, 0.7]] * 3,
+            "hybrid": [[0.5, 0.6, 0.7]] * 3,
+            "diversity": [[0.5, 0.6, 0.7]] * 3,
+        },
+        labels,
+    )
+    table = active.savings(active.reach(records, {"m": 1.0}), n_boot=200)
+    assert set(table["bound"]) == {"none"}
+    assert set(table.apply(active.verdict, axis=1)) == {"not measured"}
+    assert active.best_strategy(table, "m") == ("hybrid", "default")
+
+
+def test_where_each_curve_lies_against_random() -> None:
+    labels = [10, 20, 40, 80]
+    records = _records(
+        {
+            "random": [[0.5, 0.7, 0.8, 0.9], [0.5, 0.6, 0.8, 0.9]],
+            "uncertainty": [[0.5, 0.5, 0.6, 0.9], [0.5, 0.4, 0.7, 0.9]],
+            "diversity": [[0.5, 0.8, 0.8, 0.95], [0.5, 0.7, 0.8, 0.95]],
+        },
+        labels,
+    )
+    versus = active.versus_random(records, n_test=10).set_index("strategy")
+    u, d = versus.loc["uncertainty"], versus.loc["diversity"]
+    assert u["labels"] == [20, 40, 80]  # the shared start is left out
+    assert u["difference"] == pytest.approx([-0.2, -0.15, 0.0])
+    assert u["state"] == ["behind", "behind", "level"]
+    assert u["mean_difference"] == pytest.approx(-0.35 / 3)
+    assert (u["most_behind"], u["most_behind_at"]) == (pytest.approx(-0.2), 20)
+    # within half a test product (0.5/10) of random is level
+    assert d["state"] == ["ahead", "level", "level"] and d["tolerance"] == 0.05
+    # a mean gap within twice its standard error over seeds is level too
+    noisy = _records(
+        {
+            "random": [[0.5, 0.6, 0.7], [0.5, 0.6, 0.7], [0.5, 0.6, 0.7]],
+            "hybrid": [[0.5, 0.9, 0.8], [0.5, 0.3, 0.8], [0.5, 0.9, 0.8]],
+        },
+        [10, 20, 40],
+    )
+    h = active.versus_random(noisy, n_test=100).iloc[0]
+    assert h["difference"] == pytest.approx([0.1, 0.1])
+    assert h["state"] == ["level", "ahead"]
+    assert h["noise"][0] > 0.1 and h["noise"][1] == 0
 
 
 # --------------------------------------------------------------------------- candidates on a panel
@@ -335,3 +418,199 @@ def test_bad_input_gets_one_sentence() -> None:
     y = np.array([0, 1, 2, 0, 1])
     with pytest.raises(ValueError, match="no labelled product to start from"):
         active.simulate(lambda *a: None, y, np.array(["train"] * 5), "random", [4], [0, 1], 0)
+
+
+# --------------------------------------------------------------------------- the note's words
+def _lab(curves: dict[str, list[list[float]]], labels: list[int], basis: str, strategy: str):
+    """The ``labels`` record the note reads, from planted curves (target: 0.95)."""
+    from utils.labels.study import CHOSEN_ON
+    from utils.labels.study import _records as plain
+
+    records = _records(curves, labels)
+    table = active.savings(active.reach(records, {"m": 1.0}), n_boot=200)
+    return {
+        "candidates": ["m"],
+        "full": {"m": {"accuracy": 1.0, "labels": 100}},
+        "fitted_by": "04",
+        "share": 0.95,
+        "level": 0.95,
+        "savings": plain(table),
+        "versus_random": plain(active.versus_random(records, n_test=20)),
+        "suggest": {
+            "candidate": "m",
+            "strategy": strategy,
+            "basis": basis,
+            "chosen_on": CHOSEN_ON[basis],
+            "default": active.DEFAULT,
+            "compared": len(table),
+            "pool": 90,
+            "labelled": 6,
+            "csv": "suggested_labels.csv",
+            "batch": 5,
+            "batch_categories": 3,
+            "batch_wrong": 1,
+        },
+    }
+
+
+def test_the_note_names_no_winner_where_every_comparison_is_censored() -> None:
+    from utils.report.prose import labels as words
+
+    lab = _lab(
+        {
+            "random": [[0.5, 0.96], [0.5, 0.6]],
+            "uncertainty": [[0.5, 0.6], [0.5, 0.96]],
+            "diversity": [[0.5, 0.6], [0.5, 0.6]],
+            "hybrid": [[0.5, 0.6], [0.5, 0.6]],
+        },
+        [14, 28],
+        "default",
+        active.DEFAULT,
+    )
+    assert active.best_strategy(pd.DataFrame(lab["savings"]), "m") == (active.DEFAULT, "default")
+    text = words.savings_text(lab)
+    answer = text.split("In one sentence: ")[1]
+    assert answer.startswith("for m, no strategy could be compared with random")
+    assert "needs" not in answer and "beats" not in text and "ratios" not in text
+    assert (
+        "Random reaches it in 1 of 2 seeds (28 labels) and not within 28 labels in the other seed"
+        in (text)
+    )
+    assert "- uncertainty: reaches it in 1 of 2 seeds" in text
+    assert "- diversity: does not reach it within 28 labels in any of its 2 seeds" in text
+    assert "not compared with random: neither it nor random reached the target" in text
+    assert "Bonferroni" not in text  # no interval was computed
+    table = words.savings_table(lab)
+    assert "| m: random | 95.0% | 1 of 2 | 28 |" in table  # random's own row, as measured
+    said = words.suggest_text(lab)
+    assert f"**{active.DEFAULT}**: a default, not a finding" in said
+    assert "test split" not in said
+
+
+def test_the_note_says_worse_than_random_and_how_the_pick_was_made() -> None:
+    from utils.report.prose import labels as words
+
+    labels = [10, 20, 40, 80]
+    fast, slow = [0.5, 0.96, 0.97, 0.98], [0.5, 0.6, 0.7, 0.96]
+    lab = _lab(
+        {
+            "random": [[0.5, 0.7, 0.96, 0.97]] * 3 + [[0.5, 0.6, 0.96, 0.97]] * 2,
+            "uncertainty": [fast] * 5,
+            "diversity": [slow] * 5,
+            "hybrid": [[0.5, 0.7, 0.96, 0.97]] * 5,
+        },
+        labels,
+        "fewer labels",
+        "uncertainty",
+    )
+    text = words.savings_text(lab)
+    assert "- diversity: reaches it in all 5 seeds, with 80 labels on average; 2.00× " in text
+    assert "more labels than random: worse than random" in text
+    assert "uncertainty: reaches it in all 5 seeds, with 20 labels on average; 0.50×" in text
+    assert "behind at 20–40 labels (by up to 26.0 points), level at 80 labels" in text
+    assert "each at 98.3% so that 3 comparisons with random hold together at 95% (Bonferroni)" in (
+        text
+    )
+    assert "percentile bootstrap over the 5 seeds, paired" in text
+    answer = text.split("In one sentence: ")[1]
+    assert answer.startswith("for m, to reach 95.0%, uncertainty needs 20 labels, random 40")
+    assert "picked after the fact" in answer and "ratios move in the schedule's steps" in text
+    said = words.suggest_text(lab)
+    assert "the best of the 3 compared, picked after the fact" in said
+    assert "made on the test split's curves" in said and "re-check it" in said
+    every = _lab(
+        {"random": [fast] * 3, "uncertainty": [slow] * 3, "hybrid": [slow] * 3},
+        labels,
+        "every strategy more",
+        "random",
+    )
+    answer = words.savings_text(every).split("In one sentence: ")[1]
+    assert answer.startswith("for m, every strategy was worse than random: uncertainty needed")
+
+
+def test_the_audit_says_both_for_two_candidates_and_the_gallery_order() -> None:
+    from types import SimpleNamespace
+
+    from utils.labels.study import LabelStudy
+    from utils.report import plots
+    from utils.report.prose import labels as words
+
+    def flagged(positions, confidence):
+        return pd.DataFrame(
+            {
+                "position": positions,
+                "given": "a",
+                "suggested": "b",
+                "confidence": confidence,
+                "given_p": 0.1,
+                "product_name": [f"p{k}" for k in positions],
+                "split": "train",
+            }
+        )
+
+    study = SimpleNamespace(
+        flagged={
+            "x": flagged([1, 2, 3, 4], [0.99, 0.5, 0.7, 0.9]),
+            "y": flagged([3, 2], [0.4, 0.8]),
+        },
+        out={},
+    )
+    table = LabelStudy.gallery(study, 3)
+    assert table["position"].tolist() == [3, 2, 1, 4]  # both first, then confidence
+    assert table["votes"].tolist() == [2, 2, 1, 1]
+    assert study.out["gallery"] == {"shown": 3, "of": 4, "order": ["votes", "confidence"]}
+    fig = plots.label_issues(table.iloc[::-1], shown=3)  # drawn in its own order, whatever comes
+    facts = plots.facts_of(fig)
+    assert facts["votes"] == [2, 2, 1] and facts["shown"] == 3 and facts["of"] == 4
+    assert "then by confidence" in facts["order"]
+    drawn = [t.get_text() for t in fig.texts]
+    assert any("then by confidence" in t for t in drawn)
+    assert not any("most confidently wrong" in t for t in drawn)
+    per = {
+        n: {"oof_accuracy": 0.5, "flagged": 2, "per_category": {"a": 2}, "per_split": {}}
+        for n in ("x", "y")
+    }
+    lab = {
+        "pool": 10,
+        "audit": {
+            "candidates": ["x", "y"],
+            "folds": 3,
+            "both": 2,
+            "per_candidate": per,
+            "csv": "c",
+        },
+        "gallery": study.out["gallery"],
+    }
+    text = words.audit_text(lab)
+    assert "2 products are flagged by both." in text and "all of them" not in text
+    assert "flagged by more candidates first, then by confidence (highest first)" in text
+    lab["audit"]["candidates"] = ["x", "y", "z"]
+    lab["audit"]["per_candidate"]["z"] = per["x"]
+    assert "flagged by all 3." in words.audit_text(lab)
+
+
+def test_the_note_reads_verdicts_as_the_study_does() -> None:
+    from utils.report.prose import labels as words
+
+    rows = [
+        {"bound": "exact", "ratio": 0.6, "low": 0.4, "high": 0.9},
+        {"bound": "exact", "ratio": 1.5, "low": 1.1, "high": 2.0},
+        {"bound": "exact", "ratio": 0.9, "low": 0.6, "high": 1.2},
+        {"bound": "at most", "ratio": 0.7, "low": None, "high": 0.9},
+        {"bound": "at most", "ratio": 0.8, "low": None, "high": 1.2},
+        {"bound": "at least", "ratio": 1.3, "low": 1.1, "high": None},
+        {"bound": "at least", "ratio": 1.3, "low": 0.9, "high": None},
+        {"bound": "none", "ratio": None, "low": None, "high": None},
+    ]
+    got = [words._verdict(r) for r in rows]
+    assert got == [active.verdict(r) for r in rows]
+    assert got == [
+        "fewer",
+        "more",
+        "no difference",
+        "fewer",
+        "not measured",
+        "more",
+        "not measured",
+        "not measured",
+    ]

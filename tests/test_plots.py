@@ -341,7 +341,11 @@ def test_curves_and_budget_describe_what_they_drew() -> None:
         }
     )
     fig = plots.label_budget(summary, 7, {"clip-probe": "image", "text-tfidf": "text"})
-    assert plots.facts_of(fig) == {"names": ["clip-probe", "text-tfidf"], "zeroshot": False}
+    assert plots.facts_of(fig) == {
+        "names": ["clip-probe", "text-tfidf"],
+        "zeroshot": False,
+        "x_scale": "evenly spaced steps of k, not to scale",
+    }
     fig = plots.label_budget(summary, 7, {}, zeroshot=0.5)
     assert plots.facts_of(fig)["zeroshot"] is True
 
@@ -364,3 +368,298 @@ def test_facts_are_plain_json(tmp_path) -> None:
     for fig in figs:
         facts = plots.facts_of(fig)
         assert facts and json.loads(json.dumps(facts)) == facts
+
+
+# ---- read at the note's width, and what each figure says it drew
+NOTE_PX, DPI = 960, 150
+
+
+def _width_px(fig) -> float:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, bbox_inches="tight")
+    buf.seek(0)
+    return Image.open(buf).width
+
+
+def _shown_px(fig, points: float) -> float:
+    """How many pixels a font of ``points`` takes once the saved figure is shown at the note's
+    width (960 px; never enlarged)."""
+    return points * DPI / 72 * min(1.0, NOTE_PX / _width_px(fig))
+
+
+def _evaluation() -> dict:
+    table = {
+        n: {"accuracy": a, "accuracy_low": max(0.0, a - 0.1), "accuracy_high": min(1.0, a + 0.1)}
+        for n, a in (("text-tfidf", 0.9), ("pixels-classic", 0.6), ("fusion-late", 0.0))
+    }
+    return {
+        "table": table,
+        "reads": {"text-tfidf": "text", "pixels-classic": "image", "fusion-late": "image+text"},
+        "stand_in": ["fusion-late"],
+        "recommendation": {"candidate": "text-tfidf", "called": "the recommendation"},
+        "classes": FLIPKART,
+    }
+
+
+def test_the_headline_legend_shows_what_the_plot_draws() -> None:
+    from matplotlib.colors import to_rgb
+
+    fig = plots.headline(_evaluation())
+    (legend,) = fig.legends
+    entries = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    ax = fig.axes[0]
+    # shapes for what a candidate reads, in a neutral colour, whatever colour its row is drawn in
+    for what in ("reads the photo", "reads the text", "reads the photo + text"):
+        assert to_rgb(entries[what].get_color()) == to_rgb(plots.summary.NEUTRAL)
+    # each colour drawn has its entry, in that colour
+    drawn = {to_rgb(line.get_color()) for line in ax.lines if line.get_marker() not in ("", "None")}
+    assert to_rgb(entries["the recommendation (bold)"].get_color()) in drawn
+    assert to_rgb(entries["† stand-in weights"].get_color()) in drawn
+    assert to_rgb(entries["other candidates (no stand-in weights)"].get_color()) in drawn
+    # each band with its own colour and name
+    spans = [p for p in ax.patches if p.get_width() < 1]
+    bands = [h for t, h in entries.items() if t.startswith("original note: ")]
+    assert len(bands) == len(spans) == 2
+    assert {to_rgb(h.get_facecolor()) for h in bands} == {to_rgb(p.get_facecolor()) for p in spans}
+    assert "original note: CLIP head 90% ± 5 points" in entries
+    assert plots.facts_of(fig)["legend"] == list(entries)
+    low, high = ax.get_xlim()
+    assert low < 0 and high > 1  # a marker at 0% shows whole
+
+
+def test_the_loss_legend_sits_outside_the_data_and_counts_products() -> None:
+    fig = plots.log_loss_curve(np.array([0.01] * 50 + [2.0, 0.5]), "text-tfidf", 7)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not any(ax.get_legend() for ax in fig.axes)
+    (legend,) = fig.legends
+    assert not boxes_overlap(legend.get_window_extent(renderer), fig.axes[0].get_window_extent())
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "text-tfidf: 52 test products" in labels and not any("images" in t for t in labels)
+    assert plots.facts_of(fig)["products"] == 52
+
+
+def _lime_inputs():
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 200, np.uint8)
+    seg = (np.arange(64)[:, None] // 8) * 8 + (np.arange(64)[None, :] // 8)
+
+    def result(n, label):
+        return {
+            "segments": seg,
+            "weights": rng.normal(size=64),
+            "num_samples": n,
+            "score": 0.9,
+            "label": label,
+            "probability": 0.8,
+        }
+
+    return [image, image], [result(100, 3), result(100, 6)], [result(250, 3), result(250, 6)]
+
+
+def test_photo_figures_are_readable_at_the_notes_width() -> None:
+    from types import SimpleNamespace
+
+    images, at_note, at_chosen = _lime_inputs()
+    rng = np.random.default_rng(1)
+    shap_values = SimpleNamespace(
+        values=rng.normal(size=(7, 32, 32, 3, 1)), data=np.full((7, 32, 32, 3), 0.5)
+    )
+    maps = {c: rng.normal(size=(16, 16)) for c in FLIPKART}
+    figures = {
+        "lime": plots.lime_examples(images, at_note, at_chosen, FLIPKART),
+        "shap": plots.shap_figure(shap_values, FLIPKART, true_labels=FLIPKART[::-1]),
+        "global": plots.global_maps(maps, {c: 3 for c in FLIPKART}, {}),
+    }
+    for key, fig in figures.items():
+        titles = [ax.title for ax in fig.axes if ax.title.get_text()]
+        titles += [t for ax in fig.axes for t in (ax._left_title,) if t.get_text()]
+        assert titles, key
+        smallest = min(t.get_fontsize() for t in titles)
+        assert _shown_px(fig, smallest) >= 13, (key, smallest, _width_px(fig))
+    drawn = texts(figures["shap"])
+    assert not [t for t in drawn if "said" in t]
+    assert "true: Watches\npredicted: Baby Care" in drawn
+    assert_nothing_cut(figures["lime"], ["Home Decor & Festive Needs", "Watches"])
+
+
+def test_the_word_deletion_panel_has_chance_like_the_photo_one() -> None:
+    stable = {
+        "median_jaccard": {"50": 0.5, "100": 0.8},
+        "per_product": [{"50": {"mean_jaccard": 0.5}, "100": {"mean_jaccard": 0.8}}],
+        "settings": {"threshold": 0.7, "top_k": 10, "seeds": [0, 1, 2]},
+        "chosen": 100,
+    }
+    deletion = {
+        "curves": {"LIME": [0.6, 0.3, 0.2], "random": [0.6, 0.5, 0.3]},
+        "auc": {"LIME": 0.3, "random": 0.5},
+        "faithfulness": {
+            "LIME": {"images": 7, "mean_gain": 0.2, "gain_low": 0.1, "gain_high": 0.3}
+        },
+    }
+    fig = plots.text_trust({"text-tfidf": (stable, deletion)}, n_classes=7)
+    deletion_panel = fig.axes[1]
+    chance = [line for line in deletion_panel.lines if line.get_linestyle() == ":"]
+    assert len(chance) == 1 and chance[0].get_ydata()[0] == pytest.approx(1 / 7)
+    assert plots.facts_of(fig)["chance"] == pytest.approx(1 / 7)
+    fig = plots.text_trust({"text-tfidf": (stable, deletion)})  # as before: no chance known
+    assert not [line for line in fig.axes[1].lines if line.get_linestyle() == ":"]
+
+
+def test_each_photo_share_sits_on_its_own_bar_and_says_it_is_of_magnitudes() -> None:
+    index = pd.Index(FLIPKART[:3], name="category")
+    early = pd.DataFrame(
+        {
+            "products": 2,
+            "base": 0.14,
+            "photo_part": [-0.0015, 0.004, 0.0],
+            "text_part": [0.015, 0.001, 0.02],
+            "photo_share": [0.45, 0.8, 0.0],
+        },
+        index=index,
+    )
+    fig = plots.modality_shares({"fusion-early": early})
+    ax = [a for a in fig.axes if a.patches][0]
+    photo_bars = ax.containers[0]
+    shares = {t.get_gid(): t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("share:")}
+    assert len(shares) == 3
+    for bar, category in zip(photo_bars, FLIPKART[:3]):
+        label = shares[f"share:fusion-early:{category}"]
+        y = bar.get_y() + bar.get_height() / 2
+        assert label.xy[1] == pytest.approx(y)  # on the photo bar's row, not the text bar's
+        assert label.get_text().startswith("|photo| share ")
+    assert "magnitudes" in fig.legends[0].get_title().get_text()
+    assert "|photo part|" in plots.facts_of(fig)["share"]
+
+
+def test_the_forest_marks_stand_ins_and_keeps_its_notes_off_the_chance_line() -> None:
+    names = ["text-tfidf", "clip-head", "vgg16-finetune"]
+    table = pd.DataFrame(
+        {
+            "accuracy": [0.9, 0.3, 0.1],
+            "accuracy_low": [0.8, 0.2, 0.0],
+            "accuracy_high": [1.0, 0.4, 0.2],
+            "macro_f1": [0.9, 0.3, 0.1],
+            "macro_f1_low": [0.8, 0.2, 0.0],
+            "macro_f1_high": [1.0, 0.4, 0.2],
+        },
+        index=names,
+    )
+    repeats = pd.DataFrame({"text-tfidf": [0.9, 0.8], "clip-head": [0.3, 0.2]})
+    reads = {n: "image" for n in names} | {"text-tfidf": "text"}
+    fig = plots.results_forest(
+        table, repeats, "clip-head", reads, 7, stand_in=["clip-head", "vgg16-finetune"]
+    )
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "clip-head † [photo] ★" in ticks and "text-tfidf [text]" in ticks
+    assert "vgg16-finetune † [photo]" in ticks
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = fig.axes[1]
+    (note,) = [t for t in right.texts if t.get_gid() == "not-refitted:vgg16-finetune"]
+    box = note.get_window_extent(renderer)
+    chance_x = right.transData.transform((1 / 7, 0))[0]
+    assert not box.x0 <= chance_x <= box.x1
+    facts = plots.facts_of(fig)
+    assert facts["stand_in"] == ["clip-head", "vgg16-finetune"]
+    assert facts["not_refitted"] == ["vgg16-finetune"]
+    # without the new argument, as notebook 05 called it: no dagger
+    plain = plots.results_forest(table, repeats, "clip-head", reads, 7)
+    assert not any("†" in t.get_text() for t in plain.axes[0].get_yticklabels())
+
+
+def test_cost_labels_at_zero_stay_inside_the_axes_and_the_title_names_the_cost() -> None:
+    names = [f"c{k}" for k in range(12)]
+    acc = [0.6, 0.5, 0.3, 0.25, 0.2, 0.1, 0.08, 0.08, 0.0, 0.0, 0.0, 0.0]
+    table = pd.DataFrame(
+        {"accuracy": acc, "accuracy_low": 0.0, "accuracy_high": np.add(acc, 0.2)}, index=names
+    )
+    ms = dict(zip(names, [0.4, 80, 10, 0.6, 12.6, 91, 99, 13.2, 13.8, 14.5, 89, 106]))
+    fig = plots.accuracy_cost(table, ms, {n: 44 for n in names}, {}, 7, "cpu")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in fig.findobj(Text) if (t.get_gid() or "").startswith("label:")]
+    for t in labels:
+        box = Text.get_window_extent(t, renderer)
+        assert frame.y0 < box.y0 and box.y1 < frame.y1, t.get_text()
+    assert ax.get_ylim()[0] < 0
+    assert "cost of one prediction" in ax.get_title() and "milliseconds" in ax.get_xlabel()
+    few = plots.accuracy_cost(table.iloc[:2], ms, {n: 44 for n in names}, {}, 7, "cpu")
+    assert "labelled products it needs" in few.axes[0].get_title()
+
+
+def test_near_duplicate_groups_are_packed_with_readable_labels(tmp_path) -> None:
+    from utils.report.plots.catalog import _pack
+
+    assert _pack([6, 4, 3, 3, 3, 3], 6) == [[0], [1], [2, 3], [4, 5]]
+    assert _pack([4, 3, 2], 6) == [[0, 2], [1]]
+    rows, groups = [], []
+    for g, size in enumerate([6, 4, 3, 3, 3, 3]):
+        members = []
+        for k in range(size):
+            path = tmp_path / f"g{g}_{k}.png"
+            Image.new("RGB", (40, 30), (30 * g, 90, 160)).save(path)
+            label = "Computers" if (g, k) != (1, 0) else "Home Decor & Festive Needs"
+            rows.append({"image": path.name, "path": str(path), "label": label})
+            members.append(path.name)
+        groups.append({"size": size, "members": members})
+    fig = plots.duplicate_groups(pd.DataFrame(rows), pd.DataFrame(groups))
+    photos = [ax for ax in fig.axes if ax.images]
+    assert len(photos) == 22
+    heads = [t for t in fig.texts if (t.get_gid() or "").startswith("group:")]
+    assert [t.get_text() for t in heads][:2] == ["Computers · 6 photos", "2 categories · 4 photos"]
+    assert _shown_px(fig, min(t.get_fontsize() for t in heads)) >= 13
+    assert_nothing_cut(fig, ["Home Decor & Festive Needs"])  # the odd one out, under its photo
+    assert fig.get_figheight() < 4 * 2.5  # four lines of groups, not six rows
+    assert plots.facts_of(fig) == {"shown": 6, "of": 6}
+
+
+def test_label_axes_say_their_scale_and_ticks_read() -> None:
+    from utils.report.plots.labels import apart
+
+    summary = pd.DataFrame(
+        {
+            "candidate": ["text-tfidf"] * 4,
+            "k": [1, 2, 4, "all"],
+            "mean": [0.4, 0.5, 0.6, 0.9],
+            "min": [0.3, 0.4, 0.5, 0.9],
+            "max": [0.5, 0.6, 0.7, 0.9],
+        }
+    )
+    fig = plots.label_budget(summary, 7, {"text-tfidf": "text"})
+    ax = fig.axes[0]
+    assert "not to scale" in ax.get_xlabel() and "doubles" in ax.get_xlabel()
+    assert min(t.get_fontsize() for t in ax.get_xticklabels()) >= 10
+    assert apart([14, 28, 56, 112, 168, 224, 336, 448, 560, 672]) == [
+        14,
+        28,
+        56,
+        112,
+        168,
+        224,
+        336,
+        448,
+        672,
+    ]
+    curves = pd.DataFrame(
+        {
+            "candidate": "text-tfidf",
+            "start": "labels",
+            "strategy": ["random"] * 3 + ["uncertainty"] * 3,
+            "round": [0, 1, 2] * 2,
+            "labels": [14, 28, 56] * 2,
+            "mean": [0.4, 0.5, 0.6, 0.4, 0.55, 0.7],
+            "min": 0.3,
+            "max": 0.8,
+            "count": 2,
+        }
+    )
+    fig = plots.active_learning(curves, {"text-tfidf": 0.9}, 0.95, 7)
+    ax = fig.axes[0]
+    assert "log scale" in ax.get_xlabel()
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert all(t.get_rotation() == 0 and t.get_fontsize() >= 9 for t in ticks)

@@ -13,10 +13,13 @@ comes from, so that validation labels are counted like training labels, as in th
 at the end of the pool the refit is notebook 04's fit.
 
 ``run`` runs every (candidate, strategy, seed) in worker processes where that pays
-(``core.parallel``, on a ``CachedPanel``: cached features only); ``curves``, ``reach`` and
-``savings`` read the records: the mean and spread over seeds, the first label count at which
-each seed reaches a share of the full-data accuracy (censored where it never does), and the
-labels a strategy needs as a ratio to random's, with a percentile bootstrap over seeds.
+(``core.parallel``, on a ``CachedPanel``: cached features only); ``curves``, ``reach``,
+``savings`` and ``versus_random`` read the records: the mean and spread over seeds, the first
+label count at which each seed reaches a share of the full-data accuracy (censored where it never
+does), the labels a strategy needs as a ratio to random's (a percentile bootstrap over seeds,
+Bonferroni-widened for the strategies compared with random), and where along the schedule each
+strategy's curve is above or below random's. ``best_strategy`` turns them into the default of the
+ranked list, saying whether it was measured (on the test split's curves) or is ``DEFAULT``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from ..core.progress import bar
 from ..evaluation.refits import budget_subsets
 from . import strategies as S
 
+DEFAULT = (
+    "hybrid"  # the ranked list's strategy where no measurement picks one: uncertain, spread out
+)
 COLUMNS = ["label", "split", "group", "product_name", "description", "sha256", "image", "path"]
 
 
@@ -336,11 +342,20 @@ def savings(
 
     A seed that never reaches the target is censored at the schedule's end. ``bound``: "exact"
     when every seed of both reached it; "at most" when only random's were censored (the ratio
-    computed with random at its budget is an upper bound); "at least" when only the strategy's
-    were; "none" when both were (no number).
+    computed with random at its budget is an upper bound, and so is the upper end of its
+    interval, ``high``: ``low`` is left empty); "at least" when only the strategy's were (a lower
+    bound: ``low`` only); "none" when both were (no number).
+
+    ``low`` and ``high`` hold jointly at ``level`` over the ``comparisons`` a candidate makes with
+    random (Bonferroni: each at ``level_each`` = 1 - (1 - ``level``) / ``comparisons``), so that
+    picking the best of them after the fact does not read noise as a saving; ``low_single`` and
+    ``high_single``: the interval of that comparison alone, at ``level``.
     """
     rows = []
     base = reached[(reached["strategy"] == S.BASELINE) & (reached["start"] == "labels")]
+    others = reached[~((reached["strategy"] == S.BASELINE) & (reached["start"] == "labels"))]
+    comparisons = others[["candidate", "start", "strategy"]].drop_duplicates()["candidate"]
+    comparisons = comparisons.value_counts()
     for (name, start, strategy), part in reached.groupby(
         ["candidate", "start", "strategy"], sort=False
     ):
@@ -354,6 +369,7 @@ def savings(
         a, b = part["labels"].to_numpy(float), ref["labels"].to_numpy(float)
         a_cens, b_cens = np.isnan(a), np.isnan(b)
         budget_a, budget_b = part["budget"].to_numpy(float), ref["budget"].to_numpy(float)
+        m = int(comparisons.get(name, 1))
         row = {
             "candidate": name,
             "start": start,
@@ -369,32 +385,128 @@ def savings(
             "ratio": np.nan,
             "low": np.nan,
             "high": np.nan,
+            "low_single": np.nan,
+            "high_single": np.nan,
+            "comparisons": m,
+            "level_each": 1 - (1 - level) / m,
         }
         if not a_cens.any() and not b_cens.any():
             row["bound"] = "exact"
             row["ratio"] = float(a.mean() / b.mean())
-            row["low"], row["high"] = _ratio_interval(a, b, n_boot, level, seed)
+            row["low"], row["high"] = _ratio_interval(a, b, n_boot, row["level_each"], seed)
+            row["low_single"], row["high_single"] = _ratio_interval(a, b, n_boot, level, seed)
         elif a_cens.all() and b_cens.all():
             row["bound"] = "none"
         elif b_cens.any() and not a_cens.any():
             row["bound"] = "at most"
-            row["ratio"] = float(a.mean() / np.where(b_cens, budget_b, b).mean())
+            b = np.where(b_cens, budget_b, b)
+            row["ratio"] = float(a.mean() / b.mean())
+            _, row["high"] = _ratio_interval(a, b, n_boot, row["level_each"], seed)
+            _, row["high_single"] = _ratio_interval(a, b, n_boot, level, seed)
         elif a_cens.any() and not b_cens.any():
             row["bound"] = "at least"
-            row["ratio"] = float(np.where(a_cens, budget_a, a).mean() / b.mean())
+            a = np.where(a_cens, budget_a, a)
+            row["ratio"] = float(a.mean() / b.mean())
+            row["low"], _ = _ratio_interval(a, b, n_boot, row["level_each"], seed)
+            row["low_single"], _ = _ratio_interval(a, b, n_boot, level, seed)
         else:
             row["bound"] = "none"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def best_strategy(table: pd.DataFrame, name: str) -> tuple[str, str]:
-    """``(strategy, why)``: the strategy that needed fewest labels for ``name`` against random with
-    an interval entirely below one (or bounded below one); random when none did."""
+def verdict(row) -> str:
+    """What a savings row measured against random: "fewer" (its interval lies below one; for an
+    "at most" bound, the upper end of its interval), "more" (above one; for an "at least" bound,
+    the lower end), "no difference" (an exact interval across one) or "not measured" (censored
+    seeds on both sides, or a bound whose interval reaches one)."""
+    bound = row["bound"]
+    if bound == "exact":
+        if row["high"] < 1:
+            return "fewer"
+        if row["low"] > 1:
+            return "more"
+        return "no difference"
+    if bound == "at most" and row["high"] < 1:
+        return "fewer"
+    if bound == "at least" and row["low"] > 1:
+        return "more"
+    return "not measured"
+
+
+def versus_random(records: pd.DataFrame, n_test: int) -> pd.DataFrame:
+    """Where along the schedule each strategy's curve lies against random's, per candidate and
+    start: the mean difference of test accuracy at every label count both tried (paired by seed
+    where the starts are the same draws, whose shared first point is left out; a zero-shot start
+    against random's mean), and each point "ahead", "behind" or "level". A point is ahead or
+    behind where the mean gap exceeds both twice its standard error over seeds (``noise``; from
+    random's seeds for a zero-shot start, 0 with one seed) and half a test product
+    (``tolerance``, ``0.5 / n_test``): a description of the curves, not a test. Also the mean
+    difference over those points (the area between the curves over the schedule's points) and
+    the largest gap each way."""
+    tolerance = 0.5 / max(int(n_test), 1)
+    base = records[(records["strategy"] == S.BASELINE) & (records["start"] == "labels")]
+    rows = []
+    for (name, start, strategy), part in records.groupby(
+        ["candidate", "start", "strategy"], sort=False
+    ):
+        if strategy == S.BASELINE and start == "labels":
+            continue
+        ref = base[base["candidate"] == name].pivot_table(
+            index="labels", columns="seed", values="accuracy"
+        )
+        own = part.pivot_table(index="labels", columns="seed", values="accuracy")
+        common = [v for v in own.index if v in ref.index]
+        if start == "labels":
+            seeds = [s for s in own.columns if s in ref.columns]
+            gaps = (own.loc[common, seeds] - ref.loc[common, seeds]).iloc[1:]  # not the start
+            diff, spread, n = gaps.mean(axis=1), gaps.std(axis=1, ddof=1), len(seeds)
+        else:
+            diff = own.loc[common].mean(axis=1) - ref.loc[common].mean(axis=1)
+            spread, n = ref.loc[common].std(axis=1, ddof=1), ref.shape[1]
+        if diff.empty:
+            continue
+        noise = (2 * spread / np.sqrt(max(n, 1))).fillna(0.0) if n > 1 else diff * 0.0
+        bar = np.maximum(noise.to_numpy(float), tolerance)
+        states = np.where(diff > bar, "ahead", np.where(diff < -bar, "behind", "level"))
+        rows.append(
+            {
+                "candidate": name,
+                "start": start,
+                "strategy": strategy,
+                "labels": [int(round(v)) for v in diff.index],
+                "difference": [float(v) for v in diff],
+                "noise": [float(v) for v in noise],
+                "state": [str(v) for v in states],
+                "mean_difference": float(diff.mean()),
+                "most_ahead": float(diff.max()),
+                "most_ahead_at": int(round(diff.idxmax())),
+                "most_behind": float(diff.min()),
+                "most_behind_at": int(round(diff.idxmin())),
+                "tolerance": tolerance,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_strategy(table: pd.DataFrame, name: str, default: str = DEFAULT) -> tuple[str, str]:
+    """``(strategy, basis)``: the default of the ranked list for ``name``, and what chose it.
+
+    - "fewer labels": the strategy needing fewest labels against random among those that needed
+      fewer (``verdict``: a Bonferroni-widened interval, or a bound, below one), measured on the
+      test split's curves and picked after the fact as the best of them;
+    - "every strategy more": random, because every other strategy needed more labels than it;
+    - "default": nothing measured picks one (no strategy needed detectably fewer labels, or the
+      target was not reached in every seed): ``default``, unless it was measured to need more
+      labels than random, then random. A default, not a finding.
+    """
     rows = table[(table["candidate"] == name) & (table["start"] == "labels")]
-    better = rows[((rows["bound"] == "exact") & (rows["high"] < 1)) | (rows["bound"] == "at most")]
-    better = better[better["ratio"] < 1]
-    if better.empty:
-        return S.BASELINE, "no strategy needed fewer labels than random"
-    best = better.sort_values(["ratio", "strategy"]).iloc[0]
-    return str(best["strategy"]), "fewest labels against random"
+    verdicts = rows.apply(verdict, axis=1) if len(rows) else pd.Series(dtype=str)
+    better = rows[verdicts == "fewer"]
+    if len(better):
+        best = better.sort_values(["ratio", "strategy"]).iloc[0]
+        return str(best["strategy"]), "fewer labels"
+    if len(rows) and (verdicts == "more").all():
+        return S.BASELINE, "every strategy more"
+    worse = set(rows.loc[verdicts == "more", "strategy"]) if len(rows) else set()
+    return (default if default not in worse else S.BASELINE), "default"

@@ -21,6 +21,15 @@ from . import active, audit, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
+GALLERY_ORDER = ["votes", "confidence"]  # the gallery's sort keys, both descending
+# what the ranked list's strategy was chosen on, by ``active.best_strategy``'s basis
+CHOSEN_ON = {
+    "fewer labels": "test split",  # the simulation scores every refit on the test split
+    "every strategy more": "test split",
+    "default": "default",  # no measurement picked one
+    "not simulated": "default",
+    "suggest_strategy": "parameter",  # notebook 07's suggest_strategy
+}
 
 
 def _plain(value):
@@ -101,6 +110,9 @@ class LabelStudy:
             if len(records)
             else None
         )
+        self.versus = (
+            active.versus_random(records, len(self.test)) if len(records) else pd.DataFrame()
+        )
         self.al_names = names
         return self.savings
 
@@ -110,30 +122,47 @@ class LabelStudy:
         if self.savings is None or self.savings.empty:
             return pd.DataFrame({"no candidate simulated": []})
         view = self.savings.copy()
+        view["verdict"] = view.apply(active.verdict, axis=1) if len(view) else []
         view["strategy"] = np.where(
             view["start"] == "labels", view["strategy"], view["strategy"] + " (zero-shot start)"
         )
         return view.set_index(["candidate", "strategy"])[
-            ["target", "labels", "random_labels", "ratio", "low", "high", "bound", "reached"]
+            [
+                "target",
+                "reached",
+                "labels",
+                "random_reached",
+                "random_labels",
+                "ratio",
+                "low",
+                "high",
+                "level_each",
+                "bound",
+                "verdict",
+            ]
         ]
 
     # ------------------------------------------------------------------ the ranked list
     def strategy_for(self, name: str) -> tuple[str, str]:
+        """``(strategy, basis)`` of ``active.best_strategy``; ``active.DEFAULT`` with basis
+        "not simulated" for a candidate the simulation did not run."""
         if self.savings is None or name not in set(self.savings["candidate"]):
-            return S.BASELINE, "not simulated in this run"
+            return active.DEFAULT, "not simulated"
         return active.best_strategy(self.savings, name)
 
     def suggest(self, strategy: str | None, batch: int, reports_dir) -> pd.DataFrame:
         """Notebook 07's demonstration of ``suggest.rank``: the pool as if only the simulation's
         first start were labelled, ranked for the recommended candidate by ``strategy`` (None:
-        the one that saved most labels, ``active.best_strategy``); written to
-        ``suggested_labels.csv``."""
+        ``active.best_strategy``: the strategy that needed fewest labels against random on the
+        test split's curves, or a stated default where nothing measured picks one); written to
+        ``suggested_labels.csv``. The record says what chose it (``basis``, ``chosen_on``)."""
         name = self.recommended if self.recommended in self.al_names else None
         name = name or next(iter(self.al_names), None)
         if name is None:
             self.out["suggest"] = {"skipped": "no candidate could be simulated in this run"}
             return pd.DataFrame()
-        chosen, why = self.strategy_for(name)
+        chosen, basis = self.strategy_for(name)
+        basis = basis if not strategy or strategy == chosen else "suggest_strategy"
         strategy = strategy or chosen
         labelled, pool = suggest.demonstration(self.split, self.plan.start, self.seed)
         batch = min(batch, len(pool))
@@ -146,7 +175,14 @@ class LabelStudy:
         self.out["suggest"] = {
             "candidate": name,
             "strategy": strategy,
-            "why": why if strategy == chosen else "set by suggest_strategy",
+            "basis": basis,  # what chose it: see active.best_strategy
+            "chosen_on": CHOSEN_ON[basis],
+            "default": active.DEFAULT,
+            "compared": int(
+                ((self.savings["candidate"] == name) & (self.savings["start"] == "labels")).sum()
+            )
+            if self.savings is not None and len(self.savings)
+            else 0,
             "strategies": {n: self.strategy_for(n)[0] for n in self.al_names},
             "labelled": len(labelled),
             "pool": len(pool),
@@ -202,25 +238,29 @@ class LabelStudy:
         return set.intersection(*sets) if sets else set()
 
     def gallery(self, shown: int) -> pd.DataFrame:
-        """Every flagged product once: flagged by more candidates first, then in the first
-        audited candidate's order (most confidently wrong first); suggestion and confidence from
-        the first candidate that flagged it; ``flagged_by`` names them all. The figure shows the
-        first ``shown`` (recorded with the total)."""
+        """Every flagged product once: flagged by more candidates first, then by confidence (the
+        out-of-fold probability of the suggested label, highest first); suggestion and confidence
+        from the first candidate that flagged it; ``flagged_by`` names them all. The figure shows
+        the first ``shown`` (recorded with the total and the order)."""
         rows = {}
         for name, f in self.flagged.items():
             for r in f.itertuples():
                 entry = rows.setdefault(r.position, {**r._asdict(), "flagged_by": []})
                 entry["flagged_by"].append(name)
         table = pd.DataFrame(list(rows.values()))
-        self.out["gallery"] = {"shown": min(shown, len(table)), "of": len(table)}
+        self.out["gallery"] = {
+            "shown": min(shown, len(table)),
+            "of": len(table),
+            "order": GALLERY_ORDER,
+        }
         if table.empty:
             return table
         table["votes"] = table["flagged_by"].map(len)
         table["flagged_by"] = table["flagged_by"].map(", ".join)
         table["order"] = np.arange(len(table))
-        return table.sort_values(["votes", "order"], ascending=[False, True]).drop(
-            columns=["Index", "order"]
-        )
+        return table.sort_values(
+            ["votes", "confidence", "order"], ascending=[False, False, True]
+        ).drop(columns=["Index", "order"])
 
     def write_issues(self, reports_dir) -> Path:
         """Every flagged product of every audited candidate: ``label_issues.csv``."""
@@ -283,10 +323,13 @@ class LabelStudy:
             "curves": _records(self.curves),
             "reach": _records(self.reached),
             "savings": _records(self.savings) if self.savings is not None else [],
+            "versus_random": _records(self.versus) if len(self.versus) else [],
             "parallel": self.records.attrs.get("parallel"),
             "zeroshot_start": self.records.attrs.get("zeroshot_start") or {},
             **self.out,
         }
+        if self.out.get("suggest", {}).get("chosen_on"):
+            out["suggest_strategy_chosen_on"] = self.out["suggest"]["chosen_on"]
         if getattr(self, "audited", None):
             both = self.both()
             out["audit"] = {

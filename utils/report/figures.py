@@ -286,9 +286,10 @@ FIGURES: list[Figure] = [
     Figure(
         "label_issues",
         "Labels that look wrong: products flagged by confident learning on out-of-fold "
-        "probabilities (training and validation products only), most confidently wrong first: "
-        "photo, name, given label, suggested label, the out-of-fold probability of the suggested "
-        "label and the audited candidates that flagged it.",
+        "probabilities (training and validation products only), flagged by more audited "
+        "candidates first, then by confidence: photo, name, given label, suggested label, the "
+        "out-of-fold probability of the suggested label (confidence) and the audited candidates "
+        "that flagged it.",
         "07",
         "labels",
         encoders=True,

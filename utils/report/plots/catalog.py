@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from ...data.catalog import load_image
-from .style import _label, _left_out_note, describe, shown_categories
+from .style import _label, _left_out_note, _wrap, describe, shown_categories
 
 
 # --------------------------------------------------------------------------- data (notebooks 01-02)
@@ -103,24 +103,108 @@ def split_figure(counts: pd.DataFrame, max_categories: int | None = 30) -> plt.F
     return describe(fig, categories=list(shown), left_out=list(left))
 
 
+def _pack(sizes: list[int], columns: int) -> list[list[int]]:
+    """Group indices in lines of at most ``columns`` photos: each group, in order, on the first
+    line with room for it (so small groups fill the gaps beside large ones)."""
+    lines: list[list[int]] = []
+    used: list[int] = []
+    for k, n in enumerate(sizes):
+        for line, width in zip(lines, used):
+            if width + n <= columns:
+                line.append(k)
+                used[lines.index(line)] += n
+                break
+        else:
+            lines.append([k])
+            used.append(n)
+    return lines
+
+
 def duplicate_groups(
-    rows: pd.DataFrame, groups: pd.DataFrame, max_groups: int = 6, side: int = 120
+    rows: pd.DataFrame,
+    groups: pd.DataFrame,
+    max_groups: int = 6,
+    side: int = 120,
+    columns: int = 6,
 ) -> plt.Figure:
-    """The largest near-duplicate groups (``members``: image names), one row each, with each image's
-    label."""
+    """The largest near-duplicate groups (``members``: image names), each framed with its
+    category and size above it; groups are packed side by side in lines of at most ``columns``
+    photos, so that small groups fill the room beside large ones. Where a group spans several
+    categories, each photo's category is written under it."""
+    from matplotlib.patches import FancyBboxPatch
+
     shown = groups.head(max_groups)
-    width = int(min(6, shown["size"].max())) if len(shown) else 1
-    fig, axes = plt.subplots(
-        max(1, len(shown)), width, figsize=(1.8 * width, 1.9 * max(1, len(shown))), squeeze=False
-    )
     by_image = rows.set_index("image")
-    for ax in axes.ravel():
-        ax.axis("off")
-    for r, (_, g) in enumerate(shown.iterrows()):
-        for c, image in enumerate(g["members"][:width]):
-            ax = axes[r, c]
-            ax.imshow(load_image(by_image.loc[image, "path"], max_side=side))
-            ax.set_title(_label(by_image.loc[image, "label"], 18), fontsize=7)
-    fig.suptitle("Largest near-duplicate groups (one row per group)", fontsize=10)
-    fig.tight_layout()
+    members = [list(g["members"][:columns]) for _, g in shown.iterrows()]
+    labels = [[str(by_image.loc[m, "label"]) for m in ms] for ms in members]
+    lines = _pack([len(m) for m in members], columns) if len(shown) else []
+    photo, inner, between, title, under = 1.45, 0.06, 0.4, 0.5, 0.45  # inches
+    widths = [
+        sum(len(members[k]) * (photo + inner) - inner for k in line) + between * (len(line) - 1)
+        for line in lines
+    ]
+    mixed = [len(set(ls)) > 1 for ls in labels]
+    heights = [title + photo + (under if any(mixed[k] for k in line) else 0.1) for line in lines]
+    width = max(widths, default=photo) + 0.3
+    height = sum(heights) + 0.55
+    fig = plt.figure(figsize=(width, height))
+    top = height - 0.5
+    for line, h in zip(lines, heights):
+        x = 0.15
+        for k in line:
+            n = len(members[k])
+            w = n * (photo + inner) - inner
+            y0 = top - title - photo  # inches from the bottom
+            below = under if mixed[k] else 0.06  # room for each photo's category
+            fig.patches.append(
+                FancyBboxPatch(
+                    (x / width - 0.04 / width, (y0 - below) / height),
+                    (w + 0.08) / width,
+                    (photo + title + below - 0.06) / height,
+                    boxstyle="round,pad=0,rounding_size=0.01",
+                    transform=fig.transFigure,
+                    facecolor="#f2f2f2",
+                    edgecolor="#cccccc",
+                    lw=0.8,
+                    zorder=-1,  # behind the photos
+                )
+            )
+            g = shown.iloc[k]
+            what = (
+                _label(labels[k][0], 200) if not mixed[k] else f"{len(set(labels[k]))} categories"
+            )
+            more = f", {n} shown" if int(g["size"]) > n else ""
+            fig.text(
+                x / width,
+                (top - 0.08) / height,
+                _wrap(f"{what} · {int(g['size'])} photos{more}", int(w * 7.5)),
+                fontsize=10.5,
+                va="top",
+                ha="left",
+                gid=f"group:{k}",
+            )
+            for c, image in enumerate(members[k]):
+                ax = fig.add_axes(
+                    [(x + c * (photo + inner)) / width, y0 / height, photo / width, photo / height]
+                )
+                ax.set_zorder(1)
+                ax.imshow(load_image(by_image.loc[image, "path"], max_side=side))
+                ax.axis("off")
+                if mixed[k]:
+                    ax.text(
+                        0.5,
+                        -0.04,
+                        _label(labels[k][c], 16),
+                        transform=ax.transAxes,
+                        ha="center",
+                        va="top",
+                        fontsize=9.5,
+                    )
+            x += w + between
+        top -= h
+    fig.suptitle(
+        "Largest near-duplicate groups (framed: one group, kept on one side of the split)",
+        fontsize=11,
+        y=1 - 0.12 / height,
+    )
     return describe(fig, shown=int(len(shown)), of=int(len(groups)))

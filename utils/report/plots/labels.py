@@ -13,7 +13,7 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from ...data.catalog import load_image
 from ...models.candidates import CANDIDATES
-from .style import _one_legend, chance_line, reads_label
+from .style import _one_legend, chance_line, describe, reads_label
 
 BASELINE = "random"
 READS_OF = {n: c.reads for n, c in CANDIDATES.items()}
@@ -21,6 +21,16 @@ READS_OF = {n: c.reads for n, c in CANDIDATES.items()}
 
 def _label(strategy: str, start: str) -> str:
     return strategy if start == "labels" else f"{strategy} (zero-shot start)"
+
+
+def apart(ticks: list[int], ratio: float = 1.3) -> list[int]:
+    """The label counts to tick on a log axis: the last one always, then, going down, each one at
+    least ``ratio`` times below the last kept (so that horizontal tick labels never collide)."""
+    kept: list[int] = []
+    for t in sorted(ticks, reverse=True):
+        if not kept or kept[-1] >= ratio * t:
+            kept.append(t)
+    return sorted(kept)
 
 
 def active_learning(
@@ -68,15 +78,15 @@ def active_learning(
             ax.axhline(full[name], color="k", lw=1.0, label="full data (every pool label)")
             ax.axhline(share * full[name], color="k", lw=1.0, ls="--", label=f"{share:.0%} of it")
         chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
-        ticks = sorted({int(round(v)) for v in part["labels"] if v > 0})
+        ticks = apart(sorted({int(round(v)) for v in part["labels"] if v > 0}))
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(FixedLocator(ticks))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([str(t) for t in ticks], rotation=60, fontsize=7)
+        ax.set_xticklabels([str(t) for t in ticks], fontsize=9)
         ax.set_ylim(0, 1.02)
         ax.set_title(reads_label(name, reads or READS_OF), fontsize=10)
-        ax.set_xlabel("labels (training + validation)", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
+        ax.set_xlabel("labels (training + validation), log scale", fontsize=9)
+        ax.tick_params(axis="y", labelsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("test accuracy", fontsize=9)
     for ax in axes.ravel()[len(names) :]:
@@ -110,10 +120,22 @@ def _lines(text: str, width: int) -> str:
     )
 
 
+ORDER = "flagged by more candidates first, then by confidence (highest first)"
+
+
 def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.Figure:
     """The flagged products, one row each, in fixed columns: photo, name (wrapped, never cut),
     given label, suggested label, the out-of-fold probability of the suggested one, the audits
-    that flagged it; "n of N shown" above."""
+    that flagged it; "n of N shown" above. Rows are drawn flagged by more candidates first
+    (``votes``, else the number of names in ``flagged_by``), then by confidence, highest first,
+    whatever order ``table`` comes in; the facts say so (``order``)."""
+    table = table.copy()
+    if len(table):
+        if "votes" not in table:
+            table["votes"] = [
+                len([n for n in str(v).split(", ") if n]) for v in table.get("flagged_by", "")
+            ]
+        table = table.sort_values(["votes", "confidence"], ascending=False, kind="stable")
     rows = table.head(shown)
     widths = [w for _, w in COLUMNS]
     names = [_lines(name, 44) for name in rows.get("product_name", [])]
@@ -172,10 +194,16 @@ def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.F
     fig.text(
         0.01,
         1 - 0.12 / height,
-        f"Labels that look wrong: {len(rows)} of {len(table)} flagged products shown, most "
-        "confidently wrong first\n(confidence: the out-of-fold probability of the suggested label)",
+        f"Labels that look wrong: {len(rows)} of {len(table)} flagged products shown, {ORDER}"
+        "\n(confidence: the out-of-fold probability of the suggested label)",
         fontsize=9.5,
         va="top",
         ha="left",
     )
-    return fig
+    return describe(
+        fig,
+        shown=int(len(rows)),
+        of=int(len(table)),
+        order=ORDER,
+        votes=[int(v) for v in rows.get("votes", [])],
+    )

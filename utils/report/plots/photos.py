@@ -9,7 +9,18 @@ import numpy as np
 import seaborn as sns
 
 from ...explain.photos import top_segments
-from .style import DIVERGING, _label, _left_out_note, chance_line, describe, show_array
+from .style import (
+    DIVERGING,
+    _label,
+    _left_out_note,
+    _wrap,
+    chance_line,
+    describe,
+    show_array,
+)
+
+# readable at the note's width (960 px): panels about two inches wide, titles at 11 points
+PANEL, TITLE, LABEL = 2.1, 11, 10
 
 
 # --------------------------------------------------------------------------- explanations (06)
@@ -28,10 +39,14 @@ def lime_examples(
     top_k: int = 10,
 ) -> plt.Figure:
     """The note's LIME figure: each image, its ``top_k`` superpixels at the note's sample count
-    and at the chosen one, and every superpixel's weight at the chosen count (colour bar)."""
+    and at the chosen one, and every superpixel's weight at the chosen count (colour bar). Laid
+    out to stay readable at the note's width: panels about two inches wide, titles on two lines
+    at ``TITLE`` points."""
     from skimage.segmentation import mark_boundaries
 
-    fig, axes = plt.subplots(len(images), 4, figsize=(12.5, 3.2 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(images), 4, figsize=(4 * PANEL + 1.3, (PANEL + 0.75) * len(images)), squeeze=False
+    )
     shown = None
     for row, image, rn, rc in zip(axes, images, note_results, chosen_results):
         for ax, r in ((row[1], rn), (row[2], rc)):
@@ -40,22 +55,29 @@ def lime_examples(
             show_array(
                 ax,
                 mark_boundaries(dim, r["segments"] * keep, color=(1, 0.8, 0)),
-                f"top {top_k} at {r['num_samples']} copies (R² {r['score']:.2f})",
+                f"top {top_k} at {r['num_samples']} copies\n(R² {r['score']:.2f})",
+                fontsize=TITLE,
             )
         heat = rc["weights"][rc["segments"]]
         lim = np.abs(heat).max() or 1.0
         show_array(
             row[0],
             image,
-            f"predicted {_label(classes[rc['label']], 30)}\n(p = {rc['probability']:.2f})",
+            _wrap(
+                f"predicted {_label(classes[rc['label']], 200)} (p = {rc['probability']:.2f})", 24
+            ),
+            fontsize=TITLE,
         )
         shown = _overlay(row[3], image, heat / lim, 1.0)
-        row[3].set_title(f"weight per superpixel ({rc['num_samples']} copies)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
+        row[3].set_title(f"weight per superpixel\n({rc['num_samples']} copies)", fontsize=TITLE)
+    fig.tight_layout(rect=(0, 0, 1 - 1.3 / fig.get_figwidth(), 1))
     if shown is not None:
-        cax = fig.add_axes([0.94, 0.15, 0.012, 0.7])
+        cax = fig.add_axes([1 - 1.15 / fig.get_figwidth(), 0.15, 0.15 / fig.get_figwidth(), 0.7])
         cb = fig.colorbar(shown, cax=cax)
-        cb.set_label("LIME weight / largest |weight| (red: for the predicted class)", fontsize=8)
+        cb.set_label(
+            "LIME weight / largest |weight|\n(red: for the predicted class)", fontsize=LABEL
+        )
+        cb.ax.tick_params(labelsize=LABEL - 1)
     return describe(fig, images=len(images), top_k=int(top_k))
 
 
@@ -94,7 +116,9 @@ def global_maps(
     labels = list(maps)
     cols = min(4, max(1, len(labels)))
     rows = int(np.ceil(len(labels) / cols)) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + 0.8, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=((PANEL + 0.2) * cols + 1.3, (PANEL + 0.75) * rows + 0.4), squeeze=False
+    )
     for ax in axes.ravel():
         ax.axis("off")
     lim = max([np.abs(maps[c]).max() for c in labels if counts.get(c)] + [1e-9])
@@ -104,13 +128,14 @@ def global_maps(
             ax.imshow(backgrounds[label].astype(np.uint8), alpha=0.6)
         if counts.get(label):
             shown = ax.imshow(maps[label], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.65)
-        ax.set_title(f"{_label(label, 24)}\n(n = {counts.get(label, 0)})", fontsize=8)
-    fig.suptitle(f"Mean LIME importance per category, over {what}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.92, 1))
+        ax.set_title(f"{_label(label, 20)}\n(n = {counts.get(label, 0)})", fontsize=TITLE)
+    fig.suptitle(f"Mean LIME importance per category, over {what}", fontsize=TITLE + 1)
+    fig.tight_layout(rect=(0, 0, 1 - 1.3 / fig.get_figwidth(), 1))
     if shown is not None:
-        cax = fig.add_axes([0.93, 0.15, 0.015, 0.7])
+        cax = fig.add_axes([1 - 1.15 / fig.get_figwidth(), 0.15, 0.15 / fig.get_figwidth(), 0.7])
         cb = fig.colorbar(shown, cax=cax)
-        cb.set_label("mean scaled LIME weight (red: for the class, blue: against)", fontsize=8)
+        cb.set_label("mean scaled LIME weight\n(red: for the class, blue: against)", fontsize=LABEL)
+        cb.ax.tick_params(labelsize=LABEL - 1)
     _left_out_note(fig, left_out or [])
     return describe(
         fig,
@@ -176,10 +201,11 @@ def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixe
 
 
 def shap_figure(
-    shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 4
+    shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 2
 ) -> plt.Figure:
     """SHAP maps of the explained (predicted) class, one image per category: each photo beside
-    its SHAP map (channels summed), ``per_row`` images to a row, one symmetric colour scale and bar.
+    its SHAP map (channels summed), ``per_row`` images to a row (two: readable at the note's
+    width), the true and predicted category above each pair, one symmetric colour scale and bar.
     """
     values = np.asarray(shap_values.values)[..., 0].sum(axis=-1)  # n x H x W
     data = np.asarray(shap_values.data)
@@ -191,11 +217,24 @@ def shap_figure(
     n = len(values)
     per_row = max(1, min(per_row, n))
     rows = int(np.ceil(n / per_row))
-    fig, axes = plt.subplots(
-        rows, 2 * per_row, figsize=(2.9 * per_row + 0.9, 1.75 * rows + 0.5), squeeze=False
+    side, gap, bar = 1.75, 0.35, 1.3  # inches: a panel, between pairs, the colour bar
+    head = 0.3 + 0.2 * (2 if true_labels is not None else 1)  # a pair's title, in inches
+    width = per_row * 2 * side + (per_row - 1) * gap + bar
+    fig = plt.figure(figsize=(width, rows * (side + head) + 0.2))
+    ratios = []
+    for k in range(per_row):
+        ratios += [side, side] + ([gap] if k < per_row - 1 else [])
+    grid = fig.add_gridspec(
+        rows,
+        len(ratios),
+        width_ratios=ratios,
+        wspace=0.04,
+        hspace=head / side,
+        left=0.1 / width,
+        right=1 - bar / width,
+        top=1 - (head + 0.05) / fig.get_figheight(),
+        bottom=0.1 / fig.get_figheight(),
     )
-    for ax in axes.ravel():
-        ax.axis("off")
     lim = float(np.abs(values).max()) or 1.0
     exponent = int(np.floor(np.log10(lim)))
     scale = 10.0**exponent if abs(exponent) >= 3 else 1.0  # say tiny values in the label
@@ -203,17 +242,21 @@ def shap_figure(
     shown = None
     for j in range(n):
         r, c = divmod(j, per_row)
-        title = f"said: {_label(predicted[j], 20)}"
+        photo = fig.add_subplot(grid[r, 3 * c])
+        heat = fig.add_subplot(grid[r, 3 * c + 1])
+        title = f"predicted: {_label(predicted[j], 30)}"
         if true_labels is not None:
-            title = f"true: {_label(true_labels[j], 20)}\n" + title
-        show_array(axes[r, 2 * c], data[j], title)
+            title = f"true: {_label(true_labels[j], 30)}\n" + title
+        show_array(photo, data[j])
+        photo.set_title(title, fontsize=TITLE, loc="left", gid=f"shap-title:{j}")
         grey = data[j].mean(axis=-1)
-        axes[r, 2 * c + 1].imshow(grey, cmap="gray", alpha=0.35)
-        shown = axes[r, 2 * c + 1].imshow(values[j], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.8)
-        axes[r, 2 * c + 1].set_title("SHAP", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
-    cax = fig.add_axes([0.94, 0.12, 0.012, 0.76])
-    cb = fig.colorbar(shown, cax=cax)
-    unit = f" ×1e{exponent}" if scale != 1.0 else ""
-    cb.set_label(f"SHAP value{unit} (red: towards the said class)", fontsize=8)
+        heat.imshow(grey, cmap="gray", alpha=0.35)
+        shown = heat.imshow(values[j], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.8)
+        heat.axis("off")
+    if shown is not None:
+        cax = fig.add_axes([1 - (bar - 0.2) / width, 0.15, 0.15 / width, 0.7])
+        cb = fig.colorbar(shown, cax=cax)
+        unit = f" (×1e{exponent})" if scale != 1.0 else ""
+        cb.set_label(f"SHAP value{unit}\n(red: towards the predicted class)", fontsize=LABEL)
+        cb.ax.tick_params(labelsize=LABEL - 1)
     return describe(fig, images=int(n))

@@ -4,6 +4,8 @@ intervals, confusions, top losses, the label budget, accuracy against cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -107,10 +109,11 @@ def zeroshot_vs_supervised(
 
 
 def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
-    """The note's loss figure: −log p over p in (0, 1], with this run's per-image test losses
-    over it and the loss of a uniform guess."""
+    """The note's loss figure: −log p over p in (0, 1], with this run's per-product test losses
+    over it, how many products fall in each bin of p (bars, right axis) and the loss of a uniform
+    guess; the legend below the axes, where it hides nothing."""
     losses = np.asarray(losses, dtype=float)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
     p = np.linspace(0.005, 1, 400)
     ax.plot(p, -np.log(p), color="k", lw=1.5, label="−log p(true class)")
     probs = np.exp(-np.asarray(losses))
@@ -121,13 +124,17 @@ def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
         alpha=0.6,
         color="#d62728",
         zorder=3,
-        label=f"{name}: {len(losses)} test images",
+        label=f"{name}: {len(losses)} test products",
     )
     chance_line(ax, np.log(n_classes), "y", label=f"uniform guess: ln {n_classes}")
     ax2 = ax.twinx()
-    ax2.hist(probs, bins=20, range=(0, 1), alpha=0.25, color="#1f77b4")
-    ax2.set_ylabel("test images per bin (blue bars)")
+    ax2.hist(
+        probs, bins=20, range=(0, 1), alpha=0.25, color="#1f77b4", label="test products per bin"
+    )
+    ax2.set_ylabel("test products per bin (blue bars)")
     ax2.grid(False)
+    ax.set_zorder(ax2.get_zorder() + 1)  # the curve and the dots over the bars
+    ax.patch.set_visible(False)
     ax.set(
         xlabel="predicted probability of the true class",
         ylabel="cross-entropy loss",
@@ -137,9 +144,9 @@ def log_loss_curve(losses: np.ndarray, name: str, n_classes: int) -> plt.Figure:
     ax.set_title(
         f"mean test loss {np.mean(losses):.3f}, median {np.median(losses):.3f}", fontsize=10
     )
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    return describe(fig, name=name, images=int(len(losses)))
+    handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    return describe(fig, name=name, images=int(len(losses)), products=int(len(losses)))
 
 
 def results_forest(
@@ -148,10 +155,13 @@ def results_forest(
     reference: str | None,
     reads: dict[str, str],
     n_classes: int,
+    stand_in: Iterable[str] = (),
 ) -> plt.Figure:
     """Left: accuracy and macro-F1 with 95% intervals per candidate on the test split. Right:
     accuracy over repeated splits. Both panels share the rows (best test accuracy on top); a
-    candidate not refitted on the other splits is said so on its row."""
+    candidate not refitted on the other splits is said so on its row, on the side of the panel
+    away from the chance line. ``stand_in``: candidates read through stand-in weights, marked †
+    as in the headline figure."""
     order = table.sort_values("accuracy").index.tolist()
     y = np.arange(len(order))
     fig, (a, b) = plt.subplots(
@@ -173,37 +183,57 @@ def results_forest(
             capsize=3,
             label=metric.replace("_", "-") + " (95% CI)",
         )
-    labels = [reads_label(n, reads) + (" ★" if n == reference else "") for n in order]
-    a.set_yticks(y, labels)
+    stand = set(stand_in) & set(order)
+
+    def row_label(n: str) -> str:
+        kind = reads.get(n)
+        return (
+            n
+            + (" †" if n in stand else "")
+            + (f" [{READS[kind][0]}]" if kind in READS else "")
+            + (" ★" if n == reference else "")
+        )
+
+    a.set_yticks(y, [row_label(n) for n in order])
     chance_line(a, 1 / n_classes, "x", label=f"chance accuracy (1/{n_classes})")
     a.set(xlim=(-0.02, 1.02), xlabel="locked test split")
-    a.set_title(
-        "test split"
-        + (f" (★ {reference}: the reference of the paired tests)" if reference else ""),
-        fontsize=9,
-    )
+    notes = [f"★ {reference}: the reference of the paired tests"] if reference else []
+    notes += ["†: stand-in weights"] if stand else []
+    a.set_title("test split" + (f" ({'; '.join(notes)})" if notes else ""), fontsize=9)
     fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
     b.set(xlim=(-0.02, 1.02), xlabel="test accuracy on each other split")
     chance_line(b, 1 / n_classes, "x")
+    not_refitted = []
     if repeats is not None and len(repeats):
+        # the note sits on the side of the panel away from the chance line
+        right = 1 / n_classes < 0.5
         for row, name in enumerate(order):
             if name in repeats.columns:
                 values = repeats[name].dropna().to_numpy(dtype=float)
                 b.scatter(values, np.full(len(values), row), s=18, alpha=0.6, color="C0")
                 b.plot([values.mean()] * 2, [row - 0.3, row + 0.3], color="k", lw=1.5)
             else:
+                not_refitted.append(name)
                 b.text(
-                    0.02,
+                    0.99 if right else 0.01,
                     row,
                     "not refitted on other splits (costly)",
+                    ha="right" if right else "left",
                     va="center",
-                    fontsize=7,
-                    color="#777777",
+                    fontsize=8,
+                    color="#666666",
+                    gid=f"not-refitted:{name}",
                 )
         b.set_title(f"{repeats.shape[0]} other group-aware splits (dots; bar: mean)", fontsize=9)
     else:
         b.set_title("no repeated splits in this run", fontsize=9)
-    return fig
+    return describe(
+        fig,
+        names=order[::-1],
+        reference=reference,
+        stand_in=sorted(stand),
+        not_refitted=not_refitted,
+    )
 
 
 def confusion_matrices(
@@ -444,16 +474,26 @@ def label_budget(
         ax.set_xticks(list(positions.values()), list(positions))
     else:
         ax.set_xticks([0, *positions.values()], ["0", *positions])
-    ax.set(
-        xlabel="labelled products per category (k to train, up to k more to choose settings; "
-        "all: the whole training and validation parts)",
-        ylabel="test accuracy",
-        ylim=(0, 1.02),
+    ax.tick_params(axis="both", labelsize=10)
+    numbers = [float(k) for k in ks]
+    doubling = len(numbers) > 1 and all(b == 2 * a for a, b in zip(numbers, numbers[1:]))
+    ax.set_xlabel(
+        "labelled products per category, k (k to train, up to k more to choose settings)\n"
+        "evenly spaced, not to scale"
+        + (": k doubles at each step" if doubling else ": one step per k tried")
+        + "; all: the whole training and validation parts",
+        fontsize=10,
     )
+    ax.set(ylabel="test accuracy", ylim=(0, 1.02))
     ax.set_title("How much labelling buys (line: mean over draws, band: min-max)", fontsize=10)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    return describe(fig, names=[str(n) for n, _ in groups], zeroshot=zeroshot is not None)
+    return describe(
+        fig,
+        names=[str(n) for n, _ in groups],
+        zeroshot=zeroshot is not None,
+        x_scale="evenly spaced steps of k, not to scale",
+    )
 
 
 def pareto_front(cost: pd.Series, accuracy: pd.Series) -> list[str]:
@@ -525,6 +565,8 @@ def _beside(
             return False
         if not strict:
             return True
+        if box[1] < frame.y0 + 1 or box[3] > frame.y1 - 1:  # inside the axes, off their spines
+            return False
         if any(_crosses(*seg, box) for seg in leaders):
             return False
         if leader is not None:
@@ -661,7 +703,8 @@ def accuracy_cost(
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     spread = 1.6 if numbered else 2.5  # room for the labels beside the outermost points
     low, high = (cost.min() / spread, cost.max() * spread) if names else (0.1, 10)
-    ax.set(ylim=(0, 1.02), xlim=(low, high))
+    ax.set(ylim=(-0.06, 1.04), xlim=(low, high))  # a point at 0 or 1, and its label, show whole
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("test accuracy (95% CI)", fontsize=9)
     ax.set_xlabel(
         "milliseconds per product, the whole prediction from the file (log scale)"
@@ -677,8 +720,12 @@ def accuracy_cost(
         frameon=False,
     )
     ax.set_title(
-        "Accuracy against cost"
-        + (" (number: rank by accuracy, see the key)" if numbered else " (labelled products)"),
+        "Accuracy against the cost of one prediction"
+        + (
+            "\n(number: rank by accuracy, see the key)"
+            if numbered
+            else "\n(label: the candidate and the labelled products it needs)"
+        ),
         fontsize=10,
     )
     weights = ["bold" if n in front else "normal" for n in order]

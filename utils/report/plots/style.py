@@ -167,9 +167,10 @@ def _one_legend(fig: plt.Figure, axes, **kw) -> None:
         )
 
 
-def show_array(ax: plt.Axes, image: np.ndarray, title: str = "") -> None:
+def show_array(ax: plt.Axes, image: np.ndarray, title: str = "", fontsize: float = 8) -> None:
     ax.imshow(image)
-    ax.set_title(title, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=fontsize)
     ax.axis("off")
 
 

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from ...evaluation.decision import ORIGINAL
 from .style import READS, chance_line, describe
+
+CHOSEN, OTHER, STAND_IN = "#b22222", "C0", "#9a9a9a"  # the chosen candidate, the others, stand-ins
+NEUTRAL = "#444444"  # the legend's marker shapes: what a candidate reads, whatever its colour
+BAND_ALPHA = 0.15
+MARGIN = 0.03  # of the accuracy axis on each side
 
 
 def headline(evaluation: dict) -> plt.Figure:
@@ -25,24 +31,37 @@ def headline(evaluation: dict) -> plt.Figure:
     y = np.arange(len(order))
     fig, ax = plt.subplots(figsize=(9, 0.36 * len(order) + 1.9), layout="constrained")
     claims = [c for c in ORIGINAL.values() if "value" in c]
+    bands = []
     for k, c in enumerate(claims):
         low, high = c["value"] - c["tolerance"], c["value"] + c["tolerance"]
-        ax.axvspan(low, high, color=f"C{k + 2}", alpha=0.15, lw=0)
+        colour = f"C{k + 2}"
+        ax.axvspan(low, high, color=colour, alpha=BAND_ALPHA, lw=0)
+        name = c["claim"].split(":")[0]
         ax.text(
             c["value"],
             len(order) - 0.45,
-            c["claim"].split(":")[0].replace(" head", "\nhead"),
+            name.replace(" head", "\nhead"),
             ha="center",
             va="bottom",
             fontsize=7.5,
-            color=f"C{k + 2}",
+            color=colour,
             weight="bold",
         )
+        bands.append(
+            Patch(
+                facecolor=colour,
+                alpha=BAND_ALPHA,
+                lw=0,
+                label=f"original note: {name} {c['value']:.0%} ± {100 * c['tolerance']:.0f} points",
+            )
+        )
+    colours = {}
     for row, name in enumerate(order):
         t = table[name]
         kind = reads.get(name)
         marker = READS[kind][1] if kind in READS else "o"
-        colour = "#9a9a9a" if name in stand else ("#b22222" if name == chosen else "C0")
+        colour = STAND_IN if name in stand else (CHOSEN if name == chosen else OTHER)
+        colours[name] = colour
         ax.errorbar(
             t["accuracy"],
             row,
@@ -60,30 +79,45 @@ def headline(evaluation: dict) -> plt.Figure:
     for tick, name in zip(ax.get_yticklabels(), order):
         if name == chosen:
             tick.set_fontweight("bold")
-            tick.set_color("#b22222")
+            tick.set_color(CHOSEN)
     chance_line(ax, 1 / n_classes, "x", label=f"chance (1/{n_classes})")
     ax.set(
-        xlim=(0, 1.0),
+        xlim=(-MARGIN, 1.0 + MARGIN),  # a marker at 0% or 100% shows whole
         ylim=(-0.6, len(order) + 0.5),
         xlabel="accuracy on the locked test split (95% cluster-bootstrap interval)",
     )
+    ax.set_xticks(np.linspace(0, 1, 6))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    from matplotlib.patches import Patch
-
+    # the legend says what is drawn: shapes (neutral) for what a candidate reads, colours for
+    # whose interval it is, each band with its own colour and claim
     handles = [
-        plt.Line2D([], [], ls="", marker=READS[r][1], color="C0", label=READS[r][0])
+        plt.Line2D(
+            [], [], ls="", marker=READS[r][1], color=NEUTRAL, label=f"reads the {READS[r][0]}"
+        )
         for r in READS
-        if r in set(reads.values())
+        if r in set(reads.get(n) for n in order)
     ]
-    if chosen:
-        handles.append(Patch(color="#b22222", label=f"{rec.get('called')} (bold)"))
-    if stand:
-        handles.append(Patch(color="#9a9a9a", label="† stand-in weights"))
-    handles.append(Patch(color="#999999", alpha=0.3, label="original note's claim ± tolerance"))
+    drawn = set(colours.values())
+    if CHOSEN in drawn:
+        handles.append(plt.Line2D([], [], color=CHOSEN, lw=2, label=f"{rec.get('called')} (bold)"))
+    if OTHER in drawn:
+        handles.append(
+            plt.Line2D(
+                [],
+                [],
+                color=OTHER,
+                lw=2,
+                label="other candidates" + (" (no stand-in weights)" if stand else ""),
+            )
+        )
+    if STAND_IN in drawn:
+        handles.append(plt.Line2D([], [], color=STAND_IN, lw=2, label="† stand-in weights"))
+    handles += bands
     handles += ax.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
     return describe(
         fig,
+        legend=[h.get_label() for h in handles],
         names=order[::-1],
         chosen=chosen,
         called=rec.get("called"),

@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from ...data.catalog import load_image
-from .style import _label, _left_out_note, _lines, _wrap, describe
+from .style import _label, _left_out_note, _lines, _wrap, chance_line, describe
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -257,12 +257,12 @@ def word_importance(
     )
 
 
-def text_trust(checks: dict[str, tuple[dict, dict]]) -> plt.Figure:
+def text_trust(checks: dict[str, tuple[dict, dict]], n_classes: int | None = None) -> plt.Figure:
     """How far to trust the word explanations, one row per text candidate (``checks[name] =
     (stability_check, faithfulness_check)``). Left: top-k word overlap between LIME seeds per sample
     count (median over products, each product a dot, threshold dashed, ✓ the count used). Right:
     deletion curves of LIME's order against random orders of the same words (axes 0 to 1,
-    shared)."""
+    shared), with chance (1 / ``n_classes``) dotted as in the photo trust figure when given."""
     names = list(checks)
     fig, axes = plt.subplots(
         len(names), 2, figsize=(11, 3.6 * len(names)), squeeze=False, sharey=True
@@ -296,6 +296,8 @@ def text_trust(checks: dict[str, tuple[dict, dict]]) -> plt.Figure:
                 label=f"{method} (mean area {de['auc'][method]:.3f})",
                 **styles.get(method, {}),
             )
+        if n_classes:
+            chance_line(b, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
         f = de["faithfulness"]["LIME"]
         b.set(
             xlim=(0, 1),
@@ -310,7 +312,15 @@ def text_trust(checks: dict[str, tuple[dict, dict]]) -> plt.Figure:
     for ax in axes.ravel():
         ax.title.set_fontsize(9)
     fig.tight_layout()
-    return describe(fig, names=names)
+    return describe(fig, names=names, chance=1 / n_classes if n_classes else None)
+
+
+SHARE_OF = "mean over products of |photo part| / (|photo part| + |text part|)"
+SHARE_NOTE = (
+    "bars: the signed mean parts; |photo| share (on the photo bar): per product, |photo| / "
+    "(|photo| + |text|),\naveraged over the category's products: a share of magnitudes, "
+    "whatever their sign, so it need not match the bars' lengths"
+)
 
 
 def modality_shares(
@@ -319,9 +329,10 @@ def modality_shares(
     notes: dict[str, str] | None = None,
 ) -> plt.Figure:
     """Per fusion candidate and category (``explain_text.modality_by_category``): the mean parts of
-    the predicted class's probability owed to the photo and to the text, and the photo's mean
-    share. Each panel has its own x scale (late fusion's parts are probabilities up to 1, early
-    fusion's Shapley values can be a hundred times smaller), as its axis label says."""
+    the predicted class's probability owed to the photo and to the text (signed bars), and the
+    photo's mean share of their magnitudes (``SHARE_OF``) written on the photo's own bar. Each
+    panel has its own x scale (late fusion's parts are probabilities up to 1, early fusion's
+    Shapley values can be a hundred times smaller), as its axis label says."""
     names = list(per_category)
     tables = [per_category[n] for n in names]
     same_rows = all(
@@ -352,13 +363,14 @@ def modality_shares(
         ax.set_xlim(low - 0.04 * span if low < 0 else 0.0, high + 0.32 * span)
         limits[name] = [float(v) for v in ax.get_xlim()]
         for yy, (_, r) in zip(y, t.iterrows()):
-            ax.annotate(
-                f"photo {100 * r['photo_share']:.0f}%",
-                xy=(max(r["photo_part"], r["text_part"], 0), yy),
+            ax.annotate(  # on the photo's own bar: its share of the magnitudes
+                f"|photo| share {100 * r['photo_share']:.0f}%",
+                xy=(max(r["photo_part"], 0), yy - 0.2),
                 xytext=(3, 0),
                 textcoords="offset points",
                 va="center",
                 fontsize=8,
+                gid=f"share:{name}:{r.name}",
             )
         if k == 0 or not same_rows:
             ax.set_yticks(
@@ -385,9 +397,13 @@ def modality_shares(
             ncol=2,
             fontsize=8.5,
             frameon=False,
+            title=SHARE_NOTE,
+            title_fontsize=8.5,
         )
     _left_out_note(fig, left_out or [])
-    return describe(fig, names=names, x_limits=limits, left_out=list(left_out or []))
+    return describe(
+        fig, names=names, x_limits=limits, left_out=list(left_out or []), share=SHARE_OF
+    )
 
 
 def modality_disagreements(

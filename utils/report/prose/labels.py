@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..formatting import listing, markdown_table, pct, plural, points_interval
+from ..formatting import listing, markdown_table, pct, plural, points, points_interval
 from .common import _fig, _p_is
 
 ABOUT = {
@@ -23,128 +23,335 @@ def _n(v) -> str:
     return f"{v:,.0f}"
 
 
-def _ratio(r: dict, level: float) -> str:
-    """``0.60× random's (95% interval 0.50–0.67)`` or a bound, from a savings row."""
+# what a savings row measured against random (``labels.active.verdict``), in words
+VERDICT = {
+    "fewer": "fewer labels than random",
+    "more": "more labels than random: worse than random",
+    "no difference": "no detectable difference from random",
+    "not measured": "not compared with random",
+}
+
+
+def _verdict(r: dict) -> str:
+    """``labels.active.verdict`` on a recorded savings row (kept here so the prose reads only
+    the record)."""
+    low, high = r.get("low"), r.get("high")
     if r["bound"] == "exact":
-        return (
-            f"{r['ratio']:.2f}× random's ({pct(level, 0)} interval {r['low']:.2f}–{r['high']:.2f})"
-        )
-    if r["bound"] == "at most":
-        return f"at most {r['ratio']:.2f}× random's (random did not reach it in every seed)"
-    if r["bound"] == "at least":
-        return f"at least {r['ratio']:.2f}× random's"
-    return "no ratio (neither reached it in every seed)"
+        return "fewer" if high < 1 else ("more" if low > 1 else "no difference")
+    if r["bound"] == "at most" and high is not None and high < 1:
+        return "fewer"
+    if r["bound"] == "at least" and low is not None and low > 1:
+        return "more"
+    return "not measured"
 
 
 def _strategy_name(r: dict) -> str:
     return r["strategy"] + ("" if r["start"] == "labels" else " from zero-shot pseudo-labels")
 
 
-def _needs(r: dict, level: float) -> str:
-    """What one strategy needs to reach the target, in words, with its ratio to random."""
-    name = _strategy_name(r)
-    if r["reached"] == r["seeds"]:
-        seeds = f" (mean over {plural(r['seeds'], 'seed')})" if r["seeds"] > 1 else ""
-        return f"{name} needs {_n(r['labels'])} labels{seeds}, {_ratio(r, level)}"
-    missed = r["seeds"] - r["reached"]
+def _reach(reached: int, seeds: int, labels, budget: int) -> str:
+    """How many seeds reached the target, with the mean label count of those that did and the
+    censored rest said as such."""
+    if reached == seeds:
+        if seeds == 1:
+            return f"reaches it with {_n(labels)} labels"
+        every = "both seeds" if seeds == 2 else f"all {seeds} seeds"
+        return f"reaches it in {every}, with {_n(labels)} labels on average"
+    if reached == 0:
+        return (
+            f"does not reach it within {_n(budget)} labels in any of its "
+            f"{plural(seeds, 'seed')} (censored)"
+        )
+    where = "labels" if reached == 1 else "labels on average where it does"
+    rest = "the other seed" if seeds - reached == 1 else f"the other {seeds - reached} seeds"
     return (
-        f"{name} does not reach it within {_n(r['budget'])} labels in {missed} of "
-        f"{plural(r['seeds'], 'seed')} (censored: no number is given for those), "
-        + _ratio(r, level)
+        f"reaches it in {reached} of {plural(seeds, 'seed')} ({_n(labels)} {where}) and not "
+        f"within {_n(budget)} labels in {rest} (censored)"
     )
 
 
-def _random_needs(rows: list[dict]) -> str:
-    r = rows[0]
-    if r["random_reached"] == 0:
-        return f"random does not reach it within {_n(r['budget'])} labels"
-    if r["random_reached"] < r["random_seeds"]:
+def _ratio(r: dict) -> str:
+    """The ratio of a savings row to random's labels, with its interval or as a bound, and what
+    it says."""
+    verdict = VERDICT[_verdict(r)]
+    if r["bound"] in ("at most", "at least") and _verdict(r) == "not measured":
+        verdict = "no detectable difference from random (its interval reaches one)"
+    if r["bound"] == "exact":
+        interval = f"{r['low']:.2f}–{r['high']:.2f}"
+        return f"{r['ratio']:.2f}× random's labels (interval {interval}): {verdict}"
+    if r["bound"] == "at most":
         return (
-            f"random reaches it in {r['random_reached']} of {plural(r['random_seeds'], 'seed')} "
-            f"(mean {_n(r['random_labels'])} labels where it does)"
+            f"at most {r['ratio']:.2f}× random's labels (interval up to {r['high']:.2f}), "
+            f"counting random's censored seeds at {_n(r['budget'])}: {verdict}"
         )
-    return f"random needs {_n(r['random_labels'])} labels (mean over the same seeds)"
+    if r["bound"] == "at least":
+        return (
+            f"at least {r['ratio']:.2f}× random's labels (interval from {r['low']:.2f}), "
+            f"counting its censored seeds at {_n(r['budget'])}: {verdict}"
+        )
+    return f"{verdict}: neither it nor random reached the target in every seed"
 
 
-def _beats(r: dict) -> bool:
-    return (r["bound"] == "exact" and r["high"] < 1) or (r["bound"] == "at most" and r["ratio"] < 1)
+def _gap(d: float) -> str:
+    """A gap in points without its sign (the words say which way)."""
+    return points(abs(d)).lstrip("+")
+
+
+def _span(values: list[int]) -> str:
+    return _n(values[0]) if len(values) == 1 else f"{_n(values[0])}–{_n(values[-1])}"
+
+
+def _curve(v: dict | None) -> str:
+    """Where a strategy's mean curve lies against random's along the schedule (``labels.active.
+    versus_random``): ahead, behind or level over runs of label counts, the largest gap of each
+    run, and the mean gap over the schedule's points."""
+    if not v:
+        return ""
+    runs: list[tuple[str, list[int], list[float]]] = []
+    for labels, diff, state in zip(v["labels"], v["difference"], v["state"]):
+        if runs and runs[-1][0] == state:
+            runs[-1][1].append(labels)
+            runs[-1][2].append(diff)
+        else:
+            runs.append((state, [labels], [diff]))
+    parts = []
+    for state, labels, diffs in runs:
+        if state == "level":
+            parts.append(f"level at {_span(labels)} labels")
+        else:
+            gap = max(abs(d) for d in diffs)
+            parts.append(f"{state} at {_span(labels)} labels (by up to {_gap(gap)} points)")
+    mean = v["mean_difference"]
+    average = (
+        "level with it on average"
+        if abs(mean) <= v["tolerance"]
+        else f"on average {_gap(mean)} points {'above' if mean > 0 else 'below'} it"
+    )
+    return f"against random's curve, {', '.join(parts)}; {average} over the schedule's points"
+
+
+def _versus(lab: dict) -> dict:
+    return {(v["candidate"], v["start"], v["strategy"]): v for v in lab.get("versus_random") or []}
+
+
+def _one_sentence(name: str, mine: list[dict]) -> str:
+    """The answer for one candidate: the strategy that needed fewer labels, or that every one
+    needed more, or what could not be measured, never a winner that was not measured."""
+    verdicts = {_strategy_name(r): _verdict(r) for r in mine}
+    fewer = sorted([r for r in mine if _verdict(r) == "fewer"], key=lambda r: r["ratio"])
+    if fewer:
+        b = fewer[0]
+        missed = b["random_seeds"] - b["random_reached"]
+        random = (
+            _n(b["random_labels"])
+            if not missed
+            else f"more than {_n(b['budget'])} in {missed} of {plural(b['random_seeds'], 'seed')}"
+            + (f" ({_n(b['random_labels'])} in the others)" if b["random_reached"] else "")
+        )
+        after = (
+            f", the fewest of the {len(mine)} strategies compared with random (picked after the "
+            "fact; the intervals allow for that many comparisons)"
+            if len(mine) > 1
+            else ""
+        )
+        return (
+            f"for {name}, to reach {pct(b['target'])}, {_strategy_name(b)} needs "
+            f"{_n(b['labels'])} labels, random {random}{after}"
+        )
+    if all(v == "more" for v in verdicts.values()):
+        return f"for {name}, every strategy was worse than random: " + listing(
+            f"{_strategy_name(r)} needed {r['ratio']:.2f}× its labels" for r in mine
+        )
+    if all(v == "not measured" for v in verdicts.values()):
+        return (
+            f"for {name}, no strategy could be compared with random: in every comparison, seeds "
+            f"did not reach the target within {_n(mine[0]['budget'])} labels, so none is called "
+            "better or worse"
+        )
+    more = [n for n, v in verdicts.items() if v == "more"]
+    unmeasured = [n for n, v in verdicts.items() if v == "not measured"]
+    return (
+        f"for {name}, no strategy needed detectably fewer labels than random"
+        + (f"; {listing(more)} needed more (worse than random)" if more else "")
+        + (f"; {listing(unmeasured)} could not be compared (censored seeds)" if unmeasured else "")
+    )
+
+
+def _intervals_clause(rows: list[dict], lab: dict) -> str:
+    """How the ratios' intervals were built, in one clause (only where a ratio has one)."""
+    exact = [r for r in rows if r.get("low") is not None or r.get("high") is not None]
+    if not exact:
+        return ""
+    kinds = sorted({(r["comparisons"], r["level_each"]) for r in exact if r.get("comparisons")})
+    widened = "; ".join(
+        f"each at {pct(each)} so that {m} comparisons with random hold together at "
+        f"{pct(lab['level'], 0)} (Bonferroni)"
+        for m, each in kinds
+        if m > 1
+    )
+    seeds = sorted({r["seeds"] for r in exact})
+    return (
+        f" Intervals: percentile bootstrap over the {listing(str(n) for n in seeds)} seeds, "
+        "paired (a strategy and random from the same start draws)"
+        + (f", {widened}" if widened else "")
+        + "."
+    )
 
 
 def savings_text(lab: dict) -> str:
-    """Per candidate: the full-data accuracy, the target, the labels each strategy needs against
-    random's; then the one-sentence answer, and where no strategy beats random."""
+    """Per candidate: the full-data accuracy, the target, how many seeds of random and of each
+    strategy reached it (censored seeds said so), the ratio to random's labels where one was
+    measured, where each curve lies against random's; then the one-sentence answer per
+    candidate, never naming a winner that was not measured."""
     rows = lab.get("savings") or []
     if not rows:
         return "No candidate could be simulated in this run.\n"
+    versus = _versus(lab)
     out = []
     answers = []
     for name in lab["candidates"]:
         mine = [r for r in rows if r["candidate"] == name]
         if not mine:
             continue
-        full, target = lab["full"][name]["accuracy"], mine[0]["target"]
-        out.append(
+        r0 = mine[0]
+        full, target = lab["full"][name]["accuracy"], r0["target"]
+        head = (
             f"**{name}**: trained on all {_n(lab['full'][name]['labels'])} pool labels (notebook "
             f"{lab['fitted_by']}'s fit), it reaches {pct(full)} on the test split; "
-            f"{pct(lab['share'], 0)} of that is {pct(target)}. To reach it, "
-            f"{_random_needs(mine)}; " + "; ".join(_needs(r, lab["level"]) for r in mine) + "."
+            f"{pct(lab['share'], 0)} of that is {pct(target)}. Random "
+            + _reach(r0["random_reached"], r0["random_seeds"], r0["random_labels"], r0["budget"])
+            + "."
         )
-        better = sorted([r for r in mine if _beats(r)], key=lambda r: r["ratio"])
-        if better:
-            b = better[0]
-            random = (
-                _n(b["random_labels"])
-                if b["random_reached"] == b["random_seeds"]
-                else f"more than {_n(b['budget'])} in {b['random_seeds'] - b['random_reached']} "
-                f"of {plural(b['random_seeds'], 'seed')}"
+        items = []
+        for r in mine:
+            curve = _curve(versus.get((name, r["start"], r["strategy"])))
+            items.append(
+                f"- {_strategy_name(r)}: "
+                + _reach(r["reached"], r["seeds"], r["labels"], r["budget"])
+                + f"; {_ratio(r)}"
+                + (f"; {curve}" if curve else "")
+                + "."
             )
-            answers.append(
-                f"for {name}, to reach {pct(target)}, {_strategy_name(b)} needs "
-                f"{_n(b['labels'])} labels, random {random}"
-            )
-        else:
-            fewer = [r for r in mine if r["bound"] == "exact" and r["ratio"] < 1]
-            answers.append(
-                f"for {name}, no strategy beats random: "
-                + (
-                    f"{listing(_strategy_name(r) for r in fewer)} needed fewer labels on average "
-                    "but with an interval that includes random's"
-                    if fewer
-                    else "none needed fewer labels than random"
-                )
-            )
+        out.append(head + "\n\n" + "\n".join(items))
+        answers.append(_one_sentence(name, mine))
+    tolerance = next(iter(versus.values()), {}).get("tolerance")
+    curves = (
+        " Ahead or behind (a description, not a test): the mean gap over seeds larger than "
+        "twice its standard error over seeds and than half a test product; level: within that."
+        if tolerance
+        else ""
+    )
+    counted = any(r["reached"] for r in rows) or any(r["random_reached"] for r in rows)
+    ratios = any(r["bound"] == "exact" for r in rows)
+    steps = (
+        " A seed's count is the first point of the schedule at which its curve reaches the "
+        "target (counts between two points are not tried), so the counts"
+        + (" and ratios" if ratios else "")
+        + " move in the schedule's steps."
+        if counted
+        else ""
+    )
     return (
         "\n\n".join(out)
-        + "\n\nIn one sentence: "
+        + "\n\n"
+        + (_intervals_clause(rows, lab) + curves).strip()
+        + ("\n\n" if _intervals_clause(rows, lab) + curves else "")
+        + "In one sentence: "
         + "; ".join(answers)
-        + ". A seed's count is the first point of the schedule at which its curve reaches the "
-        "target (counts between two points are not tried), so ratios move in the schedule's "
-        "steps.\n"
+        + "."
+        + steps
+        + "\n"
     )
 
 
 def savings_table(lab: dict) -> str:
+    """One row per candidate and strategy, random's first: seeds reaching the target, the mean
+    labels of those that did, the ratio to random's with its interval (or bound), what it says,
+    and the mean gap to random's curve."""
     rows = lab.get("savings") or []
     if not rows:
         return ""
+    versus = _versus(lab)
     table = {}
-    for r in rows:
-        table[(r["candidate"], _strategy_name(r))] = {
-            "target": pct(r["target"]),
-            "labels (mean)": _n(r["labels"]) if r["reached"] == r["seeds"] else "not reached",
-            "random (mean)": _n(r["random_labels"])
-            if r["random_reached"] == r["random_seeds"]
+    for name in dict.fromkeys(r["candidate"] for r in rows):
+        mine = [r for r in rows if r["candidate"] == name]
+        r0 = mine[0]
+        table[(name, "random")] = {
+            "target": pct(r0["target"]),
+            "seeds reaching": f"{r0['random_reached']} of {r0['random_seeds']}",
+            "labels (mean where reached)": _n(r0["random_labels"])
+            if r0["random_reached"]
             else "not reached",
-            f"ratio to random ({pct(lab['level'], 0)} interval)": (
-                f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})"
-                if r["bound"] == "exact"
-                else (f"{r['bound']} {r['ratio']:.2f}" if r["bound"] != "none" else "—")
-            ),
-            "seeds reaching": f"{r['reached']} of {r['seeds']}",
+            "ratio to random (interval)": "—",
+            "reading": "the baseline",
+            "mean gap to random's curve": "—",
         }
+        for r in mine:
+            v = versus.get((name, r["start"], r["strategy"]))
+            table[(name, _strategy_name(r))] = {
+                "target": pct(r["target"]),
+                "seeds reaching": f"{r['reached']} of {r['seeds']}",
+                "labels (mean where reached)": _n(r["labels"]) if r["reached"] else "not reached",
+                "ratio to random (interval)": _ratio_cell(r),
+                "reading": _verdict(r)
+                .replace("fewer", "fewer labels")
+                .replace("more", "more labels (worse)"),
+                "mean gap to random's curve": f"{points(v['mean_difference'])} points"
+                if v
+                else "—",
+            }
     frame = pd.DataFrame(table).T
     frame.index = [f"{c}: {s}" for c, s in frame.index]
     return markdown_table(frame)
+
+
+def _ratio_cell(r: dict) -> str:
+    if r["bound"] == "exact":
+        return f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})"
+    if r["bound"] == "at most":
+        return f"at most {r['ratio']:.2f} (up to {r['high']:.2f})"
+    if r["bound"] == "at least":
+        return f"at least {r['ratio']:.2f} (from {r['low']:.2f})"
+    return "—"
+
+
+def _suggest_why(s: dict) -> str:
+    """Why the ranked list's strategy is the one it is (``labels.active.best_strategy``'s basis),
+    and, where it was measured, that it was measured on the test split's curves."""
+    basis, strategy, default = s.get("basis"), s["strategy"], s.get("default")
+    if basis == "fewer labels":
+        compared = s.get("compared") or 0
+        return (
+            "it needed the fewest labels against random among the strategies whose interval lies "
+            "below one"
+            + (
+                f" (the best of the {compared} compared, picked after the fact; the intervals "
+                "allow for that many comparisons)"
+                if compared > 1
+                else ""
+            )
+            + ". Unlike the report's other choices, this one is made on the test split's curves "
+            "(the simulation scores every refit there): re-check it on a team's own data"
+        )
+    if basis == "every strategy more":
+        return (
+            "every other strategy needed more labels than random. Unlike the report's other "
+            "choices, this one is made on the test split's curves (the simulation scores every "
+            "refit there): re-check it on a team's own data"
+        )
+    if basis == "suggest_strategy":
+        return "set by the labels notebook's `suggest_strategy`, not chosen from measurements"
+    why = (
+        "the simulation did not run this candidate"
+        if basis == "not simulated"
+        else "no strategy needed detectably fewer labels than random in this run"
+    )
+    what = (
+        f"{default} (uncertain products, spread out) is the default then"
+        if strategy == default
+        else f"{default}, the usual default, needed more labels than random here, so random"
+    )
+    return f"a default, not a finding: {why}, and {what}"
 
 
 def suggest_text(lab: dict) -> str:
@@ -154,14 +361,14 @@ def suggest_text(lab: dict) -> str:
     return (
         f"**What to label next.** `make suggest-labels ARGS='--pool new_products.csv'` "
         "(`python -m utils.labels.suggest`) ranks a team's unlabelled products for the "
-        "recommended candidate by the strategy that saved most labels for it, and writes a CSV: "
+        "recommended candidate by the strategy chosen for it here, and writes a CSV: "
         "rank, whether it is in the batch to label next, the current prediction, its probability "
         "and the margin to the second most probable category. For "
-        f"`{s['candidate']}` that is **{s['strategy']}** ({s['why']}). As a demonstration, this "
-        f"run's {_n(s['pool'])} pool products are ranked as if only {_n(s['labelled'])} were "
-        f"labelled (`reports/{s['csv']}`): the first batch of {s['batch']} spans "
-        f"{plural(s['batch_categories'], 'category', 'categories')}, and the current model "
-        f"misclassifies {s['batch_wrong']} of them.\n"
+        f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}. As a "
+        f"demonstration, this run's {_n(s['pool'])} pool products are ranked as if only "
+        f"{_n(s['labelled'])} were labelled (`reports/{s['csv']}`): the first batch of "
+        f"{s['batch']} spans {plural(s['batch_categories'], 'category', 'categories')}, and the "
+        f"current model misclassifies {s['batch_wrong']} of them.\n"
     )
 
 
@@ -189,7 +396,8 @@ def audit_text(lab: dict) -> str:
             f"{plural(p['flagged'], 'product')}" + (f" ({where})" if where else "") + "."
         )
     if len(names) > 1:
-        parts.append(f"{plural(a['both'], 'product is', 'products are')} flagged by all of them.")
+        every = "both" if len(names) == 2 else f"all {len(names)}"
+        parts.append(f"{plural(a['both'], 'product is', 'products are')} flagged by {every}.")
     weak = min(names, key=lambda n: per[n]["oof_accuracy"])
     if len(names) > 1:
         parts.append(
@@ -209,9 +417,14 @@ def audit_text(lab: dict) -> str:
         )
     g = lab.get("gallery") or {}
     if g:
+        order = (
+            "flagged by more candidates first, then by confidence (highest first)"
+            if g.get("order") == ["votes", "confidence"]
+            else "flagged by more candidates first"
+        )
         parts.append(
             f"{_fig('label_issues')} shows {g['shown']} of the {g['of']} flagged products, "
-            f"flagged by more candidates first; every flagged product is in `reports/{a['csv']}`."
+            f"{order}; every flagged product is in `reports/{a['csv']}`."
         )
     table = pd.DataFrame({n: per[n]["per_category"] for n in names}).fillna(0).astype(int)
     table.columns = [f"flagged by {n}" for n in names]
