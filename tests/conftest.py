@@ -17,6 +17,18 @@ from utils.data import acquire, catalog, split
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _no_recorder_left_running():
+    """A test that starts a notebook session in this process (``notebook.start`` starts its step
+    recorder) leaves no recorder collecting the next tests' steps."""
+    from utils.core import timing
+
+    before = list(timing._ACTIVE)
+    yield
+    for recorder in [r for r in timing._ACTIVE if r not in before]:
+        recorder.stop()
+
+
 @pytest.fixture(scope="session")
 def dataset_dir() -> Path:
     """The real data the tests run on: the folder of $DATA_SOURCE (the full Flipkart sample in CI),

@@ -366,3 +366,19 @@ def test_the_decode_size_is_carried_by_the_encoder(tmp_path) -> None:
     default = encoders.load_encoder("vgg16", "tiny-random", device="cpu", models_dir=tmp_path)
     assert default.decode_min_side == encoders.DECODE_MIN_SIDE and default.identity == vgg.identity
     assert encoders.describe(vgg)["decode_min_side"] == 320
+
+
+def test_where_to_put_weights_is_written_relative_to_the_project(tmp_path) -> None:
+    """The not-run table's folders: relative to the project inside it (no machine's path in the
+    note), whole outside it (the folder the loader will read)."""
+    inside = encoders.weights_source(
+        "clip", "openai/clip-vit-base-patch32", encoders.ROOT / "data/models"
+    )
+    assert inside["put_in"] == "data/models/clip-vit-base-patch32/"
+    assert inside["download"].endswith("--local-dir data/models/clip-vit-base-patch32")
+    vgg = encoders.weights_source("vgg", "IMAGENET1K_V1", encoders.ROOT / "data/models")
+    assert vgg["put_in"] == "data/models/" and vgg["download"].startswith(
+        "https://download.pytorch"
+    )
+    outside = encoders.weights_source("clip", "openai/clip-vit-base-patch32", tmp_path)
+    assert outside["put_in"] == f"{tmp_path.resolve() / 'clip-vit-base-patch32'}/"

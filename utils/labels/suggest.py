@@ -1,7 +1,7 @@
 """Which products to label next: a team's unlabelled products ranked by an active-learning strategy.
 
 ``python -m utils.labels.suggest --pool new_products.csv`` (``make suggest-labels ARGS=...``)
-writes a CSV of the pool ranked by the strategy notebook 07 measured best for the recommended
+writes a CSV of the pool ranked by the strategy notebook 07 measured best for the chosen
 candidate (``--model``, ``--strategy`` to choose others): the first ``--batch`` rows are the batch
 in pick order, then the rest by the strategy's own utility; each with the current model's
 prediction and its probability and the margin between its two most probable categories. The
@@ -163,13 +163,13 @@ def _panel(layout: Layout, name: str, classes: list[str], split_id: str):
 
 
 def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str, str, int]:
-    """The candidate (default: the recommended one), the strategy (default: the one notebook 07
+    """The candidate (default: the chosen one), the strategy (default: the one notebook 07
     chose for it) and the start of the simulation, from this run's ``metrics.json``."""
     rec = (metrics.get("evaluation") or {}).get("recommendation") or {}
     lab = metrics.get("labels") or {}
     model = model or rec.get("candidate")
     if not model:
-        raise ValueError("no recommended candidate in metrics.json: run the notebooks or --model.")
+        raise ValueError("no chosen candidate in metrics.json: run the notebooks or --model.")
     chosen = (lab.get("suggest") or {}).get("strategies", {}).get(model)
     strategy = strategy or chosen
     if not strategy:
@@ -183,7 +183,7 @@ def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", help="CSV of unlabelled products (default: the demonstration)")
-    parser.add_argument("--model", help="candidate (default: the recommended one)")
+    parser.add_argument("--model", help="candidate (default: the chosen one)")
     parser.add_argument("--strategy", help=f"one of {', '.join(S.STRATEGIES)}")
     parser.add_argument("--batch", type=int, default=50, help="products to label next")
     parser.add_argument("--data-dir", default=str(Layout().data_dir))

@@ -182,8 +182,8 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "errors",
-        "The test products that the reference candidate (the note's CLIP head when it ran) and the "
-        "recommended candidate get wrong, most confident errors first, a table per model (photo, "
+        "The test products that the reference candidate and the "
+        "chosen candidate get wrong, most confident errors first, a table per model (photo, "
         "name, true and predicted category, probability of the prediction, loss −ln p(true)) "
         "whose heading says how many of the model's errors it shows.",
         "05",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..formatting import listing, markdown_table, pct, plural, points, points_interval
-from .common import _fig, _p_is
+from .common import _fig, _p_is, called
 
 ABOUT = {
     "random": "products drawn at random, the baseline",
@@ -354,14 +354,14 @@ def _suggest_why(s: dict) -> str:
     return f"a default, not a finding: {why}, and {what}"
 
 
-def suggest_text(lab: dict) -> str:
+def suggest_text(lab: dict, choice: str = "the chosen candidate") -> str:
     s = lab.get("suggest") or {}
     if not s or s.get("skipped"):
         return ""
     return (
         f"**What to label next.** `make suggest-labels ARGS='--pool new_products.csv'` "
-        "(`python -m utils.labels.suggest`) ranks a team's unlabelled products for the "
-        "recommended candidate by the strategy chosen for it here, and writes a CSV: "
+        "(`python -m utils.labels.suggest`) ranks a team's unlabelled products for "
+        f"{choice} by the strategy chosen for it here, and writes a CSV: "
         "rank, whether it is in the batch to label next, the current prediction, its probability "
         "and the margin to the second most probable category. For "
         f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}. As a "
@@ -520,7 +520,7 @@ def section_labels(m: dict) -> str:
         + "\n"
         + savings_table(lab)
         + "\n"
-        + suggest_text(lab)
+        + suggest_text(lab, called(m))
         + "\n"
         + audit_text(lab)
         + "\n"

@@ -262,7 +262,8 @@ def section_deployed(m: dict) -> str:
             f"check ({_fig('text_trust')}). "
         )
     if fusion:
-        out += (
+        # a paragraph of its own, so that its figures follow it, not the text figures' paragraph
+        out = (out.rstrip() + "\n\n" if text_part.get("text") else out) + (
             f"The fusion candidates are split between photo and text ({_fig('modality')}, "
             f"{_fig('disagreements')}). "
         )
