@@ -9,6 +9,7 @@ import filecmp
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,68 @@ def test_missing_ray_or_an_unreachable_cluster_is_one_sentence(monkeypatch) -> N
     with pytest.raises(distributed.EngineUnavailable, match=r"`make ray` installs it") as err:
         distributed.ray_module()
     assert "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------------- batch prediction
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_split):
+    """``clip-head`` trained on tiny CLIP features of real photos, saved as notebook 04 saves it."""
+    from utils.core.paths import Layout
+    from utils.models import fitting
+    from utils.models.panel import Panel, Settings
+
+    layout = Layout(tmp_path_factory.mktemp("trained"))
+    settings = Settings(clip_model="tiny-random", device="cpu", precision="float32", epochs=3)
+    panel = Panel(layout, settings, small_split.labels(), small_split.split_id, progress=False)
+    fitting.fit("clip-head", panel, small_split.train, small_split.val).save(
+        layout.candidate("clip-head")
+    )
+    return layout.data_dir
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory, real_rows):
+    """A catalog folder (CSV + Images/): 30 real photos, a broken and a missing one, an escaping
+    and an empty image name."""
+    folder = tmp_path_factory.mktemp("shop")
+    (folder / "Images").mkdir()
+    names = []
+    for path in real_rows["path"].head(30):
+        (folder / "Images" / Path(path).name).symlink_to(path)
+        names.append(Path(path).name)
+    (folder / "Images" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    names[5:5] = ["broken.jpg", "absent.jpg", "../escape.jpg", ""]
+    pd.DataFrame(
+        {"uniq_id": [f"id{i:03d}" for i in range(len(names))], "image": names, "brand": "x"}
+    ).to_csv(folder / "catalog.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("engine", ["ray", "local"])
+def test_a_catalog_to_parquet_gives_predict_s_results_row_for_row(
+    ray_cluster, trained, shop, tmp_path, engine
+) -> None:
+    from utils import predict
+
+    done = predict.predict_catalog(
+        shop, tmp_path / "out", "clip-head", trained, top=3, engine=engine, chunk_rows=8
+    )
+    got = pd.read_parquet(tmp_path / "out").sort_values("id").reset_index(drop=True)
+    assert done["rows"] == len(got) == 34 and got["id"].is_unique
+    catalog = pd.read_csv(shop / "catalog.csv", dtype=str, keep_default_na=False)
+    assert got["id"].tolist() == catalog["uniq_id"].tolist()
+    assert got.loc[5:8, "status"].tolist() == [
+        "unreadable",
+        "missing",
+        "unsafe_name",
+        "no_image_name",
+    ]
+    readable = [i for i in range(len(catalog)) if i not in (7, 8)]
+    expected = predict.predict(
+        [shop / "Images" / catalog.loc[i, "image"] for i in readable], "clip-head", trained, top=3
+    )
+    mine = got.loc[readable].reset_index(drop=True)
+    columns = ["file", "status", "detail", "top1", "top2", "top3", "category"]
+    pd.testing.assert_frame_equal(mine[columns], expected[columns])
+    np.testing.assert_allclose(mine["probability"], expected["probability"], rtol=0, atol=1e-6)
+    assert expected["category"].ne("").sum() == 30  # the 30 photos were classified

@@ -378,9 +378,11 @@ def extract(
             )
             seen = np.zeros(len(groups), dtype=bool)
             with bar(
-                total=len(todo), desc=f"{encoder.kind} features (ray)", unit="img",
+                total=len(todo),
+                desc=f"{encoder.kind} features (ray)",
+                unit="img",
                 disable=not progress,
-            ) as pbar:  # fmt: skip
+            ) as pbar:
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                     for r, k in enumerate(batch["batch"]):
                         if seen[k]:
