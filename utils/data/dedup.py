@@ -10,10 +10,10 @@ Groups are transitive (connected components). Two ways to find the pairs, with t
 - ``"index"`` (the default of ``leak_groups``): the hashes in a FAISS binary multi-hash index
   (``hamming_pairs_index``: 5 tables of 12 bits for 4 bits, so by the pigeonhole rule every pair
   within 4 bits shares a table, then exact distances); the descriptions through an inverted index
-  of each one's rarest terms (``text_pairs_index``: prefix filtering, exact: two descriptions at
-  cosine >= t share a term among the rarest terms of either whose remaining weight could not reach t
-  alone; the candidates are then compared exactly). Time grows with the pairs the indexes propose,
-  not with all pairs: 10^6 rows in minutes on 2 cores (``make bench ARGS='--sections dedup'``);
+  of each one's rarest terms (``text_pairs_index``, prefix filtering: two descriptions at cosine
+  >= t share one of their prefix terms, ``prefix_terms``; only such pairs are compared, exactly).
+  Time grows with the pairs the indexes propose, not with all pairs (``make bench ARGS='--sections
+  dedup'`` measures 10^5 and 10^6 rows);
 - ``"exact"``: every pair, packed 64-bit hashes and sparse products in chunks (memory linear, time
   quadratic), kept to check the index against.
 
@@ -151,11 +151,14 @@ def text_pairs(
 
 
 def prefix_terms(X, threshold: float):
-    """Each row's prefix under the term order rarest first: the terms before the remaining ones'
-    weight (L2 norm) falls below ``threshold``, as a 0/1 matrix of the rows' shape.
+    """Each row's prefix, terms ordered rarest first (one order for all rows): its terms up to the
+    last one from which the remaining weight (L2 norm of that term and the later ones) is still at
+    least ``threshold``; a 0/1 matrix of ``X``'s shape.
 
-    A row ``y`` with ``cosine(x, y) >= threshold`` must hold one of ``x``'s prefix terms: else the
-    cosine is a dot product over ``x``'s other terms, at most their norm, below the threshold.
+    Two L2-normalised rows ``x``, ``y`` with ``x . y >= threshold`` share a prefix term. Say the
+    prefix of ``x`` ends no later in the order than that of ``y``: a common term within it would
+    lie in both prefixes, so without one every common term lies after ``x``'s prefix, and
+    ``x . y`` is at most the norm of ``x`` there (Cauchy-Schwarz, ``|y| = 1``), below the threshold.
     """
     from scipy.sparse import csr_matrix
 
@@ -182,25 +185,23 @@ def prefix_terms(X, threshold: float):
 def text_pairs_index(
     texts: list[str], threshold: float, chunk_rows: int = 20_000, chunk_pairs: int = 2_000_000
 ) -> np.ndarray:
-    """``text_pairs`` through an inverted index of each description's rarest terms (prefix
-    filtering): candidates are the pairs where one holds a prefix term of the other, then their
-    cosine is computed exactly (as ``text_pairs`` does, with the same tolerance). The same pairs as
-    ``text_pairs``; memory bounded by ``chunk_rows`` and ``chunk_pairs``."""
+    """``text_pairs`` through an inverted index of each description's prefix (``prefix_terms``):
+    candidates are the pairs sharing a prefix term, then their cosine is computed exactly (with
+    ``text_pairs``' tolerance). The same pairs as ``text_pairs``; memory bounded by ``chunk_rows``
+    and ``chunk_pairs``."""
     texts = ["" if t is None else str(t) for t in texts]
     n = len(texts)
     X = tfidf(texts) if n >= 2 and threshold <= 1 else None
     if X is None:
         return NO_PAIRS
     prefix = prefix_terms(X, threshold)
-    holds = X.copy()
-    holds.data[:] = 1
-    holds_t = holds.T.tocsr()
+    index = prefix.T.tocsr()  # term -> rows holding it in their prefix
     found = []
     for start in range(0, n, chunk_rows):
-        candidates = (prefix[start : start + chunk_rows] @ holds_t).tocoo()
+        candidates = (prefix[start : start + chunk_rows] @ index).tocoo()
         i, j = candidates.row.astype(np.int64) + start, candidates.col.astype(np.int64)
-        keep = i != j
-        i, j = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+        keep = i < j  # each pair once (it is found from both sides)
+        i, j = i[keep], j[keep]
         for b in range(0, len(i), chunk_pairs):
             a, c = i[b : b + chunk_pairs], j[b : b + chunk_pairs]
             sims = np.asarray(X[a].multiply(X[c]).sum(axis=1)).ravel()
