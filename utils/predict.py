@@ -213,7 +213,7 @@ def predict_catalog(
         from pyarrow import csv as pcsv
 
         with distributed.cluster(engine) as ray, distributed.configured(ray):
-            n_actors, reserve = distributed._pool(ray, actors)
+            n_actors, reserve, _ = distributed.actor_pool(ray, actors)
             ray.data.read_csv(
                 str(csv),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),

@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--ray-photos", type=int, default=10_000, help="ray: generated photos")
     parser.add_argument(
-        "--ray-full-photos", type=int, default=480, help="ray: of them, for the full-size CLIP"
+        "--ray-full-photos", type=int, default=960, help="ray: of them, for the full-size CLIP"
     )
-    parser.add_argument("--ray-batch-size", type=int, default=32)
+    parser.add_argument("--ray-batch-size", type=int, default=64)
     parser.add_argument(
         "--ray-threads", type=int, default=None, help="ray: torch threads per encoder actor"
     )

@@ -103,24 +103,28 @@ def _ray_against_local(
         encoder, rows, folder / "local", batch_size, num_workers=1, progress=False
     )
     t_local = time.perf_counter() - start
-    start = time.perf_counter()
+    start, trace = time.perf_counter(), {}
     remote, s_ray = distributed.extract(
-        encoder, rows, folder / "ray", batch_size, progress=False, threads=threads
+        encoder, rows, folder / "ray", batch_size, progress=False, threads=threads, trace=trace
     )
     t_ray = time.perf_counter() - start
+    first, rest = trace["first_result_s"], len(rows) - batch_size
     # what the Ray run left in its cache, read back the local path's way
     cached, s_again = features.extract(encoder, rows, folder / "ray", batch_size, 0, progress=False)
     return {
         "encoder": label,
+        "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine
         "parameters": encoder.n_parameters(),
         "photos": len(rows),
         "batch_size": batch_size,
-        "ray_actor_threads": threads or 1,
+        "ray_actor_threads": threads or "default (2 without a GPU)",
         "local_s": round(t_local, 2),
         "ray_s": round(t_ray, 2),
         "local_img_per_s": round(len(rows) / t_local, 2),
         "ray_img_per_s": round(len(rows) / t_ray, 2),
         "ratio": round(t_local / t_ray, 3),
+        "ray_first_result_s": round(first, 2),
+        "ray_after_first_img_per_s": round(rest / (t_ray - first), 2) if rest > 0 else None,
         "target_ratio": TARGET_RAY_RATIO,
         "computed_both": s_local["computed"] == s_ray["computed"] == len(rows),
         "embeddings_equal": bool(np.array_equal(local, remote)),
@@ -148,8 +152,8 @@ def projection(ratio: float, rate: float = GPU_NODE_IMG_PER_S) -> list[dict]:
 
 def bench_ray(
     photos: int = 10_000,
-    full_photos: int = 480,
-    batch_size: int = 32,
+    full_photos: int = 960,
+    batch_size: int = 64,
     threads: int | None = None,
     cpus: int | None = None,
 ) -> list[dict]:

@@ -12,10 +12,10 @@ What runs where, with Ray Data's own API (no scheduler of ours):
   one dataset row per batch, so every forward pass sees the same photos in the same order as in
   process: float32 vectors are then the local path's bit for bit (a CLIP embedding moves by about
   5e-7 with the other photos of its batch on a CPU, measured);
-- CPU tasks decode each batch's photos (``map_batches``, one CPU each): the encoder's decode size,
-  resize and crop, as uint8; a file that cannot be read gets its status (``missing``,
-  ``unreadable``, ``too_large``), not a crash;
-- one actor per GPU (one per ``actors`` CPU slot without GPUs) normalises and encodes
+- CPU tasks decode each batch's photos (``map_batches``, one CPU each) into the encoder's input,
+  as the local path's decoding worker does (decode size, resize, crop, normalisation); a file that
+  cannot be read gets its status (``missing``, ``unreadable``, ``too_large``), not a crash;
+- one actor per GPU (without GPUs, one per two CPUs: ``actor_pool``) runs the forward pass
   (``ActorPoolStrategy``); a dead actor is restarted and its batch run again (``max_restarts``,
   ``max_task_retries``); an exception in it is retried ``TASK_RETRIES`` times;
 - the driver writes each vector to the cache (same folder and keys: weights, precision, decode
@@ -72,11 +72,16 @@ def ray_module():
     """``ray`` with Ray Data, or one sentence saying how to install it."""
     try:
         import ray
-        import ray.data  # noqa: F401
+
+        logging.getLogger("ray").setLevel(logging.ERROR)  # our own sentences, not Ray's notices
+        import ray.data
     except ImportError:
         raise EngineUnavailable(
             f"engine='ray' needs Ray Data, which is not installed in this environment: {INSTALL}."
         ) from None
+    for handler in logging.getLogger(ray.data.__name__).handlers:  # its console, not its log file
+        if isinstance(handler, logging.StreamHandler):
+            handler.setLevel(logging.ERROR)
     return ray
 
 
@@ -113,7 +118,7 @@ def cluster(engine: str = "ray", num_cpus: int | None = None):
     if ray.is_initialized():
         yield ray
         return
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -121,7 +126,7 @@ def cluster(engine: str = "ray", num_cpus: int | None = None):
             ray.init(address="local", num_cpus=num_cpus, **quiet)
     except ConnectionError:
         raise EngineUnavailable(unreachable) from None
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray").setLevel(logging.ERROR)
     try:
         yield ray
     finally:
@@ -160,16 +165,16 @@ def _status_of(exc: Exception) -> str:
 def decode_batches(
     batch: dict, preprocess, decode_min_side: int | None, size: int, shape: tuple
 ) -> dict:
-    """CPU task: the photos of each dataset row (one local batch), decoded and cut to the model's
-    input size (uint8, padded to ``size``), with a status per photo."""
+    """CPU task: the photos of each dataset row (one local batch) as the encoder's normalised
+    input (``preprocess``, float32, padded to ``size`` photos), with a status per photo."""
     n = len(batch["batch"])
-    pixels = np.zeros((n, size, *shape), dtype=np.uint8)
+    pixels = np.zeros((n, size, *shape), dtype=np.float32)
     status, detail = [], []
     for r in range(n):
         row_status, row_detail = [], []
         for slot, path in enumerate(json.loads(batch["paths"][r])):
             try:
-                pixels[r, slot] = preprocess.geometry(load_model_input(path, decode_min_side))
+                pixels[r, slot] = preprocess(load_model_input(path, decode_min_side)).numpy()
                 row_status.append("ok")
                 row_detail.append("")
             except Exception as exc:  # noqa: BLE001 - a broken photo gets its status, never a crash
@@ -187,9 +192,9 @@ def decode_batches(
 
 
 class EncodeActor:
-    """One encoder per actor (per GPU, or per CPU slot): normalises each batch's decoded photos as
-    ``encoder.preprocess`` does and runs the forward pass on the photos that decoded, in their
-    order; with ``tap_blocks``, also returns the activations entering the last ``k`` blocks."""
+    """One encoder per actor (per GPU, or per two CPUs): the forward pass on each batch's photos
+    that decoded, in their order (on ``threads`` threads if given); with ``tap_blocks``, also the
+    activations entering the last ``k`` blocks."""
 
     def __init__(
         self,
@@ -233,7 +238,7 @@ class EncodeActor:
             ok = [i for i, s in enumerate(json.loads(batch["status"][r])) if s == "ok"]
             if not ok:
                 continue
-            x = torch.stack([self.encoder.preprocess.normalise(batch["pixels"][r, i]) for i in ok])
+            x = torch.from_numpy(np.ascontiguousarray(batch["pixels"][r, ok]))
             vectors[r, ok] = self.encoder(x).numpy()
             if self.hook is not None:
                 value = self.hook.value.astype(np.float16)
@@ -253,14 +258,19 @@ class EncodeActor:
         return out
 
 
-def _pool(ray, actors: int | None) -> tuple[int, dict]:
-    """How many encoder actors and what each reserves: one per GPU of the cluster, else ``actors``
-    (default: one per two CPUs, the other CPUs decoding)."""
+def actor_pool(ray, actors: int | None = None) -> tuple[int, dict, int | None]:
+    """How many encoder actors, what each reserves and how many threads its forward pass runs on.
+
+    With GPUs: one actor per GPU (one GPU and one CPU each; Ray's thread default). Without:
+    ``actors`` (default one per two CPUs of the cluster), one CPU reserved each, the rest for the
+    decoding tasks, and the forward pass on two threads: its own CPU and one it shares with the
+    decoders, as the local path shares the cores between its forward pass and its decoding worker.
+    """
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     if gpus:
-        return actors or gpus, {"num_gpus": 1, "num_cpus": 1}
-    return actors or max(1, int(resources.get("CPU", 1)) // 2), {"num_cpus": 1}
+        return actors or gpus, {"num_gpus": 1, "num_cpus": 1}, None
+    return actors or max(1, int(resources.get("CPU", 1)) // 2), {"num_cpus": 1}, 2
 
 
 def encode_dataset(
@@ -279,12 +289,12 @@ def encode_dataset(
     lists), and ``activations`` with ``tap_blocks``. Lazy: it runs when iterated."""
     from PIL import Image
 
-    shape = encoder.preprocess.geometry(Image.new("RGB", (256, 256))).shape  # the model's input
+    shape = tuple(encoder.preprocess(Image.new("RGB", (256, 256))).shape)  # the model's input
     items = [
         {"batch": k, "paths": json.dumps(paths[b : b + batch_size])}
         for k, b in enumerate(range(0, len(paths), batch_size))
     ]
-    n_actors, reserve = _pool(ray, actors)
+    n_actors, reserve, default_threads = actor_pool(ray, actors)
     decoded = ray.data.from_items(items).map_batches(
         decode_batches,
         batch_size=1,
@@ -307,7 +317,7 @@ def encode_dataset(
             fn_constructor_kwargs={
                 "encoder": encoder,
                 "device": device,
-                "threads": threads,
+                "threads": threads or default_threads,
                 "tap_blocks": tap_blocks,
                 "fail_once": fail_once,
             },
@@ -339,7 +349,8 @@ def extract(
     """``features.extract`` on Ray Data: features of ``rows`` (``path``, ``sha256``) in row order,
     and what it cost (``cached``, ``computed``, ``seconds``, ``seconds_per_item``, plus ``engine``
     and ``actors``). ``trace``, if given, receives ``returned`` (the row positions that came back,
-    in arrival order) and ``processes`` (decoding and encoding process ids).
+    in arrival order), ``processes`` (decoding and encoding process ids) and ``first_result_s``
+    (seconds to the first batch back: actors starting, the first photos decoded).
 
     Same cache folder, keys and files as the local path. A photo that cannot be decoded raises
     ``ExtractionFailed`` naming it and its status, after every other vector is cached.
@@ -361,10 +372,10 @@ def extract(
         )
     groups = [todo[b : b + batch_size] for b in range(0, len(todo), batch_size)]
     start = time.perf_counter()
-    returned, failed, pids, n_actors = [], [], set(), 0
+    returned, failed, pids, n_actors, first = [], [], set(), 0, None
     if todo:
         with cluster(engine) as ray, configured(ray):
-            n_actors = _pool(ray, actors)[0]
+            n_actors = actor_pool(ray, actors)[0]
             ds = encode_dataset(
                 ray,
                 encoder,
@@ -384,6 +395,7 @@ def extract(
                 disable=not progress,
             ) as pbar:
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    first = first or time.perf_counter() - start
                     for r, k in enumerate(batch["batch"]):
                         if seen[k]:
                             raise RuntimeError(f"batch {k} came back twice from Ray")
@@ -406,7 +418,7 @@ def extract(
     stats = _stats(len(rows), len(todo), time.perf_counter() - start)
     stats.update(engine=engine, actors=n_actors)
     if trace is not None:
-        trace.update(returned=returned, processes=sorted(pids))
+        trace.update(returned=returned, processes=sorted(pids), first_result_s=first)
     if failed:
         path, status, detail = failed[0]
         raise ExtractionFailed(
