@@ -30,7 +30,14 @@ def _pairs(p: np.ndarray) -> set[tuple[int, int]]:
     return {(int(i), int(j)) for i, j in p}
 
 
-@pytest.mark.parametrize("max_distance", [0, 1, 3, 4, 6])
+def test_every_multi_hash_plan_keeps_the_pigeonhole_guarantee() -> None:
+    for d in range(32):
+        tables, bits, flips = dedup.multi_hash_plan(d)
+        assert (flips + 1) * tables > d and tables * bits <= 64 and flips <= 2, d
+    assert dedup.multi_hash_plan(4) == (3, 21, 1)
+
+
+@pytest.mark.parametrize("max_distance", [0, 1, 3, 4, 6, 9])
 def test_the_binary_index_finds_exactly_the_pairs_within_the_distance(max_distance) -> None:
     hashes = _hashes()
     exact = _pairs(dedup.hamming_pairs(hashes, max_distance))
