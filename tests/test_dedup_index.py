@@ -90,3 +90,14 @@ def test_an_unknown_method_or_missing_faiss_is_one_sentence(real_csv, monkeypatc
     with pytest.raises(ImportError, match="needs faiss-cpu .* `make env` installs it"):
         dedup.hamming_pairs_index(_hashes(), 4)
     assert dedup.leak_groups(rows, method="exact")["image_group"].nunique() == 1
+
+
+def test_the_dedup_bench_section_finds_every_planted_pair(dataset_dir) -> None:
+    from utils.bench import distributed as bench
+
+    rows = bench.bench_dedup([3000], exact_up_to=3000, source=str(dataset_dir))
+    real, synthetic = rows
+    assert real["same_groups_as_exact"] and real["index_groups_of_2_plus"] > 0
+    assert synthetic["planted_found"] == synthetic["planted_photo_pairs"] == 59
+    assert synthetic["decoys_found"] == 0 and synthetic["decoys_5_6_bits"] > 0
+    assert synthetic["same_groups_as_exact"] and synthetic["index_grouping_s"] >= 0

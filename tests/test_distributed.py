@@ -236,3 +236,15 @@ def test_a_catalog_to_parquet_gives_predict_s_results_row_for_row(
     pd.testing.assert_frame_equal(mine[columns], expected[columns])
     np.testing.assert_allclose(mine["probability"], expected["probability"], rtol=0, atol=1e-6)
     assert expected["category"].ne("").sum() == 30  # the 30 photos were classified
+
+
+def test_the_ray_bench_section_compares_real_arrays(ray_cluster) -> None:
+    from utils.bench import distributed as bench
+
+    rows = bench.bench_ray(photos=96, full_photos=0, batch_size=32)
+    measured, projected = rows[0], rows[1:]
+    assert measured["photos"] == 96 and measured["computed_both"]
+    assert measured["embeddings_equal"] and measured["cache_equal"]
+    assert measured["ratio"] > 0 and measured["ray_first_result_s"] > 0
+    assert {p["gpu_nodes"] for p in projected} == {1, 2, 4, 8}
+    assert all(p["kind"] == "projection" for p in projected)
