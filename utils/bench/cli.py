@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--ray-batch-size", type=int, default=64)
     parser.add_argument(
+        "--ray-repeats", type=int, default=1, help="ray: runs of each path, the fastest counts"
+    )
+    parser.add_argument(
         "--ray-threads", type=int, default=None, help="ray: torch threads per encoder actor"
     )
     parser.add_argument("--dedup-sizes", type=int, nargs="*", default=[20_000, 100_000, 1_000_000])
@@ -154,7 +157,11 @@ def main(argv: list[str] | None = None) -> dict:
             baseline=not args.no_refit_baseline,
         ),
         "ray": lambda: bench_ray(
-            args.ray_photos, args.ray_full_photos, args.ray_batch_size, args.ray_threads
+            args.ray_photos,
+            args.ray_full_photos,
+            args.ray_batch_size,
+            args.ray_threads,
+            repeats=args.ray_repeats,
         ),
         "dedup": lambda: bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source),
     }
