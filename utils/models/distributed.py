@@ -70,6 +70,7 @@ def ray_address(engine: str) -> str | None:
 
 def ray_module():
     """``ray`` with Ray Data, or one sentence saying how to install it."""
+    logging.getLogger("ray.widgets.util").setLevel(logging.WARNING)  # ipywidgets, in notebooks
     try:
         import ray
 
