@@ -12,7 +12,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
-.PHONY: help env data report smoke test lint bench lab predict suggest-labels figures-table figures-sheet strip clean
+.PHONY: help env ray data report smoke test lint bench lab predict suggest-labels figures-table figures-sheet strip clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,13 @@ $(STAMP): requirements.txt pyproject.toml
 
 env: $(STAMP) ## create the virtual environment (.venv) if missing
 
+RAY_STAMP := $(VENV)/.installed-ray
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(PY) -m pip install -q -r requirements-ray.txt
+	touch $(RAY_STAMP)
+
+ray: $(RAY_STAMP) ## install the optional Ray Data extra (engine=ray, batch prediction on a cluster)
+
 data: $(STAMP) ## get the dataset (DATA_SOURCE, else download) and write data/processed/catalog.csv
 	$(PY) -m utils.data $(ARGS)
 
@@ -37,7 +44,7 @@ report: $(STAMP) ## execute every notebook in order into reports/ (figures into 
 smoke: ## the whole notebook chain in the fast offline smoke profile (every candidate, tiny models)
 	$(MAKE) report PROFILE=smoke
 
-test: $(STAMP) lint ## check formatting and lint, then run the test suite
+test: $(STAMP) ray lint ## check formatting and lint, then run the test suite (Ray tests included)
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP) ## ruff: formatting and lint of utils/, tests/ and the notebooks (lines of at most 100)

@@ -1,6 +1,6 @@
 """``make bench``: run the chosen sections (``--sections``, all by default) and write
-``reports/bench.json``. Each section's measurements are described in ``utils.bench.encoding`` and
-``utils.bench.scale``.
+``reports/bench.json``. Each section's measurements are described in ``utils.bench.encoding``,
+``utils.bench.scale`` and ``utils.bench.distributed`` (``ray``, ``dedup``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import torch
 from ..core import parallel
 from ..core.paths import REPORTS
 from ..models import runtime
+from ..models.distributed import EngineUnavailable
+from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_ray
 from .encoding import (
     TARGET_BF16,
     TARGET_FINETUNE,
@@ -44,6 +46,8 @@ SECTIONS = (
     "scale",
     "parity",
     "refits",
+    "ray",
+    "dedup",
 )
 
 
@@ -80,6 +84,21 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="refits: skip the sequential run with the thread pools as they are (slow)",
     )
+    parser.add_argument("--ray-photos", type=int, default=10_000, help="ray: generated photos")
+    parser.add_argument(
+        "--ray-full-photos", type=int, default=960, help="ray: of them, for the full-size CLIP"
+    )
+    parser.add_argument("--ray-batch-size", type=int, default=64)
+    parser.add_argument(
+        "--ray-repeats", type=int, default=1, help="ray: runs of each path, the fastest counts"
+    )
+    parser.add_argument(
+        "--ray-threads", type=int, default=None, help="ray: torch threads per encoder actor"
+    )
+    parser.add_argument("--dedup-sizes", type=int, nargs="*", default=[20_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--dedup-exact-up-to", type=int, default=20_000, help="dedup: exact method too up to"
+    )
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
@@ -99,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
             "pipeline_ratio": TARGET_RATIO,
             "bf16_speedup_clip": TARGET_BF16,
             "finetune_over_forward_clip": TARGET_FINETUNE,
+            "ray_over_local": TARGET_RAY_RATIO,
         },
     }
     needs_images = {"pipeline", "precision", "options", "lime"} & set(args.sections)
@@ -136,11 +156,22 @@ def main(argv: list[str] | None = None) -> dict:
             args.refit_jobs,
             baseline=not args.no_refit_baseline,
         ),
+        "ray": lambda: bench_ray(
+            args.ray_photos,
+            args.ray_full_photos,
+            args.ray_batch_size,
+            args.ray_threads,
+            repeats=args.ray_repeats,
+        ),
+        "dedup": lambda: bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source),
     }
     for name in SECTIONS:
         if name in args.sections:
             start = time.perf_counter()
-            result[name] = steps[name]()
+            try:
+                result[name] = steps[name]()
+            except EngineUnavailable as exc:  # Ray not installed: the other sections still run
+                result[name] = [{"skipped": str(exc)}]
             print(f"\n[{name}] ({time.perf_counter() - start:.0f} s)")
             print(pd.DataFrame(result[name]).to_string(index=False))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

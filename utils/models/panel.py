@@ -13,7 +13,7 @@ import pandas as pd
 from ..core import parallel, timing
 from ..core.paths import Layout
 from ..data.augment import Augmentation
-from . import encoders, features, train
+from . import distributed, encoders, features, train
 from .candidates import (
     CANDIDATES,
     PROMPTS,
@@ -40,6 +40,7 @@ class Settings:
     precision: str = "auto"
     batch_size: int = 16  # images per encoder forward pass
     num_workers: int = 1  # image-decoding processes
+    engine: str = "local"  # image features: "local", "ray" (a local cluster) or a cluster address
     decode_min_side: int | None = encoders.DECODE_MIN_SIDE  # JPEG draft decode size; None: full
     seed: int = 42
     epochs: int = 30  # heads
@@ -144,15 +145,26 @@ class Panel:
         if source in ("clip-image", "vgg16-image"):
             kind = source.split("-")[0]
             also = (s.finetune_blocks, self.layout.activations) if kind in self.capture else None
-            X, stats = features.extract(
-                self.encoder(kind),
-                part,
-                self.layout.features,
-                s.batch_size,
-                s.num_workers,
-                progress=self.progress,
-                also_activations=also,
-            )
+            if distributed.is_local(s.engine):
+                X, stats = features.extract(
+                    self.encoder(kind),
+                    part,
+                    self.layout.features,
+                    s.batch_size,
+                    s.num_workers,
+                    progress=self.progress,
+                    also_activations=also,
+                )
+            else:  # the same cache, filled by Ray Data
+                X, stats = distributed.extract(
+                    self.encoder(kind),
+                    part,
+                    self.layout.features,
+                    s.batch_size,
+                    engine=s.engine,
+                    progress=self.progress,
+                    also_activations=also,
+                )
         elif source == "clip-text":
             X, stats = features.extract_text(
                 self.encoder("clip-text"),
@@ -375,7 +387,18 @@ def prepare(
     ``inputs``: every row (no labels needed: encoders never see one); ``train_rows``: the rows whose
     augmented views are made. Fine-tuning activations of every row are captured during the same
     forward pass as the features. Returns what each source cost (cached / computed / seconds).
+    With ``settings.engine`` other than ``"local"``, the image features (and the activations
+    captured with them) are computed on Ray Data (``distributed``), one cluster session for all.
     """
+    if not distributed.is_local(panel.settings.engine):
+        with distributed.cluster(panel.settings.engine):
+            return _prepare(panel, names, inputs, train_rows)
+    return _prepare(panel, names, inputs, train_rows)
+
+
+def _prepare(
+    panel: Panel, names: list[str], inputs: pd.DataFrame, train_rows: pd.DataFrame
+) -> pd.DataFrame:
     names = resolve(names)
     chosen = [CANDIDATES[n] for n in names]
     sources = needs(names)
