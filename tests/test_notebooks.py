@@ -670,7 +670,10 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert m["explanations"]["text"]["text"]["text-tfidf"]["coefficients"]["overall"]["spearman"]
     text = (run / "reports" / "note.md").read_text()
     assert f"{100 * acc:.1f}%" in text and "Stand-in weights" not in text
-    assert "**Not run here: 14 candidates.**" in text and "**What this run answers.** Neither part fully" in text
+    assert (
+        "**Not run here: 14 candidates.**" in text
+        and "**What this run answers.** Neither part fully" in text
+    )
     assert "**What pixels-classic looks at, and what CLIP would.**" in text
     assert "through the encoder" not in text.split("## 7.")[1].split("\n## ")[0]
     missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
