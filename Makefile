@@ -57,7 +57,7 @@ bench: $(STAMP) ## measure throughput, precision, fine-tuning and scale costs (r
 lab: $(STAMP) ## open JupyterLab on notebooks/ with the project's environment as the kernel (as root: --allow-root)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ROOT)
 
-predict: $(STAMP) ## classify new photos with a trained candidate: make predict ARGS='a.jpg b.jpg [--model clip-head]'
+predict: $(STAMP) ## classify with a trained candidate: ARGS='a.jpg b.jpg [--model clip-head]' or '--catalog products.csv --model text-tfidf'
 	$(PY) -m utils.predict $(ARGS)
 
 suggest-labels: $(STAMP) ## rank products to label next (reports/suggested_labels.csv): ARGS='--pool new.csv [--batch 50]'

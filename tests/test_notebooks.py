@@ -487,6 +487,47 @@ def test_predict_new_photos_with_a_trained_candidate(
         predict.predict(paths, "text-tfidf", smoke_run / "data")
 
 
+def test_predict_products_with_text_and_fusion_candidates(smoke_run: Path, tmp_path: Path) -> None:
+    """Candidates that read text take each product's name and description (a product with
+    neither is said so), fusion also its photo (a missing one said so); a CSV of products goes to
+    Parquet without an Images/ folder when the candidate reads no photo, with the same rows."""
+    from utils import predict
+
+    data = smoke_run / "data"
+    train = split.load_split(Layout(data).split).train
+    rows = train[["product_name", "description", "path", "label"]].head(12).reset_index(drop=True)
+    rows["image"] = rows["path"]
+    rows.loc[10, ["product_name", "description"]] = ["", "  "]
+    rows.loc[11, "image"] = str(tmp_path / "absent.jpg")
+    text = predict.predict_products(rows, "text-tfidf", data, top=2)
+    assert text["status"].tolist() == ["ok"] * 10 + ["no_text", "ok"]
+    assert text.loc[10, "category"] == "" and np.isnan(text.loc[10, "probability"])
+    # it read the words: its own training products come back mostly under their labels
+    seen = text.loc[text["status"] == "ok"]
+    assert (seen["category"] == rows.loc[seen.index, "label"]).mean() >= 0.7
+    fused = predict.predict_products(rows, "fusion-late", data, top=2)
+    assert fused["status"].tolist() == ["ok"] * 10 + ["no_text", "missing"]
+    assert fused.loc[:9, "probability"].between(0, 1).all()
+    with pytest.raises(ValueError, match="no 'image' column"):
+        predict.predict_products(rows.drop(columns=["image"]), "fusion-late", data)
+    # a CSV of products, no Images/ folder: text-tfidf's catalog path gives the same rows
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    rows.assign(uniq_id=[f"p{i}" for i in range(len(rows))]).drop(
+        columns=["path", "label", "image"]
+    ).to_csv(shop / "products.csv", index=False)
+    done = predict.predict_catalog(shop, tmp_path / "out", "text-tfidf", data, top=2)
+    got = pd.read_parquet(tmp_path / "out").reset_index(drop=True)
+    assert done["rows"] == 12 and got["id"].tolist() == [f"p{i}" for i in range(12)]
+    assert got["category"].tolist() == text["category"].tolist()
+    # the model card's command for a text candidate
+    card = ["--catalog", str(shop / "products.csv"), "--model", "text-tfidf"]
+    predict.main([*card, "--data-dir", str(data), "--out", str(tmp_path / "cli")])
+    assert pd.read_parquet(tmp_path / "cli")["category"].tolist() == got["category"].tolist()
+    with pytest.raises(FileNotFoundError, match="Images/"):
+        predict.predict_catalog(shop, tmp_path / "out", "fusion-late", data)
+
+
 def _fresh_copy(folder: Path) -> Path:
     """The project as a fresh clone holds it: tracked files and files git does not ignore."""
     import shutil
@@ -681,6 +722,7 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert "**Against the original note.**" in text
     card = (run / "reports" / "model_card.md").read_text()
     assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card
+    assert "make predict ARGS='--catalog products.csv --model text-tfidf'" in card
     for part in ("## Uses", "## Training data", "## Evaluation", "## Limits and biases"):
         assert part in card, part
     assert cited_in_order(text) and every_figure_cited(text)

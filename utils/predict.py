@@ -1,15 +1,18 @@
-"""Classify new product photos with a trained candidate.
+"""Classify new products with a trained candidate: photos, texts, or both, as the candidate reads.
 
-``python -m utils.predict photo.jpg [more.jpg ...]``, or a whole catalog (CSV + ``Images/``) to
-Parquet: ``python -m utils.predict --catalog FOLDER --out predictions/ [--engine ray]``.
+``python -m utils.predict photo.jpg [more.jpg ...]`` for a candidate that reads the photo alone, or
+a catalog of products (a CSV, with ``Images/`` beside it when the candidate reads photos) to
+Parquet: ``python -m utils.predict --catalog FOLDER_OR_CSV --out predictions/ [--engine ray]``. A
+candidate that reads text takes each row's ``product_name`` and ``description``.
 
-Each photo is checked exactly as a catalog row is (missing, unreadable, too small, too large...):
-a broken file gets its status and the reason, not a traceback. The readable ones go through the
-candidate in batches, the encoder loaded once, and each gets its top categories with probabilities.
-``predict(paths)`` does the same from a notebook and returns a table; ``predict_catalog`` writes
-that table, with each row's id, for millions of rows: on Ray Data (``engine="ray"`` or a cluster's
-address: the CSV read by Ray, chunks of rows classified in one actor per GPU or CPU slot, Parquet
-files written by Ray) or in process (``engine="local"``), the same rows either way.
+Each photo is checked exactly as a catalog row is (missing, unreadable, too small, too large...),
+and a product with neither name nor description is said so: a broken row gets its status and the
+reason, not a traceback. The readable ones go through the candidate in batches, the encoders loaded
+once, and each gets its top categories with probabilities. ``predict(paths)`` and
+``predict_products(rows)`` do the same from a notebook and return a table; ``predict_catalog``
+writes that table, with each row's id, for millions of rows: on Ray Data (``engine="ray"`` or a
+cluster's address: the CSV read by Ray, chunks of rows classified in one actor per GPU or CPU slot,
+Parquet files written by Ray) or in process (``engine="local"``), the same rows either way.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def load_candidate(
     precision: str = "auto",
     batch_size: int = 16,
 ) -> tuple[Panel, families.Fitted]:
-    """The trained image candidate ``model`` and the panel it predicts through (encoders as it
-    recorded them), checked; one sentence when it is not trained or does not read photos."""
+    """The trained candidate ``model`` and the panel it predicts through (encoders as it recorded
+    them), checked; one sentence when it is not trained."""
     layout, meta = _trained(model, data_dir)
     panel = Panel(
         layout, _settings(meta, device, precision, batch_size), meta["classes"], progress=False
@@ -60,6 +63,8 @@ def load_candidate(
 
 
 def _trained(model: str, data_dir: str | Path) -> tuple[Layout, dict]:
+    if model not in candidates.CANDIDATES:
+        raise ValueError(f"unknown candidate {model!r}: one of {', '.join(candidates.CANDIDATES)}.")
     layout = Layout(Path(data_dir))
     folder = layout.candidate(model)
     if not (folder / "meta.json").exists():
@@ -67,27 +72,58 @@ def _trained(model: str, data_dir: str | Path) -> tuple[Layout, dict]:
             f"candidate {model!r} is not trained ({folder} is missing): run notebook 04 with "
             f"{model!r} in models (make report / make smoke)."
         )
-    c = candidates.CANDIDATES[model]
-    if c.reads != "image":
-        raise ValueError(
-            f"{model} reads {c.reads}; utils.predict classifies photos: choose an image candidate "
-            f"({', '.join(n for n, x in candidates.CANDIDATES.items() if x.reads == 'image')})."
-        )
     return layout, json.loads((folder / "meta.json").read_text())
 
 
+def _reads(model: str) -> str:
+    return candidates.CANDIDATES[model].reads
+
+
+TEXT_COLUMNS = ("product_name", "description")
+NO_TEXT = "no_text"  # a product whose name and description are both empty (text candidates)
+
+
 def classify(
-    panel: Panel, fitted: families.Fitted, paths: list[str | Path], top: int = 3
+    panel: Panel,
+    fitted: families.Fitted,
+    paths: list[str | Path] | None = None,
+    top: int = 3,
+    texts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``predict``'s table for ``paths`` with a loaded candidate (``load_candidate``)."""
-    facts = [catalog.inspect_image(Path(p)) for p in paths]
+    """``predict``'s table with a loaded candidate (``load_candidate``): ``paths`` are the photos
+    (for a candidate that reads them), ``texts`` the products' ``product_name`` and
+    ``description`` (for one that reads text), row for row with ``paths`` when both are read."""
+    reads = fitted.candidate.reads
+    if "image" in reads and paths is None:
+        raise ValueError(f"{fitted.name} reads the photo: give each product's image file.")
+    if "text" in reads and texts is None:
+        raise ValueError(
+            f"{fitted.name} reads text: give each product's {' and '.join(TEXT_COLUMNS)}."
+        )
+    n = len(paths) if paths is not None else len(texts)
+    if "image" in reads:
+        facts = [catalog.inspect_image(Path(p)) for p in paths]
+    else:
+        facts = [{"status": "ok", "detail": "", "sha256": ""} for _ in range(n)]
     table = pd.DataFrame(
         {
-            "file": [str(p) for p in paths],
+            "file": [str(p) for p in paths] if paths is not None else "",
             "status": [f["status"] for f in facts],
             "detail": [f["detail"] for f in facts],
-        }
+        },
+        index=range(n),
     )
+    words = pd.DataFrame({c: [""] * n for c in TEXT_COLUMNS})
+    if "text" in reads:
+        if len(texts) != n:
+            raise ValueError(f"{len(texts)} texts for {n} photos: give one per product.")
+        missing = [c for c in TEXT_COLUMNS if c not in texts.columns]
+        if missing:
+            raise ValueError(f"{fitted.name} reads text: the products have no {missing[0]!r}.")
+        words = texts[list(TEXT_COLUMNS)].fillna("").astype(str).reset_index(drop=True)
+        empty = (words.apply(lambda c: c.str.strip()) == "").all(axis=1) & (table["status"] == "ok")
+        table.loc[empty, "status"] = NO_TEXT
+        table.loc[empty, "detail"] = "neither a product name nor a description to read"
     ok = table["status"] == "ok"
     for k in range(1, top + 1):
         table[f"top{k}"] = ""
@@ -97,8 +133,8 @@ def classify(
             {
                 "path": table.loc[ok, "file"],
                 "sha256": [f["sha256"] for f, good in zip(facts, ok) if good],
-                "product_name": "",
-                "description": "",
+                "product_name": words.loc[ok, "product_name"],
+                "description": words.loc[ok, "description"],
             }
         )
         proba = fitted.infer(panel, rows)
@@ -122,54 +158,122 @@ def predict(
 ) -> pd.DataFrame:
     """One row per photo: ``file``, ``status``, ``detail``, then ``top1`` ... ``top{top}`` as
     "category (p)", and ``category`` / ``probability`` of the best one (empty for photos that cannot
-    be read)."""
+    be read). ``model`` reads the photo alone; ``predict_products`` takes any candidate."""
+    if _reads(model) != "image":
+        raise ValueError(
+            f"{model} reads {_reads(model)}; predict() classifies photos alone: give products "
+            f"(name, description{', photo' if 'image' in _reads(model) else ''}) to "
+            "predict_products(), or a CSV to --catalog."
+        )
     panel, fitted = load_candidate(model, data_dir, device, precision, batch_size)
     return classify(panel, fitted, paths, top)
 
 
+def predict_products(
+    rows: pd.DataFrame,
+    model: str = candidates.REFERENCE,
+    data_dir: str | Path = DATA_DIR,
+    images: str | Path | None = None,
+    top: int = 3,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int = 16,
+) -> pd.DataFrame:
+    """``predict``'s table for products (one row each) with whatever ``model`` reads: the columns
+    ``product_name`` and ``description`` for text, ``image`` (a file name under ``images``, or a
+    path) for the photo. A row whose image name is empty or leaves ``images`` is said so, never
+    opened."""
+    panel, fitted = load_candidate(model, data_dir, device, precision, batch_size)
+    return _classify_products(panel, fitted, rows.reset_index(drop=True), images, top)
+
+
+def _classify_products(panel, fitted, rows: pd.DataFrame, images, top: int) -> pd.DataFrame:
+    reads = fitted.candidate.reads
+    texts = rows if "text" in reads else None
+    if "image" not in reads:
+        return classify(panel, fitted, None, top, texts)
+    if "image" not in rows.columns:
+        raise ValueError(f"{fitted.name} reads the photo: the products have no 'image' column.")
+    names = rows["image"].fillna("").astype(str).tolist()
+    problems = [catalog.name_problem(n) if images is not None else None for n in names]
+    problems = [p or (None if n.strip() else "no_image_name") for p, n in zip(problems, names)]
+    readable = [i for i, p in enumerate(problems) if p is None]
+    folder = Path(images) if images is not None else None
+    table = classify(
+        panel,
+        fitted,
+        [folder / names[i] if folder else Path(names[i]) for i in readable],
+        top,
+        None if texts is None else texts.iloc[readable].reset_index(drop=True),
+    )
+    out = pd.DataFrame(
+        {"file": "", "status": problems, "detail": "", "category": "", "probability": np.nan},
+        index=range(len(names)),
+    )
+    for k in range(1, top + 1):
+        out[f"top{k}"] = ""
+    out = out[table.columns]
+    for i, problem in enumerate(problems):
+        if problem:
+            out.loc[i, "detail"] = f"{catalog.STATUSES[problem]}: {names[i]!r}"
+    if readable:
+        out.iloc[readable] = table.to_numpy()
+    return out.astype({"probability": float})
+
+
 # --------------------------------------------------------------------- a whole catalog to Parquet
 class CatalogPredictor:
-    """Catalog rows (``id_column``, ``image``) -> ``predict``'s table with ``id`` and ``image``
-    first. The candidate is loaded once: a Ray Data actor, or the local loop's one instance."""
+    """Catalog rows (``id_column`` and what the candidate reads) -> ``predict``'s table with ``id``
+    (and ``image`` for a candidate that reads photos) first. The candidate is loaded once: a Ray
+    Data actor, or the local loop's one instance."""
 
     def __init__(self, model, data_dir, images, top, device, precision, batch_size, id_column):
         self.panel, self.fitted = load_candidate(model, data_dir, device, precision, batch_size)
-        self.images, self.top, self.id_column = Path(images), top, id_column
+        self.images, self.top, self.id_column = images, top, id_column
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        names = chunk["image"].fillna("").astype(str).tolist()
-        problems = [catalog.name_problem(n) for n in names]  # never opened
-        readable = [i for i, p in enumerate(problems) if p is None]
-        table = classify(
-            self.panel, self.fitted, [self.images / names[i] for i in readable], self.top
-        )
-        out = pd.DataFrame(
-            {"file": "", "status": problems, "detail": "", "category": "", "probability": np.nan},
-            index=range(len(names)),
-        )
-        for k in range(1, self.top + 1):
-            out[f"top{k}"] = ""
-        out = out[table.columns]
-        for i, problem in enumerate(problems):
-            if problem:
-                out.loc[i, "detail"] = f"{catalog.STATUSES[problem]}: {names[i]!r}"
-        out.iloc[readable] = table.to_numpy()
-        out.insert(0, "image", names)
+        chunk = chunk.reset_index(drop=True)
+        out = _classify_products(self.panel, self.fitted, chunk, self.images, self.top)
+        if "image" in self.fitted.candidate.reads:
+            out.insert(0, "image", chunk["image"].fillna("").astype(str).to_numpy())
         out.insert(0, "id", chunk[self.id_column].astype(str).to_numpy())
-        return out.astype({"probability": float})
+        return out
 
 
-def _catalog_files(source: str | Path, id_column: str) -> tuple[Path, Path]:
-    """The catalog CSV and its ``Images/`` folder: ``source`` is the folder or the CSV itself."""
+def columns_read(model: str, id_column: str = "uniq_id") -> list[str]:
+    """The catalog columns a prediction of ``model`` reads: the id, then ``image`` and / or the
+    text columns."""
+    reads = _reads(model)
+    return (
+        [id_column]
+        + (["image"] if "image" in reads else [])
+        + (list(TEXT_COLUMNS) if "text" in reads else [])
+    )
+
+
+def _catalog_files(source: str | Path, columns: list[str]) -> tuple[Path, Path | None]:
+    """The catalog CSV and its ``Images/`` folder (None when no photo is read): ``source`` is the
+    folder or the CSV itself; one sentence when a column the candidate reads is missing."""
     source = Path(source)
+    photos = "image" in columns
     csv = acquire.find_csv(source) if source.is_dir() else source
-    if csv is None or not csv.is_file() or not (csv.parent / "Images").is_dir():
-        raise FileNotFoundError(f"{source}: no catalog CSV beside an Images/ folder")
-    columns = pd.read_csv(csv, nrows=0).columns
-    missing = [c for c in (id_column, "image") if c not in columns]
+    if source.is_dir() and csv is None and not photos:
+        found = sorted(source.glob("*.csv"))
+        csv = found[0] if len(found) == 1 else None
+    if csv is None or not csv.is_file():
+        raise FileNotFoundError(
+            f"{source}: no catalog CSV" + (" beside an Images/ folder" if photos else "")
+        )
+    if photos and not (csv.parent / "Images").is_dir():
+        raise FileNotFoundError(f"{csv}: no Images/ folder beside it (the candidate reads photos)")
+    present = pd.read_csv(csv, nrows=0).columns
+    missing = [c for c in columns if c not in present]
     if missing:
-        raise ValueError(f"{csv.name} has no column {missing[0]!r} (--id-column names the id)")
-    return csv, csv.parent / "Images"
+        raise ValueError(
+            f"{csv.name} has no column {missing[0]!r}: the candidate reads "
+            f"{', '.join(columns[1:])} (--id-column names the id)"
+        )
+    return csv, (csv.parent / "Images" if photos else None)
 
 
 def predict_catalog(
@@ -178,7 +282,7 @@ def predict_catalog(
     model: str = candidates.REFERENCE,
     data_dir: str | Path = DATA_DIR,
     top: int = 3,
-    engine: str = "ray",
+    engine: str = "local",
     chunk_rows: int = 256,
     id_column: str = "uniq_id",
     device: str = "auto",
@@ -186,16 +290,19 @@ def predict_catalog(
     batch_size: int = 16,
     actors: int | None = None,
 ) -> dict:
-    """Every row of a catalog (``source``: a folder holding the CSV and ``Images/``, or the CSV)
-    classified by ``model`` into Parquet files under ``out`` (a folder; its old ``*.parquet``
-    removed): ``id``, ``image``, then ``predict``'s columns. Returns rows, statuses and seconds."""
-    csv, images = _catalog_files(source, id_column)
+    """Every row of a catalog (``source``: a folder holding the CSV, with ``Images/`` beside it
+    when ``model`` reads photos, or the CSV) classified by ``model`` into Parquet files under
+    ``out`` (a folder; its old ``*.parquet`` removed): ``id``, ``image`` (photo candidates), then
+    ``predict``'s columns. Returns rows, statuses and seconds."""
     _trained(model, data_dir)  # one sentence now rather than in every worker
+    columns = columns_read(model, id_column)
+    csv, images = _catalog_files(source, columns)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.parquet"):
         old.unlink()
-    args = (model, str(data_dir), str(images), top, device, precision, batch_size, id_column)
+    images = str(images) if images else None
+    args = (model, str(data_dir), images, top, device, precision, batch_size, id_column)
     start = time.perf_counter()
     if distributed.is_local(engine):
         predictor = CatalogPredictor(*args)
@@ -203,7 +310,7 @@ def predict_catalog(
             csv,
             dtype=str,
             keep_default_na=False,
-            usecols=[id_column, "image"],
+            usecols=columns,
             chunksize=chunk_rows,
         )
         for i, chunk in enumerate(read):
@@ -218,8 +325,8 @@ def predict_catalog(
                 str(csv),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True),
                 convert_options=pcsv.ConvertOptions(
-                    include_columns=[id_column, "image"],
-                    column_types={id_column: pa.string(), "image": pa.string()},
+                    include_columns=columns,
+                    column_types={c: pa.string() for c in columns},
                     strings_can_be_null=False,
                 ),
             ).map_batches(
@@ -243,15 +350,23 @@ def predict_catalog(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", nargs="*", help="image files")
-    parser.add_argument("--catalog", help="a catalog (CSV + Images/) to classify into --out")
+    parser.add_argument("photos", nargs="*", help="image files (a candidate reading photos alone)")
+    parser.add_argument(
+        "--catalog",
+        help="a CSV of products (id, product_name, description, image; Images/ beside it for a "
+        "candidate reading photos), or its folder, to classify into --out",
+    )
     parser.add_argument("--out", default="reports/predictions", help="Parquet folder (--catalog)")
-    parser.add_argument("--engine", default="ray", help="--catalog: ray, local or a Ray address")
+    parser.add_argument(
+        "--engine",
+        default="local",
+        help="--catalog: local (in process), ray (a local Ray cluster: make ray) or a Ray address",
+    )
     parser.add_argument("--id-column", default="uniq_id", help="--catalog: the rows' id")
     parser.add_argument(
         "--model",
         default=candidates.REFERENCE,
-        help="a trained image candidate (default: %(default)s)",
+        help="a trained candidate (default: %(default)s)",
     )
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
     parser.add_argument("--top", type=int, default=3)

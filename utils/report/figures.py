@@ -136,7 +136,7 @@ FIGURES: list[Figure] = [
     Figure(
         "log_loss",
         "The cross-entropy loss −log p(true class), with this run's per-image test losses of the "
-        "reference candidate (the note's CLIP head when it ran; the legend names it) drawn over "
+        "reference candidate (the legend names it) drawn over "
         "it; the dotted line is the loss of a uniform guess.",
         "05",
         "loss",
@@ -267,7 +267,7 @@ FIGURES: list[Figure] = [
         "label_budget",
         "Test accuracy against labelled products per category (k to train, up to k more from the "
         "validation split to choose settings; mean and range over random draws); zero-shot CLIP, "
-        "which needs none, at k = 0 when it ran.",
+        "which needs none, at k = 0 where it ran.",
         "05",
         "beyond",
         encoders=True,
@@ -297,9 +297,10 @@ FIGURES: list[Figure] = [
     # --- what the recommended model looks at (notebook 06)
     Figure(
         "text_words",
-        "Which words decide, one test product per category (text-tfidf when it ran): each word's "
-        "background coloured by its LIME weight for the predicted category (red: towards it, "
-        "blue: away; one scale, colour bar below), and the strongest words each way as bars.",
+        "Which words decide for the explained text candidate, one test product per category: "
+        "each word's background coloured by its LIME weight for the predicted category (red: "
+        "towards it, blue: away; one scale, colour bar below), and the strongest words each way "
+        "as bars.",
         "06",
         "deployed",
         encoders=True,

@@ -90,21 +90,25 @@ def _how_to_use(name: str) -> str:
     if reads == "image":
         example = f"make predict ARGS='photo1.jpg photo2.jpg --model {name}'"
         what = "Each photo gets its top categories with their probabilities"
+        python = f'`predict.predict(["photo1.jpg"], "{name}")`'
     else:
-        example = f"make predict ARGS='--csv products.csv --model {name}'"
+        example = f"make predict ARGS='--catalog products.csv --model {name}'"
         what = (
-            "Each product of the CSV (columns `product_name`, `description`"
-            + (", `image`, beside an `Images/` folder" if "image" in reads else "")
-            + ") gets its top categories with their probabilities"
+            "Each product of the CSV (columns `uniq_id`, `product_name`, `description`"
+            + (", `image`, with an `Images/` folder beside the CSV" if "image" in reads else "")
+            + ") gets its top categories with their probabilities, written as Parquet under "
+            "`reports/predictions/` (`--engine ray` spreads a large catalog over a Ray cluster)"
         )
+        python = f'`predict.predict_products(rows, "{name}")` (a DataFrame of products)'
     return (
         "```bash\n"
         f"{example}\n"
         "```\n"
-        f"{what}; a broken or missing file gets its status, not a traceback. From Python: "
-        "`from utils import predict; predict.predict(...)` returns the same table. The trained "
-        f"candidate lives in `data/models/candidates/{name}/` (with the encoders and split it "
-        "was trained on, checked when it is loaded)."
+        f"{what}; a broken or missing file, or a product with nothing to read, gets its status, "
+        f"not a traceback. From Python: `from utils import predict`, then {python} returns the "
+        "same table. The trained candidate lives in "
+        f"`data/models/candidates/{name}/` (with the encoders and split it was trained on, "
+        "checked when it is loaded)."
     )
 
 
