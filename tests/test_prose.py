@@ -330,3 +330,22 @@ def test_the_choice_records_how_tuned_each_validation_number_is_and_the_repeated
     within = {**summary, "clip-probe": {"mean": 0.914}}  # less than one test product ahead
     close = decision.recommend({**ev, "repeats": {**repeats, "summary": within}}, training, 200)
     assert close["contradicted_by_repeats"] is False
+
+
+def test_errors_cite_the_confusion_figure_for_the_candidates_it_draws() -> None:
+    """Without the note's two heads the confusion figure draws the chosen candidate: its errors
+    cite that figure; a candidate the figure does not draw is not sent to it."""
+    from utils.report.figures import get
+    from utils.report.prose.original import errors_text
+
+    pair = {"true": "Baby Care", "predicted": "Watches", "count": 2}
+    ev = {
+        "n_test": 20,
+        "classes": ["Baby Care", "Watches"],
+        "headline": ["clip-head", "vgg16-head"],
+        "confusions_shown": ["text-tfidf"],
+        "errors": {"models": {"text-tfidf": {"errors": 3, "most_confused": [pair]}}},
+    }
+    label = get("confusion").label
+    assert f"confused more than once ({label})" in errors_text(ev)
+    assert label not in errors_text({**ev, "confusions_shown": ["clip-head"]})

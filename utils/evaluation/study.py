@@ -264,6 +264,7 @@ class Evaluation:
             "classes": self.classes,
             "reference": self.reference,
             "headline": list(HEADLINE),
+            "confusions_shown": list(self.headline),  # the candidates the confusion figure draws
             "n_test": len(self.test),
             "test_groups": int(self.test["group"].nunique()),
             "intervals": metrics.intervals_method(self.n_boot),

@@ -338,7 +338,8 @@ def errors_text(ev: dict, m: dict | None = None) -> str:
     for name, e in err["models"].items():
         pairs = [p for p in e.get("most_confused", []) if p["count"] > 1]
         s = f"{name} gets {e['errors']} of {ev['n_test']} test products wrong"
-        where = f" ({_fig('confusion')})" if name in ev.get("headline", []) else ""
+        drawn = ev.get("confusions_shown", ev.get("headline", []))
+        where = f" ({_fig('confusion')})" if name in drawn else ""
         if pairs:
             s += f"; confused more than once{where}: " + listing(
                 f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs
