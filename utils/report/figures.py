@@ -83,7 +83,7 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "near_duplicates",
-        "The largest groups of near-identical photos, one row per group (each group is kept on "
+        "The largest groups of near-identical photos, each framed (each group is kept on "
         "one side of the split).",
         "01",
         "data",
@@ -118,8 +118,8 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         "architecture",
-        "The note's pipelines (a frozen encoder, then a small trained head) that ran; sizes from "
-        "the loaded models and the recorded head configurations.",
+        "The note's pipelines (a frozen encoder, then a small trained head); sizes from the "
+        "loaded models and the recorded head configurations.",
         "04",
         "split",
         original=4,

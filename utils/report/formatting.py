@@ -24,6 +24,8 @@ def interval(v: float, low: float, high: float, percent: bool = True) -> str:
     """``91.2% (87.0–94.8%)`` or, for a score, ``0.912 (0.870–0.948)``."""
     if percent:
         return f"{pct(v)} ({100 * low:.1f}–{pct(high)})"
+    if all(0 <= x <= 1 for x in (v, low, high)):  # scores: the same three decimals throughout
+        return f"{v:.3f} ({low:.3f}–{high:.3f})"
     return f"{sig(v)} ({sig(low)}–{sig(high)})"
 
 

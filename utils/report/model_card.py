@@ -8,6 +8,7 @@ registry; the card says when the choice is not yet a recommendation (``decision.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from ..core import runs
 from ..models.candidates import CANDIDATES
 from . import prose
-from .formatting import interval, markdown_table, ms, pct, points_interval, upper_first
+from .formatting import interval, listing, markdown_table, ms, pct, points_interval, upper_first
 
 FITTED_BY = {
     "head": "a small neural head (the note's), trained with early stopping",
@@ -100,16 +101,27 @@ def _how_to_use(name: str) -> str:
             "`reports/predictions/` (`--engine ray` spreads a large catalog over a Ray cluster)"
         )
         python = f'`predict.predict_products(rows, "{name}")` (a DataFrame of products)'
+    trouble = listing(
+        (["a broken or missing photo"] if "image" in reads else [])
+        + (["a product with neither name nor description"] if "text" in reads else []),
+        "or",
+    )
     return (
         "```bash\n"
         f"{example}\n"
         "```\n"
-        f"{what}; a broken or missing file, or a product with nothing to read, gets its status, "
+        f"{what}; {trouble} gets its status, "
         f"not a traceback. From Python: `from utils import predict`, then {python} returns the "
         "same table. The trained candidate lives in "
         f"`data/models/candidates/{name}/` (with the encoders and split it was trained on, "
         "checked when it is loaded)."
     )
+
+
+def _in_the_card(line: str) -> str:
+    """A limit as the note words it, said from the card: its tables and sections are the note's."""
+    line = line.replace("the table below says", "the note's summary says")
+    return re.sub(r"(?<!note's )\b(section \d+)", r"the note's \1", line)
 
 
 def card(m: dict) -> str:
@@ -206,7 +218,8 @@ def card(m: dict) -> str:
         + "\n",
         _per_class(ev, name),
         "## Limits and biases found by this run\n",
-        "\n".join(f"- {item}" for item in prose.limits(m, stand)) or "- None recorded.",
+        "\n".join(f"- {_in_the_card(item)}" for item in prose.limits(m, stand))
+        or "- None recorded.",
         "",
         "## How to use it\n",
         _how_to_use(name),

@@ -23,6 +23,8 @@ def category_counts(counts: pd.Series, max_categories: int | None = 30) -> plt.F
     ax.set_ylabel("")
     for i, v in enumerate(data):
         ax.text(v, i, f" {v}", va="center")
+    ax.set_xlim(0, data.max() * 1.12 if len(data) else 1)  # room for the counts inside the frame
+    ax.grid(axis="y", visible=False)
     _left_out_note(fig, left)
     return describe(fig, categories=list(shown), left_out=list(left))
 

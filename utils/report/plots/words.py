@@ -203,7 +203,7 @@ def word_importance(
     labels = list(words)
     per_row = 2
     rows = int(np.ceil(len(labels) / per_row)) or 1
-    fig = plt.figure(figsize=(11, (0.26 * n + 1.2) * rows + 0.5), layout="constrained")
+    fig = plt.figure(figsize=(9.5, (0.3 * n + 1.3) * rows + 0.5), layout="constrained")
     subs = np.atleast_2d(fig.subfigures(rows, per_row, wspace=0.04, hspace=0.02))
     for sub in subs.ravel()[len(labels) :]:
         sub.set_visible(False)
@@ -214,17 +214,17 @@ def word_importance(
         axes = sub.subplots(1, panels, sharey=True, squeeze=False)[0]
         ax = axes[0]
         ax.barh(y, table["mean_weight"], color=sns.color_palette()[3])
-        ax.set_yticks(y, [w[:18] for w in table.index], fontsize=8.5)
+        ax.set_yticks(y, [w[:18] for w in table.index], fontsize=10)
         ax.set_ylim(len(table) - 0.5, -0.5)
         ax.axvline(0, color="0.3", lw=0.6)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.set_title("mean LIME weight", fontsize=9)
+        ax.tick_params(axis="x", labelsize=9)
+        ax.set_title("mean LIME weight", fontsize=10)
         count = f" (n = {counts[label]})" if counts and label in counts else ""
         rho = ((agreement or {}).get("per_category", {}).get(label) or {}).get("spearman")
         sub.suptitle(
             f"{_label(label, 60)}{count}"
             + (f"\nSpearman {rho:.2f} over all shared words" if rho is not None else ""),
-            fontsize=10,
+            fontsize=11,
         )
         if panels == 2:
             cx = axes[1]
@@ -238,15 +238,15 @@ def word_importance(
                 if pd.isna(v):
                     cx.text(0, yy, " not in the vocabulary", fontsize=6.5, va="center", color="0.4")
             cx.axvline(0, color="0.3", lw=0.6)
-            cx.tick_params(axis="x", labelsize=8)
-            cx.set_title("logistic regression coefficient", fontsize=9)
+            cx.tick_params(axis="x", labelsize=9)
+            cx.set_title("regression coefficient", fontsize=10)
     overall = (agreement or {}).get("overall", {}).get("spearman")
     fig.suptitle(
         "Words that decide per category (correctly classified test products)"
         + (
             f"; LIME vs coefficients: Spearman {overall:.2f} overall" if overall is not None else ""
         ),
-        fontsize=10,
+        fontsize=11,
     )
     return describe(
         fig,
@@ -281,7 +281,7 @@ def text_trust(checks: dict[str, tuple[dict, dict]], n_classes: int | None = Non
         a.axhline(thr, color="red", ls="--", lw=1, label=f"threshold {thr:g}")
         a.set_xticks(x, [f"{c}{' ✓' if int(c) == st['chosen'] else ''}" for c in counts])
         a.set(
-            ylim=(0, 1),
+            ylim=(0, 1.04),  # dots at 1.0 drawn whole
             xlabel="LIME perturbed copies per product (✓: used)",
             ylabel=f"Jaccard of top-{st['settings']['top_k']} words",
             title=f"{name}: stability across {len(st['settings']['seeds'])} seeds "

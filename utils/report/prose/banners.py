@@ -15,7 +15,9 @@ from .common import _p_is
 
 
 # --------------------------------------------------------------------------- banners
-def stand_in_warning(stand: dict[str, str], real: list[str] | None = None) -> str:
+def stand_in_warning(
+    stand: dict[str, str], real: list[str] | None = None, few: bool = False
+) -> str:
     """The stand-in sentence of banners and note sections (empty when every encoder is real)."""
     if not stand:
         return ""
@@ -27,7 +29,14 @@ def stand_in_warning(stand: dict[str, str], real: list[str] | None = None) -> st
         "for timing and plumbing and says nothing about CLIP or VGG16."
     )
     if real:
-        text += f" Numbers of {listing(real)}, which read no encoder, are real."
+        text += (
+            f" Numbers of {listing(real)}, which read no encoder, are measured, not stand-ins"
+            + (
+                ", but on this run's few products: checks of the pipeline, not findings."
+                if few
+                else "."
+            )
+        )
     return text
 
 
@@ -55,15 +64,15 @@ def banner(
 
     lines = []
     real = [n for n in (names or []) if not encoder_kinds([n])]
+    data, split = metrics.get("data", {}), metrics.get("split", {})
+    few = data.get("dataset") == "sample" or bool(split.get("max_per_category"))
     if stand:
-        lines.append(stand_in_warning(stand, real))
-    data = metrics.get("data", {})
+        lines.append(stand_in_warning(stand, real, few))
     if data.get("dataset") == "sample":
         lines.append(
             f"**Data: {data['source']}.** This run checks the pipeline; its numbers support no "
             "conclusion about the catalog."
         )
-    split = metrics.get("split", {})
     if split.get("max_per_category") and number not in ("01",):
         lines.append(subsample_sentence(split, metrics.get("data", {})))
     skipped = metrics.get("features", {}).get("skipped") or {}

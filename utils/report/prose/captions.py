@@ -52,8 +52,10 @@ def _examples(f: dict) -> str:
 
 def _near_duplicates(f: dict) -> str:
     return (
-        f"The {f['shown']} largest of the {plural(f['of'], 'group')} of near-identical photos, "
-        "one row per group (each group is kept on one side of the split)."
+        f"The {f['shown']} largest of the {plural(f['of'], 'group')} of photos with near-identical "
+        "perceptual hashes (the same photo, or the same shot or template with small changes), "
+        "each group framed with its category and size (each group is kept on one side of the "
+        "split)."
     )
 
 
@@ -82,8 +84,8 @@ def _feature_space(f: dict) -> str:
 def _log_loss(f: dict) -> str:
     return (
         f"The cross-entropy loss −log p(true class), with {f['name']}'s loss on each of the "
-        f"{f['images']} test products drawn over it (the histogram below counts them); the "
-        "dotted line is the loss of a uniform guess."
+        f"{f['images']} test products drawn over it (the histogram behind the curve, right "
+        "axis, counts them); the dotted line is the loss of a uniform guess."
     )
 
 
@@ -110,8 +112,9 @@ def _errors(f: dict) -> str:
         for n in f["names"]
     )
     return (
-        f"The most confident test errors (top losses) of {_names(f)}, one row each: photo, "
-        f"name, true and predicted category, probability of the prediction and loss ({counts})."
+        f"The test errors of {_names(f)} predicted with the highest probability, one row each: "
+        "photo, name, true and predicted category, probability of the prediction and loss "
+        f"({counts})."
     )
 
 

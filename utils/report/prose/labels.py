@@ -344,7 +344,7 @@ def _suggest_why(s: dict) -> str:
     why = (
         "the simulation did not run this candidate"
         if basis == "not simulated"
-        else "no strategy needed detectably fewer labels than random in this run"
+        else "no strategy was measured to need fewer labels than random in this run"
     )
     what = (
         f"{default} (uncertain products, spread out) is the default then"
@@ -498,6 +498,9 @@ def section_labels(m: dict) -> str:
         f"{_n(totals[0])} to {_n(totals[-1])}, each refit scored on the {lab['test']} test "
         "products; a product asked for joins the part of the split it comes from, so validation "
         "labels (which choose the settings) count like training labels, as in the label budget. "
+        "The two divide a count differently (the budget takes k per category to train and up to "
+        "k more to choose settings; here random draws keep about the split's 3:1 mix of training "
+        "and validation), so their accuracies at the same count differ. "
         f"Strategies, from scikit-activeml: {strategies}; {plural(plan['seeds'], 'seed')} per "
         f"strategy, each its own start ({_fig('active_learning')}).\n\n"
     )

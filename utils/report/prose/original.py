@@ -167,8 +167,8 @@ def section_loss(m: dict) -> str:
     ll = m.get("evaluation", {}).get("log_loss")
     c = _n_classes(m)
     text = (
-        "The note's heads minimise the cross-entropy, −log of the probability given to the true "
-        "class"
+        "The note's heads and the logistic regressions are fitted to minimise the cross-entropy, "
+        "−log of the probability given to the true class"
         + (f"; a uniform guess over {c} categories costs ln {c} = {np.log(c):.3f}." if c else ".")
     )
     if ll:
