@@ -488,6 +488,7 @@ def section_labels(m: dict) -> str:
             + (f" ({listing(f'`{n}`: {w}' for n, w in skipped.items())})" if skipped else "")
             + ".\n"
         )
+    parts = lab.get("pool_parts") or {}
     setup = (
         f"**Active learning, simulated on this run's split.** The pool is the "
         f"{_n(lab['pool'])} training and validation products, their labels hidden until a "
@@ -499,8 +500,13 @@ def section_labels(m: dict) -> str:
         "products; a product asked for joins the part of the split it comes from, so validation "
         "labels (which choose the settings) count like training labels, as in the label budget. "
         "The two divide a count differently (the budget takes k per category to train and up to "
-        "k more to choose settings; here random draws keep about the split's 3:1 mix of training "
-        "and validation), so their accuracies at the same count differ. "
+        "k more to choose settings; here random draws keep about the pool's mix"
+        + (
+            f", {_n(parts['train'])} training to {_n(parts['val'])} validation products"
+            if parts.get("train") and parts.get("val")
+            else ""
+        )
+        + "), so their accuracies at the same count differ. "
         f"Strategies, from scikit-activeml: {strategies}; {plural(plan['seeds'], 'seed')} per "
         f"strategy, each its own start ({_fig('active_learning')}).\n\n"
     )
