@@ -43,9 +43,9 @@ import pandas as pd
 
 from ..core.progress import bar
 from ..data.catalog import ImageTooLargeError
-from . import blocks, encoders, runtime
+from . import blocks, features, runtime
 from .encoders import Encoder
-from .features import VectorCache, _stats, _Tap, activation_cache, cache_dir, load_model_input
+from .features import _stats, _Tap, load_model_input
 
 ENGINES = ("local", "ray")  # or a running Ray cluster's address
 TASK_RETRIES = 3  # an actor's batch that raised is run again this many times, then the run fails
@@ -356,21 +356,9 @@ def extract(
     Same cache folder, keys and files as the local path. A photo that cannot be decoded raises
     ``ExtractionFailed`` naming it and its status, after every other vector is cached.
     """
-    cache = VectorCache(
-        cache_dir(encoder, features_dir), (encoder.dim,), label=encoders.describe(encoder)
+    cache, acts, out, shas, todo = features.cached_part(
+        encoder, rows, features_dir, also_activations
     )
-    acts = (
-        activation_cache(encoder, also_activations[0], also_activations[1])
-        if also_activations
-        else None
-    )
-    out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
-    shas = rows["sha256"].tolist()
-    todo = cache.read_many(shas, out)
-    if acts is not None:
-        todo = sorted(
-            set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()}
-        )
     groups = [todo[b : b + batch_size] for b in range(0, len(todo), batch_size)]
     start = time.perf_counter()
     returned, failed, pids, n_actors, first = [], [], set(), 0, None

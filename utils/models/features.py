@@ -176,6 +176,28 @@ class _Tap:
         self.handle.remove()
 
 
+def cached_part(encoder, rows: pd.DataFrame, features_dir, also_activations=None):
+    """What the per-image caches already hold for ``rows``: ``(cache, acts, out, shas, todo)``,
+    the vector cache, the activation cache (None without ``also_activations``), the vectors read
+    into ``out`` and the row positions still to compute (a vector or an activation missing)."""
+    cache = VectorCache(
+        cache_dir(encoder, features_dir), (encoder.dim,), label=encoders.describe(encoder)
+    )
+    acts = (
+        activation_cache(encoder, also_activations[0], also_activations[1])
+        if also_activations
+        else None
+    )
+    out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
+    shas = rows["sha256"].tolist()
+    todo = cache.read_many(shas, out)
+    if acts is not None:
+        todo = sorted(
+            set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()}
+        )
+    return cache, acts, out, shas, todo
+
+
 def extract(
     encoder: Encoder,
     rows: pd.DataFrame,
@@ -193,21 +215,7 @@ def extract(
     Returns ``(features, stats)`` with stats ``cached``, ``computed``, ``seconds``,
     ``seconds_per_item`` (of the computed ones; None when everything came from the cache).
     """
-    cache = VectorCache(
-        cache_dir(encoder, features_dir), (encoder.dim,), label=encoders.describe(encoder)
-    )
-    acts = (
-        activation_cache(encoder, also_activations[0], also_activations[1])
-        if also_activations
-        else None
-    )
-    out = np.zeros((len(rows), encoder.dim), dtype=np.float32)
-    shas = rows["sha256"].tolist()
-    todo = cache.read_many(shas, out)
-    if acts is not None:
-        todo = sorted(
-            set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()}
-        )
+    cache, acts, out, shas, todo = cached_part(encoder, rows, features_dir, also_activations)
     start = time.perf_counter()
     if todo:
         loader = image_loader(rows["path"].iloc[todo].tolist(), encoder, batch_size, num_workers)
