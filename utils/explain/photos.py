@@ -273,7 +273,9 @@ def _vectorised_explainer():
             data[0, :] = 1
             labels = []
             extra = (1,) * (image.ndim - segments.ndim)
-            image_t, fudged_t = torch.from_numpy(image), torch.from_numpy(fudged_image)
+            # a read-only array (a cached photo) is copied once: torch wraps only writable ones
+            image_t = torch.from_numpy(np.require(image, requirements="W"))
+            fudged_t = torch.from_numpy(np.require(fudged_image, requirements="W"))
             for start in range(0, num_samples, batch_size):
                 hidden = (data[start : start + batch_size] == 0)[:, segments]
                 hidden_t = torch.from_numpy(hidden.reshape(hidden.shape + extra))

@@ -44,6 +44,16 @@ def _yaml(m: dict, name: str) -> str:
         reads, "multimodal-classification"
     )
     data = (m.get("data") or {}).get("source", "the Flipkart sample")
+    repeats = (ev.get("repeats") or {}).get("summary", {}).get(name)
+    steadier = (
+        [
+            f"    - {{type: accuracy, value: {repeats['mean']:.4f}, name: mean test accuracy "
+            f"over {ev['repeats']['n_splits']} other group-aware splits "
+            f"({repeats['min']:.4f}-{repeats['max']:.4f})}}"
+        ]
+        if repeats
+        else []
+    )
     return "\n".join(
         [
             "---",
@@ -62,6 +72,7 @@ def _yaml(m: dict, name: str) -> str:
             "    metrics:",
             f"    - {{type: accuracy, value: {t['accuracy']:.4f}, "
             f"name: test accuracy (95% CI {t['accuracy_low']:.4f}-{t['accuracy_high']:.4f})}}",
+            *steadier,
             f"    - {{type: f1, value: {t['macro_f1']:.4f}, name: test macro-F1}}",
             f"status: {rec.get('status', 'provisional')}",
             f"run: {m['run']['id']}",
@@ -164,7 +175,8 @@ def card(m: dict) -> str:
         f"({tr.get('chosen', 'see notebook 04')}, chosen on the validation split).",
         f"- **One prediction runs:** {c.cost if c else '?'}; measured "
         f"{ms(rec['s_per_product'])} per product ({rec.get('device') or 'cpu'}).",
-        f"- **Trained on:** {rec['labelled']} labelled products (training and validation), "
+        f"- **Labels:** {rec['labelled']} labelled products"
+        f"{prose.fitted_on(name, prose.context(m))}, "
         f"{len(ev['classes'])} categories: {', '.join(ev['classes'])}.",
         f"- **Developed by:** the clip-poc project; code version "
         f"`{m['run'].get('code_version')}`.\n",

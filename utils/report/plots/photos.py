@@ -153,7 +153,7 @@ def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixe
     medians, per_image = stable["median_jaccard"], stable["per_image"]
     threshold, chosen = stable["threshold"], stable["chosen"]
     curves, auc = deletion.curves, deletion.auc
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.4))
     counts = sorted(medians, key=int)
     x = np.arange(len(counts))
     a.bar(
@@ -181,8 +181,8 @@ def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixe
         xlabel="LIME perturbed copies (✓: used for the figures)",
         ylabel=f"Jaccard overlap of the top-{k} {unit}",
     )
-    a.set_title("Stability across seeds (dots: items)", fontsize=10)
-    a.legend(fontsize=8, loc="upper left")
+    a.set_title("Stability across seeds (dots: items)", fontsize=11)
+    a.legend(fontsize=9.5, loc="upper left")
     for method, curve in curves.items():
         b.plot(
             np.linspace(0, 100, len(curve)), curve, label=f"{method} (mean area {auc[method]:.3f})"
@@ -194,8 +194,8 @@ def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixe
         xlabel=f"% of {unit} deleted (most important first)",
         ylabel="probability of the explained class",
     )
-    b.set_title("Deletion curves (lower area = more faithful)", fontsize=10)
-    b.legend(fontsize=8, loc="upper right")
+    b.set_title("Deletion curves (lower area = more faithful)", fontsize=11)
+    b.legend(fontsize=9.5, loc="upper right")
     fig.tight_layout()
     return fig
 

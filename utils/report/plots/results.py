@@ -165,7 +165,7 @@ def results_forest(
     order = table.sort_values("accuracy").index.tolist()
     y = np.arange(len(order))
     fig, (a, b) = plt.subplots(
-        1, 2, figsize=(11, 0.42 * len(order) + 1.9), sharey=True, layout="constrained"
+        1, 2, figsize=(9.5, 0.42 * len(order) + 2.0), sharey=True, layout="constrained"
     )
     for k, (metric, marker) in enumerate((("accuracy", "o"), ("macro_f1", "s"))):
         v = table.loc[order, metric].to_numpy(dtype=float)
@@ -199,8 +199,8 @@ def results_forest(
     a.set(xlim=(-0.02, 1.02), xlabel="locked test split")
     notes = [f"★ {reference}: the reference of the paired tests"] if reference else []
     notes += ["†: stand-in weights"] if stand else []
-    a.set_title("test split" + (f" ({'; '.join(notes)})" if notes else ""), fontsize=9)
-    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+    a.set_title("test split" + (f" ({'; '.join(notes)})" if notes else ""), fontsize=10.5)
+    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=10)
     b.set(xlim=(-0.02, 1.02), xlabel="test accuracy on each other split")
     chance_line(b, 1 / n_classes, "x")
     not_refitted = []
@@ -224,9 +224,9 @@ def results_forest(
                     color="#666666",
                     gid=f"not-refitted:{name}",
                 )
-        b.set_title(f"{repeats.shape[0]} other group-aware splits (dots; bar: mean)", fontsize=9)
+        b.set_title(f"{repeats.shape[0]} other group-aware splits (dots; bar: mean)", fontsize=10.5)
     else:
-        b.set_title("no repeated splits in this run", fontsize=9)
+        b.set_title("no repeated splits in this run", fontsize=10.5)
     return describe(
         fig,
         names=order[::-1],

@@ -123,4 +123,7 @@ def headline(evaluation: dict) -> plt.Figure:
         called=rec.get("called"),
         stand_in=sorted(stand & set(order)),
         claims=[c["claim"].split(":")[0] for c in claims],
+        exact=[
+            n for n in order if str(table[n].get("accuracy_interval", "")).startswith("Clopper")
+        ],
     )

@@ -89,7 +89,7 @@ def text_explanations(
     shown = [top_words(r, top_k) + top_words(r, top_k, towards=False)[::-1] for r in results]
     header_lines = [_wrap(h, chars).split("\n") for h in headers]
     heights = [
-        max(len(lines) + 1.5 * cut + len(head) - 1, 0.85 * len(bars)) + 2.0
+        max(len(lines) + 1.5 * cut + len(head) - 1, 0.85 * len(bars)) + 2.4
         for (lines, cut), bars, head in zip(wrapped, shown, header_lines)
     ]
     line_in = font * 1.45 / 72
@@ -100,11 +100,12 @@ def text_explanations(
     ):
         extra = len(header) - 1  # header lines beyond the first
         ax = fig.add_subplot(grid[row, 0])
-        ax.set(xlim=(0, columns), ylim=(h - 1.5 - extra, -1.5 - extra))
+        # a full line between the header and the text, so their highlights never touch
+        ax.set(xlim=(0, columns), ylim=(h - 1.9 - extra, -1.9 - extra))
         ax.axis("off")
         ax.text(
             0,
-            -0.7 - extra / 2,
+            -1.05 - extra / 2,
             "\n".join(header),
             family="monospace",
             fontsize=font,
@@ -265,7 +266,7 @@ def text_trust(checks: dict[str, tuple[dict, dict]], n_classes: int | None = Non
     shared), with chance (1 / ``n_classes``) dotted as in the photo trust figure when given."""
     names = list(checks)
     fig, axes = plt.subplots(
-        len(names), 2, figsize=(11, 3.6 * len(names)), squeeze=False, sharey=True
+        len(names), 2, figsize=(10, 3.8 * len(names)), squeeze=False, sharey=True
     )
     for (a, b), name in zip(axes, names):
         st, de = checks[name]
@@ -287,7 +288,7 @@ def text_trust(checks: dict[str, tuple[dict, dict]], n_classes: int | None = Non
             title=f"{name}: stability across {len(st['settings']['seeds'])} seeds "
             f"({len(per)} products)",
         )
-        a.legend(fontsize=8)
+        a.legend(fontsize=9.5)
         styles = {"LIME": dict(color=sns.color_palette()[3]), "random": dict(color="0.4", ls="--")}
         for method, curve in de["curves"].items():
             b.plot(
@@ -308,9 +309,9 @@ def text_trust(checks: dict[str, tuple[dict, dict]], n_classes: int | None = Non
             f"[{f['gain_low']:+.3f}, {f['gain_high']:+.3f}]",
         )
         b.yaxis.set_tick_params(labelleft=True)
-        b.legend(fontsize=8)
+        b.legend(fontsize=9.5)
     for ax in axes.ravel():
-        ax.title.set_fontsize(9)
+        ax.title.set_fontsize(10.5)
     fig.tight_layout()
     return describe(fig, names=names, chance=1 / n_classes if n_classes else None)
 

@@ -65,6 +65,7 @@ from .summary import (
     claims_table,
     claims_text,
     context,
+    fitted_on,
     limits,
     not_run_table,
     question_part,

@@ -28,8 +28,13 @@ def _headline(f: dict) -> str:
     stand = f.get("stand_in") or []
     return (
         f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split: "
-        "accuracy with its interval (cluster bootstrap; exact binomial where every resample "
-        "agrees); shaded, the original note's accuracy "
+        "accuracy with its interval (cluster bootstrap"
+        + (
+            f"; exact binomial for {listing(f['exact'])}, where every resample agrees"
+            if f.get("exact")
+            else ""
+        )
+        + "); shaded, the original note's accuracy "
         f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with; "
         "dotted, chance"
         + (f"; in bold, {f['called']} ({f['chosen']})" if f.get("chosen") else "")
@@ -137,7 +142,9 @@ def _shap(f: dict) -> str:
     return _photo(
         f,
         "SHAP{who} (Partition explainer, blur masker) on {images} test photos, one per category, "
-        "for the predicted class: the photo and its SHAP map side by side.",
+        "for the predicted class: the photo and its SHAP map side by side (values per pixel: "
+        "together they make up the change in probability from the blurred photo to the photo, "
+        "so each one is small).",
     )
 
 

@@ -216,8 +216,9 @@ def savings_text(lab: dict) -> str:
         r0 = mine[0]
         full, target = lab["full"][name]["accuracy"], r0["target"]
         head = (
-            f"**{name}**: trained on all {_n(lab['full'][name]['labels'])} pool labels (notebook "
-            f"{lab['fitted_by']}'s fit), it reaches {pct(full)} on the test split; "
+            f"**{name}**: with all {_n(lab['full'][name]['labels'])} pool labels (notebook "
+            f"{lab['fitted_by']}'s fit: the training labels fit it, the validation labels choose "
+            f"its settings), it reaches {pct(full)} on the test split; "
             f"{pct(lab['share'], 0)} of that is {pct(target)}. Random "
             + _reach(r0["random_reached"], r0["random_seeds"], r0["random_labels"], r0["budget"])
             + "."

@@ -408,8 +408,8 @@ def section_explanations(m: dict) -> str:
     if r2:
         few = any(ex["lime_samples"] <= e["superpixels"] for e in ex["examples"])
         text += (
-            f"Over all {r2['explanations']} LIME explanations behind the figures, the surrogate's "
-            "R² "
+            f"Over all {r2['explanations']} LIME explanations behind the figures (the "
+            "per-category maps' and the examples' at both copy counts), the surrogate's R² "
             f"has median {r2['median']:.2f} (range {r2['min']:.2f}–{r2['max']:.2f}); "
             + (
                 "with no more perturbed copies than superpixels, the linear surrogate can fit "
@@ -539,9 +539,10 @@ def explanation_verdict(summary: dict) -> str:
     return " ".join(parts)
 
 
-def improvements_text(evaluation: dict, training: dict) -> str:
-    """The improvements' verdicts (notebook 05), as the note's section writes them."""
-    return section_improvements({"evaluation": evaluation, "training": training})
+def improvements_text(metrics: dict) -> str:
+    """The improvements' verdicts (notebook 05, from the run's records so far: what was skipped,
+    the limits), as the note's section writes them."""
+    return section_improvements(metrics)
 
 
 def section_improvements(m: dict) -> str:
@@ -550,10 +551,7 @@ def section_improvements(m: dict) -> str:
     ev, tr = m.get("evaluation", {}), m.get("training", {})
     items = limits(m, run_stand_ins(m))
     text = (
-        f"**Limits.** The {plural(len(items), 'limit')} of this run "
-        f"{'is' if len(items) == 1 else 'are'} listed once, in the summary.\n\n"
-        if items
-        else ""
+        "**Limits.** This run's limits are listed once, in the note's summary.\n\n" if items else ""
     )
     frozen = ev.get("versus_frozen", {})
     text += (

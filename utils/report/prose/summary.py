@@ -70,6 +70,7 @@ def context(m: dict, evaluation: dict | None = None) -> dict:
         "costs": ev.get("costs", {}),
         "labelled": ev.get("labelled", {}),
         "repeats": (ev.get("repeats") or {}).get("summary") or {},
+        "training_info": (m.get("training") or {}).get("info") or {},
         "n_repeats": (ev.get("repeats") or {}).get("n_splits"),
     }
 
@@ -181,7 +182,7 @@ def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below
         f"validation products{_tie_reason(rec, ctx)}."
     )
     second = (
-        f"It was trained on {rec['labelled']} labelled products "
+        f"It needs {rec['labelled']} labelled products{fitted_on(rec['candidate'], ctx)} "
         f"({plural(ctx['classes'], 'category', 'categories')}) and takes "
         f"{ms(rec['s_per_product'])} per product "
         f"({rec.get('device') or 'cpu'}, reading the file and predicting); its test accuracy, "
@@ -191,6 +192,15 @@ def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below
         + "."
     )
     return [line for line in (first, second, third) if line]
+
+
+def fitted_on(name: str, ctx: dict) -> str:
+    """`` (629 to fit it, 209 to choose its settings)``: how its labels were used (notebook 04)."""
+    info = (ctx.get("training_info") or {}).get(name) or {}
+    train, val = info.get("labelled_train"), info.get("labelled_val")
+    if not train:
+        return ""
+    return f" ({train} to fit it" + (f", {val} to choose its settings)" if val else ")")
 
 
 def _repeated(name: str, ctx: dict) -> str:
