@@ -49,7 +49,11 @@ def example_grid(
             ax = axes[r, c]
             ax.axis("off")
             if r < len(picks):
-                ax.imshow(load_image(picks.iloc[r]["path"], max_side=side))
+                img = np.asarray(load_image(picks.iloc[r]["path"], max_side=side))
+                h, w = img.shape[:2]
+                s = max(h, w)  # centred in a square box: every cell, and so every title, aligns
+                ax.imshow(img, extent=((s - w) / 2, (s + w) / 2, (s + h) / 2, (s - h) / 2))
+                ax.set(xlim=(0, s), ylim=(s, 0))
             if r == 0:
                 ax.set_title(_label(label, 14), fontsize=8)
     fig.tight_layout()

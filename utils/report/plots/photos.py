@@ -64,7 +64,10 @@ def lime_examples(
             row[0],
             image,
             _wrap(
-                f"predicted {_label(classes[rc['label']], 200)} (p = {rc['probability']:.2f})", 24
+                # no break inside "(p = 0.78)": non-breaking spaces
+                f"predicted {_label(classes[rc['label']], 200)} "
+                f"(p\u00a0=\u00a0{rc['probability']:.2f})",
+                24,
             ),
             fontsize=TITLE,
         )
