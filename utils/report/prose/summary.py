@@ -182,8 +182,9 @@ def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below
         f"validation products{_tie_reason(rec, ctx)}."
     )
     second = (
-        f"It needs {rec['labelled']} labelled products{fitted_on(rec['candidate'], ctx)} "
-        f"({plural(ctx['classes'], 'category', 'categories')}) and takes "
+        f"It needs {rec['labelled']} labelled products of "
+        f"{plural(ctx['classes'], 'category', 'categories')}{fitted_on(rec['candidate'], ctx)} "
+        "and takes "
         f"{ms(rec['s_per_product'])} per product "
         f"({rec.get('device') or 'cpu'}, reading the file and predicting); its test accuracy, "
         "reported once: "
