@@ -17,6 +17,20 @@ from utils.data import acquire, catalog, split
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _precision_decisions_of_this_session(tmp_path_factory):
+    """``precision="auto"`` remembers its decisions in a folder of this test session (the kernels
+    that papermill starts inherit it), never in the user's cache."""
+    folder = tmp_path_factory.mktemp("precision-cache")
+    before = os.environ.get("CLIP_POC_CACHE")
+    os.environ["CLIP_POC_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CLIP_POC_CACHE", None)
+    else:
+        os.environ["CLIP_POC_CACHE"] = before
+
+
 @pytest.fixture(autouse=True)
 def _no_recorder_left_running():
     """A test that starts a notebook session in this process (``notebook.start`` starts its step

@@ -89,11 +89,16 @@ def test_the_ray_cache_equals_the_local_one_bit_for_bit(
     assert stats["computed"] == 0 and np.array_equal(again, local)
 
 
-def test_the_batches_matter_so_they_are_kept(clip, photos, tmp_path) -> None:
-    """Why one dataset row per local batch: the same photos in other batches give other bits."""
+def test_the_same_batches_give_the_same_bits_other_batches_a_tolerance(
+    clip, photos, tmp_path
+) -> None:
+    """Why one dataset row per local batch: the same batches give the same bits; other batch
+    sizes agree only within a tolerance (on some CPUs their kernels sum in another order, on
+    others not: nothing here asserts that they differ)."""
     a, _ = features.extract(clip, photos, tmp_path / "a", 8, 0, progress=False)
+    again, _ = features.extract(clip, photos, tmp_path / "again", 8, 0, progress=False)
     b, _ = features.extract(clip, photos, tmp_path / "b", 5, 0, progress=False)
-    assert not np.array_equal(a, b) and np.allclose(a, b, atol=1e-5)
+    assert np.array_equal(a, again) and np.allclose(a, b, atol=1e-5)
 
 
 @pytest.mark.parametrize("how", ["exit", "raise"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -130,14 +132,98 @@ def test_random_full_size_models_are_seeded(tmp_path) -> None:
     )
 
 
-def test_precision_auto_follows_the_hardware(monkeypatch) -> None:
-    assert runtime.resolve_precision("float32", "cpu") == "float32"
+def _timed(seconds: dict, agree: bool = True):
+    """A forward pass that takes ``seconds[precision]`` and returns fixed embeddings (bfloat16's
+    turned against float32's where ``agree`` is false)."""
+    import time
+
+    calls = []
+
+    def forward(p: str) -> torch.Tensor:
+        calls.append(p)
+        time.sleep(seconds[p])
+        out = torch.ones(4, 8)
+        return out if agree or p == "float32" else -out
+
+    return forward, calls
+
+
+def test_forced_precisions_and_hardware_without_bfloat16_measure_nothing(monkeypatch) -> None:
+    def never(p):
+        raise AssertionError("nothing is timed")
+
+    assert runtime.choose_precision("float32", "cpu", never, "arch") == (
+        "float32",
+        {"choice": "float32", "how": "forced"},
+    )
+    assert runtime.choose_precision("bfloat16", "cpu", never, "arch")[0] == "bfloat16"
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
-    assert runtime.resolve_precision("auto", "cpu") == "float32"
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
-    assert runtime.resolve_precision("auto", "cpu") == "bfloat16"
+    chosen, how = runtime.choose_precision("auto", "cpu", never, "arch")
+    assert chosen == "float32" and "no native bfloat16" in how["how"]
     with pytest.raises(ValueError, match="precision"):
-        runtime.resolve_precision("fp8", "cpu")
+        runtime.choose_precision("fp8", "cpu", never, "arch")
+
+
+@pytest.mark.parametrize(
+    "seconds, agree, picks, why",
+    [
+        ({"float32": 0.002, "bfloat16": 0.02}, True, "float32", "not at least"),
+        ({"float32": 0.02, "bfloat16": 0.002}, True, "bfloat16", "faster"),
+        ({"float32": 0.02, "bfloat16": 0.002}, False, "float32", "disagree"),
+    ],
+)
+def test_auto_measures_both_precisions_and_keeps_the_faster_one_that_agrees(
+    monkeypatch, tmp_path, seconds, agree, picks, why
+) -> None:
+    monkeypatch.setenv("CLIP_POC_CACHE", str(tmp_path))
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    forward, calls = _timed(seconds, agree)
+    chosen, decision = runtime.choose_precision("auto", "cpu", forward, "arch", items=4)
+    assert chosen == picks == decision["choice"] and why in decision["why"]
+    assert decision["how"] == "measured" and calls.count("float32") == calls.count("bfloat16") >= 3
+    fast, slow = sorted((decision["float32_per_s"], decision["bfloat16_per_s"]))
+    assert slow > 3 * fast, "both throughputs recorded, each from its own timings"
+    assert (decision["cosine_min"] > 0.99) == agree
+
+
+def test_auto_remembers_its_decision_per_architecture_device_batch_and_torch(
+    monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("CLIP_POC_CACHE", str(tmp_path))
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    forward, calls = _timed({"float32": 0.02, "bfloat16": 0.002})
+    first = runtime.choose_precision("auto", "cpu", forward, "arch", items=4)
+    n = len(calls)
+    again = runtime.choose_precision("auto", "cpu", forward, "arch", items=4)
+    assert again[0] == first[0] == "bfloat16" and len(calls) == n, "remembered, not re-timed"
+    assert again[1]["how"] == "remembered" and again[1]["ratio"] == first[1]["ratio"]
+    key = again[1]["key"]
+    assert "arch" in key and "batch 4" in key and torch.__version__ in key
+    assert runtime.device_name("cpu") in key
+    runtime.choose_precision("auto", "cpu", forward, "arch", items=8)  # another batch size
+    runtime.choose_precision("auto", "cpu", forward, "other arch", items=4)
+    assert len(calls) > n + 6 and len(json.loads((tmp_path / "precision.json").read_text())) == 3
+    runtime.choose_precision("auto", "cpu", forward, "arch", items=4, use_cache=False)
+    assert len(calls) > n + 12, "use_cache=False measures afresh"
+
+
+def test_encoders_decide_auto_on_their_own_forward_pass_and_say_how(
+    monkeypatch, tmp_path, tiny_dir
+) -> None:
+    monkeypatch.setenv("CLIP_POC_CACHE", str(tmp_path))
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    clip = encoders.load_clip("tiny-random", device="cpu", models_dir=tiny_dir, precision="auto")
+    text = encoders.load_clip_text(
+        "tiny-random", device="cpu", models_dir=tiny_dir, precision="auto"
+    )
+    for enc in (clip, text):
+        d = enc.precision_choice
+        assert d["how"] == "measured" and enc.precision == d["choice"]
+        assert d["float32_per_s"] > 0 and d["bfloat16_per_s"] > 0
+        assert encoders.describe(enc)["precision_choice"] == d
+    assert clip.precision_choice["key"] != text.precision_choice["key"]
+    again = encoders.load_clip("tiny-random", device="cpu", models_dir=tiny_dir, precision="auto")
+    assert again.precision_choice["how"] == "remembered" and again.key == clip.key
 
 
 @pytest.mark.parametrize("kind", ["clip", "vgg16"])

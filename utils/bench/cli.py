@@ -21,7 +21,6 @@ from ..models import runtime
 from ..models.distributed import EngineUnavailable
 from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_ray
 from .encoding import (
-    TARGET_BF16,
     TARGET_FINETUNE,
     TARGET_RATIO,
     _images,
@@ -116,7 +115,6 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "targets": {
             "pipeline_ratio": TARGET_RATIO,
-            "bf16_speedup_clip": TARGET_BF16,
             "finetune_over_forward_clip": TARGET_FINETUNE,
             "ray_over_local": TARGET_RAY_RATIO,
         },

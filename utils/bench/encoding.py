@@ -5,9 +5,11 @@ compute as the pretrained ones), so they run offline on any machine.
   ``features.extract`` on an empty cache) against the bare forward pass; their ratio
   (target >= 0.8).
 - ``precision``: float32 against bfloat16 autocast, same images, same run: throughput of each and
-  their ratio (target on a CPU with native bfloat16: >= 1.8 for CLIP), cosine similarity of the
-  embeddings, and agreement of a head's predictions on both (a head trained on 7 k-means clusters
-  of the float32 embeddings, since random weights know no categories).
+  their ratio, cosine similarity of the embeddings, and agreement of a head's predictions on both
+  (a head trained on 7 k-means clusters of the float32 embeddings, since random weights know no
+  categories); then what ``precision="auto"`` picks when it measures afresh in the same run (its
+  own throughputs, nothing remembered), and whether that is the precision this section measured
+  faster (by auto's rule: bfloat16 only where at least ``AUTO_MIN_GAIN`` times faster).
 - ``options``: what else PyTorch offers, kept only where it helps: ``channels_last`` for VGG16,
   ``torch.compile``, larger explanation batches.
 - ``finetune``: seconds per fine-tuning epoch on cached activations of 630 images against one
@@ -40,7 +42,6 @@ from ..explain import photos
 from ..models import blocks, encoders, features, runtime, train
 
 TARGET_RATIO = 0.8
-TARGET_BF16 = 1.8
 TARGET_FINETUNE = 0.25
 
 
@@ -168,6 +169,12 @@ def bench_precision(
         )
     )
     ips32, ips16 = len(x) / t32, len(x16) / t16
+    auto, decision = f32.decide_precision("auto", use_cache=False)
+    faster = (
+        "bfloat16"
+        if ips16 >= runtime.AUTO_MIN_GAIN * ips32 and float(cos.min()) >= runtime.AUTO_COSINE_FLOOR
+        else "float32"
+    )
     return {
         "encoder": kind,
         "device": str(f32.device),
@@ -181,7 +188,10 @@ def bench_precision(
         "cosine_mean": round(float(cos.mean()), 6),
         "head_agreement": agree,
         "native_bf16": native,
-        "auto_picks": runtime.resolve_precision("auto", f32.device),
+        "faster_here": faster,
+        "auto_picks": auto,
+        "auto_decision": decision,
+        "auto_picks_the_faster": auto == faster,
     }
 
 

@@ -21,8 +21,10 @@ values and say so only in a load report); only the other CLIP tower's weights an
 may be left unused. ``availability`` says, without loading anything, whether a model can be loaded
 here, with the loaders' own sentence when it cannot.
 
-Every encoder runs at a ``precision`` (``runtime.resolve_precision``): ``float32``, or ``bfloat16``
-through ``torch.autocast``.
+Every encoder runs at a ``precision``: ``float32``, ``bfloat16`` through ``torch.autocast``, or
+``auto``: the faster of the two, timed on a fixed synthetic batch the first time an architecture
+runs on a device (``runtime.choose_precision``, remembered on the machine); ``precision_choice``
+says how it was decided, with both throughputs where it was measured.
 Every image encoder also carries its ``decode_min_side``: the size photos are decoded at (JPEG
 draft mode) before its own preprocessing resizes them, part of its cache keys.
 """
@@ -43,13 +45,14 @@ from torch import nn
 
 from ..core.paths import ROOT
 from .runtime import (
+    AUTO_BATCH,
     TEXT_MAX_TOKENS,
     _online,
     _quiet_transformers,
     _seeded,
     autocast,
+    choose_precision,
     pick_device,
-    resolve_precision,
 )
 from .tiny import build_tiny_clip, build_tiny_vgg, train_tiny_tokenizer
 
@@ -187,6 +190,14 @@ class _Weights:
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
+    def architecture(self) -> str:
+        """What the speed of a forward pass depends on (not the weights' values): ``auto``'s
+        decisions are remembered per architecture."""
+        shapes = hashlib.sha256(
+            repr([(k, tuple(v.shape)) for k, v in self.module.state_dict().items()]).encode()
+        ).hexdigest()[:12]
+        return f"{self.kind} {type(self.module).__name__} {self.n_parameters()} params {shapes}"
+
     def size_mb(self) -> float:
         return sum(p.numel() * p.element_size() for p in self.module.parameters()) / 2**20
 
@@ -206,12 +217,30 @@ class Encoder(_Weights):
     identity: str = field(default="")
     random_seed: int | None = None
     decode_min_side: int | None = DECODE_MIN_SIDE  # photos decoded this large first (None: full)
+    precision_choice: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.module.eval().requires_grad_(False).to(self.device)
-        self.precision = resolve_precision(self.precision, self.device)
         if not self.identity:
             self.identity = fingerprint(self.kind, self.module, self.preprocess)
+        self.precision, self.precision_choice = self.decide_precision(self.precision)
+
+    def decide_precision(self, precision: str, use_cache: bool = True) -> tuple[str, dict]:
+        """``runtime.choose_precision`` for this encoder: ``auto`` times a fixed batch of
+        ``AUTO_BATCH`` synthetic photos (seeded noise through ``preprocess``) in each precision."""
+
+        def forward(p: str) -> torch.Tensor:
+            with torch.inference_mode(), autocast(self.device, p):
+                return self.module(x.to(self.device)).float().cpu()
+
+        x = None
+        if precision == "auto":
+            rng = np.random.default_rng(0)
+            noise = [rng.integers(0, 256, (256, 256, 3), np.uint8) for _ in range(AUTO_BATCH)]
+            x = torch.stack([self.preprocess(Image.fromarray(a)) for a in noise])
+        return choose_precision(
+            precision, self.device, forward, self.architecture(), AUTO_BATCH, use_cache
+        )
 
     @property
     def input_key(self) -> str:
@@ -246,6 +275,7 @@ def describe(encoder) -> dict:
         "size_mb": round(encoder.size_mb(), 1),
         "device": str(encoder.device),
         "precision": encoder.precision,
+        "precision_choice": encoder.precision_choice,
         "random_seed": encoder.random_seed,
     }
     if isinstance(encoder, Encoder):
@@ -549,15 +579,31 @@ class TextEncoder(_Weights):
     max_tokens: int = TEXT_MAX_TOKENS
     temperature: float = MAX_TEMPERATURE
     temperature_source: str = "CLIP's clamp"
+    precision_choice: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.module.eval().requires_grad_(False).to(self.device)
-        self.precision = resolve_precision(self.precision, self.device)
         if not self.identity:
             vocab = json.dumps(self.tokenizer.get_vocab(), sort_keys=True)
             self.identity = fingerprint(
                 self.kind, self.module, hashlib.sha256(vocab.encode()).hexdigest()
             )
+        self.precision, self.precision_choice = self.decide_precision(self.precision)
+
+    def decide_precision(self, precision: str, use_cache: bool = True) -> tuple[str, dict]:
+        """``runtime.choose_precision`` for the text tower: ``auto`` times ``AUTO_BATCH`` fixed
+        product-like texts of the full 77-token context in each precision."""
+        words = "cotton printed single bedsheet with two pillow covers at best prices".split()
+        texts = [" ".join(words[i % 5 :] * 12) for i in range(AUTO_BATCH)]
+
+        def forward(p: str) -> torch.Tensor:
+            batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
+            with torch.inference_mode(), autocast(self.device, p):
+                return self.module(**batch).text_embeds.float().cpu()
+
+        return choose_precision(
+            precision, self.device, forward, self.architecture(), AUTO_BATCH, use_cache
+        )
 
     def tokenize(self, texts: list[str]) -> dict:
         return self.tokenizer(
