@@ -159,22 +159,67 @@ def own_catalog(tmp_path_factory, dataset_dir: Path, real_csv: pd.DataFrame) -> 
     return make_own_catalog(dataset_dir, real_csv, tmp_path_factory.mktemp("own") / "catalog")
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory, dataset_dir: Path) -> Path:
-    """Execute every notebook in order, smoke profile, every candidate, everything under one scratch
-    folder."""
-    from utils.report import runner as report
+# The smoke chain's settings other than the profile's defaults: the note must state what the run
+# used (test_the_note_states_the_settings_the_run_used), so some differ from the defaults.
+SMOKE_OVERRIDES = {
+    "seed": 7,
+    "num_samples": 30,
+    "only_correct": True,
+    "global_per_category": 1,
+    "repeat_seeds": 2,
+    "n_boot": 150,
+}
 
-    run = tmp_path_factory.mktemp("smoke")
-    report.run(
-        "smoke",
-        run / "reports",
-        data_dir=str(run / "data"),
-        figures_dir=str(run / "figures"),
-        reports_dir=str(run / "reports"),
-        data_source=str(dataset_dir),
+
+def smoke_settings() -> dict:
+    """What the smoke chain ran with: the smoke profile and ``SMOKE_OVERRIDES``."""
+    import yaml
+
+    return {**yaml.safe_load((ROOT / "profiles" / "smoke.yaml").read_text()), **SMOKE_OVERRIDES}
+
+
+def fresh_copy(folder: Path) -> Path:
+    """The project as a fresh clone holds it: tracked files and files git does not ignore."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The one notebook chain of ``make test``: a fresh copy of the project (what git holds),
+    DATA_SOURCE unset and no network, ``make smoke``'s command with ``SMOKE_OVERRIDES``: every
+    notebook in order, every candidate, tiny models, on the bundled sample (data/sample/), its
+    data, reports and figures in the copy's own folders. Every test of an executed notebook reads
+    this run."""
+    import subprocess
+    import sys
+
+    clone = fresh_copy(tmp_path_factory.mktemp("smoke"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_SOURCE", "PYTHONPATH")}
+    env.update(PYTHONPATH=str(clone), HF_HUB_OFFLINE="1")
+    args = [a for k, v in SMOKE_OVERRIDES.items() for a in ("-p", k, json.dumps(v))]
+    done = subprocess.run(
+        [sys.executable, "-m", "utils.report", "--profile", "smoke", *args],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
-    return run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return clone
 
 
 def metrics_of(run: Path) -> dict:

@@ -14,19 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import metrics_of
+from conftest import metrics_of, smoke_settings
 
 from utils.core import runs
 from utils.core.paths import Layout
-from utils.data import split
+from utils.data import acquire, split
 from utils.models import candidates
 from utils.report import figures
 from utils.report import runner as report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = report.notebooks()
-SMOKE = yaml.safe_load((ROOT / "profiles" / "smoke.yaml").read_text())
+SMOKE = smoke_settings()  # the smoke chain: the profile and the overrides conftest injects
 ALL = list(candidates.CANDIDATES)
 
 pytestmark = pytest.mark.notebooks
@@ -122,14 +121,17 @@ def test_every_notebook_opens_with_the_stand_in_banner(smoke_run: Path) -> None:
         assert "**Stand-in weights**" in text, f"{path.name} opens with {text[:120]!r}"
 
 
-def test_01_catalog_lists_every_row(smoke_run: Path, real_csv: pd.DataFrame) -> None:
+def test_01_catalog_lists_every_row(smoke_run: Path) -> None:
+    sample = acquire.SAMPLE_DIR
+    given = pd.read_csv(acquire.find_csv(sample), dtype=str, keep_default_na=False)
     catalog = pd.read_csv(Layout(smoke_run / "data").catalog)
-    assert len(catalog) == len(real_csv)  # 1050 (73 on the bundled sample)
+    assert len(catalog) == len(given)  # 73 rows on the bundled sample (1050 in the note's data)
     missing = catalog.loc[catalog["status"] == "missing", "image"]
-    assert sorted(missing) == sorted(real_csv.loc[~real_csv["present"], "image"])  # 3 on both
+    absent = [n for n in given["image"] if not (sample / "Images" / n).exists()]
+    assert sorted(missing) == sorted(absent) and len(absent) == 3  # the note's 3 missing photos
     d = metrics_of(smoke_run)["data"]
     assert d["text_groups"] > 0 and d["duplicate_groups"] > 0 and d["category_level"] == 1
-    assert d["dataset"] in ("note", "sample") and d["source"]
+    assert d["dataset"] == "sample" and d["source"]
 
 
 def test_02_split_is_small_stratified_leak_free_and_exported(smoke_run: Path) -> None:
@@ -141,7 +143,7 @@ def test_02_split_is_small_stratified_leak_free_and_exported(smoke_run: Path) ->
     assert split.straddling_groups(s.all_rows_for_final_evaluation()) == []
     info = split.load_split_info(layout.split)
     m = metrics_of(smoke_run)["split"]
-    assert info["seed"] == 42 and info["split_id"] == s.split_id == m["split_id"]
+    assert info["seed"] == SMOKE["seed"] and info["split_id"] == s.split_id == m["split_id"]
     assert m["max_per_category"] == SMOKE["max_per_category"] and m["images"] == len(s)
     hf = load_from_disk(str(layout.hf_split))
     assert sum(len(v) for v in hf.values()) == len(s)
@@ -195,7 +197,8 @@ def test_05_every_candidate_with_intervals_paired_tests_claims_and_a_recommendat
             assert mc["p_value"] <= mc["holm_p"] <= 1
             assert ev["paired"][name]["difference_low"] <= ev["paired"][name]["difference_high"]
     assert ev["intervals"]["resamples"] == SMOKE["n_boot"] and "group" in ev["intervals"]["method"]
-    assert ev["repeats"]["n_splits"] == SMOKE["repeat_seeds"] and 42 not in ev["repeats"]["seeds"]
+    assert ev["repeats"]["n_splits"] == SMOKE["repeat_seeds"]
+    assert SMOKE["seed"] not in ev["repeats"]["seeds"]
     budget = pd.DataFrame(ev["label_budget"]["records"])
     assert set(budget["candidate"]) == {"clip-probe", "vgg16-probe", "text-tfidf", "fusion-late"}
     assert budget.groupby(["candidate", "k"]).size().max() == SMOKE["budget_draws"]
@@ -528,81 +531,19 @@ def test_predict_products_with_text_and_fusion_candidates(smoke_run: Path, tmp_p
         predict.predict_catalog(shop, tmp_path / "out", "fusion-late", data)
 
 
-def _fresh_copy(folder: Path) -> Path:
-    """The project as a fresh clone holds it: tracked files and files git does not ignore."""
-    import shutil
-    import subprocess
-
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listed:
-        if (ROOT / name).is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, folder / name)
-    return folder
+def test_a_fresh_clone_runs_the_smoke_chain_offline_on_the_bundled_sample(smoke_run: Path) -> None:
+    m = metrics_of(smoke_run)
+    assert m["data"]["dataset"] == "sample" and m["run"]["seed"] == SMOKE["seed"]
+    assert (smoke_run / "reports" / "note.html").exists()
+    assert not (smoke_run / "data" / "raw" / "flipkart").exists(), "the sample is read in place"
 
 
-@pytest.fixture(scope="module")
-def fresh_run(tmp_path_factory) -> Path:
-    """A fresh copy of the project, DATA_SOURCE unset and no network: `make smoke`'s command,
-    with settings other than the defaults, on the bundled sample."""
-    import os
-    import subprocess
-    import sys
-
-    clone = _fresh_copy(tmp_path_factory.mktemp("fresh"))
-    env = {k: v for k, v in os.environ.items() if k not in ("DATA_SOURCE", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(clone), HF_HUB_OFFLINE="1")
-    args = [
-        "-p",
-        "seed",
-        "7",
-        "-p",
-        "num_samples",
-        "30",
-        "-p",
-        "only_correct",
-        "true",
-        "-p",
-        "global_per_category",
-        "1",
-        "-p",
-        "repeat_seeds",
-        "2",
-        "-p",
-        "n_boot",
-        "150",
-    ]
-    done = subprocess.run(
-        [sys.executable, "-m", "utils.report", "--profile", "smoke", *args],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return clone
-
-
-def test_a_fresh_clone_runs_the_smoke_chain_offline_on_the_bundled_sample(fresh_run: Path) -> None:
-    m = metrics_of(fresh_run)
-    assert m["data"]["dataset"] == "sample" and m["run"]["seed"] == 7
-    assert (fresh_run / "reports" / "note.html").exists()
-    assert not (fresh_run / "data" / "raw" / "flipkart").exists(), "the sample is read in place"
-
-
-def test_the_note_states_the_settings_the_run_used(fresh_run: Path) -> None:
+def test_the_note_states_the_settings_the_run_used(smoke_run: Path) -> None:
     """Non-default seed, LIME sample count, averaging and repeats: the note says what was used,
     and nothing of the defaults."""
-    m = metrics_of(fresh_run)
+    m = metrics_of(smoke_run)
     image = m["explanations"]["image"]
-    text = (fresh_run / "reports" / "note.md").read_text()
+    text = (smoke_run / "reports" / "note.md").read_text()
     assert image["settings"]["note_samples"] == 30 and image["settings"]["only_correct"] is True
     assert "beside the 30 copies of `num_samples` (the original note used 100)" in text
     assert "correctly classified test images only" in text and "`only_correct` is off" not in text
@@ -614,85 +555,89 @@ def test_the_note_states_the_settings_the_run_used(fresh_run: Path) -> None:
     assert "of up to 1 correctly classified" in text
 
 
-def test_a_report_without_weights_runs_what_it_can_and_lists_the_rest(
-    dataset_dir: Path, tmp_path: Path, monkeypatch, capsys
+@pytest.fixture(scope="module")
+def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str]:
+    """``make report`` as most readers run it: the full profile, the note's full data, offline, no
+    weights on disk (CLIP and VGG16 missing, the models folder empty). Returns the run's folder
+    and what the command printed."""
+    import contextlib
+    import io
+    import os
+
+    run = tmp_path_factory.mktemp("weight-free")
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(run / "hf"),
+        "TORCH_HOME": str(run / "torch"),
+    }
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    argv = ["--profile", "full", "--output-dir", str(run / "reports")]
+    for name, value in {
+        "data_dir": run / "data",
+        "figures_dir": run / "figures",
+        "reports_dir": run / "reports",
+        "data_source": full_dataset_dir,
+    }.items():
+        argv += ["-p", name, str(value)]
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            report.main(argv)  # no SystemExit: status 0
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return run, printed.getvalue()
+
+
+@pytest.mark.full
+def test_without_weights_make_report_runs_what_it_can_and_lists_the_rest(
+    weight_free_run: tuple[Path, str], monkeypatch
 ) -> None:
-    """CLIP's weights missing (offline, not on disk): its candidates are skipped with one sentence
-    saying what to download, the others run, the note opens with the list, the command ends
-    with status 0 and prints the list last; strict makes it an error."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    run = tmp_path / "run"
-    argv = [
-        "--profile",
-        "smoke",
-        "--output-dir",
-        str(run / "reports"),
-        "-p",
-        "data_dir",
-        str(run / "data"),
-        "-p",
-        "figures_dir",
-        str(run / "figures"),
-        "-p",
-        "reports_dir",
-        str(run / "reports"),
-        "-p",
-        "data_source",
-        str(dataset_dir),
-        "-p",
-        "clip_model",
-        "openai/clip-vit-base-patch32",
-        "-p",
-        "models",
-        '["clip-head", "vgg16-head", "text-tfidf", "fusion-late"]',
-    ]
-    report.main(argv)  # no SystemExit: status 0
-    printed = capsys.readouterr().out
+    """CLIP's and VGG16's weights missing (offline, not on disk): their candidates are skipped
+    with one sentence saying what to download and where, the others run, the note's summary ends
+    with the list, the command ends with status 0 and prints the list last; strict makes it an
+    error."""
+    run, printed = weight_free_run
     last = printed.strip().splitlines()[-1]
-    assert last.startswith("- clip-head, fusion-late: ") and "hf download openai/clip-vit" in last
+    assert last.startswith("- ") and "hf download openai/clip-vit" in printed
+    assert "clip-head" in printed.split("Not run")[-1] and "vgg16-head" in printed
     m = metrics_of(run)
-    assert set(m["features"]["skipped"]) == {"clip-head", "fusion-late"}
-    assert set(m["evaluation"]["table"]) == {"vgg16-head", "text-tfidf"}
+    assert set(m["features"]["skipped"]) == set(ALL) - {"text-tfidf", "pixels-classic"}
+    assert set(m["evaluation"]["table"]) == {"text-tfidf", "pixels-classic"}
     text = (run / "reports" / "note.md").read_text()
     summary = text.split("## Summary")[1].split("\n## ")[0]
     assert "Not run" not in text.split("## Summary")[0], "the list follows the summary"
-    table = summary.split("**Not run here: 2 candidates.**")[1]
-    row = "| CLIP `openai/clip-vit-base-patch32` (image and text towers) | `clip-head` and "
-    assert row + "`fusion-late` | `hf download openai/clip-vit-base-patch32" in table
+    table = summary.split(f"**Not run here: {len(ALL) - 2} candidates.**")[1]
+    row = "| CLIP `openai/clip-vit-base-patch32` (image and text towers) | `clip-head`"
+    assert row in table and "`hf download openai/clip-vit-base-patch32" in table
     # where the loader looks: this run's data folder (outside the project here, so written whole;
     # inside it, relative: tested in test_models)
     assert f"`{run / 'data' / 'models' / 'clip-vit-base-patch32'}/` |" in table
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(run / "hf"))
     with pytest.raises(report.NotebookFailed, match="ModelUnavailableError: strict run"):
         report.run(
-            "smoke",
+            "full",
             run / "strict",
             only=["03"],
             data_dir=str(run / "data"),
             reports_dir=str(run / "strict"),
             figures_dir=str(run / "strict"),
-            clip_model="openai/clip-vit-base-patch32",
             strict=True,
         )
 
 
+@pytest.mark.full
 def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_numbers(
-    full_dataset_dir: Path, tmp_path: Path, monkeypatch
+    weight_free_run: tuple[Path, str],
 ) -> None:
     """The full profile offline on all 1047 products: text-tfidf and pixels-classic run (they need
     no downloaded weights), the 14 others are listed as not run, the note is written."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    run = tmp_path
-    report.run(
-        "full",
-        run / "reports",
-        data_dir=str(run / "data"),
-        figures_dir=str(run / "figures"),
-        reports_dir=str(run / "reports"),
-        data_source=str(full_dataset_dir),
-    )
+    run, _ = weight_free_run
     m = metrics_of(run)
     assert m["run"]["profile"] == "full" and m["split"]["images"] == 1047
     assert set(m["features"]["models"]) == {"text-tfidf", "pixels-classic"}
