@@ -12,7 +12,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
-.PHONY: help env ray data report smoke test lint bench lab predict suggest-labels figures-table figures-sheet strip clean
+.PHONY: help env ray data report smoke test test-full lint bench lab predict suggest-labels figures-table figures-sheet strip clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ report: $(STAMP) ## execute every notebook in order into reports/ (figures into 
 smoke: ## the whole notebook chain in the fast offline smoke profile (every candidate, tiny models)
 	$(MAKE) report PROFILE=smoke
 
-test: $(STAMP) ray lint ## check formatting and lint, then run the test suite (Ray tests included)
-	$(VENV)/bin/pytest -q
+test: $(STAMP) ray lint ## the fast tier: lint, unit tests and one smoke chain (Ray tests included)
+	$(VENV)/bin/pytest -q -m "not full" $(ARGS)
+
+test-full: $(STAMP) ## the real-data tier: the weight-free full run on the note's data (DATA_SOURCE)
+	$(VENV)/bin/pytest -q -m full $(ARGS)
 
 lint: $(STAMP) ## ruff: formatting and lint of utils/, tests/ and the notebooks (lines of at most 100)
 	$(VENV)/bin/ruff format --check utils tests notebooks

@@ -164,8 +164,7 @@ def own_catalog(tmp_path_factory, dataset_dir: Path, real_csv: pd.DataFrame) -> 
 SMOKE_OVERRIDES = {
     "seed": 7,
     "num_samples": 30,
-    "only_correct": True,
-    "global_per_category": 1,
+    "global_per_category": 3,
     "repeat_seeds": 2,
     "n_boot": 150,
 }

@@ -544,15 +544,14 @@ def test_the_note_states_the_settings_the_run_used(smoke_run: Path) -> None:
     m = metrics_of(smoke_run)
     image = m["explanations"]["image"]
     text = (smoke_run / "reports" / "note.md").read_text()
-    assert image["settings"]["note_samples"] == 30 and image["settings"]["only_correct"] is True
+    assert image["settings"]["note_samples"] == 30
     assert "beside the 30 copies of `num_samples` (the original note used 100)" in text
-    assert "correctly classified test images only" in text and "`only_correct` is off" not in text
     assert "with seed 7" in text and "with seed 42" not in text
     assert "On 2 other group-aware splits" in text and m["evaluation"]["repeats"]["n_splits"] == 2
     assert m["evaluation"]["intervals"]["resamples"] == 150 and "150 resamples" in text
     global_counts = image["global"]
-    assert all(n <= 1 for n in global_counts.values())
-    assert "of up to 1 correctly classified" in text
+    assert all(n <= 3 for n in global_counts.values()) and max(global_counts.values()) > 2
+    assert "(scaled to [−1, 1]) of up to 3 test images of each category" in text
 
 
 @pytest.fixture(scope="module")

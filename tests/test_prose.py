@@ -349,3 +349,20 @@ def test_errors_cite_the_confusion_figure_for_the_candidates_it_draws() -> None:
     label = get("confusion").label
     assert f"confused more than once ({label})" in errors_text(ev)
     assert label not in errors_text({**ev, "confusions_shown": ["clip-head"]})
+
+
+def test_the_per_category_maps_say_which_images_they_average() -> None:
+    """``only_correct`` on: correctly classified images only, and nothing of the default's
+    wording (the smoke chain runs with it off)."""
+    from utils.report.prose.original import global_text
+
+    ex = {
+        "global": {"Watches": 2, "Baby Care": 1},
+        "global_correct": {"Watches": 1, "Baby Care": 0},
+        "settings": {"only_correct": True, "global_per_category": 2},
+    }
+    text = global_text(ex)
+    assert "of up to 2 correctly classified test images only: Watches (2), Baby Care (1)" in text
+    assert "`only_correct` is off" not in text and "correct)" not in text
+    off = global_text({**ex, "settings": {"only_correct": False, "global_per_category": 2}})
+    assert "`only_correct` is off" in off and "Watches (2, 1 correct)" in off
