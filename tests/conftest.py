@@ -217,6 +217,8 @@ def smoke_run(tmp_path_factory) -> Path:
         text=True,
         timeout=1800,
     )
+    (clone / "reports").mkdir(exist_ok=True)
+    (clone / "reports" / "run.log").write_text(done.stdout + done.stderr)  # each notebook's time
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return clone
 

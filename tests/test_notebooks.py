@@ -680,11 +680,16 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
 
 
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:
-    """A same-schema catalog with extra columns, faulty rows and a long tail of small categories."""
+    """A same-schema catalog with extra columns, faulty rows and a long tail of small categories,
+    through the notebooks that read the categories: validation and rare categories (01), the
+    split (02), features, fits and evaluation on five categories (03-05), the per-category maps
+    that leave the rare ones out (06). The labels study and the note read only records, as in
+    the smoke chain."""
     run = tmp_path
     report.run(
         "smoke",
         run / "reports",
+        only=["01", "02", "03", "04", "05", "06"],
         data_dir=str(run / "data"),
         figures_dir=str(run / "figures"),
         reports_dir=str(run / "reports"),
@@ -707,7 +712,6 @@ def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_pa
         "fusion-late",
     }
     assert len(m["explanations"]["image"]["global_left_out"]) == 2
-    assert (run / "reports" / "note.html").exists()
 
 
 def test_report_overrides_are_parsed_and_checked() -> None:
