@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from utils.bench import cli, encoding, scale
 from utils.data import acquire, catalog
 from utils.explain import photos
 from utils.models import encoders
 
 
-def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
+@pytest.fixture()
+def tiny_bench(tmp_path):
+    """The bench's sections on tiny random encoders (their code, in seconds), reset after."""
+    encoding.use_weights("tiny-random", tmp_path / "bench-models")
+    yield tmp_path / "bench-models"
+    encoding.use_weights("random")
 
+
+def test_bench_writes_every_section(dataset_dir, tmp_path, tiny_bench) -> None:
     out = tmp_path / "bench.json"
     result = cli.main(
         [
@@ -21,6 +30,8 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
             "finetune",
             "heads",
             "scale",
+            "--weights",
+            "tiny-random",
             "--images",
             "2",
             "--precision-images",
@@ -42,22 +53,34 @@ def test_bench_writes_every_section(dataset_dir, tmp_path) -> None:
     )
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(result, default=str))
+    assert saved["machine"]["weights"] == "tiny-random"
     assert [e["encoder"] for e in saved["pipeline"]] == ["clip", "vgg16"]
-    assert saved["pipeline"][0]["parameters"] == 87_849_216
-    # bfloat16 on a CPU without native support is emulated and slow: the CLIP encoder, one
-    # image, here
-    p = encoding.bench_precision("clip", encoding._images(str(dataset_dir), 1), 1, "cpu")
-    assert p["float32_img_per_s"] > 0 and p["bfloat16_img_per_s"] > 0 and p["ratio"] > 0
-    assert p["cosine_min"] > 0.99 and p["head_agreement"] == 1.0
+    tiny_clip = encoders.load_encoder("clip", "tiny-random", device="cpu", models_dir=tiny_bench)
+    assert saved["pipeline"][0]["parameters"] == tiny_clip.n_parameters()
     clip = saved["finetune"][0]
-    assert (
-        clip["activation_shape"] == [50, 768]
-        and clip["epoch_seconds"] > 0
-        and clip["cache_kb_per_view"] > 70
-    )
+    assert clip["activation_shape"][0] == 50 and clip["epoch_seconds"] > 0  # 49 patches + class
+    assert clip["cache_kb_per_view"] > 0
     assert [s["rows"] for s in saved["scale"]] == [60, 120] and all(
         s["validate_peak_mib"] >= 0 for s in saved["scale"]
     )
+
+
+def test_the_precision_section_records_what_auto_picks_beside_its_own_timing(
+    dataset_dir, tiny_bench, monkeypatch
+) -> None:
+    """Both precisions timed on the same photos, then auto measured afresh in the same run (not
+    from the machine's cache): its choice, its own throughputs, and whether it is the faster."""
+    from utils.models import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    p = encoding.bench_precision("clip", encoding._images(str(dataset_dir), 2), 2, "cpu")
+    assert p["float32_img_per_s"] > 0 and p["bfloat16_img_per_s"] > 0 and p["ratio"] > 0
+    assert p["cosine_min"] > 0.99 and p["head_agreement"] == 1.0
+    auto = p["auto_decision"]
+    assert auto["how"] == "measured" and p["auto_picks"] == auto["choice"]
+    assert auto["float32_per_s"] > 0 and auto["bfloat16_per_s"] > 0
+    assert p["faster_here"] in ("float32", "bfloat16")
+    assert p["auto_picks_the_faster"] == (p["auto_picks"] == p["faster_here"])
 
 
 def test_synthetic_catalog_has_the_schema_and_a_long_tail(tmp_path) -> None:

@@ -32,6 +32,7 @@ from .encoding import (
     bench_parity,
     bench_pipeline,
     bench_precision,
+    use_weights,
 )
 from .scale import bench_refits, bench_scale
 
@@ -98,10 +99,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--dedup-exact-up-to", type=int, default=20_000, help="dedup: exact method too up to"
     )
+    parser.add_argument(
+        "--weights",
+        default="random",
+        choices=["random", "tiny-random"],
+        help="random: full-size architectures (the real compute); tiny-random: the code in seconds",
+    )
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
     device = str(runtime.pick_device(args.device))
+    use_weights(args.weights, Path(args.output).parent / "bench-models")
     result = {
         "machine": {
             "platform": platform.platform(),
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
             "device": device,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "torch": torch.__version__,
+            "weights": args.weights,
             "torch_threads": torch.get_num_threads(),
             "native_bf16_cpu": runtime.cpu_has_native_bf16(),
             "threads": parallel.thread_settings(),

@@ -43,6 +43,24 @@ from ..models import blocks, encoders, features, runtime, train
 
 TARGET_RATIO = 0.8
 TARGET_FINETUNE = 0.25
+# The encoders the sections time: full-size architectures with random weights (the real models'
+# compute), unless ``use_weights`` says otherwise: ``tiny-random`` runs every section's code in
+# seconds (the tests), its numbers say nothing of speed. ``parity`` is always full-size.
+WEIGHTS = {"name": encoders.RANDOM, "models_dir": "data/models"}
+
+
+def use_weights(name: str, models_dir: str | Path = "data/models") -> None:
+    """The weights every section but ``parity`` loads: ``random`` (full-size) or ``tiny-random``
+    (built under ``models_dir``)."""
+    if name not in (encoders.RANDOM, encoders.TINY):
+        raise ValueError(f"bench weights {name!r}: use {encoders.RANDOM!r} or {encoders.TINY!r}")
+    WEIGHTS.update(name=name, models_dir=str(models_dir))
+
+
+def _load(kind: str, device: str, precision: str):
+    return encoders.load_encoder(
+        kind, WEIGHTS["name"], device=device, models_dir=WEIGHTS["models_dir"], precision=precision
+    )
 
 
 def _images(source: str | None, n: int) -> pd.DataFrame:
@@ -98,7 +116,7 @@ def _real_batch(encoder: encoders.Encoder, rows: pd.DataFrame) -> torch.Tensor:
 def bench_pipeline(
     kind: str, rows: pd.DataFrame, batch_size: int, num_workers: int, device: str, precision: str
 ) -> dict:
-    encoder = encoders.load_encoder(kind, encoders.RANDOM, device=device, precision=precision)
+    encoder = _load(kind, device, precision)
     x = _real_batch(encoder, rows.head(batch_size)).to(encoder.device)
     bare = _forward_seconds(
         encoder,
@@ -153,7 +171,7 @@ def bench_precision(
 ) -> dict:
     """float32 vs bfloat16 on the same images. Where bfloat16 is emulated (a CPU without native
     support: tens of times slower), it is timed on ``emulated_images`` images only, and said so."""
-    f32 = encoders.load_encoder(kind, encoders.RANDOM, device=device, precision="float32")
+    f32 = _load(kind, device, "float32")
     b16 = replace(f32, precision="bfloat16")
     native = f32.device.type == "cuda" or runtime.cpu_has_native_bf16()
     x = _real_batch(f32, rows).to(f32.device)
@@ -199,7 +217,7 @@ def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bo
     """channels_last (VGG16), torch.compile (both encoders), explanation batch sizes (CLIP
     pipeline)."""
     out = []
-    vgg = encoders.load_encoder("vgg16", encoders.RANDOM, device=device, precision="float32")
+    vgg = _load("vgg16", device, "float32")
     x = _real_batch(vgg, rows).to(vgg.device)
     base = _forward_seconds(vgg, x, len(rows), batch_size, vgg.device)
     cl = copy.deepcopy(vgg.module).to(memory_format=torch.channels_last)
@@ -222,7 +240,7 @@ def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bo
     )
     if compile_:
         for kind in ("clip", "vgg16"):
-            enc = encoders.load_encoder(kind, encoders.RANDOM, device=device, precision="float32")
+            enc = _load(kind, device, "float32")
             xb = _real_batch(enc, rows).to(enc.device)
             base = _forward_seconds(enc, xb, len(rows), batch_size, enc.device)
             compiled = torch.compile(enc.module)
@@ -243,7 +261,7 @@ def bench_options(rows: pd.DataFrame, batch_size: int, device: str, compile_: bo
                 }
             )
 
-    clip = encoders.load_encoder("clip", encoders.RANDOM, device=device, precision="auto")
+    clip = _load("clip", device, "auto")
     head = train.make_head(train.head_config("clip", clip.dim, 7))
     image = photos.prepare_image(clip, rows["path"].iloc[0])
     copies = np.repeat(image[None], 64, axis=0)
@@ -273,7 +291,7 @@ def bench_finetune(
     view."""
     from torch import nn
 
-    encoder = encoders.load_encoder(kind, encoders.RANDOM, device=device, precision="float32")
+    encoder = _load(kind, device, "float32")
     x = torch.randn(batch_size, 3, 224, 224, device=encoder.device)
     forward = _forward_seconds(
         encoder,
@@ -348,7 +366,7 @@ def bench_lime(rows: pd.DataFrame, num_samples: int, device: str, batch_size: in
     """Seconds to explain one image with LIME through the full-size CLIP encoder and a 512-256-7
     head."""
 
-    encoder = encoders.load_encoder("clip", encoders.RANDOM, device=device, precision="auto")
+    encoder = _load("clip", device, "auto")
     head = train.make_head(train.head_config("clip", encoder.dim, 7))
     pipeline = photos.Pipeline(
         encoder, lambda X: train.predict_proba(head, X), batch_size=batch_size
