@@ -366,3 +366,16 @@ def test_the_per_category_maps_say_which_images_they_average() -> None:
     assert "`only_correct` is off" not in text and "correct)" not in text
     off = global_text({**ex, "settings": {"only_correct": False, "global_per_category": 2}})
     assert "`only_correct` is off" in off and "Watches (2, 1 correct)" in off
+
+
+def test_a_section_with_nothing_to_show_says_why_its_candidates_did_not_run() -> None:
+    """Notebook 03 knows what it skipped before it records it: asked for and skipped is said so,
+    never 'not among this run's models'."""
+    from utils.report.prose.banners import nothing_here
+
+    skipped = {"clip-head": "CLIP's weights are not on this machine"}
+    line = nothing_here("augmented views", ["clip-head", "vgg16-head"], {}, skipped)
+    assert "could not run here" in line and "not among" not in line
+    recorded = nothing_here("augmented views", ["clip-head"], {"features": {"skipped": skipped}})
+    assert "could not run here" in recorded
+    assert "not among this run's models" in nothing_here("augmented views", ["clip-head"], {})

@@ -190,11 +190,14 @@ def precision_sentence(check: dict) -> str:
     )
 
 
-def nothing_here(what: str, needs, metrics: dict) -> str:
+def nothing_here(what: str, needs, metrics: dict, skipped: dict | None = None) -> str:
     """One line for a notebook section with nothing to show: ``what`` needs one of ``needs``,
-    and why none of them ran (its weights are missing, or it was not in this run's models)."""
+    and why none of them ran (its weights are missing, or it was not in this run's models).
+    ``skipped``: the candidates this run skipped, where the notebook knows them before it
+    records them (notebook 03); else the recorded ``features.skipped``."""
     needs = list(needs)
-    skipped = (metrics.get("features") or {}).get("skipped") or {}
+    if skipped is None:
+        skipped = (metrics.get("features") or {}).get("skipped") or {}
     names = listing((f"`{n}`" for n in needs), "or")
     why = (
         "which could not run here (its weights are not on this machine)"
