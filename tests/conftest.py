@@ -17,6 +17,15 @@ from utils.data import acquire, catalog, split
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """The tiers: every test that needs the note's full data (the ``full_dataset_dir`` fixture,
+    directly or through another fixture) is marked ``full``, the real-data tier of ``make
+    test-full``; ``make test`` runs the rest."""
+    for item in items:
+        if "full_dataset_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.full)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _precision_decisions_of_this_session(tmp_path_factory):
     """``precision="auto"`` remembers its decisions in a folder of this test session (the kernels

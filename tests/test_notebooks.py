@@ -592,7 +592,6 @@ def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str
     return run, printed.getvalue()
 
 
-@pytest.mark.full
 def test_without_weights_make_report_runs_what_it_can_and_lists_the_rest(
     weight_free_run: tuple[Path, str], monkeypatch
 ) -> None:
@@ -630,7 +629,6 @@ def test_without_weights_make_report_runs_what_it_can_and_lists_the_rest(
         )
 
 
-@pytest.mark.full
 def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_numbers(
     weight_free_run: tuple[Path, str],
 ) -> None:
