@@ -17,15 +17,14 @@ from ..data import split as split_
 from ..evaluation import metrics
 from ..models import candidates, families
 from ..models.panel import Panel
-from . import active, audit, suggest
+from . import active, audit, compare, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
 GALLERY_ORDER = ["votes", "confidence"]  # the gallery's sort keys, both descending
-# what the ranked list's strategy was chosen on, by ``active.best_strategy``'s basis
+# what the ranked list's strategy was chosen on, by ``LabelStudy.strategy_for``'s basis
 CHOSEN_ON = {
-    "fewer labels": "test split",  # the simulation scores every refit on the test split
-    "every strategy more": "test split",
+    "held-out fold": "held-out fold",  # curves scored on a group fold held out of the pool
     "default": "default",  # no measurement picked one
     "not simulated": "default",
     "suggest_strategy": "parameter",  # notebook 07's suggest_strategy
@@ -90,72 +89,81 @@ class LabelStudy:
 
     # ------------------------------------------------------------------ active learning
     def simulate(self, names: list[str], plan: active.Plan, n_jobs=None, share: float = 0.95):
-        """Every strategy of ``plan`` for each usable candidate of ``names``, over ``plan.seeds``
-        seeds; the curves, the labels each seed needs to reach ``share`` of the full-data
-        accuracy, and the savings against random. Returns the savings table."""
-        names = [n for n in self.usable(names) if n in self.table]
+        """Every strategy of ``plan`` for each usable candidate of ``names`` and for the
+        recommended candidate (where it refits from cached features), over ``plan.seeds`` seeds,
+        on the pool less a held-out group fold; the curves, each seed's interpolated crossing of
+        ``share`` of the full-data accuracy and its area, and the exact paired tests against
+        random. Returns the tests."""
+        wanted = list(dict.fromkeys([*names, *([self.recommended] if self.recommended else [])]))
+        names = [n for n in self.usable(wanted) if n in self.table]
+        kept, held = active.holdout_fold(self.pool, plan.holdout_folds, self.seed)
+        pool, holdout = self.pool.iloc[kept], self.pool.iloc[held]
         zeroshot = None
         if plan.zeroshot_start and "clip-zeroshot" in self.models:
             zs = families.load("clip-zeroshot", self.panel)
-            zeroshot = zs.predict_proba(self.panel, self.pool)
+            zeroshot = zs.predict_proba(self.panel, pool)
         records = active.run(
-            self.panel, names, self.pool, self.test, plan, self.seed, zeroshot, n_jobs, False
+            self.panel, names, pool, self.test, plan, self.seed, zeroshot, n_jobs, False, holdout
         )
         full = {n: float(self.table[n]["accuracy"]) for n in names}
         self.plan, self.share, self.full, self.records = plan, share, full, records
-        self.curves = active.curves(records) if len(records) else pd.DataFrame()
-        self.reached = active.reach(records, full, share) if len(records) else pd.DataFrame()
-        self.savings = (
-            active.savings(self.reached, level=metrics.LEVEL, seed=self.seed)
-            if len(records)
-            else None
+        self.sim_pool, self.holdout = len(pool), len(holdout)
+        empty = pd.DataFrame()
+        self.curves = active.curves(records) if len(records) else empty
+        self.per_seed = compare.per_seed(records, full, share) if len(records) else empty
+        self.per_seed_holdout = (
+            compare.per_seed(records, {}, share, "holdout_accuracy")
+            if len(records) and len(holdout)
+            else empty
         )
-        self.versus = (
-            active.versus_random(records, len(self.test)) if len(records) else pd.DataFrame()
+        self.tests = (
+            compare.paired(self.per_seed, metrics.LEVEL, self.seed) if len(records) else empty
         )
         self.al_names = names
-        return self.savings
+        return self.tests
 
-    def savings_view(self) -> pd.DataFrame:
-        """The savings for reading: candidate, strategy, labels needed (mean over seeds), random's,
-        the ratio and its interval."""
-        if self.savings is None or self.savings.empty:
+    def tests_view(self) -> pd.DataFrame:
+        """The paired tests for reading: per candidate and strategy, the labels each needs to
+        reach the target (median over seeds, random's beside it), the geometric-mean ratio, the
+        areas, the Holm-adjusted exact p-values and the verdicts."""
+        if self.tests is None or self.tests.empty:
             return pd.DataFrame({"no candidate simulated": []})
-        view = self.savings.copy()
-        view["verdict"] = view.apply(active.verdict, axis=1) if len(view) else []
+        view = self.tests.copy()
         view["strategy"] = np.where(
             view["start"] == "labels", view["strategy"], view["strategy"] + " (zero-shot start)"
         )
         return view.set_index(["candidate", "strategy"])[
             [
-                "target",
-                "reached",
-                "labels",
-                "random_reached",
-                "random_labels",
+                "seeds",
+                "median_labels",
+                "random_median_labels",
                 "ratio",
-                "low",
-                "high",
-                "level_each",
-                "bound",
-                "verdict",
+                "p_labels_holm",
+                "labels_verdict",
+                "area",
+                "random_area",
+                "p_area_holm",
+                "area_verdict",
             ]
-        ]
+        ].round(4)
 
     # ------------------------------------------------------------------ the ranked list
     def strategy_for(self, name: str) -> tuple[str, str]:
-        """``(strategy, basis)`` of ``active.best_strategy``; ``active.DEFAULT`` with basis
-        "not simulated" for a candidate the simulation did not run."""
-        if self.savings is None or name not in set(self.savings["candidate"]):
+        """``(strategy, basis)``: for a simulated candidate, the strategy whose curves have the
+        largest mean area on the held-out fold (``compare.choose``; basis "held-out fold");
+        ``active.DEFAULT`` with basis "not simulated" (or "default" without a held-out fold)."""
+        if name not in getattr(self, "al_names", []):
             return active.DEFAULT, "not simulated"
-        return active.best_strategy(self.savings, name)
+        if self.per_seed_holdout.empty:
+            return active.DEFAULT, "default"
+        chosen, _ = compare.choose(self.per_seed_holdout, name)
+        return (chosen, "held-out fold") if chosen else (active.DEFAULT, "default")
 
     def suggest(self, strategy: str | None, batch: int, reports_dir) -> pd.DataFrame:
         """Notebook 07's demonstration of ``suggest.rank``: the pool as if only the simulation's
-        first start were labelled, ranked for the recommended candidate by ``strategy`` (None:
-        ``active.best_strategy``: the strategy that needed fewest labels against random on the
-        test split's curves, or a stated default where nothing measured picks one); written to
-        ``suggested_labels.csv``. The record says what chose it (``basis``, ``chosen_on``)."""
+        first start were labelled, ranked for the recommended candidate (or, where it cannot be
+        refitted cheaply, the first simulated one, named) by ``strategy`` (None: the one chosen
+        on the held-out fold, ``strategy_for``); written to ``suggested_labels.csv``."""
         name = self.recommended if self.recommended in self.al_names else None
         name = name or next(iter(self.al_names), None)
         if name is None:
@@ -172,17 +180,21 @@ class LabelStudy:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(path, index=False)
         truth = pool.loc[table.index, "label"].to_numpy()
+        areas = {
+            n: compare.choose(self.per_seed_holdout, n)[1] if len(self.per_seed_holdout) else {}
+            for n in self.al_names
+        }
         self.out["suggest"] = {
             "candidate": name,
+            "recommended": self.recommended,
+            "recommended_skipped": self.skipped.get(self.recommended)
+            if self.recommended != name
+            else None,
             "strategy": strategy,
-            "basis": basis,  # what chose it: see active.best_strategy
+            "basis": basis,
             "chosen_on": CHOSEN_ON[basis],
             "default": active.DEFAULT,
-            "compared": int(
-                ((self.savings["candidate"] == name) & (self.savings["start"] == "labels")).sum()
-            )
-            if self.savings is not None and len(self.savings)
-            else 0,
+            "holdout_areas": areas.get(name, {}),
             "strategies": {n: self.strategy_for(n)[0] for n in self.al_names},
             "labelled": len(labelled),
             "pool": len(pool),
@@ -315,15 +327,17 @@ class LabelStudy:
             "strategies": {k: S.STRATEGIES[k] for k in self.plan.strategies},
             "plan": self.plan.record(),
             "totals": self.records.attrs.get("totals"),
+            "simulation_pool": self.sim_pool,  # the pool less the held-out fold
+            "holdout": self.holdout,  # products of the held-out fold (scores the choice)
             "share": self.share,
-            "level": metrics.LEVEL,  # of the savings' intervals
+            "level": metrics.LEVEL,  # of the tests (Holm across a candidate's strategies)
             "full": {n: {"accuracy": a, "labels": len(self.pool)} for n, a in self.full.items()},
             "fitted_by": runs.SECTIONS["training"],  # the notebook whose fit is the full data
             "records": _records(self.records),
             "curves": _records(self.curves),
-            "reach": _records(self.reached),
-            "savings": _records(self.savings) if self.savings is not None else [],
-            "versus_random": _records(self.versus) if len(self.versus) else [],
+            "per_seed": _records(self.per_seed),
+            "per_seed_holdout": _records(self.per_seed_holdout),
+            "tests": _records(self.tests),
             "parallel": self.records.attrs.get("parallel"),
             "zeroshot_start": self.records.attrs.get("zeroshot_start") or {},
             **self.out,

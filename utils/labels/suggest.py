@@ -62,7 +62,8 @@ def rank(
     from ..models.fitting import fit
 
     (strategy,) = S.check_strategies([strategy])
-    (name,) = S.check_candidates([name])
+    if fitted is None:  # refitted here: only a candidate that refits from cached features
+        (name,) = S.check_candidates([name])
     if pool.empty:
         raise ValueError("the pool is empty: there is nothing to rank.")
     labelled = labelled.reset_index(drop=True)
@@ -114,7 +115,7 @@ def demonstration(split, plan_start: int, seed: int) -> tuple[pd.DataFrame, pd.D
     """``(labelled, pool)``: this run's training and validation products as if only the start of
     the simulation's first draw were labelled (notebook 07's demonstration)."""
     pool = pd.concat([split.train, split.val]).reset_index(drop=True)
-    start = active.start_sets(pool, active.Plan(start=plan_start, seeds=1), seed)[0]
+    start = active.start_sets(pool, plan_start, 1, seed)[0]
     rest = np.setdiff1d(np.arange(len(pool)), start)
     return pool.iloc[start].reset_index(drop=True), pool.iloc[rest].reset_index(drop=True)
 
@@ -162,22 +163,25 @@ def _panel(layout: Layout, name: str, classes: list[str], split_id: str):
     return Panel(layout, settings, classes, split_id, progress=False)
 
 
-def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str, str, int]:
+def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str, str, int, str]:
     """The candidate (default: the chosen one), the strategy (default: the one notebook 07
-    chose for it) and the start of the simulation, from this run's ``metrics.json``."""
+    chose for it on the held-out fold; for a candidate it did not simulate, the default
+    ``active.DEFAULT``), the start of the simulation, and where the strategy comes from, from this
+    run's ``metrics.json``."""
     rec = (metrics.get("evaluation") or {}).get("recommendation") or {}
     lab = metrics.get("labels") or {}
     model = model or rec.get("candidate")
     if not model:
         raise ValueError("no chosen candidate in metrics.json: run the notebooks or --model.")
     chosen = (lab.get("suggest") or {}).get("strategies", {}).get(model)
-    strategy = strategy or chosen
-    if not strategy:
-        raise ValueError(
-            f"notebook 07 measured no strategy for {model}: run it, or choose one with --strategy "
-            f"({', '.join(S.STRATEGIES)})."
-        )
-    return model, strategy, int((lab.get("plan") or {}).get("start", 1))
+    if strategy:
+        why = "--strategy"
+    elif chosen:
+        strategy, why = chosen, "chosen by notebook 07 on the held-out fold"
+    else:
+        strategy = active.DEFAULT
+        why = f"a default: notebook 07 did not simulate {model}"
+    return model, strategy, int((lab.get("plan") or {}).get("start", 1)), why
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -196,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         layout = Layout(Path(args.data_dir))
         metrics = runs.load(Path(args.reports_dir) / "metrics.json")
-        model, strategy, start = choices(metrics, args.model, args.strategy)
+        model, strategy, start, why = choices(metrics, args.model, args.strategy)
         the_split = split_.load_split(layout.split)
         panel = _panel(layout, model, the_split.labels(), the_split.split_id)
         left_out = pd.DataFrame()
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     table.to_csv(out, index=False)
     what = f"{args.pool}" if args.pool else "the demonstration pool (notebook 07)"
     print(
-        f"{len(pool)} products of {what} ranked by {strategy} with {model}; the first "
+        f"{len(pool)} products of {what} ranked by {strategy} ({why}) with {model}; the first "
         f"{min(args.batch, len(pool))} are the batch to label next: {out}"
         + (f" ({len(left_out)} rows left out: photo not readable)" if len(left_out) else "")
     )
