@@ -373,6 +373,46 @@ def test_the_simulation_refits_a_registry_candidate_and_counts_both_parts() -> N
     assert first.eq(1).all()
 
 
+@pytest.mark.parametrize("name", ["pixels-classic", "text-tfidf"])
+def test_fast_refits_give_the_same_model_as_fit(name: str) -> None:
+    from utils.labels import refit
+
+    panel, rows = _panel_and_rows(n_per_class=15)
+    rng = np.random.default_rng(0)
+    words = np.array(["soft", "cotton", "steel", "watch", "towel", "baby", "mug", "lamp"])
+    rows["description"] = [
+        " ".join(rng.choice(words, 6)) + f" {label} {label}x" for label in rows["label"]
+    ]
+    panel.settings = Settings(probe_cs=(0.01, 1.0, 100.0))
+    pool, test = rows[rows.index % 5 != 0].reset_index(drop=True), rows[rows.index % 5 == 0]
+    matrices = refit.Matrices(panel, name, pd.concat([pool, test]))
+    slow = active.Refitter(panel, name, pool, test, rechoose=2)
+    quick = active.Refitter(panel, name, pool, test, rechoose=2, matrices=matrices)
+    known = panel.y(pool)
+    part = pool["split"].to_numpy()
+    for n in (12, 24, 40):  # growing label sets, as a campaign's rounds (warm starts between)
+        train = np.flatnonzero(part == "train")[:n]
+        val = np.flatnonzero(part == "val")[: n // 3 + 3]
+        p_slow, s_slow = slow(train, val, known)
+        p_quick, s_quick = quick(train, val, known)
+        # the same optimum, reached from a warm start: equal within the solver's tolerance
+        assert np.allclose(p_slow, p_quick, atol=1e-2), (n, np.abs(p_slow - p_quick).max())
+        assert (p_slow.argmax(1) == p_quick.argmax(1)).all()
+        assert s_slow["accuracy"] == s_quick["accuracy"]
+        assert slow.kept == quick.fast.C and s_slow["rechosen"] == s_quick["rechosen"]
+    if name == "text-tfidf":  # the features themselves: TfidfVectorizer's, fitted on train
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from utils.models.candidates import CANDIDATES
+
+        texts = list(panel.inputs(CANDIDATES[name].inputs, pool))
+        tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, dtype=np.float32)
+        tfidf.fit([texts[i] for i in train])
+        expected = tfidf.transform(texts).toarray()
+        got = quick.fast.features(np.arange(len(pool))).toarray()
+        assert np.allclose(expected, got, atol=1e-6)
+
+
 def _clip_panel(rows, panel):
     keys, X = panel.vectors["pixels"]
     from utils.models.panel import EncoderInfo

@@ -116,6 +116,7 @@ class Refitter:
         test: pd.DataFrame,
         holdout: pd.DataFrame | None = None,
         rechoose: int = 1,
+        matrices=None,
     ) -> None:
         self.panel, self.name, self.rechoose = panel, name, max(1, int(rechoose))
         self.pool = pool[[c for c in COLUMNS if c in pool]].reset_index(drop=True)
@@ -126,6 +127,12 @@ class Refitter:
         self.y_test = panel.y(self.test) if len(self.test) else np.zeros(0, int)
         self.y_holdout = panel.y(self.holdout) if len(self.holdout) else np.zeros(0, int)
         self.calls, self.kept = 0, None  # the C kept between re-choices
+        self.fast = None
+        if matrices is not None:  # pool rows, then test rows, then held-out rows
+            from .refit import FastRefit
+
+            s = panel.settings
+            self.fast = FastRefit(matrices, len(self.classes), tuple(s.probe_cs), s.seed)
 
     def rows(self, positions: np.ndarray, known: np.ndarray) -> pd.DataFrame:
         """Pool rows at ``positions`` with the labels the simulation knows (true or pseudo)."""
@@ -150,6 +157,8 @@ class Refitter:
         ``train_pos`` with its settings chosen on ``val_pos`` (``proba=False``: None instead of
         the probabilities, which only uncertainty-based strategies read); ``scores``: test
         ``accuracy``, ``holdout_accuracy`` and whether the settings were re-chosen."""
+        if self.fast is not None:
+            return self._fast(train_pos, val_pos, known, proba)
         from ..models.fitting import fit
 
         panel = self._panel()
@@ -166,6 +175,28 @@ class Refitter:
                 "rechosen": bool(chose),
             }
         return proba, scores
+
+    def _fast(self, train_pos, val_pos, known, proba: bool):
+        """``__call__`` through ``refit.FastRefit`` (probe and TF-IDF candidates)."""
+        known = np.asarray(known)
+        choose = self.calls % self.rechoose == 0
+        with timing.step(f"fit {self.name}"):
+            lr, _ = self.fast.fit(train_pos, known[train_pos], val_pos, known[val_pos], choose)
+        self.calls += 1
+        P, T, H = len(self.pool), len(self.test), len(self.holdout)
+        with timing.step(f"predict {self.name}"):
+            out = self.fast.proba(lr, self.fast.features(np.arange(P))) if proba else None
+            scores = {}
+            for key, start, n, y in (
+                ("accuracy", P, T, self.y_test),
+                ("holdout_accuracy", P + T, H, self.y_holdout),
+            ):
+                if n:
+                    rows = self.fast.features(np.arange(start, start + n))
+                    scores[key] = float(np.mean(self.fast.proba(lr, rows).argmax(1) == y))
+                else:
+                    scores[key] = float("nan")
+        return out, {**scores, "rechosen": bool(choose)}
 
 
 def check_start(known: np.ndarray, train_part: np.ndarray, classes: list[str]) -> None:
@@ -289,9 +320,9 @@ def holdout_fold(pool: pd.DataFrame, folds: int, seed: int) -> tuple[np.ndarray,
 
 def _task(
     panel, name, pool, test, holdout, rechoose, strategy, totals, start, seed, embedding, pseudo,
-    hybrid_pool,
+    hybrid_pool, matrices=None,
 ):  # fmt: skip
-    refit = Refitter(panel, name, pool, test, holdout, rechoose)
+    refit = Refitter(panel, name, pool, test, holdout, rechoose, matrices)
     y = panel.y(refit.pool)
     with parallel.limited(parallel.SMALL_FIT_THREADS):
         records = simulate(
@@ -339,9 +370,15 @@ def run(
     with timing.step("cached features"):
         rows = pd.concat([pool, test, holdout])
         cached = CachedPanel.from_panel(panel, names, rows) if names else None
+    from . import refit as fast
+
+    matrices = {}
     for name in names:
         with timing.step("embeddings"):
             emb = S.embedding(panel, name, pool, seed=seed)
+        if fast.fast(name):
+            with timing.step("matrices"):
+                matrices[name] = fast.Matrices(cached, name, rows)
         for s, start in enumerate(starts):
             for strategy in plan.strategies:
                 tasks.append(
@@ -358,7 +395,7 @@ def run(
                     (cached, name, pool, test, holdout, plan.rechoose, "uncertainty", totals)
                     + (start, s, emb, pseudo)
                 )
-    tasks = [(*t, plan.hybrid_pool) for t in tasks]
+    tasks = [(*t, plan.hybrid_pool, matrices.get(t[1])) for t in tasks]
     with (
         timing.step("active learning"),
         bar(total=len(tasks), desc="active learning", disable=not progress) as pb,
