@@ -326,8 +326,53 @@ def test_the_audit_finds_planted_label_flips() -> None:
     relabelled = audit.cleaned(flipped, found, "relabel")
     assert len(dropped) == len(rows) - len(found)
     assert relabelled.loc[40, "label"] == "b" and len(relabelled) == len(rows)
-    recall = audit.planted(panel, "pixels-classic", rows, 3, n_folds=3, seed=1, n_jobs=1)
-    assert recall["flipped"] == 3 and recall["found"] == 3
+    recall = audit.planted(panel, "pixels-classic", rows, 3, 3, seed=0, n_jobs=1, draws=2)
+    assert recall["flipped"] == 6 and len(recall["per_draw"]) == 2 and recall["found"] >= 5
+    assert recall["kind"] == "uniform" and recall["low"] <= recall["recall"] <= recall["high"]
+
+
+def test_planted_flips_go_where_real_mistakes_go_and_recall_has_a_wilson_interval() -> None:
+    _, rows = _panel_and_rows(n_per_class=20)
+    confusions = np.array([[10, 5, 0], [0, 10, 0], [0, 3, 10]])  # a -> b, c -> b; b: no mistake
+    flipped, where = audit.plant(rows, 30, CLASSES, seed=0, confusions=confusions)
+    before, after = rows["label"].to_numpy()[where], flipped["label"].to_numpy()[where]
+    assert (before != after).all()
+    assert set(after[before == "a"]) <= {"b"} and set(after[before == "c"]) <= {"b"}
+    assert set(after[before == "b"]) <= {"a", "c"}  # no mistake to copy: uniform
+    low, high = audit.wilson(8, 10)
+    assert low < 0.8 < high and high < 1 and audit.wilson(0, 10)[0] == 0
+    proba = np.eye(3)[rows["label"].map({c: i for i, c in enumerate(CLASSES)})]
+    assert audit.confusion(rows, proba, CLASSES).trace() == len(rows)
+
+
+def test_a_flag_on_a_taxonomy_boundary_is_told_from_a_likely_error() -> None:
+    rows = pd.DataFrame(
+        {
+            "label": ["Baby"] * 5 + ["Home"] * 5 + ["Watches"] * 4,
+            "category_path": ["Baby >> Bedding >> Blankets"] * 5
+            + ["Home >> Bath Linen >> Towels"] * 5
+            + ["Watches >> Wrist"] * 3
+            + ["Watches >> Odd one"],
+            "product_name": [f"p{i}" for i in range(14)],
+        }
+    )
+    flagged = pd.DataFrame(
+        {
+            "position": [0, 5, 13, 1],
+            "given": ["Baby", "Home", "Watches", "Baby"],
+            "suggested": ["Home", "Baby", "Home", "Watches"],
+            "confidence": 0.9,
+            "product_name": ["p0", "p5", "p13", "p1"],
+            "category_path": rows["category_path"].to_numpy()[[0, 5, 13, 1]],
+        }
+    )
+    out = audit.boundaries(flagged, rows, min_support=3).set_index("position")
+    assert out.loc[0, "kind"] == out.loc[5, "kind"] == "taxonomy boundary"  # both ways, supported
+    assert out.loc[13, "kind"] == "likely error"  # its sub-category holds no other watch
+    assert out.loc[1, "kind"] == "likely error"  # supported, but nothing flagged the other way
+    pairs = audit.boundary_pairs(out.reset_index())
+    assert pairs[0]["pair"] == ["Baby", "Home"] and pairs[0]["flags"] == 2
+    assert pairs[0]["ways"] == {"Baby → Home": 1, "Home → Baby": 1}
 
 
 def test_cleaning_scores_the_test_split_with_paired_intervals() -> None:
@@ -615,7 +660,13 @@ def test_the_audit_says_both_for_two_candidates_and_the_gallery_order() -> None:
     table = LabelStudy.gallery(study, 3)
     assert table["position"].tolist() == [3, 2, 1, 4]  # both first, then confidence
     assert table["votes"].tolist() == [2, 2, 1, 1]
-    assert study.out["gallery"] == {"shown": 3, "of": 4, "order": ["votes", "confidence"]}
+    assert study.out["gallery"] == {
+        "shown": 3,
+        "of": 4,
+        "order": ["kind", "votes", "confidence"],
+        "candidates": ["x", "y"],
+        "apart": [],
+    }
     fig = plots.label_issues(table.iloc[::-1], shown=3)  # drawn in its own order, whatever comes
     facts = plots.facts_of(fig)
     assert facts["votes"] == [2, 2, 1] and facts["shown"] == 3 and facts["of"] == 4
@@ -640,7 +691,7 @@ def test_the_audit_says_both_for_two_candidates_and_the_gallery_order() -> None:
     }
     text = words.audit_text(lab)
     assert "2 products are flagged by both." in text and "all of them" not in text
-    assert "flagged by more candidates first, then by confidence (highest first)" in text
+    assert "likely errors before taxonomy boundaries, then flagged by more candidates" in text
     lab["audit"]["candidates"] = ["x", "y", "z"]
     lab["audit"]["per_candidate"]["z"] = per["x"]
     assert "flagged by all 3." in words.audit_text(lab)

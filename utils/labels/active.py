@@ -352,12 +352,15 @@ def run(
     n_jobs: int | None = None,
     progress: bool = True,
     holdout: pd.DataFrame | None = None,
+    fast_refits: bool = True,
 ) -> pd.DataFrame:
     """Every (candidate, strategy, seed) of ``plan`` on ``pool`` (training and validation rows with
     a ``split`` column), scored on ``test`` and on ``holdout`` (rows held out of the pool): one
     record per round. ``zeroshot``: zero-shot CLIP's probabilities on the pool (adds, for each
-    candidate reading CLIP's image embedding, uncertainty sampling from each seed's start plus its
-    pseudo-labels). ``.attrs``: how it ran, the schedule."""
+    candidate reading CLIP's image embedding, uncertainty sampling from each seed's start plus
+    its pseudo-labels). ``fast_refits``: probe and TF-IDF candidates through
+    ``refit.FastRefit`` (else ``models.fitting.fit`` at every round). ``.attrs``: how it ran,
+    the schedule."""
     from ..models.candidates import needs
     from ..models.panel import CachedPanel
 
@@ -376,7 +379,7 @@ def run(
     for name in names:
         with timing.step("embeddings"):
             emb = S.embedding(panel, name, pool, seed=seed)
-        if fast.fast(name):
+        if fast_refits and fast.fast(name):
             with timing.step("matrices"):
                 matrices[name] = fast.Matrices(cached, name, rows)
         for s, start in enumerate(starts):

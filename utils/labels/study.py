@@ -21,7 +21,8 @@ from . import active, audit, compare, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
-GALLERY_ORDER = ["votes", "confidence"]  # the gallery's sort keys, both descending
+GALLERY_ORDER = ["kind", "votes", "confidence"]  # likely errors first, then votes, confidence
+WEAK_GAP = 0.15  # out-of-fold accuracy this far below the best: its own list, not the gallery
 # what the ranked list's strategy was chosen on, by ``LabelStudy.strategy_for``'s basis
 CHOSEN_ON = {
     "held-out fold": "held-out fold",  # curves scored on a group fold held out of the pool
@@ -58,7 +59,9 @@ class LabelStudy:
         self.classes = self.split.labels()
         self.panel = Panel(layout, settings, self.classes, self.split.split_id, progress=False)
         self.models = list(models)
-        self.pool = pd.concat([self.split.train, self.split.val]).reset_index(drop=True)
+        self.pool = suggest.catalog_facts(
+            pd.concat([self.split.train, self.split.val]).reset_index(drop=True)
+        )
         self.test = self.split.test_for_final_evaluation()  # scores refits; never relabelled
         evaluation = run_metrics.get("evaluation") or {}
         self.table = evaluation.get("table") or {}
@@ -173,6 +176,7 @@ class LabelStudy:
         basis = basis if not strategy or strategy == chosen else "suggest_strategy"
         strategy = strategy or chosen
         labelled, pool = suggest.demonstration(self.split, self.plan.start, self.seed)
+        pool = suggest.catalog_facts(pool)
         batch = min(batch, len(pool))
         with timing.step("ranked list"):
             table = suggest.rank(self.panel, name, labelled, pool, strategy, batch, self.seed)
@@ -220,21 +224,34 @@ class LabelStudy:
         photo = [n for n in PHOTO_AUDIT if n in self.models and n not in first]
         return first + self.usable(photo)[:1]
 
-    def audit(self, names: list[str] | None, n_folds: int, planted: int, n_jobs=None):
+    def audit(
+        self, names: list[str] | None, n_folds: int, planted: int, n_jobs=None, draws: int = 3
+    ):
         """Out-of-fold probabilities of each audited candidate on the training and validation
-        products, confident learning's flags, and (``planted`` > 0) how many of ``planted`` labels
-        flipped on purpose the same audit finds. Returns flagged products per category."""
+        products, confident learning's flags (each a taxonomy boundary or a likely error,
+        ``audit.boundaries``), and (``planted`` > 0) recall on planted flips: ``draws`` draws of
+        ``planted`` labels moved where the candidate's real mistakes go (its out-of-fold
+        confusion), and one uniform draw beside it. Returns flagged products per category."""
         self.audited = self.audit_candidates(names)
         self.proba, self.flagged, self.planted = {}, {}, {}
         for name in self.audited:
             self.proba[name] = audit.out_of_fold(
                 self.panel, name, self.pool, n_folds, self.seed, n_jobs
             )
-            self.flagged[name] = audit.issues(self.pool, self.proba[name], self.classes)
+            found = audit.issues(self.pool, self.proba[name], self.classes)
+            self.flagged[name] = audit.boundaries(found, self.pool)
             if planted:
-                self.planted[name] = audit.planted(
-                    self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs
-                )
+                conf = audit.confusion(self.pool, self.proba[name], self.classes)
+                self.planted[name] = {
+                    "confusion": audit.planted(
+                        self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs, draws,
+                        conf, metrics.LEVEL,
+                    ),
+                    "uniform": audit.planted(
+                        self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs, 1,
+                        None, metrics.LEVEL,
+                    ),
+                }  # fmt: skip
         self.n_folds = n_folds
         return self.per_category()
 
@@ -244,35 +261,57 @@ class LabelStudy:
         out["products"] = self.pool["label"].value_counts()
         return out.fillna(0).astype(int)
 
+    def oof_accuracy(self, name: str) -> float:
+        return float(np.mean(self.proba[name].argmax(1) == self.panel.y(self.pool)))
+
+    def weak(self) -> list[str]:
+        """Audited candidates whose out-of-fold accuracy is more than ``WEAK_GAP`` below the
+        best's: their flags are mostly their own errors, listed apart from the gallery."""
+        acc = {n: self.oof_accuracy(n) for n in self.flagged}
+        best = max(acc.values(), default=0.0)
+        return [n for n, a in acc.items() if a < best - WEAK_GAP]
+
     def both(self) -> set[int]:
         """Positions flagged by every audited candidate."""
         sets = [set(f["position"]) for f in self.flagged.values()]
         return set.intersection(*sets) if sets else set()
 
     def gallery(self, shown: int) -> pd.DataFrame:
-        """Every flagged product once: flagged by more candidates first, then by confidence (the
-        out-of-fold probability of the suggested label, highest first); suggestion and confidence
-        from the first candidate that flagged it; ``flagged_by`` names them all. The figure shows
-        the first ``shown`` (recorded with the total and the order)."""
+        """Every product flagged by a candidate not far below the best (``weak``) once: likely
+        errors before taxonomy boundaries, then flagged by more candidates, then by confidence
+        (the out-of-fold probability of the suggested label, highest first); suggestion,
+        confidence and kind from the most accurate candidate that flagged it (``confidence_of``);
+        ``flagged_by`` names them all. The figure shows the first ``shown``."""
+        weak = set(self.weak()) if getattr(self, "proba", None) else set()
+        strong = [n for n in self.flagged if n not in weak]
+        if getattr(self, "proba", None):
+            strong.sort(key=lambda n: -self.oof_accuracy(n))
         rows = {}
-        for name, f in self.flagged.items():
-            for r in f.itertuples():
-                entry = rows.setdefault(r.position, {**r._asdict(), "flagged_by": []})
+        for name in strong:
+            for r in self.flagged[name].itertuples():
+                entry = rows.setdefault(
+                    r.position, {**r._asdict(), "flagged_by": [], "confidence_of": name}
+                )
                 entry["flagged_by"].append(name)
         table = pd.DataFrame(list(rows.values()))
         self.out["gallery"] = {
             "shown": min(shown, len(table)),
             "of": len(table),
             "order": GALLERY_ORDER,
+            "candidates": strong,
+            "apart": sorted(weak),
         }
         if table.empty:
             return table
+        if "kind" not in table:
+            table["kind"] = "likely error"
         table["votes"] = table["flagged_by"].map(len)
         table["flagged_by"] = table["flagged_by"].map(", ".join)
         table["order"] = np.arange(len(table))
+        table["error_first"] = (table["kind"] == "likely error").astype(int)
         return table.sort_values(
-            ["votes", "confidence", "order"], ascending=[False, False, True]
-        ).drop(columns=["Index", "order"])
+            ["error_first", "votes", "confidence", "order"], ascending=[False, False, False, True]
+        ).drop(columns=["Index", "order", "error_first"])
 
     def write_issues(self, reports_dir) -> Path:
         """Every flagged product of every audited candidate: ``label_issues.csv``."""
@@ -351,12 +390,14 @@ class LabelStudy:
                 "folds": self.n_folds,
                 "csv": self.issues_csv.name if getattr(self, "issues_csv", None) else None,
                 "both": len(both),
+                "weak_gap": WEAK_GAP,
+                "apart": self.weak(),
                 "per_candidate": {
                     n: {
-                        "oof_accuracy": float(
-                            np.mean(self.proba[n].argmax(1) == self.panel.y(self.pool))
-                        ),
+                        "oof_accuracy": self.oof_accuracy(n),
                         "flagged": len(f),
+                        "kinds": f["kind"].value_counts().to_dict() if len(f) else {},
+                        "boundaries": audit.boundary_pairs(f),
                         "per_category": audit.per_category(f, self.pool)["flagged"].to_dict(),
                         "per_split": f["split"].value_counts().to_dict() if len(f) else {},
                         "planted": self.planted.get(n),

@@ -31,6 +31,7 @@ from . import strategies as S
 OUT_COLUMNS = [
     "rank",
     "in_batch",
+    "uniq_id",
     "image",
     "product_name",
     "predicted",
@@ -98,6 +99,7 @@ def rank(
         {
             "rank": np.arange(1, len(pool) + 1),
             "in_batch": np.arange(len(pool)) < batch,
+            "uniq_id": pool["uniq_id"].to_numpy()[ordered] if "uniq_id" in pool else "",
             "image": pool["image"].to_numpy()[ordered] if "image" in pool else "",
             "product_name": pool["product_name"].to_numpy()[ordered],
             "predicted": [classes[i] for i in proba[ordered].argmax(1)],
@@ -109,6 +111,31 @@ def rank(
     )
     out.index = pool.index[ordered]
     return out
+
+
+def catalog_facts(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the catalogue's product id (``uniq_id``) and category path
+    (``category_path``, from ``product_category_tree``), read from the source CSV beside the
+    photos by each row's ``row``; unchanged where that CSV or those columns cannot be found."""
+    from ..data.acquire import find_csv, read_csv
+
+    rows = rows.copy()
+    try:
+        folder = Path(str(rows["path"].iloc[0])).parent.parent
+        csv = find_csv(folder)
+        source = read_csv(csv) if csv else None
+    except (KeyError, IndexError, OSError, ValueError):
+        source = None
+    if source is None or "row" not in rows or "product_category_tree" not in source:
+        return rows
+    at = pd.to_numeric(rows["row"], errors="coerce")
+    ok = at.between(0, len(source) - 1)
+    pick = at.where(ok, 0).astype(int).to_numpy()
+    paths = source["product_category_tree"].str.strip('[]"').to_numpy()[pick]
+    rows["category_path"] = np.where(ok, paths, "")
+    if "uniq_id" in source:
+        rows["uniq_id"] = np.where(ok, source["uniq_id"].to_numpy()[pick], "")
+    return rows
 
 
 def demonstration(split, plan_start: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -223,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
         else:
             labelled, pool = demonstration(the_split, start, metrics["run"]["seed"])
+            pool = catalog_facts(pool)
             table = rank(panel, model, labelled, pool, strategy, args.batch, args.seed)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None

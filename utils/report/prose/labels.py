@@ -226,40 +226,89 @@ def audit_text(lab: dict) -> str:
         p = per[n]
         split = p.get("per_split") or {}
         where = listing(f"{v} in {k}" for k, v in sorted(split.items()) if v)
+        kinds = p.get("kinds") or {}
+        split_kinds = (
+            f": {plural(kinds.get('likely error', 0), 'likely error')} and "
+            f"{kinds.get('taxonomy boundary', 0)} on a taxonomy boundary"
+            if kinds
+            else ""
+        )
         parts.append(
             f"`{n}` (out-of-fold accuracy {pct(p['oof_accuracy'])}) flags "
-            f"{plural(p['flagged'], 'product')}" + (f" ({where})" if where else "") + "."
-        )
+            f"{plural(p['flagged'], 'product')}" + (f" ({where})" if where else "")
+            + split_kinds + "."
+        )  # fmt: skip
     if len(names) > 1:
         every = "both" if len(names) == 2 else f"all {len(names)}"
         parts.append(f"{plural(a['both'], 'product is', 'products are')} flagged by {every}.")
-    weak = min(names, key=lambda n: per[n]["oof_accuracy"])
-    if len(names) > 1:
+    if any(per[n].get("kinds") for n in names):
+        parts.append(
+            "A flag is put on a taxonomy boundary when its own category path supports the given "
+            "label (its sub-category, the path's first two levels, holds at least three other "
+            "products of that label) and such flags run both ways between the two categories: "
+            "both categories file such products, an overlap of the taxonomy rather than a wrong "
+            "label; the other flags are the likely errors to check first."
+        )
+    pairs = {}
+    for n in names:
+        for b in per[n].get("boundaries") or []:
+            pairs.setdefault(tuple(b["pair"]), (n, b))
+    for (x, y), (n, b) in pairs.items():
+        ways = listing(f"{v} {k}" for k, v in b["ways"].items())
+        examples = listing(f"“{e['product_name']}” ({e['category_path']})" for e in b["examples"])
+        parts.append(
+            f"Boundary {x} / {y} (`{n}`): {plural(b['flags'], 'flag')}, {ways}; for example "
+            f"{examples}."
+        )
+    apart = a.get("apart") or []
+    if apart:
+        parts.append(
+            f"{listing(f'`{n}`' for n in apart)} "
+            f"{'is' if len(apart) == 1 else 'are'} more than "
+            f"{a.get('weak_gap', 0) * 100:.0f} points below the best out-of-fold accuracy: a "
+            "candidate "
+            "flags where it disagrees with a label, so most of its flags are its own errors; "
+            "they are listed apart in the CSV (column `candidate`), not in the gallery."
+        )
+    elif len(names) > 1:
+        weak = min(names, key=lambda n: per[n]["oof_accuracy"])
         parts.append(
             f"A candidate flags where it disagrees with a label, so the weaker it is, the more of "
             f"its flags are its own errors: read `{weak}`'s as a list to check, not as errors."
         )
     planted = {n: per[n]["planted"] for n in names if per[n].get("planted")}
-    if planted:
+    for n, v in planted.items():
+        real, easy = v.get("confusion"), v.get("uniform")
+        if not real:
+            continue
+        level = pct(real.get("level", 0.95), 0)
         parts.append(
-            "With labels flipped on purpose, the same audit finds "
-            + listing(
-                f"{v['found']} of {v['flipped']} for `{n}` ({plural(v['flagged'], 'product')} "
-                "flagged in all)"
-                for n, v in planted.items()
+            f"Recall on planted flips for `{n}`: with {real['flipped']} labels moved where its "
+            f"own out-of-fold mistakes go ({real['draws']} draws of "
+            f"{real['flipped'] // max(real['draws'], 1)}), the audit finds {real['found']} "
+            f"({pct(real['recall'], 0)}, {level} Wilson interval {pct(real['low'], 0)}–"
+            f"{pct(real['high'], 0)})"
+            + (
+                f"; with {easy['flipped']} moved to any other category at random, the easy "
+                f"case, {easy['found']} ({pct(easy['recall'], 0)}, {pct(easy['low'], 0)}–"
+                f"{pct(easy['high'], 0)})"
+                if easy
+                else ""
             )
-            + ": a measure of how much a real error can hide from it."
+            + "."
         )
     g = lab.get("gallery") or {}
     if g:
         order = (
-            "flagged by more candidates first, then by confidence (highest first)"
-            if g.get("order") == ["votes", "confidence"]
-            else "flagged by more candidates first"
+            "likely errors before taxonomy boundaries, then flagged by more candidates, then by "
+            "confidence (highest first)"
+            if g.get("order") == ["kind", "votes", "confidence"]
+            else "flagged by more candidates first, then by confidence (highest first)"
         )
         parts.append(
-            f"{_fig('label_issues')} shows {g['shown']} of the {g['of']} flagged products, "
-            f"{order}; every flagged product is in `reports/{a['csv']}`."
+            f"{_fig('label_issues')} shows {g['shown']} of the {g['of']} products flagged by "
+            f"{listing(f'`{n}`' for n in g.get('candidates') or names)}, {order}, each with "
+            f"its category path and product id; every flagged product is in `reports/{a['csv']}`."
         )
     table = pd.DataFrame({n: per[n]["per_category"] for n in names}).fillna(0).astype(int)
     table.columns = [f"flagged by {n}" for n in names]
