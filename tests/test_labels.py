@@ -486,6 +486,14 @@ def test_a_zero_shot_start_runs_per_seed_even_where_it_never_predicts_a_category
     )
 
 
+def test_the_plan_reads_notebook_07s_parameters() -> None:
+    plan = active.Plan.from_params(
+        {"al_strategies": ["random", "hybrid"], "al_fine_until": 6, "al_per_category": [9], "x": 1}
+    )
+    assert plan.strategies == ("random", "hybrid") and plan.steps() == [3, 4, 5, 6, 9]
+    assert plan.seeds == active.Plan().seeds
+
+
 def test_the_demonstration_starts_from_more_than_one_label_per_category() -> None:
     from types import SimpleNamespace
 

@@ -75,6 +75,28 @@ class Plan:
                 "start: raise fine_until or add a point to per_category."
             )
 
+    PARAMS = {  # notebook 07's parameter of each field
+        "strategies": "al_strategies",
+        "start": "al_start",
+        "fine_until": "al_fine_until",
+        "per_category": "al_per_category",
+        "seeds": "al_seeds",
+        "hybrid_pool": "hybrid_pool",
+        "zeroshot_start": "al_zeroshot_start",
+        "rechoose": "al_rechoose",
+        "holdout_folds": "al_holdout_folds",
+    }
+
+    @classmethod
+    def from_params(cls, params: dict) -> Plan:
+        """The plan of notebook 07's parameters (``nb.params``); a missing one keeps its
+        default."""
+        kw = {f: params[p] for f, p in cls.PARAMS.items() if p in params}
+        for f in ("strategies", "per_category"):
+            if f in kw:
+                kw[f] = tuple(kw[f])
+        return cls(**kw)
+
     def steps(self) -> list[int]:
         """Labels per category (both parts) at each refit after the start."""
         first = 2 * self.start + 1
