@@ -163,10 +163,16 @@ class Refitter:
         return out
 
     def _panel(self):
-        if self.kept is None or self.calls % self.rechoose == 0:
+        """The panel whose settings grid this call tries: all of it at the first call, the kept C
+        and its neighbours when re-choosing (``refit.neighbours``), the kept C in between."""
+        from .refit import neighbours
+
+        if self.kept is None:
             return self.panel
+        grid = tuple(self.panel.settings.probe_cs)
+        Cs = neighbours(grid, self.kept) if self.calls % self.rechoose == 0 else (self.kept,)
         panel = copy.copy(self.panel)
-        panel.settings = dataclasses.replace(self.panel.settings, probe_cs=(self.kept,))
+        panel.settings = dataclasses.replace(self.panel.settings, probe_cs=Cs)
         return panel
 
     def _score(self, fitted, rows: pd.DataFrame, y: np.ndarray) -> float:
@@ -184,7 +190,7 @@ class Refitter:
         from ..models.fitting import fit
 
         panel = self._panel()
-        chose = panel is self.panel
+        chose = self.kept is None or self.calls % self.rechoose == 0
         fitted = fit(self.name, panel, self.rows(train_pos, known), self.rows(val_pos, known))
         self.calls += 1
         if chose and "C" in fitted.info:

@@ -11,7 +11,8 @@ those counts restricted to the n-grams of the labelled training texts (the vocab
 document frequencies and unit rows), or standardises a probe's cached features; its logistic
 regressions start from the previous round's coefficients (warm start: the same optimum, fewer
 iterations). The settings are chosen as ``train.fit_probe`` chooses them (lowest validation
-log-loss over the Cs). ``tests/test_labels.py`` checks the predictions against ``fit``'s.
+log-loss), over the whole grid the first time, then over the last choice and its neighbours
+(``neighbours``). ``tests/test_labels.py`` checks the predictions against ``fit``'s.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ import pandas as pd
 from ..models.candidates import CANDIDATES
 
 FAMILIES = ("probe", "tfidf")
+
+
+def neighbours(Cs: tuple, C) -> tuple:
+    """The settings re-tried when they are re-chosen: the grid ``Cs`` all of it the first time
+    (``C`` None), then ``C`` and its neighbours in the grid (learning curves move slowly)."""
+    Cs = tuple(Cs)
+    if C is None or C not in Cs:
+        return Cs
+    i = Cs.index(C)
+    return Cs[max(0, i - 1) : i + 2]
 
 
 def fast(name: str) -> bool:
@@ -121,7 +132,7 @@ class FastRefit:
         train, val = np.asarray(train, dtype=int), np.asarray(val, dtype=int)
         self._prepare(train)
         X_train = self.features(train)
-        Cs = self.Cs if choose or self.C is None else (self.C,)
+        Cs = neighbours(self.Cs, self.C) if choose or self.C is None else (self.C,)
         X_val = self.features(val) if len(Cs) > 1 else None
         best = None
         for C in Cs:

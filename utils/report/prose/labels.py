@@ -28,13 +28,16 @@ def _strategy_name(r: dict) -> str:
 
 
 def _median(r: dict, random: bool = False) -> str:
-    """The median labels over seeds, said as a floor where more than half of the seeds were
-    censored (counted at the schedule's end)."""
+    """The median labels over seeds; censored seeds count at the schedule's end (a floor), so
+    with half of them censored the median is a floor ("at least"), with more "more than" the
+    schedule's end."""
     key, reached = (
         ("random_median_labels", "random_reached") if random else ("median_labels", "reached")
     )
-    if r[reached] * 2 <= r["seeds"]:
+    if r[reached] * 2 < r["seeds"]:
         return f"more than {_n(r['budget'])} labels (most seeds never reach it)"
+    if r[reached] * 2 == r["seeds"]:
+        return f"at least {_n(r[key])} labels (half of the seeds never reach it)"
     return f"{_n(r[key])} labels"
 
 
