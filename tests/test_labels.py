@@ -348,31 +348,36 @@ def test_planted_flips_go_where_real_mistakes_go_and_recall_has_a_wilson_interva
 def test_a_flag_on_a_taxonomy_boundary_is_told_from_a_likely_error() -> None:
     rows = pd.DataFrame(
         {
-            "label": ["Baby"] * 5 + ["Home"] * 5 + ["Watches"] * 4,
-            "category_path": ["Baby >> Bedding >> Blankets"] * 5
-            + ["Home >> Bath Linen >> Towels"] * 5
-            + ["Watches >> Wrist"] * 3
-            + ["Watches >> Odd one"],
-            "product_name": [f"p{i}" for i in range(14)],
+            "label": ["Baby"] * 5 + ["Home"] * 5 + ["Watches"] * 4 + ["Kitchen"] * 4,
+            "category_path": ["Baby >> Baby Bedding >> Baby Blankets >> Brand X"] * 5
+            + ["Home >> Bed Linen >> Blankets, Quilts & Dohars"] * 5
+            + ["Watches >> Wrist Watches"] * 3
+            + ["Watches >> Odd one"]
+            + ["Kitchen >> Coffee Mugs"] * 4,
+            "product_name": [f"p{i}" for i in range(18)],
         }
     )
     flagged = pd.DataFrame(
         {
-            "position": [0, 5, 13, 1],
-            "given": ["Baby", "Home", "Watches", "Baby"],
-            "suggested": ["Home", "Baby", "Home", "Watches"],
+            "position": [0, 5, 13, 1, 14],
+            "given": ["Baby", "Home", "Watches", "Baby", "Kitchen"],
+            "suggested": ["Home", "Baby", "Home", "Watches", "Baby"],
             "confidence": 0.9,
-            "product_name": ["p0", "p5", "p13", "p1"],
-            "category_path": rows["category_path"].to_numpy()[[0, 5, 13, 1]],
         }
     )
+    flagged["product_name"] = rows["product_name"].to_numpy()[flagged["position"]]
+    flagged["category_path"] = rows["category_path"].to_numpy()[flagged["position"]]
     out = audit.boundaries(flagged, rows, min_support=3).set_index("position")
-    assert out.loc[0, "kind"] == out.loc[5, "kind"] == "taxonomy boundary"  # both ways, supported
+    # blankets filed under both categories: a boundary, each way
+    assert out.loc[0, "kind"] == out.loc[5, "kind"] == "taxonomy boundary"
+    assert out.loc[0, "shared"] == "blanket"
     assert out.loc[13, "kind"] == "likely error"  # its sub-category holds no other watch
-    assert out.loc[1, "kind"] == "likely error"  # supported, but nothing flagged the other way
+    assert out.loc[1, "kind"] == "likely error"  # no watch is a blanket
+    assert out.loc[14, "kind"] == "likely error"  # supported, but Baby files no mug
     pairs = audit.boundary_pairs(out.reset_index())
     assert pairs[0]["pair"] == ["Baby", "Home"] and pairs[0]["flags"] == 2
     assert pairs[0]["ways"] == {"Baby → Home": 1, "Home → Baby": 1}
+    assert pairs[0]["examples"][0]["category_path"] == "Baby >> Baby Bedding >> Baby Blankets"
 
 
 def test_cleaning_scores_the_test_split_with_paired_intervals() -> None:

@@ -219,33 +219,63 @@ def planted(
 
 
 # --------------------------------------------------------------------------- overlap or error
+SMALL_WORDS = {"and", "for", "with", "other", "more", "accessories", "sets", "combo"}
+
+
+def _kind_words(path: str) -> set[str]:
+    """The words naming what a product is in its category path: levels 2 and 3 (level 1 is the
+    category itself, deeper levels name brands and products), lower case, a plural's final s
+    dropped, short and generic words left out."""
+    import re
+
+    levels = str(path).split(" >> ")[1:3]
+    words = re.findall(r"[a-z]+", " ".join(levels).lower())
+    return {w.rstrip("s") for w in words if len(w) >= 4 and w not in SMALL_WORDS}
+
+
 def boundaries(flagged: pd.DataFrame, rows: pd.DataFrame, min_support: int = 3) -> pd.DataFrame:
     """Each flag as a ``taxonomy boundary`` or a ``likely error``.
 
-    A flag's own category path supports its given label when its sub-category (the path's first
-    two levels, ``category_path``) holds at least ``min_support`` other products of that label in
-    ``rows``: the product sits where its category files such products. A pair of categories is a
-    boundary when such supported flags run both ways between them (given one, suggested the
-    other, and back): both categories hold such products, an overlap of the taxonomy rather than
-    a wrong label. Other flags are likely errors. Adds ``sub_category``, ``supported`` and
-    ``kind``."""
+    A flag is on a taxonomy boundary when both categories file products of its kind: its own
+    category path supports its given label (its sub-category, the path's first two levels, holds
+    at least ``min_support`` other products of that label in ``rows``), and a word naming what it
+    is (``_kind_words``: "blanket", "towel") names at least ``min_support`` products of the
+    suggested category too, a word found in at most half of the categories (not a generic one).
+    Towels filed under Baby Care and under Home Furnishing: an overlap of the taxonomy, not a
+    wrong label. Other flags are likely errors. Adds ``sub_category``, ``supported``,
+    ``shared`` (the words both categories use) and ``kind``."""
     out = flagged.copy()
     if out.empty or "category_path" not in rows:
         out["kind"] = "likely error"
         out["supported"] = False
+        out["shared"] = ""
         return out
     rows = rows.reset_index(drop=True)
-    sub = rows["category_path"].fillna("").map(lambda p: " >> ".join(p.split(" >> ")[:2]))
+    paths = rows["category_path"].fillna("")
+    sub = paths.map(lambda p: " >> ".join(p.split(" >> ")[:2]))
     counts = pd.Series(list(zip(rows["label"], sub))).value_counts()
+    words = paths.map(_kind_words)
+    per_label: dict[str, dict[str, int]] = {}
+    for label, ws in zip(rows["label"], words):
+        table = per_label.setdefault(label, {})
+        for w in ws:
+            table[w] = table.get(w, 0) + 1
+    spread = pd.Series([w for t in per_label.values() for w in t]).value_counts()
+    generic = set(spread[spread > len(per_label) / 2].index)
     out["sub_category"] = sub.to_numpy()[out["position"]]
     out["supported"] = [
         counts.get((g, s), 0) - 1 >= min_support and " >> " in s
         for g, s in zip(out["given"], out["sub_category"])
     ]
-    ways = set(zip(out.loc[out["supported"], "given"], out.loc[out["supported"], "suggested"]))
+    shared = []
+    for pos, h in zip(out["position"], out["suggested"]):
+        there = per_label.get(h, {})
+        both = sorted(w for w in words.iloc[pos] - generic if there.get(w, 0) >= min_support)
+        shared.append(", ".join(both))
+    out["shared"] = shared
     out["kind"] = [
-        "taxonomy boundary" if sup and (h, g) in ways else "likely error"
-        for g, h, sup in zip(out["given"], out["suggested"], out["supported"])
+        "taxonomy boundary" if sup and both else "likely error"
+        for sup, both in zip(out["supported"], out["shared"])
     ]
     return out
 
@@ -265,7 +295,12 @@ def boundary_pairs(flagged: pd.DataFrame, examples: int = 2) -> list[dict]:
         entry["ways"][way] = entry["ways"].get(way, 0) + 1
         if len(entry["examples"]) < examples:
             entry["examples"].append(
-                {"product_name": r.product_name, "category_path": r.category_path, "given": r.given}
+                {
+                    "product_name": r.product_name,
+                    "category_path": " >> ".join(str(r.category_path).split(" >> ")[:3]),
+                    "given": r.given,
+                    "shared": r.shared,
+                }
             )
     return sorted(pairs.values(), key=lambda e: -e["flags"])
 

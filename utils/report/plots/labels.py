@@ -149,7 +149,7 @@ def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.F
     names = []
     for _, r in rows.iterrows():
         text = _lines(r.get("product_name", ""), 44)
-        path = str(r.get("category_path") or "")
+        path = " >> ".join(str(r.get("category_path") or "").split(" >> ")[:3])
         if path:
             text += "\n" + _lines(path, 50)
         if str(r.get("uniq_id") or ""):

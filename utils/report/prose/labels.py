@@ -46,11 +46,17 @@ def _labels_finding(name: str, mine: list[dict], lab: dict) -> str:
     any strategy needs fewer (or more), as the exact paired tests say."""
     r0 = mine[0]
     full = lab["full"][name]["accuracy"]
-    random = (
-        f"random labelling needs a median of {_median(r0, True)} to reach {pct(r0['target'])} "
-        f"test accuracy ({pct(lab['share'], 0)} of the {pct(full)} it reaches with all "
-        f"{_n(lab['full'][name]['labels'])} pool labels)"
+    target = (
+        f"{pct(r0['target'])} test accuracy ({pct(lab['share'], 0)} of the {pct(full)} it "
+        f"reaches with all {_n(lab['full'][name]['labels'])} pool labels)"
     )
+    if r0["random_reached"] * 2 < r0["seeds"]:
+        random = (
+            f"random labelling does not reach {target} within {_n(r0['budget'])} labels in "
+            f"{r0['seeds'] - r0['random_reached']} of its {r0['seeds']} seeds"
+        )
+    else:
+        random = f"random labelling needs a median of {_median(r0, True)} to reach {target}"
     fewer = [r for r in mine if r["labels_verdict"] == "fewer"]
     more = [r for r in mine if r["labels_verdict"] == "more"]
     if fewer:
@@ -80,12 +86,12 @@ def _strategy_line(r: dict) -> str:
     labels = (
         f"median {_median(r)} against random's {_median(r, True)}; {r['ratio']:.2f}× random's "
         f"labels (geometric mean; interval {r['ratio_low']:.2f}–{r['ratio_high']:.2f}){width}, "
-        f"fewer in {r['fewer_seeds']} seeds and more in {r['more_seeds']}; "
+        f"fewer in {plural(r['fewer_seeds'], 'seed')} and more in {r['more_seeds']}; "
         f"{_p_is(r['p_labels_holm'])}: {_labels_words(r)}"
     )
     area = (
         f"area under the curve {r['area']:.3f} against random's {r['random_area']:.3f} "
-        f"(higher in {r['higher_seeds']} seeds, lower in {r['lower_seeds']}; "
+        f"(higher in {plural(r['higher_seeds'], 'seed')}, lower in {r['lower_seeds']}; "
         f"{_p_is(r['p_area_holm'])}): {_area_words(r)}"
     )
     return f"- {_strategy_name(r)}: {reach}; {labels}; {area}."
@@ -248,12 +254,13 @@ def audit_text(lab: dict) -> str:
         parts.append(
             "A flag is put on a taxonomy boundary when its own category path supports the given "
             "label (its sub-category, the path's first two levels, holds at least three other "
-            "products of that label) and such flags run both ways between the two categories: "
-            "both categories file such products, an overlap of the taxonomy rather than a wrong "
+            "products of that label) and a word of that path naming what it is (a blanket, a "
+            "towel) also names at least three products of the suggested category: both "
+            "categories file such products, an overlap of the taxonomy rather than a wrong "
             "label; the other flags are the likely errors to check first."
         )
     pairs = {}
-    for n in names:
+    for n in [n for n in names if n not in (a.get("apart") or [])]:
         for b in per[n].get("boundaries") or []:
             pairs.setdefault(tuple(b["pair"]), (n, b))
     for (x, y), (n, b) in pairs.items():
@@ -287,7 +294,7 @@ def audit_text(lab: dict) -> str:
         level = pct(real.get("level", 0.95), 0)
         parts.append(
             f"Recall on planted flips for `{n}`: with {real['flipped']} labels moved where its "
-            f"own out-of-fold mistakes go ({real['draws']} draws of "
+            f"own out-of-fold mistakes go ({plural(real['draws'], 'draw')} of "
             f"{real['flipped'] // max(real['draws'], 1)}), the audit finds {real['found']} "
             f"({pct(real['recall'], 0)}, {level} Wilson interval {pct(real['low'], 0)}–"
             f"{pct(real['high'], 0)})"
