@@ -752,7 +752,7 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert lab["suggest"]["chosen_on"] == "held-out fold"
     assert set(lab["audit"]["candidates"]) == {"text-tfidf", "pixels-classic"}
     assert lab["audit"]["per_candidate"]["text-tfidf"]["flagged"] > 0
-    assert "In one sentence: For `text-tfidf`, random labelling needs" in text
+    assert "In one sentence: For `text-tfidf`, random labelling " in text
     assert lab["gallery"]["shown"] > 0
     assert lab["audit"]["per_candidate"]["text-tfidf"]["planted"]["confusion"]["draws"] >= 3
 
