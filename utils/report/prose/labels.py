@@ -266,9 +266,13 @@ def audit_text(lab: dict) -> str:
     for (x, y), (n, b) in pairs.items():
         ways = listing(f"{v} {k}" for k, v in b["ways"].items())
         examples = listing(f"“{e['product_name']}” ({e['category_path']})" for e in b["examples"])
+        words = sorted(
+            {w for e in b["examples"] for w in str(e.get("shared") or "").split(", ") if w}
+        )
         parts.append(
-            f"Boundary {x} / {y} (`{n}`): {plural(b['flags'], 'flag')}, {ways}; for example "
-            f"{examples}."
+            f"Taxonomy boundary {x} / {y} (`{n}`): {plural(b['flags'], 'flag')}, {ways}"
+            + (f"; both categories file {listing(words)} products" if words else "")
+            + f"; for example {examples}."
         )
     apart = a.get("apart") or []
     if apart:
@@ -276,9 +280,8 @@ def audit_text(lab: dict) -> str:
             f"{listing(f'`{n}`' for n in apart)} "
             f"{'is' if len(apart) == 1 else 'are'} more than "
             f"{a.get('weak_gap', 0) * 100:.0f} points below the best out-of-fold accuracy: a "
-            "candidate "
-            "flags where it disagrees with a label, so most of its flags are its own errors; "
-            "they are listed apart in the CSV (column `candidate`), not in the gallery."
+            "candidate flags where it disagrees with a label, so most of its flags are its own "
+            "errors; they are listed apart in the CSV (column `candidate`), not in the gallery."
         )
     elif len(names) > 1:
         weak = min(names, key=lambda n: per[n]["oof_accuracy"])
@@ -299,8 +302,8 @@ def audit_text(lab: dict) -> str:
             f"({pct(real['recall'], 0)}, {level} Wilson interval {pct(real['low'], 0)}–"
             f"{pct(real['high'], 0)})"
             + (
-                f"; with {easy['flipped']} moved to any other category at random, the easy "
-                f"case, {easy['found']} ({pct(easy['recall'], 0)}, {pct(easy['low'], 0)}–"
+                f"; with {easy['flipped']} moved to any other category at random (the usual "
+                f"check), {easy['found']} ({pct(easy['recall'], 0)}, {pct(easy['low'], 0)}–"
                 f"{pct(easy['high'], 0)})"
                 if easy
                 else ""
