@@ -249,21 +249,28 @@ def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
     smoke_run: Path,
 ) -> None:
     lab = metrics_of(smoke_run)["labels"]
-    assert lab["candidates"] == SMOKE["al_models"]
+    recommended = metrics_of(smoke_run)["evaluation"]["recommendation"]["candidate"]
+    assert lab["candidates"][: len(SMOKE["al_models"])] == SMOKE["al_models"]
+    assert recommended in lab["candidates"] or recommended in lab["skipped"]
     records = pd.DataFrame(lab["records"])
     plain = records[records["start"] == "labels"]
     assert set(plain["strategy"]) == {"random", "uncertainty", "diversity", "hybrid"}
     assert plain.groupby(["candidate", "strategy"])["seed"].nunique().eq(SMOKE["al_seeds"]).all()
     rounds = plain.groupby(["candidate", "strategy", "seed"]).size()
-    assert rounds.eq(1 + len(SMOKE["al_per_category"])).all()
+    steps = lab["plan"]["steps"]
+    assert steps == list(range(3, SMOKE["al_fine_until"] + 1))  # one label per category a round
+    assert rounds.eq(1 + len(steps)).all()
     assert (records["labels"] == records["labelled_train"] + records["labelled_val"]).all()
-    assert lab["totals"] == [7 * k for k in SMOKE["al_per_category"]]
+    assert lab["totals"] == [7 * k for k in steps]
     assert lab["pool"] == sum(lab["pool_parts"].values())
-    savings = pd.DataFrame(lab["savings"])
-    assert set(savings["bound"]) <= {"exact", "at most", "at least", "none"}
-    assert len(savings) >= 3 * len(lab["candidates"])
+    assert lab["simulation_pool"] + lab["holdout"] == lab["pool"] and lab["holdout"] > 0
+    tests = pd.DataFrame(lab["tests"])
+    assert set(tests["labels_verdict"]) <= {"fewer", "more", "not resolved"}
+    assert len(tests) >= 3 * len(lab["candidates"]) and (tests["seeds"] == SMOKE["al_seeds"]).all()
     assert "clip-probe" in lab["zeroshot_start"]  # a CLIP candidate: tried, or why not
     s = lab["suggest"]
+    assert s["candidate"] == recommended or recommended in lab["skipped"]
+    assert s["chosen_on"] in {"held-out fold", "parameter"}
     ranked = pd.read_csv(smoke_run / "reports" / s["csv"])
     assert len(ranked) == s["pool"] and ranked["in_batch"].sum() == SMOKE["suggest_batch"]
     a = lab["audit"]
@@ -271,7 +278,10 @@ def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
     assert len(a["candidates"]) == 2 and a["folds"] == SMOKE["audit_folds"]
     for name, p in a["per_candidate"].items():
         assert sum(p["per_category"].values()) == p["flagged"]
-        assert p["planted"]["flipped"] == SMOKE["planted_flips"]
+        real = p["planted"]["confusion"]
+        assert real["flipped"] == SMOKE["planted_flips"] * SMOKE["planted_draws"]
+        assert real["low"] <= real["recall"] <= real["high"]
+        assert sum(p["kinds"].values()) == p["flagged"]
         assert set(lab["cleaning"][name]["paired"]) == {"flagged dropped", "flagged relabelled"}
     issues = pd.read_csv(smoke_run / "reports" / a["csv"])
     assert set(issues["candidate"]) <= set(a["candidates"])
@@ -298,6 +308,13 @@ def test_suggest_labels_ranks_a_teams_own_pool_and_the_demonstration(
     assert table["margin"].is_monotonic_increasing
     with pytest.raises(SystemExit, match="fewer than a batch of 50"):
         suggest.main([*args, "--batch", "50", *where])
+    # a photo head and a fusion, recommended or not, rank without a strategy named
+    trained = metrics_of(smoke_run)["evaluation"]["table"]
+    for model in [m for m in ("clip-head", "fusion-late") if m in trained]:
+        own_args = ["--pool", str(own / "new.csv"), "--model", model, "--out", str(out)]
+        suggest.main([*own_args, "--batch", "3", *where])
+        ranked = pd.read_csv(out)
+        assert len(ranked) == 12 and set(ranked["candidate"]) == {model}
     suggest.main(["--strategy", "random", "--batch", "3", "--out", str(out), *where])
     demo = pd.read_csv(out)  # the demonstration: the run's pool as if only the start were labelled
     assert len(demo) == metrics_of(smoke_run)["labels"]["suggest"]["pool"]
@@ -669,12 +686,17 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
         assert part in card, part
     assert cited_in_order(text) and every_figure_cited(text)
     lab = m["labels"]  # active learning and the label audit on real numbers
-    assert lab["candidates"] == ["text-tfidf", "pixels-classic"] and lab["plan"]["seeds"] >= 5
-    savings = pd.DataFrame(lab["savings"])
-    assert set(savings["strategy"]) >= {"uncertainty", "diversity", "hybrid"}
+    assert lab["candidates"] == ["text-tfidf", "pixels-classic"] and lab["plan"]["seeds"] >= 20
+    assert lab["plan"]["steps"][:30] == list(range(3, 33))  # one label per category up to 32
+    tests = pd.DataFrame(lab["tests"])
+    assert set(tests["strategy"]) >= {"uncertainty", "diversity", "hybrid"}
+    assert (tests["seeds"] >= 20).all() and tests["p_labels_holm"].between(0, 1).all()
+    assert lab["suggest"]["chosen_on"] == "held-out fold"
     assert set(lab["audit"]["candidates"]) == {"text-tfidf", "pixels-classic"}
     assert lab["audit"]["per_candidate"]["text-tfidf"]["flagged"] > 0
-    assert "In one sentence: for text-tfidf, " in text and lab["gallery"]["shown"] > 0
+    assert "In one sentence: For `text-tfidf`, random labelling " in text
+    assert lab["gallery"]["shown"] > 0
+    assert lab["audit"]["per_candidate"]["text-tfidf"]["planted"]["confusion"]["draws"] >= 3
 
 
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:

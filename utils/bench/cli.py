@@ -1,6 +1,7 @@
 """``make bench``: run the chosen sections (``--sections``, all by default) and write
 ``reports/bench.json``. Each section's measurements are described in ``utils.bench.encoding``,
-``utils.bench.scale`` and ``utils.bench.distributed`` (``ray``, ``dedup``).
+``utils.bench.scale``, ``utils.bench.labels`` and ``utils.bench.distributed`` (``ray``,
+``dedup``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .encoding import (
     bench_precision,
     use_weights,
 )
+from .labels import bench_labels
 from .scale import bench_refits, bench_scale
 
 SECTIONS = (
@@ -46,6 +48,7 @@ SECTIONS = (
     "scale",
     "parity",
     "refits",
+    "labels",
     "ray",
     "dedup",
 )
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="refits: skip the sequential run with the thread pools as they are (slow)",
     )
+    parser.add_argument("--labels-seeds", type=int, default=20, help="labels: start draws")
     parser.add_argument("--ray-photos", type=int, default=10_000, help="ray: generated photos")
     parser.add_argument(
         "--ray-full-photos", type=int, default=960, help="ray: of them, for the full-size CLIP"
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.refit_jobs,
             baseline=not args.no_refit_baseline,
         ),
+        "labels": lambda: bench_labels(args.source, args.labels_seeds, args.refit_jobs),
         "ray": lambda: bench_ray(
             args.ray_photos,
             args.ray_full_photos,

@@ -23,7 +23,18 @@ import pandas as pd
 from ..core import parallel, timing
 from ..evaluation import metrics
 
-SHOWN = ["image", "path", "product_name", "split", "given", "suggested", "confidence", "given_p"]
+SHOWN = [
+    "uniq_id",
+    "image",
+    "path",
+    "product_name",
+    "category_path",
+    "split",
+    "given",
+    "suggested",
+    "confidence",
+    "given_p",
+]
 
 
 def _check(rows: pd.DataFrame, classes: list[str], n_folds: int) -> None:
@@ -109,7 +120,7 @@ def issues(rows: pd.DataFrame, proba: np.ndarray, classes: list[str]) -> pd.Data
             "given_p": [float(proba[i, y[i]]) for i in flagged],
         }
     )
-    for column in ("image", "path", "product_name", "split"):
+    for column in ("image", "path", "product_name", "split", "uniq_id", "category_path"):
         if column in rows:
             out[column] = rows[column].to_numpy()[out["position"]] if len(out) else []
     return out[["position", *[c for c in SHOWN if c in out]]]
@@ -124,32 +135,174 @@ def per_category(flagged: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def confusion(rows: pd.DataFrame, proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Counts of (given label, out-of-fold prediction): where the candidate's real mistakes go."""
+    y = rows["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    out = np.zeros((len(classes), len(classes)))
+    np.add.at(out, (y, np.asarray(proba).argmax(1)), 1)
+    return out
+
+
 def plant(
-    rows: pd.DataFrame, n: int, classes: list[str], seed: int
+    rows: pd.DataFrame, n: int, classes: list[str], seed: int, confusions: np.ndarray | None = None
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """``rows`` with ``n`` labels flipped at random to another category (seeded) and the flipped
-    positions: what the audit must find."""
+    """``rows`` with ``n`` labels flipped (seeded) and the flipped positions: what the audit must
+    find. Each flipped product moves to another category drawn in proportion to ``confusions``'
+    row for its label (``confusion``: where real mistakes go), or uniformly where it is None or
+    that row has no mistake."""
     rng = np.random.default_rng([seed, 7])
     rows = rows.reset_index(drop=True).copy()
     if n > len(rows):
         raise ValueError(f"cannot flip {n} labels of {len(rows)} products.")
     where = np.sort(rng.choice(len(rows), size=n, replace=False))
+    index = {c: i for i, c in enumerate(classes)}
     for i in where:
-        others = [c for c in classes if c != rows.at[i, "label"]]
-        rows.at[i, "label"] = others[int(rng.integers(len(others)))]
+        g = index[rows.at[i, "label"]]
+        weights = np.ones(len(classes)) if confusions is None else confusions[g].astype(float)
+        weights = weights.copy()
+        weights[g] = 0
+        if weights.sum() <= 0:
+            weights = np.ones(len(classes))
+            weights[g] = 0
+        rows.at[i, "label"] = classes[int(rng.choice(len(classes), p=weights / weights.sum()))]
     return rows, where
 
 
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k`` / ``n``."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
 def planted(
-    panel, name: str, rows: pd.DataFrame, n: int, n_folds: int, seed: int, n_jobs=None
+    panel,
+    name: str,
+    rows: pd.DataFrame,
+    n: int,
+    n_folds: int,
+    seed: int,
+    n_jobs=None,
+    draws: int = 1,
+    confusions: np.ndarray | None = None,
+    level: float = 0.95,
 ) -> dict:
-    """How many of ``n`` labels flipped on purpose the audit of ``name`` flags, and how many
-    other products it flags on the flipped data."""
-    flipped, where = plant(rows, n, list(panel.classes), seed)
-    proba = out_of_fold(panel, name, flipped, n_folds, seed, n_jobs)
-    found = issues(flipped, proba, list(panel.classes))
-    hits = int(np.isin(where, found["position"]).sum())
-    return {"flipped": int(n), "found": hits, "flagged": int(len(found))}
+    """Recall on planted flips: over ``draws`` draws of ``n`` labels flipped on purpose (as
+    ``confusions`` says real mistakes go, or uniformly), how many the audit of ``name`` flags,
+    with a Wilson interval (``level``), and how many other products it flags."""
+    found = flagged = 0
+    per_draw = []
+    for d in range(int(draws)):
+        flipped, where = plant(rows, n, list(panel.classes), seed + 1000 * d, confusions)
+        proba = out_of_fold(panel, name, flipped, n_folds, seed, n_jobs)
+        hits = issues(flipped, proba, list(panel.classes))
+        k = int(np.isin(where, hits["position"]).sum())
+        per_draw.append(k)
+        found, flagged = found + k, flagged + int(len(hits))
+    total = int(n) * int(draws)
+    low, high = wilson(found, total, level)
+    return {
+        "kind": "confusion" if confusions is not None else "uniform",
+        "draws": int(draws),
+        "flipped": total,
+        "found": found,
+        "per_draw": per_draw,
+        "recall": found / total if total else float("nan"),
+        "low": low,
+        "high": high,
+        "level": level,
+        "flagged": flagged,
+    }
+
+
+# --------------------------------------------------------------------------- overlap or error
+SMALL_WORDS = {"and", "for", "with", "other", "more", "accessories", "sets", "combo"}
+
+
+def _kind_words(path: str) -> set[str]:
+    """The words naming what a product is in its category path: levels 2 and 3 (level 1 is the
+    category itself, deeper levels name brands and products), lower case, a plural's final s
+    dropped, short and generic words left out."""
+    import re
+
+    levels = str(path).split(" >> ")[1:3]
+    words = re.findall(r"[a-z]+", " ".join(levels).lower())
+    return {w.rstrip("s") for w in words if len(w) >= 4 and w not in SMALL_WORDS}
+
+
+def boundaries(flagged: pd.DataFrame, rows: pd.DataFrame, min_support: int = 3) -> pd.DataFrame:
+    """Each flag as a ``taxonomy boundary`` or a ``likely error``.
+
+    A flag is on a taxonomy boundary when both categories file products of its kind: its own
+    category path supports its given label (its sub-category, the path's first two levels, holds
+    at least ``min_support`` other products of that label in ``rows``), and a word naming what it
+    is (``_kind_words``: "blanket", "towel") names at least ``min_support`` products of the
+    suggested category too, a word found in at most half of the categories (not a generic one).
+    Towels filed under Baby Care and under Home Furnishing: an overlap of the taxonomy, not a
+    wrong label. Other flags are likely errors. Adds ``sub_category``, ``supported``,
+    ``shared`` (the words both categories use) and ``kind``."""
+    out = flagged.copy()
+    if out.empty or "category_path" not in rows:
+        out["kind"] = "likely error"
+        out["supported"] = False
+        out["shared"] = ""
+        return out
+    rows = rows.reset_index(drop=True)
+    paths = rows["category_path"].fillna("")
+    sub = paths.map(lambda p: " >> ".join(p.split(" >> ")[:2]))
+    counts = pd.Series(list(zip(rows["label"], sub))).value_counts()
+    words = paths.map(_kind_words)
+    per_label: dict[str, dict[str, int]] = {}
+    for label, ws in zip(rows["label"], words):
+        table = per_label.setdefault(label, {})
+        for w in ws:
+            table[w] = table.get(w, 0) + 1
+    spread = pd.Series([w for t in per_label.values() for w in t]).value_counts()
+    generic = set(spread[spread > len(per_label) / 2].index)
+    out["sub_category"] = sub.to_numpy()[out["position"]]
+    out["supported"] = [
+        counts.get((g, s), 0) - 1 >= min_support and " >> " in s
+        for g, s in zip(out["given"], out["sub_category"])
+    ]
+    shared = []
+    for pos, h in zip(out["position"], out["suggested"]):
+        there = per_label.get(h, {})
+        both = sorted(w for w in words.iloc[pos] - generic if there.get(w, 0) >= min_support)
+        shared.append(", ".join(both))
+    out["shared"] = shared
+    out["kind"] = [
+        "taxonomy boundary" if sup and both else "likely error"
+        for sup, both in zip(out["supported"], out["shared"])
+    ]
+    return out
+
+
+def boundary_pairs(flagged: pd.DataFrame, examples: int = 2) -> list[dict]:
+    """Per pair of categories of the taxonomy-boundary flags: the flags each way and examples
+    (product name, category path)."""
+    if flagged.empty or "kind" not in flagged:
+        return []
+    part = flagged[flagged["kind"] == "taxonomy boundary"]
+    pairs = {}
+    for r in part.itertuples():
+        key = tuple(sorted((r.given, r.suggested)))
+        entry = pairs.setdefault(key, {"pair": list(key), "flags": 0, "ways": {}, "examples": []})
+        entry["flags"] += 1
+        way = f"{r.given} → {r.suggested}"
+        entry["ways"][way] = entry["ways"].get(way, 0) + 1
+        if len(entry["examples"]) < examples:
+            entry["examples"].append(
+                {
+                    "product_name": r.product_name,
+                    "category_path": " >> ".join(str(r.category_path).split(" >> ")[:3]),
+                    "given": r.given,
+                    "shared": r.shared,
+                }
+            )
+    return sorted(pairs.values(), key=lambda e: -e["flags"])
 
 
 # --------------------------------------------------------------------------- cleaning

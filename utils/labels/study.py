@@ -17,15 +17,15 @@ from ..data import split as split_
 from ..evaluation import metrics
 from ..models import candidates, families
 from ..models.panel import Panel
-from . import active, audit, suggest
+from . import active, audit, compare, suggest
 from . import strategies as S
 
 PHOTO_AUDIT = ("clip-probe", "vgg16-probe", "pixels-classic", "clip-head", "vgg16-head")
-GALLERY_ORDER = ["votes", "confidence"]  # the gallery's sort keys, both descending
-# what the ranked list's strategy was chosen on, by ``active.best_strategy``'s basis
+GALLERY_ORDER = ["kind", "votes", "confidence"]  # likely errors first, then votes, confidence
+WEAK_GAP = 0.15  # out-of-fold accuracy this far below the best: its own list, not the gallery
+# what the ranked list's strategy was chosen on, by ``LabelStudy.strategy_for``'s basis
 CHOSEN_ON = {
-    "fewer labels": "test split",  # the simulation scores every refit on the test split
-    "every strategy more": "test split",
+    "held-out fold": "held-out fold",  # curves scored on a group fold held out of the pool
     "default": "default",  # no measurement picked one
     "not simulated": "default",
     "suggest_strategy": "parameter",  # notebook 07's suggest_strategy
@@ -59,7 +59,9 @@ class LabelStudy:
         self.classes = self.split.labels()
         self.panel = Panel(layout, settings, self.classes, self.split.split_id, progress=False)
         self.models = list(models)
-        self.pool = pd.concat([self.split.train, self.split.val]).reset_index(drop=True)
+        self.pool = suggest.catalog_facts(
+            pd.concat([self.split.train, self.split.val]).reset_index(drop=True)
+        )
         self.test = self.split.test_for_final_evaluation()  # scores refits; never relabelled
         evaluation = run_metrics.get("evaluation") or {}
         self.table = evaluation.get("table") or {}
@@ -90,72 +92,81 @@ class LabelStudy:
 
     # ------------------------------------------------------------------ active learning
     def simulate(self, names: list[str], plan: active.Plan, n_jobs=None, share: float = 0.95):
-        """Every strategy of ``plan`` for each usable candidate of ``names``, over ``plan.seeds``
-        seeds; the curves, the labels each seed needs to reach ``share`` of the full-data
-        accuracy, and the savings against random. Returns the savings table."""
-        names = [n for n in self.usable(names) if n in self.table]
+        """Every strategy of ``plan`` for each usable candidate of ``names`` and for the
+        recommended candidate (where it refits from cached features), over ``plan.seeds`` seeds,
+        on the pool less a held-out group fold; the curves, each seed's interpolated crossing of
+        ``share`` of the full-data accuracy and its area, and the exact paired tests against
+        random. Returns the tests."""
+        wanted = list(dict.fromkeys([*names, *([self.recommended] if self.recommended else [])]))
+        names = [n for n in self.usable(wanted) if n in self.table]
+        kept, held = active.holdout_fold(self.pool, plan.holdout_folds, self.seed)
+        pool, holdout = self.pool.iloc[kept], self.pool.iloc[held]
         zeroshot = None
         if plan.zeroshot_start and "clip-zeroshot" in self.models:
             zs = families.load("clip-zeroshot", self.panel)
-            zeroshot = zs.predict_proba(self.panel, self.pool)
+            zeroshot = zs.predict_proba(self.panel, pool)
         records = active.run(
-            self.panel, names, self.pool, self.test, plan, self.seed, zeroshot, n_jobs, False
+            self.panel, names, pool, self.test, plan, self.seed, zeroshot, n_jobs, False, holdout
         )
         full = {n: float(self.table[n]["accuracy"]) for n in names}
         self.plan, self.share, self.full, self.records = plan, share, full, records
-        self.curves = active.curves(records) if len(records) else pd.DataFrame()
-        self.reached = active.reach(records, full, share) if len(records) else pd.DataFrame()
-        self.savings = (
-            active.savings(self.reached, level=metrics.LEVEL, seed=self.seed)
-            if len(records)
-            else None
+        self.sim_pool, self.holdout = len(pool), len(holdout)
+        empty = pd.DataFrame()
+        self.curves = active.curves(records) if len(records) else empty
+        self.per_seed = compare.per_seed(records, full, share) if len(records) else empty
+        self.per_seed_holdout = (
+            compare.per_seed(records, {}, share, "holdout_accuracy")
+            if len(records) and len(holdout)
+            else empty
         )
-        self.versus = (
-            active.versus_random(records, len(self.test)) if len(records) else pd.DataFrame()
+        self.tests = (
+            compare.paired(self.per_seed, metrics.LEVEL, self.seed) if len(records) else empty
         )
         self.al_names = names
-        return self.savings
+        return self.tests
 
-    def savings_view(self) -> pd.DataFrame:
-        """The savings for reading: candidate, strategy, labels needed (mean over seeds), random's,
-        the ratio and its interval."""
-        if self.savings is None or self.savings.empty:
+    def tests_view(self) -> pd.DataFrame:
+        """The paired tests for reading: per candidate and strategy, the labels each needs to
+        reach the target (median over seeds, random's beside it), the geometric-mean ratio, the
+        areas, the Holm-adjusted exact p-values and the verdicts."""
+        if self.tests is None or self.tests.empty:
             return pd.DataFrame({"no candidate simulated": []})
-        view = self.savings.copy()
-        view["verdict"] = view.apply(active.verdict, axis=1) if len(view) else []
+        view = self.tests.copy()
         view["strategy"] = np.where(
             view["start"] == "labels", view["strategy"], view["strategy"] + " (zero-shot start)"
         )
         return view.set_index(["candidate", "strategy"])[
             [
-                "target",
-                "reached",
-                "labels",
-                "random_reached",
-                "random_labels",
+                "seeds",
+                "median_labels",
+                "random_median_labels",
                 "ratio",
-                "low",
-                "high",
-                "level_each",
-                "bound",
-                "verdict",
+                "p_labels_holm",
+                "labels_verdict",
+                "area",
+                "random_area",
+                "p_area_holm",
+                "area_verdict",
             ]
-        ]
+        ].round(4)
 
     # ------------------------------------------------------------------ the ranked list
     def strategy_for(self, name: str) -> tuple[str, str]:
-        """``(strategy, basis)`` of ``active.best_strategy``; ``active.DEFAULT`` with basis
-        "not simulated" for a candidate the simulation did not run."""
-        if self.savings is None or name not in set(self.savings["candidate"]):
+        """``(strategy, basis)``: for a simulated candidate, the strategy whose curves have the
+        largest mean area on the held-out fold (``compare.choose``; basis "held-out fold");
+        ``active.DEFAULT`` with basis "not simulated" (or "default" without a held-out fold)."""
+        if name not in getattr(self, "al_names", []):
             return active.DEFAULT, "not simulated"
-        return active.best_strategy(self.savings, name)
+        if self.per_seed_holdout.empty:
+            return active.DEFAULT, "default"
+        chosen, _ = compare.choose(self.per_seed_holdout, name)
+        return (chosen, "held-out fold") if chosen else (active.DEFAULT, "default")
 
     def suggest(self, strategy: str | None, batch: int, reports_dir) -> pd.DataFrame:
         """Notebook 07's demonstration of ``suggest.rank``: the pool as if only the simulation's
-        first start were labelled, ranked for the recommended candidate by ``strategy`` (None:
-        ``active.best_strategy``: the strategy that needed fewest labels against random on the
-        test split's curves, or a stated default where nothing measured picks one); written to
-        ``suggested_labels.csv``. The record says what chose it (``basis``, ``chosen_on``)."""
+        first start were labelled, ranked for the recommended candidate (or, where it cannot be
+        refitted cheaply, the first simulated one, named) by ``strategy`` (None: the one chosen
+        on the held-out fold, ``strategy_for``); written to ``suggested_labels.csv``."""
         name = self.recommended if self.recommended in self.al_names else None
         name = name or next(iter(self.al_names), None)
         if name is None:
@@ -165,6 +176,7 @@ class LabelStudy:
         basis = basis if not strategy or strategy == chosen else "suggest_strategy"
         strategy = strategy or chosen
         labelled, pool = suggest.demonstration(self.split, self.plan.start, self.seed)
+        pool = suggest.catalog_facts(pool)
         batch = min(batch, len(pool))
         with timing.step("ranked list"):
             table = suggest.rank(self.panel, name, labelled, pool, strategy, batch, self.seed)
@@ -172,17 +184,21 @@ class LabelStudy:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(path, index=False)
         truth = pool.loc[table.index, "label"].to_numpy()
+        areas = {
+            n: compare.choose(self.per_seed_holdout, n)[1] if len(self.per_seed_holdout) else {}
+            for n in self.al_names
+        }
         self.out["suggest"] = {
             "candidate": name,
+            "recommended": self.recommended,
+            "recommended_skipped": self.skipped.get(self.recommended)
+            if self.recommended != name
+            else None,
             "strategy": strategy,
-            "basis": basis,  # what chose it: see active.best_strategy
+            "basis": basis,
             "chosen_on": CHOSEN_ON[basis],
             "default": active.DEFAULT,
-            "compared": int(
-                ((self.savings["candidate"] == name) & (self.savings["start"] == "labels")).sum()
-            )
-            if self.savings is not None and len(self.savings)
-            else 0,
+            "holdout_areas": areas.get(name, {}),
             "strategies": {n: self.strategy_for(n)[0] for n in self.al_names},
             "labelled": len(labelled),
             "pool": len(pool),
@@ -208,21 +224,34 @@ class LabelStudy:
         photo = [n for n in PHOTO_AUDIT if n in self.models and n not in first]
         return first + self.usable(photo)[:1]
 
-    def audit(self, names: list[str] | None, n_folds: int, planted: int, n_jobs=None):
+    def audit(
+        self, names: list[str] | None, n_folds: int, planted: int, n_jobs=None, draws: int = 3
+    ):
         """Out-of-fold probabilities of each audited candidate on the training and validation
-        products, confident learning's flags, and (``planted`` > 0) how many of ``planted`` labels
-        flipped on purpose the same audit finds. Returns flagged products per category."""
+        products, confident learning's flags (each a taxonomy boundary or a likely error,
+        ``audit.boundaries``), and (``planted`` > 0) recall on planted flips: ``draws`` draws of
+        ``planted`` labels moved where the candidate's real mistakes go (its out-of-fold
+        confusion), and one uniform draw beside it. Returns flagged products per category."""
         self.audited = self.audit_candidates(names)
         self.proba, self.flagged, self.planted = {}, {}, {}
         for name in self.audited:
             self.proba[name] = audit.out_of_fold(
                 self.panel, name, self.pool, n_folds, self.seed, n_jobs
             )
-            self.flagged[name] = audit.issues(self.pool, self.proba[name], self.classes)
+            found = audit.issues(self.pool, self.proba[name], self.classes)
+            self.flagged[name] = audit.boundaries(found, self.pool)
             if planted:
-                self.planted[name] = audit.planted(
-                    self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs
-                )
+                conf = audit.confusion(self.pool, self.proba[name], self.classes)
+                self.planted[name] = {
+                    "confusion": audit.planted(
+                        self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs, draws,
+                        conf, metrics.LEVEL,
+                    ),
+                    "uniform": audit.planted(
+                        self.panel, name, self.pool, planted, n_folds, self.seed, n_jobs, 1,
+                        None, metrics.LEVEL,
+                    ),
+                }  # fmt: skip
         self.n_folds = n_folds
         return self.per_category()
 
@@ -232,35 +261,57 @@ class LabelStudy:
         out["products"] = self.pool["label"].value_counts()
         return out.fillna(0).astype(int)
 
+    def oof_accuracy(self, name: str) -> float:
+        return float(np.mean(self.proba[name].argmax(1) == self.panel.y(self.pool)))
+
+    def weak(self) -> list[str]:
+        """Audited candidates whose out-of-fold accuracy is more than ``WEAK_GAP`` below the
+        best's: their flags are mostly their own errors, listed apart from the gallery."""
+        acc = {n: self.oof_accuracy(n) for n in self.flagged}
+        best = max(acc.values(), default=0.0)
+        return [n for n, a in acc.items() if a < best - WEAK_GAP]
+
     def both(self) -> set[int]:
         """Positions flagged by every audited candidate."""
         sets = [set(f["position"]) for f in self.flagged.values()]
         return set.intersection(*sets) if sets else set()
 
     def gallery(self, shown: int) -> pd.DataFrame:
-        """Every flagged product once: flagged by more candidates first, then by confidence (the
-        out-of-fold probability of the suggested label, highest first); suggestion and confidence
-        from the first candidate that flagged it; ``flagged_by`` names them all. The figure shows
-        the first ``shown`` (recorded with the total and the order)."""
+        """Every product flagged by a candidate not far below the best (``weak``) once: likely
+        errors before taxonomy boundaries, then flagged by more candidates, then by confidence
+        (the out-of-fold probability of the suggested label, highest first); suggestion,
+        confidence and kind from the most accurate candidate that flagged it (``confidence_of``);
+        ``flagged_by`` names them all. The figure shows the first ``shown``."""
+        weak = set(self.weak()) if getattr(self, "proba", None) else set()
+        strong = [n for n in self.flagged if n not in weak]
+        if getattr(self, "proba", None):
+            strong.sort(key=lambda n: -self.oof_accuracy(n))
         rows = {}
-        for name, f in self.flagged.items():
-            for r in f.itertuples():
-                entry = rows.setdefault(r.position, {**r._asdict(), "flagged_by": []})
+        for name in strong:
+            for r in self.flagged[name].itertuples():
+                entry = rows.setdefault(
+                    r.position, {**r._asdict(), "flagged_by": [], "confidence_of": name}
+                )
                 entry["flagged_by"].append(name)
         table = pd.DataFrame(list(rows.values()))
         self.out["gallery"] = {
             "shown": min(shown, len(table)),
             "of": len(table),
             "order": GALLERY_ORDER,
+            "candidates": strong,
+            "apart": sorted(weak),
         }
         if table.empty:
             return table
+        if "kind" not in table:
+            table["kind"] = "likely error"
         table["votes"] = table["flagged_by"].map(len)
         table["flagged_by"] = table["flagged_by"].map(", ".join)
         table["order"] = np.arange(len(table))
+        table["error_first"] = (table["kind"] == "likely error").astype(int)
         return table.sort_values(
-            ["votes", "confidence", "order"], ascending=[False, False, True]
-        ).drop(columns=["Index", "order"])
+            ["error_first", "votes", "confidence", "order"], ascending=[False, False, False, True]
+        ).drop(columns=["Index", "order", "error_first"])
 
     def write_issues(self, reports_dir) -> Path:
         """Every flagged product of every audited candidate: ``label_issues.csv``."""
@@ -315,15 +366,17 @@ class LabelStudy:
             "strategies": {k: S.STRATEGIES[k] for k in self.plan.strategies},
             "plan": self.plan.record(),
             "totals": self.records.attrs.get("totals"),
+            "simulation_pool": self.sim_pool,  # the pool less the held-out fold
+            "holdout": self.holdout,  # products of the held-out fold (scores the choice)
             "share": self.share,
-            "level": metrics.LEVEL,  # of the savings' intervals
+            "level": metrics.LEVEL,  # of the tests (Holm across a candidate's strategies)
             "full": {n: {"accuracy": a, "labels": len(self.pool)} for n, a in self.full.items()},
             "fitted_by": runs.SECTIONS["training"],  # the notebook whose fit is the full data
             "records": _records(self.records),
             "curves": _records(self.curves),
-            "reach": _records(self.reached),
-            "savings": _records(self.savings) if self.savings is not None else [],
-            "versus_random": _records(self.versus) if len(self.versus) else [],
+            "per_seed": _records(self.per_seed),
+            "per_seed_holdout": _records(self.per_seed_holdout),
+            "tests": _records(self.tests),
             "parallel": self.records.attrs.get("parallel"),
             "zeroshot_start": self.records.attrs.get("zeroshot_start") or {},
             **self.out,
@@ -337,12 +390,14 @@ class LabelStudy:
                 "folds": self.n_folds,
                 "csv": self.issues_csv.name if getattr(self, "issues_csv", None) else None,
                 "both": len(both),
+                "weak_gap": WEAK_GAP,
+                "apart": self.weak(),
                 "per_candidate": {
                     n: {
-                        "oof_accuracy": float(
-                            np.mean(self.proba[n].argmax(1) == self.panel.y(self.pool))
-                        ),
+                        "oof_accuracy": self.oof_accuracy(n),
                         "flagged": len(f),
+                        "kinds": f["kind"].value_counts().to_dict() if len(f) else {},
+                        "boundaries": audit.boundary_pairs(f),
                         "per_category": audit.per_category(f, self.pool)["flagged"].to_dict(),
                         "per_split": f["split"].value_counts().to_dict() if len(f) else {},
                         "planted": self.planted.get(n),

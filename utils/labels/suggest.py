@@ -31,6 +31,7 @@ from . import strategies as S
 OUT_COLUMNS = [
     "rank",
     "in_batch",
+    "uniq_id",
     "image",
     "product_name",
     "predicted",
@@ -62,7 +63,8 @@ def rank(
     from ..models.fitting import fit
 
     (strategy,) = S.check_strategies([strategy])
-    (name,) = S.check_candidates([name])
+    if fitted is None:  # refitted here: only a candidate that refits from cached features
+        (name,) = S.check_candidates([name])
     if pool.empty:
         raise ValueError("the pool is empty: there is nothing to rank.")
     labelled = labelled.reset_index(drop=True)
@@ -97,6 +99,7 @@ def rank(
         {
             "rank": np.arange(1, len(pool) + 1),
             "in_batch": np.arange(len(pool)) < batch,
+            "uniq_id": pool["uniq_id"].to_numpy()[ordered] if "uniq_id" in pool else "",
             "image": pool["image"].to_numpy()[ordered] if "image" in pool else "",
             "product_name": pool["product_name"].to_numpy()[ordered],
             "predicted": [classes[i] for i in proba[ordered].argmax(1)],
@@ -110,11 +113,36 @@ def rank(
     return out
 
 
+def catalog_facts(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the catalogue's product id (``uniq_id``) and category path
+    (``category_path``, from ``product_category_tree``), read from the source CSV beside the
+    photos by each row's ``row``; unchanged where that CSV or those columns cannot be found."""
+    from ..data.acquire import find_csv, read_csv
+
+    rows = rows.copy()
+    try:
+        folder = Path(str(rows["path"].iloc[0])).parent.parent
+        csv = find_csv(folder)
+        source = read_csv(csv) if csv else None
+    except (KeyError, IndexError, OSError, ValueError):
+        source = None
+    if source is None or "row" not in rows or "product_category_tree" not in source:
+        return rows
+    at = pd.to_numeric(rows["row"], errors="coerce")
+    ok = at.between(0, len(source) - 1)
+    pick = at.where(ok, 0).astype(int).to_numpy()
+    paths = source["product_category_tree"].str.strip('[]"').to_numpy()[pick]
+    rows["category_path"] = np.where(ok, paths, "")
+    if "uniq_id" in source:
+        rows["uniq_id"] = np.where(ok, source["uniq_id"].to_numpy()[pick], "")
+    return rows
+
+
 def demonstration(split, plan_start: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(labelled, pool)``: this run's training and validation products as if only the start of
     the simulation's first draw were labelled (notebook 07's demonstration)."""
     pool = pd.concat([split.train, split.val]).reset_index(drop=True)
-    start = active.start_sets(pool, active.Plan(start=plan_start, seeds=1), seed)[0]
+    start = active.start_sets(pool, plan_start, 1, seed)[0]
     rest = np.setdiff1d(np.arange(len(pool)), start)
     return pool.iloc[start].reset_index(drop=True), pool.iloc[rest].reset_index(drop=True)
 
@@ -162,22 +190,25 @@ def _panel(layout: Layout, name: str, classes: list[str], split_id: str):
     return Panel(layout, settings, classes, split_id, progress=False)
 
 
-def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str, str, int]:
+def choices(metrics: dict, model: str | None, strategy: str | None) -> tuple[str, str, int, str]:
     """The candidate (default: the chosen one), the strategy (default: the one notebook 07
-    chose for it) and the start of the simulation, from this run's ``metrics.json``."""
+    chose for it on the held-out fold; for a candidate it did not simulate, the default
+    ``active.DEFAULT``), the start of the simulation, and where the strategy comes from, from this
+    run's ``metrics.json``."""
     rec = (metrics.get("evaluation") or {}).get("recommendation") or {}
     lab = metrics.get("labels") or {}
     model = model or rec.get("candidate")
     if not model:
         raise ValueError("no chosen candidate in metrics.json: run the notebooks or --model.")
     chosen = (lab.get("suggest") or {}).get("strategies", {}).get(model)
-    strategy = strategy or chosen
-    if not strategy:
-        raise ValueError(
-            f"notebook 07 measured no strategy for {model}: run it, or choose one with --strategy "
-            f"({', '.join(S.STRATEGIES)})."
-        )
-    return model, strategy, int((lab.get("plan") or {}).get("start", 1))
+    if strategy:
+        why = "--strategy"
+    elif chosen:
+        strategy, why = chosen, "chosen by notebook 07 on the held-out fold"
+    else:
+        strategy = active.DEFAULT
+        why = f"a default: notebook 07 did not simulate {model}"
+    return model, strategy, int((lab.get("plan") or {}).get("start", 1)), why
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -196,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         layout = Layout(Path(args.data_dir))
         metrics = runs.load(Path(args.reports_dir) / "metrics.json")
-        model, strategy, start = choices(metrics, args.model, args.strategy)
+        model, strategy, start, why = choices(metrics, args.model, args.strategy)
         the_split = split_.load_split(layout.split)
         panel = _panel(layout, model, the_split.labels(), the_split.split_id)
         left_out = pd.DataFrame()
@@ -219,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
         else:
             labelled, pool = demonstration(the_split, start, metrics["run"]["seed"])
+            pool = catalog_facts(pool)
             table = rank(panel, model, labelled, pool, strategy, args.batch, args.seed)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
@@ -229,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     table.to_csv(out, index=False)
     what = f"{args.pool}" if args.pool else "the demonstration pool (notebook 07)"
     print(
-        f"{len(pool)} products of {what} ranked by {strategy} with {model}; the first "
+        f"{len(pool)} products of {what} ranked by {strategy} ({why}) with {model}; the first "
         f"{min(args.batch, len(pool))} are the batch to label next: {out}"
         + (f" ({len(left_out)} rows left out: photo not readable)" if len(left_out) else "")
     )

@@ -276,9 +276,10 @@ FIGURES: list[Figure] = [
     Figure(
         "active_learning",
         "Active learning simulated on the locked split: test accuracy against labels (training "
-        "+ validation) per strategy, one panel per candidate; line: mean over seeds, band: "
-        "min-max; random dashed in grey beside the others; the full-data accuracy (solid) and the "
-        "target share of it (dashed); chance dotted.",
+        "+ validation) per strategy, one panel per candidate, refitted after every round of one "
+        "label per category, coarser after; line: mean over seeds, band: min-max; random dashed "
+        "in grey beside the others; the full-data accuracy (solid) and the target share of it "
+        "(dashed); chance dotted.",
         "07",
         "labels",
         encoders=True,
@@ -286,9 +287,11 @@ FIGURES: list[Figure] = [
     Figure(
         "label_issues",
         "Labels that look wrong: products flagged by confident learning on out-of-fold "
-        "probabilities (training and validation products only), flagged by more audited "
-        "candidates first, then by confidence: photo, name, given label, suggested label, the "
-        "out-of-fold probability of the suggested label (confidence) and the audited candidates "
+        "probabilities (training and validation products only; a candidate far below the best "
+        "out-of-fold accuracy is listed apart), likely errors before taxonomy boundaries, then "
+        "flagged by more audited candidates, then by confidence: photo, name with its category "
+        "path and product id, given label, suggested label, the out-of-fold probability of the "
+        "suggested label from the first candidate named (confidence) and the audited candidates "
         "that flagged it.",
         "07",
         "labels",

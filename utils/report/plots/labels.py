@@ -120,7 +120,10 @@ def _lines(text: str, width: int) -> str:
     )
 
 
-ORDER = "flagged by more candidates first, then by confidence (highest first)"
+ORDER = (
+    "likely errors before taxonomy boundaries, then flagged by more candidates, then by "
+    "confidence (highest first)"
+)
 
 
 def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.Figure:
@@ -135,21 +138,35 @@ def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.F
             table["votes"] = [
                 len([n for n in str(v).split(", ") if n]) for v in table.get("flagged_by", "")
             ]
-        table = table.sort_values(["votes", "confidence"], ascending=False, kind="stable")
+        if "kind" not in table:
+            table["kind"] = "likely error"
+        table["error_first"] = (table["kind"] == "likely error").astype(int)
+        table = table.sort_values(
+            ["error_first", "votes", "confidence"], ascending=False, kind="stable"
+        )
     rows = table.head(shown)
     widths = [w for _, w in COLUMNS]
-    names = [_lines(name, 44) for name in rows.get("product_name", [])]
+    names = []
+    for _, r in rows.iterrows():
+        text = _lines(r.get("product_name", ""), 44)
+        path = " >> ".join(str(r.get("category_path") or "").split(" >> ")[:3])
+        if path:
+            text += "\n" + _lines(path, 50)
+        if str(r.get("uniq_id") or ""):
+            text += f"\nid {r['uniq_id']}"
+        names.append(text)
     cells = [
         [
             names[i],
-            _lines(r["given"], 18),
+            _lines(r["given"], 18)
+            + ("\n(taxonomy\nboundary)" if r.get("kind") == "taxonomy boundary" else ""),
             _lines(r["suggested"], 18),
             f"{r['confidence']:.2f}",
             "\n".join(str(r.get("flagged_by", "")).split(", ")),
         ]
         for i, (_, r) in enumerate(rows.iterrows())
     ]
-    heights = [max(0.85, 0.15 * max(c.count("\n") + 1 for c in row) + 0.3) for row in cells]
+    heights = [max(0.85, 0.14 * max(c.count("\n") + 1 for c in row) + 0.3) for row in cells]
     heights = heights or [0.6]
     head, title = 0.35, 0.55
     height = title + head + sum(heights)
@@ -190,12 +207,37 @@ def label_issues(table: pd.DataFrame, shown: int = 12, side: int = 160) -> plt.F
                 axes[0].text(0, 0.5, "photo\nunreadable", fontsize=7, va="center")
         for c, (ax, text) in enumerate(zip(axes[1:], texts), start=1):
             colour = "#b22222" if COLUMNS[c][0] == "suggested label" else "#222222"
+            if c == 1 and "\n" in text:  # the name in black, its path and id in grey below
+                name_lines = _lines(row.get("product_name", ""), 44).count("\n") + 1
+                lines = text.split("\n")
+                ax.text(
+                    0,
+                    0.5,
+                    "\n".join(lines[:name_lines]) + "\n" * (len(lines) - name_lines),
+                    fontsize=8,
+                    va="center",
+                    ha="left",
+                    color=colour,
+                    linespacing=1.2,
+                )
+                ax.text(
+                    0,
+                    0.5,
+                    "\n" * name_lines + "\n".join(lines[name_lines:]),
+                    fontsize=7,
+                    va="center",
+                    ha="left",
+                    color="#777777",
+                    linespacing=1.2 * 8 / 7,
+                )
+                continue
             ax.text(0, 0.5, text, fontsize=8, va="center", ha="left", color=colour, linespacing=1.2)
     fig.text(
         0.01,
         1 - 0.12 / height,
         f"Labels that look wrong: {len(rows)} of {len(table)} flagged products shown, {ORDER}"
-        "\n(confidence: the out-of-fold probability of the suggested label)",
+        "\n(confidence: the out-of-fold probability of the suggested label from the first "
+        "candidate named; grey lines: category path and product id)",
         fontsize=9.5,
         va="top",
         ha="left",

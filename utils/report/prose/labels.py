@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..formatting import listing, markdown_table, pct, plural, points, points_interval
+from ..formatting import listing, markdown_table, pct, plural, points_interval, pvalue
 from .common import _fig, _p_is, called
 
 ABOUT = {
@@ -23,349 +23,192 @@ def _n(v) -> str:
     return f"{v:,.0f}"
 
 
-# what a savings row measured against random (``labels.active.verdict``), in words
-VERDICT = {
-    "fewer": "fewer labels than random",
-    "more": "more labels than random: worse than random",
-    "no difference": "no detectable difference from random",
-    "not measured": "not compared with random",
-}
-
-
-def _verdict(r: dict) -> str:
-    """``labels.active.verdict`` on a recorded savings row (kept here so the prose reads only
-    the record)."""
-    low, high = r.get("low"), r.get("high")
-    if r["bound"] == "exact":
-        return "fewer" if high < 1 else ("more" if low > 1 else "no difference")
-    if r["bound"] == "at most" and high is not None and high < 1:
-        return "fewer"
-    if r["bound"] == "at least" and low is not None and low > 1:
-        return "more"
-    return "not measured"
-
-
 def _strategy_name(r: dict) -> str:
     return r["strategy"] + ("" if r["start"] == "labels" else " from zero-shot pseudo-labels")
 
 
-def _reach(reached: int, seeds: int, labels, budget: int) -> str:
-    """How many seeds reached the target, with the mean label count of those that did and the
-    censored rest said as such."""
-    if reached == seeds:
-        if seeds == 1:
-            return f"reaches it with {_n(labels)} labels"
-        every = "both seeds" if seeds == 2 else f"all {seeds} seeds"
-        return f"reaches it in {every}, with {_n(labels)} labels on average"
-    if reached == 0:
-        return (
-            f"does not reach it within {_n(budget)} labels in any of its "
-            f"{plural(seeds, 'seed')} (censored)"
-        )
-    where = "labels" if reached == 1 else "labels on average where it does"
-    rest = "the other seed" if seeds - reached == 1 else f"the other {seeds - reached} seeds"
-    return (
-        f"reaches it in {reached} of {plural(seeds, 'seed')} ({_n(labels)} {where}) and not "
-        f"within {_n(budget)} labels in {rest} (censored)"
+def _median(r: dict, random: bool = False) -> str:
+    """The median labels over seeds; censored seeds count at the schedule's end (a floor), so
+    with half of them censored the median is a floor ("at least"), with more "more than" the
+    schedule's end."""
+    key, reached = (
+        ("random_median_labels", "random_reached") if random else ("median_labels", "reached")
     )
+    if r[reached] * 2 < r["seeds"]:
+        return f"more than {_n(r['budget'])} labels (most seeds never reach it)"
+    if r[reached] * 2 == r["seeds"]:
+        return f"at least {_n(r[key])} labels (half of the seeds never reach it)"
+    return f"{_n(r[key])} labels"
 
 
-def _ratio(r: dict) -> str:
-    """The ratio of a savings row to random's labels, with its interval or as a bound, and what
-    it says."""
-    verdict = VERDICT[_verdict(r)]
-    if r["bound"] in ("at most", "at least") and _verdict(r) == "not measured":
-        verdict = "no detectable difference from random (its interval reaches one)"
-    if r["bound"] == "exact":
-        interval = f"{r['low']:.2f}–{r['high']:.2f}"
-        return f"{r['ratio']:.2f}× random's labels (interval {interval}): {verdict}"
-    if r["bound"] == "at most":
-        return (
-            f"at most {r['ratio']:.2f}× random's labels (interval up to {r['high']:.2f}), "
-            f"counting random's censored seeds at {_n(r['budget'])}: {verdict}"
-        )
-    if r["bound"] == "at least":
-        return (
-            f"at least {r['ratio']:.2f}× random's labels (interval from {r['low']:.2f}), "
-            f"counting its censored seeds at {_n(r['budget'])}: {verdict}"
-        )
-    return f"{verdict}: neither it nor random reached the target in every seed"
-
-
-def _gap(d: float) -> str:
-    """A gap in points without its sign (the words say which way)."""
-    return points(abs(d)).lstrip("+")
-
-
-def _span(values: list[int]) -> str:
-    return _n(values[0]) if len(values) == 1 else f"{_n(values[0])}–{_n(values[-1])}"
-
-
-def _curve(v: dict | None) -> str:
-    """Where a strategy's mean curve lies against random's along the schedule (``labels.active.
-    versus_random``): ahead, behind or level over runs of label counts, the largest gap of each
-    run, and the mean gap over the schedule's points."""
-    if not v:
-        return ""
-    runs: list[tuple[str, list[int], list[float]]] = []
-    for labels, diff, state in zip(v["labels"], v["difference"], v["state"]):
-        if runs and runs[-1][0] == state:
-            runs[-1][1].append(labels)
-            runs[-1][2].append(diff)
-        else:
-            runs.append((state, [labels], [diff]))
-    parts = []
-    for state, labels, diffs in runs:
-        if state == "level":
-            parts.append(f"level at {_span(labels)} labels")
-        else:
-            gap = max(abs(d) for d in diffs)
-            parts.append(f"{state} at {_span(labels)} labels (by up to {_gap(gap)} points)")
-    mean = v["mean_difference"]
-    average = (
-        "level with it on average"
-        if abs(mean) <= v["tolerance"]
-        else f"on average {_gap(mean)} points {'above' if mean > 0 else 'below'} it"
+def _labels_finding(name: str, mine: list[dict], lab: dict) -> str:
+    """The finding for one candidate in one sentence: random's labels to the target and whether
+    any strategy needs fewer (or more), as the exact paired tests say."""
+    r0 = mine[0]
+    full = lab["full"][name]["accuracy"]
+    target = (
+        f"{pct(r0['target'])} test accuracy ({pct(lab['share'], 0)} of the {pct(full)} it "
+        f"reaches with all {_n(lab['full'][name]['labels'])} pool labels)"
     )
-    return f"against random's curve, {', '.join(parts)}; {average} over the schedule's points"
-
-
-def _versus(lab: dict) -> dict:
-    return {(v["candidate"], v["start"], v["strategy"]): v for v in lab.get("versus_random") or []}
-
-
-def _one_sentence(name: str, mine: list[dict]) -> str:
-    """The answer for one candidate: the strategy that needed fewer labels, or that every one
-    needed more, or what could not be measured, never a winner that was not measured."""
-    verdicts = {_strategy_name(r): _verdict(r) for r in mine}
-    fewer = sorted([r for r in mine if _verdict(r) == "fewer"], key=lambda r: r["ratio"])
-    if fewer:
-        b = fewer[0]
-        missed = b["random_seeds"] - b["random_reached"]
+    if r0["random_reached"] * 2 < r0["seeds"]:
         random = (
-            _n(b["random_labels"])
-            if not missed
-            else f"more than {_n(b['budget'])} in {missed} of {plural(b['random_seeds'], 'seed')}"
-            + (f" ({_n(b['random_labels'])} in the others)" if b["random_reached"] else "")
+            f"random labelling does not reach {target} within {_n(r0['budget'])} labels in "
+            f"{r0['seeds'] - r0['random_reached']} of its {r0['seeds']} seeds"
         )
-        after = (
-            f", the fewest of the {len(mine)} strategies compared with random (picked after the "
-            "fact; the intervals allow for that many comparisons)"
-            if len(mine) > 1
-            else ""
+    else:
+        random = f"random labelling needs a median of {_median(r0, True)} to reach {target}"
+    fewer = [r for r in mine if r["labels_verdict"] == "fewer"]
+    more = [r for r in mine if r["labels_verdict"] == "more"]
+    if fewer:
+        best = min(fewer, key=lambda r: r["ratio"])
+        said = (
+            f"{listing(_strategy_name(r) for r in fewer)} "
+            f"{'needs' if len(fewer) == 1 else 'need'} fewer ({_strategy_name(best)}: "
+            f"{best['ratio']:.2f}× random's, exact paired test, Holm-adjusted "
+            f"{_p_is(best['p_labels_holm'])})"
         )
-        return (
-            f"for {name}, to reach {pct(b['target'])}, {_strategy_name(b)} needs "
-            f"{_n(b['labels'])} labels, random {random}{after}"
-        )
-    if all(v == "more" for v in verdicts.values()):
-        return f"for {name}, every strategy was worse than random: " + listing(
-            f"{_strategy_name(r)} needed {r['ratio']:.2f}× its labels" for r in mine
-        )
-    if all(v == "not measured" for v in verdicts.values()):
-        return (
-            f"for {name}, no strategy could be compared with random: in every comparison, seeds "
-            f"did not reach the target within {_n(mine[0]['budget'])} labels, so none is called "
-            "better or worse"
-        )
-    more = [n for n, v in verdicts.items() if v == "more"]
-    unmeasured = [n for n, v in verdicts.items() if v == "not measured"]
-    return (
-        f"for {name}, no strategy needed detectably fewer labels than random"
-        + (f"; {listing(more)} needed more (worse than random)" if more else "")
-        + (f"; {listing(unmeasured)} could not be compared (censored seeds)" if unmeasured else "")
-    )
+    else:
+        said = "no strategy needs detectably fewer labels"
+    if more:
+        said += f"; {listing(_strategy_name(r) for r in more)} needs more (worse than random)"
+    return f"For `{name}`, {random}; {said}."
 
 
-def _intervals_clause(rows: list[dict], lab: dict) -> str:
-    """How the ratios' intervals were built, in one clause (only where a ratio has one)."""
-    exact = [r for r in rows if r.get("low") is not None or r.get("high") is not None]
-    if not exact:
-        return ""
-    kinds = sorted({(r["comparisons"], r["level_each"]) for r in exact if r.get("comparisons")})
-    widened = "; ".join(
-        f"each at {pct(each)} so that {m} comparisons with random hold together at "
-        f"{pct(lab['level'], 0)} (Bonferroni)"
-        for m, each in kinds
-        if m > 1
+def _strategy_line(r: dict) -> str:
+    """One strategy against random: median labels, the ratio, seeds each way, the test and its
+    verdict; the areas, their test and verdict."""
+    reach = (
+        f"reaches the target in {r['reached']} of {r['seeds']} seeds"
+        if r["reached"] < r["seeds"]
+        else f"reaches the target in all {r['seeds']} seeds"
     )
-    seeds = sorted({r["seeds"] for r in exact})
-    return (
-        f" Intervals: percentile bootstrap over the {listing(str(n) for n in seeds)} seeds, "
-        "paired (a strategy and random from the same start draws)"
-        + (f", {widened}" if widened else "")
-        + "."
+    width = " (every seed the same ratio: no spread to read)" if r.get("zero_width") else ""
+    labels = (
+        f"median {_median(r)} against random's {_median(r, True)}; {r['ratio']:.2f}× random's "
+        f"labels (geometric mean; interval {r['ratio_low']:.2f}–{r['ratio_high']:.2f}){width}, "
+        f"fewer in {plural(r['fewer_seeds'], 'seed')} and more in {r['more_seeds']}; "
+        f"{_p_is(r['p_labels_holm'])}: {_labels_words(r)}"
     )
+    area = (
+        f"area under the curve {r['area']:.3f} against random's {r['random_area']:.3f} "
+        f"(higher in {plural(r['higher_seeds'], 'seed')}, lower in {r['lower_seeds']}; "
+        f"{_p_is(r['p_area_holm'])}): {_area_words(r)}"
+    )
+    return f"- {_strategy_name(r)}: {reach}; {labels}; {area}."
+
+
+def _labels_words(r: dict) -> str:
+    if r["labels_verdict"] == "fewer":
+        return "**fewer labels than random**"
+    if r["labels_verdict"] == "more":
+        return "**more labels than random** (worse)"
+    if not r.get("reachable_labels", True):
+        return f"not resolved ({r['seeds']} seeds cannot reach the level with this many tests)"
+    return "not resolved"
+
+
+def _area_words(r: dict) -> str:
+    if r["area_verdict"] == "higher":
+        return "**higher than random's**"
+    if r["area_verdict"] == "lower":
+        return "**lower than random's** (worse)"
+    return "not resolved"
 
 
 def savings_text(lab: dict) -> str:
-    """Per candidate: the full-data accuracy, the target, how many seeds of random and of each
-    strategy reached it (censored seeds said so), the ratio to random's labels where one was
-    measured, where each curve lies against random's; then the one-sentence answer per
-    candidate, never naming a winner that was not measured."""
-    rows = lab.get("savings") or []
+    """The finding first, one sentence per candidate (random's labels to the target and whether
+    any strategy needs fewer, as the tests say); then, per candidate, a line per strategy: the
+    labels it needs against random's, the areas, each exact paired test and its verdict; then how
+    the tests were made. Never a verdict the test did not give."""
+    rows = lab.get("tests") or []
     if not rows:
         return "No candidate could be simulated in this run.\n"
-    versus = _versus(lab)
-    out = []
-    answers = []
-    for name in lab["candidates"]:
+    names = [n for n in lab["candidates"] if any(r["candidate"] == n for r in rows)]
+    finding = " ".join(
+        _labels_finding(n, [r for r in rows if r["candidate"] == n], lab) for n in names
+    )
+    detail = []
+    for name in names:
         mine = [r for r in rows if r["candidate"] == name]
-        if not mine:
-            continue
-        r0 = mine[0]
-        full, target = lab["full"][name]["accuracy"], r0["target"]
-        head = (
-            f"**{name}**: with all {_n(lab['full'][name]['labels'])} pool labels (notebook "
-            f"{lab['fitted_by']}'s fit: the training labels fit it, the validation labels choose "
-            f"its settings), it reaches {pct(full)} on the test split; "
-            f"{pct(lab['share'], 0)} of that is {pct(target)}. Random "
-            + _reach(r0["random_reached"], r0["random_seeds"], r0["random_labels"], r0["budget"])
-            + "."
-        )
-        items = []
-        for r in mine:
-            curve = _curve(versus.get((name, r["start"], r["strategy"])))
-            items.append(
-                f"- {_strategy_name(r)}: "
-                + _reach(r["reached"], r["seeds"], r["labels"], r["budget"])
-                + f"; {_ratio(r)}"
-                + (f"; {curve}" if curve else "")
-                + "."
-            )
-        out.append(head + "\n\n" + "\n".join(items))
-        answers.append(_one_sentence(name, mine))
-    tolerance = next(iter(versus.values()), {}).get("tolerance")
-    curves = (
-        " Ahead or behind (a description, not a test): the mean gap over seeds larger than "
-        "twice its standard error over seeds and than half a test product; level: within that."
-        if tolerance
-        else ""
+        detail.append(f"**{name}** against random:\n\n" + "\n".join(map(_strategy_line, mine)))
+    r0 = rows[0]
+    how = (
+        f"Each strategy is paired with random seed by seed (the same {r0['seeds']} start draws). "
+        "A seed's labels are where its test curve first crosses the target, interpolated between "
+        "the two rounds around the crossing; a seed that never crosses it is counted at the "
+        "schedule's end, a floor. The area is the area under the curve divided by the label "
+        "range, the mean accuracy over the campaign. Tests: the exact sign-flip permutation test "
+        "of the mean log-ratio of labels, and of the mean difference of areas, Holm-adjusted "
+        f"across the {plural(r0['comparisons'], 'comparison')} of each candidate at "
+        f"{pct(1 - lab['level'], 0)}; a strategy is called better or worse only where its "
+        "adjusted p-value is below that, otherwise the comparison is not resolved. Intervals: "
+        "percentile bootstrap over seeds of the geometric-mean ratio (a description, not the test)."
     )
-    counted = any(r["reached"] for r in rows) or any(r["random_reached"] for r in rows)
-    ratios = any(r["bound"] == "exact" for r in rows)
-    steps = (
-        " A seed's count is the first point of the schedule at which its curve reaches the "
-        "target (counts between two points are not tried), so the counts"
-        + (" and ratios" if ratios else "")
-        + " move in the schedule's steps."
-        if counted
-        else ""
-    )
-    return (
-        "\n\n".join(out)
-        + "\n\n"
-        + (_intervals_clause(rows, lab) + curves).strip()
-        + ("\n\n" if _intervals_clause(rows, lab) + curves else "")
-        + "In one sentence: "
-        + "; ".join(answers)
-        + "."
-        + steps
-        + "\n"
-    )
+    return "In one sentence: " + finding + "\n\n" + "\n\n".join(detail) + "\n\n" + how + "\n"
 
 
 def savings_table(lab: dict) -> str:
-    """One row per candidate and strategy, random's first: seeds reaching the target, the mean
-    labels of those that did, the ratio to random's with its interval (or bound), what it says,
-    and the mean gap to random's curve."""
-    rows = lab.get("savings") or []
+    """One row per candidate and strategy: median labels to the target (random's beside it), the
+    ratio, the areas, the two Holm-adjusted exact p-values and the verdicts."""
+    rows = lab.get("tests") or []
     if not rows:
         return ""
-    versus = _versus(lab)
     table = {}
-    for name in dict.fromkeys(r["candidate"] for r in rows):
-        mine = [r for r in rows if r["candidate"] == name]
-        r0 = mine[0]
-        table[(name, "random")] = {
-            "target": pct(r0["target"]),
-            "seeds reaching": f"{r0['random_reached']} of {r0['random_seeds']}",
-            "labels (mean where reached)": _n(r0["random_labels"])
-            if r0["random_reached"]
-            else "not reached",
-            "ratio to random (interval)": "—",
-            "reading": "the baseline",
-            "mean gap to random's curve": "—",
+    for r in rows:
+        table[f"{r['candidate']}: {_strategy_name(r)}"] = {
+            "median labels (random's)": f"{_median(r)} ({_median(r, True)})".replace(" labels", ""),
+            "ratio to random": f"{r['ratio']:.2f}",
+            "labels: p (Holm)": pvalue(r["p_labels_holm"]),
+            "labels": r["labels_verdict"],
+            "area (random's)": f"{r['area']:.3f} ({r['random_area']:.3f})",
+            "area: p (Holm)": pvalue(r["p_area_holm"]),
+            "area verdict": r["area_verdict"],
         }
-        for r in mine:
-            v = versus.get((name, r["start"], r["strategy"]))
-            table[(name, _strategy_name(r))] = {
-                "target": pct(r["target"]),
-                "seeds reaching": f"{r['reached']} of {r['seeds']}",
-                "labels (mean where reached)": _n(r["labels"]) if r["reached"] else "not reached",
-                "ratio to random (interval)": _ratio_cell(r),
-                "reading": _verdict(r)
-                .replace("fewer", "fewer labels")
-                .replace("more", "more labels (worse)"),
-                "mean gap to random's curve": f"{points(v['mean_difference'])} points"
-                if v
-                else "—",
-            }
-    frame = pd.DataFrame(table).T
-    frame.index = [f"{c}: {s}" for c, s in frame.index]
-    return markdown_table(frame)
-
-
-def _ratio_cell(r: dict) -> str:
-    if r["bound"] == "exact":
-        return f"{r['ratio']:.2f} ({r['low']:.2f}–{r['high']:.2f})"
-    if r["bound"] == "at most":
-        return f"at most {r['ratio']:.2f} (up to {r['high']:.2f})"
-    if r["bound"] == "at least":
-        return f"at least {r['ratio']:.2f} (from {r['low']:.2f})"
-    return "—"
+    return markdown_table(pd.DataFrame(table).T)
 
 
 def _suggest_why(s: dict) -> str:
-    """Why the ranked list's strategy is the one it is (``labels.active.best_strategy``'s basis),
-    and, where it was measured, that it was measured on the test split's curves."""
-    basis, strategy, default = s.get("basis"), s["strategy"], s.get("default")
-    if basis == "fewer labels":
-        compared = s.get("compared") or 0
+    """Why the ranked list's strategy is the one it is (``LabelStudy.strategy_for``'s basis)."""
+    basis, default = s.get("basis"), s.get("default")
+    if basis == "held-out fold":
+        areas = s.get("holdout_areas") or {}
+        said = listing(f"{k} {v:.3f}" for k, v in sorted(areas.items(), key=lambda kv: -kv[1]))
         return (
-            "it needed the fewest labels against random among the strategies whose interval lies "
-            "below one"
-            + (
-                f" (the best of the {compared} compared, picked after the fact; the intervals "
-                "allow for that many comparisons)"
-                if compared > 1
-                else ""
-            )
-            + ". Unlike the report's other choices, this one is made on the test split's curves "
-            "(the simulation scores every refit there): re-check it on a team's own data"
-        )
-    if basis == "every strategy more":
-        return (
-            "every other strategy needed more labels than random. Unlike the report's other "
-            "choices, this one is made on the test split's curves (the simulation scores every "
-            "refit there): re-check it on a team's own data"
+            "its curves have the largest mean area on the fold held out of the pool "
+            + (f"({said}); " if said else "; ")
+            + "a choice, not a finding (the tests above say which differences are resolved), "
+            "made without the test split"
         )
     if basis == "suggest_strategy":
         return "set by the labels notebook's `suggest_strategy`, not chosen from measurements"
     why = (
         "the simulation did not run this candidate"
         if basis == "not simulated"
-        else "no strategy was measured to need fewer labels than random in this run"
+        else "no fold was held out to choose on"
     )
-    what = (
-        f"{default} (uncertain products, spread out) is the default then"
-        if strategy == default
-        else f"{default}, the usual default, needed more labels than random here, so random"
-    )
-    return f"a default, not a finding: {why}, and {what}"
+    return f"a default, not a finding: {why}, and {default} (uncertain products, spread out) is it"
 
 
 def suggest_text(lab: dict, choice: str = "the chosen candidate") -> str:
     s = lab.get("suggest") or {}
     if not s or s.get("skipped"):
         return ""
+    instead = ""
+    if s.get("recommended") and s["recommended"] != s["candidate"]:
+        instead = (
+            f" The recommended candidate `{s['recommended']}` is not simulated here"
+            + (f" ({s['recommended_skipped']})" if s.get("recommended_skipped") else "")
+            + f"; the list and the demonstration below are for `{s['candidate']}`, and "
+            f"`make suggest-labels` ranks for `{s['recommended']}` with the default strategy "
+            f"({s.get('default')})."
+        )
     return (
         f"**What to label next.** `make suggest-labels ARGS='--pool new_products.csv'` "
         "(`python -m utils.labels.suggest`) ranks a team's unlabelled products for "
         f"{choice} by the strategy chosen for it here, and writes a CSV: "
-        "rank, whether it is in the batch to label next, the current prediction, its probability "
-        "and the margin to the second most probable category. For "
-        f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}. As a "
+        "rank, whether it is in the batch to label next, the product id, the current prediction, "
+        "its probability and the margin to the second most probable category. For "
+        f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}.{instead} As a "
         f"demonstration, this run's {_n(s['pool'])} pool products are ranked as if only "
         f"{_n(s['labelled'])} were labelled (`reports/{s['csv']}`): the first batch of "
         f"{s['batch']} spans {plural(s['batch_categories'], 'category', 'categories')}, and the "
@@ -392,40 +235,93 @@ def audit_text(lab: dict) -> str:
         p = per[n]
         split = p.get("per_split") or {}
         where = listing(f"{v} in {k}" for k, v in sorted(split.items()) if v)
+        kinds = p.get("kinds") or {}
+        split_kinds = (
+            f": {plural(kinds.get('likely error', 0), 'likely error')} and "
+            f"{kinds.get('taxonomy boundary', 0)} on a taxonomy boundary"
+            if kinds
+            else ""
+        )
         parts.append(
             f"`{n}` (out-of-fold accuracy {pct(p['oof_accuracy'])}) flags "
-            f"{plural(p['flagged'], 'product')}" + (f" ({where})" if where else "") + "."
-        )
+            f"{plural(p['flagged'], 'product')}" + (f" ({where})" if where else "")
+            + split_kinds + "."
+        )  # fmt: skip
     if len(names) > 1:
         every = "both" if len(names) == 2 else f"all {len(names)}"
         parts.append(f"{plural(a['both'], 'product is', 'products are')} flagged by {every}.")
-    weak = min(names, key=lambda n: per[n]["oof_accuracy"])
-    if len(names) > 1:
+    if any(per[n].get("kinds") for n in names):
+        parts.append(
+            "A flag is put on a taxonomy boundary when its own category path supports the given "
+            "label (its sub-category, the path's first two levels, holds at least three other "
+            "products of that label) and a word of that path naming what it is (a blanket, a "
+            "towel) also names at least three products of the suggested category: both "
+            "categories file such products, an overlap of the taxonomy rather than a wrong "
+            "label; the other flags are the likely errors to check first."
+        )
+    pairs = {}
+    for n in [n for n in names if n not in (a.get("apart") or [])]:
+        for b in per[n].get("boundaries") or []:
+            pairs.setdefault(tuple(b["pair"]), (n, b))
+    for (x, y), (n, b) in pairs.items():
+        ways = listing(f"{v} {k}" for k, v in b["ways"].items())
+        examples = listing(f"“{e['product_name']}” ({e['category_path']})" for e in b["examples"])
+        words = sorted(
+            {w for e in b["examples"] for w in str(e.get("shared") or "").split(", ") if w}
+        )
+        parts.append(
+            f"Taxonomy boundary {x} / {y} (`{n}`): {plural(b['flags'], 'flag')}, {ways}"
+            + (f"; both categories file {listing(words)} products" if words else "")
+            + f"; for example {examples}."
+        )
+    apart = a.get("apart") or []
+    if apart:
+        parts.append(
+            f"{listing(f'`{n}`' for n in apart)} "
+            f"{'is' if len(apart) == 1 else 'are'} more than "
+            f"{a.get('weak_gap', 0) * 100:.0f} points below the best out-of-fold accuracy: a "
+            "candidate flags where it disagrees with a label, so most of its flags are its own "
+            "errors; they are listed apart in the CSV (column `candidate`), not in the gallery."
+        )
+    elif len(names) > 1:
+        weak = min(names, key=lambda n: per[n]["oof_accuracy"])
         parts.append(
             f"A candidate flags where it disagrees with a label, so the weaker it is, the more of "
             f"its flags are its own errors: read `{weak}`'s as a list to check, not as errors."
         )
     planted = {n: per[n]["planted"] for n in names if per[n].get("planted")}
-    if planted:
+    for n, v in planted.items():
+        real, easy = v.get("confusion"), v.get("uniform")
+        if not real:
+            continue
+        level = pct(real.get("level", 0.95), 0)
         parts.append(
-            "With labels flipped on purpose, the same audit finds "
-            + listing(
-                f"{v['found']} of {v['flipped']} for `{n}` ({plural(v['flagged'], 'product')} "
-                "flagged in all)"
-                for n, v in planted.items()
+            f"Recall on planted flips for `{n}`: with {real['flipped']} labels moved where its "
+            f"own out-of-fold mistakes go ({plural(real['draws'], 'draw')} of "
+            f"{real['flipped'] // max(real['draws'], 1)}), the audit finds {real['found']} "
+            f"({pct(real['recall'], 0)}, {level} Wilson interval {pct(real['low'], 0)}–"
+            f"{pct(real['high'], 0)})"
+            + (
+                f"; with {easy['flipped']} moved to any other category at random (the usual "
+                f"check), {easy['found']} ({pct(easy['recall'], 0)}, {pct(easy['low'], 0)}–"
+                f"{pct(easy['high'], 0)})"
+                if easy
+                else ""
             )
-            + ": a measure of how much a real error can hide from it."
+            + "."
         )
     g = lab.get("gallery") or {}
     if g:
         order = (
-            "flagged by more candidates first, then by confidence (highest first)"
-            if g.get("order") == ["votes", "confidence"]
-            else "flagged by more candidates first"
+            "likely errors before taxonomy boundaries, then flagged by more candidates, then by "
+            "confidence (highest first)"
+            if g.get("order") == ["kind", "votes", "confidence"]
+            else "flagged by more candidates first, then by confidence (highest first)"
         )
         parts.append(
-            f"{_fig('label_issues')} shows {g['shown']} of the {g['of']} flagged products, "
-            f"{order}; every flagged product is in `reports/{a['csv']}`."
+            f"{_fig('label_issues')} shows {g['shown']} of the {g['of']} products flagged by "
+            f"{listing(f'`{n}`' for n in g.get('candidates') or names)}, {order}, each with "
+            f"its category path and product id; every flagged product is in `reports/{a['csv']}`."
         )
     table = pd.DataFrame({n: per[n]["per_category"] for n in names}).fillna(0).astype(int)
     table.columns = [f"flagged by {n}" for n in names]
@@ -490,38 +386,52 @@ def section_labels(m: dict) -> str:
             + ".\n"
         )
     parts = lab.get("pool_parts") or {}
+    steps = plan.get("steps") or []
+    fine = [k for k in steps if k <= plan.get("fine_until", 0)]
+    schedule = (
+        f"after every round of one label per category from {_n(totals[0])} to "
+        f"{_n(fine[-1] * lab['classes'])} labels"
+        if fine
+        else ""
+    )
+    coarse = [k * lab["classes"] for k in steps if k not in fine]
+    if coarse:
+        schedule += (", then " if schedule else "") + f"at {listing(_n(t) for t in coarse)}"
+    held = lab.get("holdout") or 0
     setup = (
-        f"**Active learning, simulated on this run's split.** The pool is the "
-        f"{_n(lab['pool'])} training and validation products, their labels hidden until a "
-        f"strategy asks for them. Each simulation starts from "
+        f"**Active learning, simulated on this run's split.** Of the {_n(lab['pool'])} training "
+        "and validation products, "
+        + (
+            f"one group fold of {_n(held)} is held out to choose the ranked list's strategy "
+            f"(never the test split), and the other {_n(lab['simulation_pool'])} form the pool"
+            if held
+            else "all form the pool"
+        )
+        + ", their labels hidden until a strategy asks for them. Each simulation starts from "
         f"{plural(plan['start'], 'labelled product')} per category from each part "
         f"({_n(start)} labels), then refits "
-        f"{listing(f'`{n}`' for n in lab['candidates'])} at {len(totals)} label counts from "
-        f"{_n(totals[0])} to {_n(totals[-1])}, each refit scored on the {lab['test']} test "
+        f"{listing(f'`{n}`' for n in lab['candidates'])} {schedule} "
+        f"({plural(len(totals), 'refit')} after the start), each scored on the {lab['test']} test "
         "products; a product asked for joins the part of the split it comes from, so validation "
-        "labels (which choose the settings) count like training labels, as in the label budget. "
-        "The two divide a count differently (the budget takes k per category to train and up to "
-        "k more to choose settings; here random draws keep about the pool's mix"
+        "labels (which choose the settings, re-chosen every "
+        f"{plural(plan.get('rechoose', 1), 'round')}) count like training labels"
         + (
-            f", {_n(parts['train'])} training to {_n(parts['val'])} validation products"
+            f" (random draws keep about the pool's mix, {_n(parts['train'])} training to "
+            f"{_n(parts['val'])} validation products)"
             if parts.get("train") and parts.get("val")
             else ""
         )
-        + "), so their accuracies at the same count differ. "
-        f"Strategies, from scikit-activeml: {strategies}; {plural(plan['seeds'], 'seed')} per "
-        f"strategy, each its own start ({_fig('active_learning')}).\n\n"
+        + f". Strategies, from scikit-activeml: {strategies}; {plural(plan['seeds'], 'seed')}, "
+        f"each a start draw shared by every strategy ({_fig('active_learning')}).\n\n"
     )
     zs = lab.get("zeroshot_start") or {}
-    if zs:
-        ran = [n for n, why in zs.items() if why == "ran"]
-        not_ran = {n: why for n, why in zs.items() if why != "ran"}
+    ran = [n for n, why in zs.items() if why == "ran"]
+    if ran:
         setup += (
-            "For candidates reading CLIP's image embedding, uncertainty sampling also starts from "
-            "zero-shot CLIP's pseudo-labels (the most confident products per predicted category, "
-            "costing no label; one run, its start draws nothing)"
-            + (f": {listing(f'`{n}`' for n in ran)}" if ran else "")
-            + ("; " + "; ".join(f"`{n}`: {why}" for n, why in not_ran.items()) if not_ran else "")
-            + ".\n\n"
+            "For candidates reading CLIP's image embedding, uncertainty sampling also runs from "
+            "each seed's start plus zero-shot CLIP's pseudo-labels (the most confident products "
+            "per predicted category, costing no label), paired with random on the same draws: "
+            f"{listing(f'`{n}`' for n in ran)}.\n\n"
         )
     return (
         intro

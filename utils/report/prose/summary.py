@@ -228,10 +228,19 @@ def label_noise(m: dict, name: str | None) -> list[str]:
     a = per[who]
     cats = ", ".join(f"{c} {n}" for c, n in (a.get("per_category") or {}).items() if n)
     pool = (m.get("labels") or {}).get("pool", "?")
+    kinds = a.get("kinds") or {}
+    split_kinds = (
+        f": {kinds.get('likely error', 0)} likely errors and "
+        f"{kinds.get('taxonomy boundary', 0)} on a taxonomy boundary (a category path that "
+        "supports the label, on a pair of categories flagged both ways)"
+        if kinds
+        else " as likely wrong"
+    )
     line = (
         f"Label noise: confident learning on {who}'s out-of-fold probabilities flags "
-        f"{a['flagged']} of the {pool} training and validation labels as likely wrong"
+        f"{a['flagged']} of the {pool} training and validation labels"
         + (f" ({cats})" if cats else "")
+        + split_kinds
         + f"; {_section('labels')} shows them."
     )
     cleaning = ((m.get("labels") or {}).get("cleaning") or {}).get(who) or {}
