@@ -606,6 +606,7 @@ def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    (run / "reports" / "run.log").write_text(printed.getvalue())  # each notebook's time
     return run, printed.getvalue()
 
 
