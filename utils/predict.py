@@ -11,8 +11,10 @@ reason, not a traceback. The readable ones go through the candidate in batches, 
 once, and each gets its top categories with probabilities. ``predict(paths)`` and
 ``predict_products(rows)`` do the same from a notebook and return a table; ``predict_catalog``
 writes that table, with each row's id, for millions of rows: on Ray Data (``engine="ray"`` or a
-cluster's address: the CSV read by Ray, chunks of rows classified in one actor per GPU or CPU slot,
-Parquet files written by Ray) or in process (``engine="local"``), the same rows either way.
+cluster's address: the CSV read by Ray, chunks of rows checked and their photos decoded in CPU
+tasks, classified in actors (one per GPU or CPU slot), Parquet shards keyed by product id written
+by the workers, counted by the driver, ``resume`` skipping the ids already written) or in process
+(``engine="local"``), the same rows either way. Every path is resolved on the driver.
 """
 
 from __future__ import annotations
@@ -570,7 +572,7 @@ def _predict_on_ray(ray, csv, out, args, columns, chunk_rows, actors, resume, fa
         compute=ray.data.ActorPoolStrategy(**sizes),
         fn_constructor_args=(model, data_dir, top, device, precision, batch_size, fail),
         **reserve,
-    ).write_parquet(out)
+    ).write_parquet(out, ray_remote_args={"num_cpus": 0.25})  # I/O: a quarter slot
     distributed.check_rows(out, total, "prediction")
     return {"out": out, "skipped": len(done)}
 

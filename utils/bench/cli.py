@@ -19,7 +19,7 @@ from ..core import parallel
 from ..core.paths import REPORTS
 from ..models import runtime
 from ..models.distributed import EngineUnavailable
-from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_ray
+from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_identical, bench_ray
 from .encoding import (
     TARGET_BF16,
     TARGET_FINETUNE,
@@ -99,6 +99,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--dedup-exact-up-to", type=int, default=20_000, help="dedup: exact method too up to"
     )
+    parser.add_argument(
+        "--dedup-identical",
+        type=int,
+        nargs=2,
+        default=[1_000_000, 10_000],
+        metavar=("ROWS", "COPIES"),
+        help="dedup: photo hashes, of which COPIES identical (0 0: skip)",
+    )
     parser.add_argument("--source", default=os.environ.get("DATA_SOURCE"))
     parser.add_argument("--output", default=str(REPORTS / "bench.json"))
     args = parser.parse_args(argv)
@@ -163,7 +171,10 @@ def main(argv: list[str] | None = None) -> dict:
             args.ray_threads,
             repeats=args.ray_repeats,
         ),
-        "dedup": lambda: bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source),
+        "dedup": lambda: (
+            bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source)
+            + ([bench_identical(*args.dedup_identical)] if args.dedup_identical[0] else [])
+        ),
     }
     for name in SECTIONS:
         if name in args.sections:

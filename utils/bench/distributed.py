@@ -351,3 +351,39 @@ def bench_dedup(sizes: list[int], exact_up_to: int = 20_000, source: str | None 
             row.update({f"exact_{k}": v for k, v in exact.items()})
         out.append(row)
     return out
+
+
+def bench_identical(rows: int = 1_000_000, identical: int = 10_000, seed: int = 0) -> dict:
+    """Photo grouping when ``identical`` of ``rows`` random 64-bit hashes are one and the same
+    (placeholder images, reused shots): identical hashes collapsed before the index (one search,
+    ``identical - 1`` edges) against every pair of rows (``identical^2 / 2`` pairs), the latter only
+    up to 3,000 copies (it grows with their square). Same groups, time and peak memory of each."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**64 - 1, rows, dtype=np.uint64)
+    copies = rng.choice(rows, identical, replace=False)
+    codes[copies] = codes[copies[0]]
+    hashes = [f"{int(c):016x}" for c in codes]
+    with _Peak() as collapsed:
+        edges = dedup.photo_pairs(hashes, 4, "index")
+        groups = dedup.components(rows, edges)
+    sizes = np.bincount(groups)
+    out = {
+        "data": "identical hashes",
+        "rows": rows,
+        "identical": identical,
+        "distinct_hashes": len(set(hashes)),
+        "edges": len(edges),
+        "largest_group": int(sizes.max()),
+        "groups_of_2_plus": int((sizes > 1).sum()),
+        **collapsed.row("collapsed"),
+    }
+    if identical <= 3000:
+        with _Peak() as every_pair:
+            pairs = dedup.hamming_pairs_index(hashes, 4)
+            before = dedup.components(rows, pairs)
+        out.update(every_pair.row("every_pair"), every_pair_pairs=len(pairs))
+        out["same_groups"] = bool(
+            pd.Series(groups).groupby(before).nunique().eq(1).all()
+            and pd.Series(before).groupby(groups).nunique().eq(1).all()
+        )
+    return out

@@ -113,7 +113,7 @@ def job_runtime_env(ship_code: bool = True) -> dict | None:
     ``utils``: the package as ``py_modules`` (Ray uploads it once per job). None inside a job
     submitted with its code (``ray job submit --working-dir .``: the job carries it) or when
     ``ship_code`` is off (every node holds the same environment and checkout)."""
-    if not ship_code or os.environ.get("RAY_JOB_ID") or os.environ.get("RAY_RUNTIME_ENV"):
+    if not ship_code or os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"):  # set by `ray job submit`
         return None
     return {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"]}
 
@@ -382,6 +382,10 @@ class EncodeActor:
             encoder = dataclasses.replace(encoder, device=device)
         self.encoder, self.tap_blocks, self.fail = encoder, tap_blocks, Failure(fail)
         self.hook = _Tap(blocks.tap(encoder, tap_blocks)) if tap_blocks else None
+        # every shard's activations of one width, even a batch with no readable photo
+        self.act_size = (
+            int(np.prod(features.activation_shape(encoder, tap_blocks))) if tap_blocks else 0
+        )
 
     def __call__(self, batch: dict):
         import pyarrow as pa
@@ -415,8 +419,10 @@ class EncodeActor:
                 vectors.append(vec[slot])
                 if self.hook is not None:
                     acts.append(
-                        act[slot] if act is not None else np.zeros(0, np.float16)
-                    )  # a batch with no readable photo: no activation shape
+                        act[slot].ravel()
+                        if act is not None
+                        else np.zeros(self.act_size, np.float16)
+                    )
         n = len(rows["sha256"])
         columns = {
             **{k: pa.array(v) for k, v in rows.items()},
@@ -425,9 +431,8 @@ class EncodeActor:
             "encoder_pid": pa.array(np.full(n, os.getpid(), dtype=np.int64)),
         }
         if self.hook is not None:
-            size = max((a.size for a in acts), default=0)
-            flat = np.stack([a.ravel() if a.size else np.zeros(size, np.float16) for a in acts])
-            columns["activations"] = _fixed(flat.reshape(n, size), size)
+            flat = np.asarray(acts, np.float16).reshape(n, self.act_size)
+            columns["activations"] = _fixed(flat, self.act_size)
         return pa.table(columns)
 
 
@@ -565,7 +570,7 @@ def write_features(
             fail,
             cpus,
         )
-        ds.write_parquet(uri, ray_remote_args={"num_cpus": cpus})
+        ds.write_parquet(uri, ray_remote_args={"num_cpus": cpus / 4})  # I/O: a quarter slot
     total = check_rows(uri, len(done) + int(write.sum()), "feature")
     return {
         "written": int(write.sum()),

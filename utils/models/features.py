@@ -150,16 +150,19 @@ def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
     return Path(features_dir) / encoder.input_key
 
 
-def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
-    """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
+def activation_shape(encoder: Encoder, k: int) -> tuple[int, ...]:
+    """The shape of one image's activations entering ``encoder``'s last ``k`` blocks."""
     prefix, _ = blocks.split_at(encoder, k)
     with torch.inference_mode():
-        shape = tuple(
-            prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:]
-        )
+        zeros = torch.zeros(1, 3, 224, 224, device=encoder.device)
+        return tuple(prefix.to(encoder.device)(zeros).shape[1:])
+
+
+def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
+    """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
     return VectorCache(
         Path(activations_dir) / f"{encoder.key}-k{k}-{decode_tag(encoder.decode_min_side)}",
-        shape,
+        activation_shape(encoder, k),
         np.float16,
         label={**encoders.describe(encoder), "blocks_after": k},
     )
