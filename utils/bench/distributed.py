@@ -16,6 +16,8 @@
   index (FAISS, inverted index): time and peak resident memory of each step, the planted pairs
   found and the decoys (5-6 bits) left out; the exact all-pairs method too on the smallest size
   (``--dedup-exact-up-to``), for the same groups; and both methods on the real data when given.
+  Then ``bench_identical`` (``--dedup-identical ROWS COPIES``, 10^6 and 10^4 by default): photo
+  hashes of which COPIES are identical, collapsed before the index.
 """
 
 from __future__ import annotations
