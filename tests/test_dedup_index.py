@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from utils.data import dedup
@@ -101,3 +102,63 @@ def test_the_dedup_bench_section_finds_every_planted_pair(dataset_dir) -> None:
     assert synthetic["planted_found"] == synthetic["planted_photo_pairs"] == 59
     assert synthetic["decoys_found"] == 0 and synthetic["decoys_5_6_bits"] > 0
     assert synthetic["same_groups_as_exact"] and synthetic["index_grouping_s"] >= 0
+
+
+def _groups_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two labelings of the same rows give the same partition."""
+    return bool(
+        pd.Series(a).groupby(b).nunique().eq(1).all()
+        and pd.Series(b).groupby(a).nunique().eq(1).all()
+    )
+
+
+def test_identical_hashes_are_collapsed_to_k_minus_1_edges_with_the_same_groups() -> None:
+    hashes = _hashes(600)
+    rng = np.random.default_rng(3)
+    copies = rng.choice(len(hashes), 300, replace=False)
+    for i in copies:  # 300 rows of one hash, and near neighbours of it elsewhere
+        hashes[i] = hashes[copies[0]]
+    every_pair = dedup.hamming_pairs(hashes, 4)
+    assert len(every_pair) >= 300 * 299 // 2  # what the old grouping handed to the components
+    for method in dedup.METHODS:
+        edges = dedup.photo_pairs(hashes, 4, method)
+        assert len(edges) < len(every_pair) // 20
+        assert _groups_equal(
+            dedup.components(len(hashes), edges), dedup.components(len(hashes), every_pair)
+        )
+    assert np.array_equal(dedup.photo_pairs(hashes, 4), dedup.photo_pairs(hashes, 4, "exact"))
+    distinct, inverse, first = dedup.collapse_identical(["0a", "ff", "0A", "0a"])
+    assert (
+        distinct == ["0a", "ff"] and inverse.tolist() == [0, 1, 0, 0] and first.tolist() == [0, 1]
+    )
+
+
+def test_every_method_decides_a_pair_at_the_threshold_the_same_way(real_csv) -> None:
+    """The similarity of a pair, verified in float64 by one function (``dedup.cosines``), so a
+    threshold equal to a pair's cosine (or just above it) is decided alike by the exact method,
+    the inverted index and the dense index."""
+    texts = real_csv["description"].head(400).tolist()
+    X = dedup.tfidf(texts)
+    pairs = dedup.text_pairs(texts, 0.5)
+    sims = dedup.cosines(X, pairs[:, 0], pairs[:, 1])
+    assert sims.dtype == np.float64
+    for k in np.linspace(0, len(pairs) - 1, 4).astype(int):
+        pair = (int(pairs[k, 0]), int(pairs[k, 1]))
+        edge = sims[k] + dedup.TOLERANCE  # on the tolerance's edge: float32 sums would disagree
+        for threshold, inside in ((sims[k], True), (edge, None), (edge + 2e-6, False)):
+            found = [
+                _pairs(dedup.text_pairs(texts, threshold)),
+                _pairs(dedup.text_pairs_index(texts, threshold)),
+                _pairs(dedup.vector_pairs(X, threshold)),
+            ]
+            assert found[0] == found[1] == found[2]
+            assert inside is None or (pair in found[0]) == inside
+
+
+def test_the_identical_hash_bench_case_finds_one_group(tmp_path) -> None:
+    """``make bench``'s case of 10^6 hashes with 10^4 identical, run small."""
+    from utils.bench import distributed as bench
+
+    row = bench.bench_identical(20_000, 500)
+    assert row["edges"] == 499 and row["largest_group"] == 500 and row["groups_of_2_plus"] == 1
+    assert row["same_groups"] and row["every_pair_pairs"] >= 500 * 499 // 2

@@ -11,13 +11,16 @@ reason, not a traceback. The readable ones go through the candidate in batches, 
 once, and each gets its top categories with probabilities. ``predict(paths)`` and
 ``predict_products(rows)`` do the same from a notebook and return a table; ``predict_catalog``
 writes that table, with each row's id, for millions of rows: on Ray Data (``engine="ray"`` or a
-cluster's address: the CSV read by Ray, chunks of rows classified in one actor per GPU or CPU slot,
-Parquet files written by Ray) or in process (``engine="local"``), the same rows either way.
+cluster's address: the CSV read by Ray, chunks of rows checked and their photos decoded in CPU
+tasks, classified in actors (one per GPU or CPU slot), Parquet shards keyed by product id written
+by the workers, counted by the driver, ``resume`` skipping the ids already written) or in process
+(``engine="local"``), the same rows either way. Every path is resolved on the driver.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -93,7 +96,28 @@ def classify(
     """``predict``'s table with a loaded candidate (``load_candidate``): ``paths`` are the photos
     (for a candidate that reads them), ``texts`` the products' ``product_name`` and
     ``description`` (for one that reads text), row for row with ``paths`` when both are read."""
-    reads = fitted.candidate.reads
+    return score(panel, fitted, *check(Reads.of(fitted), paths, texts), top)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reads:
+    """What a candidate reads (``image``, ``text`` or both) and its name: all the checks need."""
+
+    name: str
+    reads: str
+
+    @classmethod
+    def of(cls, fitted: families.Fitted) -> Reads:
+        return cls(fitted.name, fitted.candidate.reads)
+
+
+def check(
+    fitted: Reads, paths: list | None, texts: pd.DataFrame | None
+) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """What ``classify`` checks before the model runs: the table (``file``, ``status``,
+    ``detail``: each photo inspected as a catalog row is, empty texts said so), each photo's
+    sha256 and the texts. CPU work: Ray runs it in tasks, apart from the model."""
+    reads = fitted.reads
     if "image" in reads and paths is None:
         raise ValueError(f"{fitted.name} reads the photo: give each product's image file.")
     if "text" in reads and texts is None:
@@ -124,6 +148,19 @@ def classify(
         empty = (words.apply(lambda c: c.str.strip()) == "").all(axis=1) & (table["status"] == "ok")
         table.loc[empty, "status"] = NO_TEXT
         table.loc[empty, "detail"] = "neither a product name nor a description to read"
+    return table, [f["sha256"] or "" for f in facts], words
+
+
+def score(
+    panel,
+    fitted: families.Fitted,
+    table: pd.DataFrame,
+    shas: list[str],
+    words: pd.DataFrame,
+    top: int = 3,
+) -> pd.DataFrame:
+    """``check``'s table with each readable product's top categories: the model's part."""
+    table = table.copy()
     ok = table["status"] == "ok"
     for k in range(1, top + 1):
         table[f"top{k}"] = ""
@@ -132,7 +169,7 @@ def classify(
         rows = pd.DataFrame(
             {
                 "path": table.loc[ok, "file"],
-                "sha256": [f["sha256"] for f, good in zip(facts, ok) if good],
+                "sha256": [sha for sha, good in zip(shas, ok) if good],
                 "product_name": words.loc[ok, "product_name"],
                 "description": words.loc[ok, "description"],
             }
@@ -188,10 +225,20 @@ def predict_products(
 
 
 def _classify_products(panel, fitted, rows: pd.DataFrame, images, top: int) -> pd.DataFrame:
-    reads = fitted.candidate.reads
+    return score_products(panel, fitted, check_products(Reads.of(fitted), rows, images), top)
+
+
+def check_products(fitted: Reads, rows: pd.DataFrame, images) -> pd.DataFrame:
+    """Products (``image`` names under ``images`` and / or texts) checked before the model runs:
+    ``file``, ``status``, ``detail``, ``sha256`` and the texts, one row per product. A row whose
+    image name is empty or leaves ``images`` is said so, never opened."""
+    reads = fitted.reads
+    rows = rows.reset_index(drop=True)
     texts = rows if "text" in reads else None
+    n = len(rows)
     if "image" not in reads:
-        return classify(panel, fitted, None, top, texts)
+        table, shas, words = check(fitted, None, texts)
+        return table.assign(sha256=shas, **{c: words[c] for c in TEXT_COLUMNS})
     if "image" not in rows.columns:
         raise ValueError(f"{fitted.name} reads the photo: the products have no 'image' column.")
     names = rows["image"].fillna("").astype(str).tolist()
@@ -199,33 +246,39 @@ def _classify_products(panel, fitted, rows: pd.DataFrame, images, top: int) -> p
     problems = [p or (None if n.strip() else "no_image_name") for p, n in zip(problems, names)]
     readable = [i for i, p in enumerate(problems) if p is None]
     folder = Path(images) if images is not None else None
-    table = classify(
-        panel,
+    table, shas, words = check(
         fitted,
         [folder / names[i] if folder else Path(names[i]) for i in readable],
-        top,
         None if texts is None else texts.iloc[readable].reset_index(drop=True),
     )
     out = pd.DataFrame(
-        {"file": "", "status": problems, "detail": "", "category": "", "probability": np.nan},
-        index=range(len(names)),
-    )
-    for k in range(1, top + 1):
-        out[f"top{k}"] = ""
-    out = out[table.columns]
+        {"file": "", "status": problems, "detail": "", "sha256": ""}, index=range(n)
+    ).assign(**{c: "" for c in TEXT_COLUMNS})
     for i, problem in enumerate(problems):
         if problem:
             out.loc[i, "detail"] = f"{catalog.STATUSES[problem]}: {names[i]!r}"
     if readable:
-        out.iloc[readable] = table.to_numpy()
-    return out.astype({"probability": float})
+        checked = table.assign(sha256=shas, **{c: words[c] for c in TEXT_COLUMNS})
+        out.iloc[readable] = checked[out.columns].to_numpy()
+    return out
+
+
+def score_products(panel, fitted, checked: pd.DataFrame, top: int) -> pd.DataFrame:
+    """``check_products``' rows classified: ``predict``'s table."""
+    checked = checked.reset_index(drop=True)
+    words = checked[list(TEXT_COLUMNS)]
+    table = score(
+        panel, fitted, checked[["file", "status", "detail"]], checked["sha256"].tolist(), words, top
+    )
+    return table.astype({"probability": float})
 
 
 # --------------------------------------------------------------------- a whole catalog to Parquet
 class CatalogPredictor:
     """Catalog rows (``id_column`` and what the candidate reads) -> ``predict``'s table with ``id``
-    (and ``image`` for a candidate that reads photos) first. The candidate is loaded once: a Ray
-    Data actor, or the local loop's one instance."""
+    (and ``image`` for a candidate that reads photos) first. The candidate is loaded once (the
+    local loop's one instance); on Ray, ``PrepareProducts`` (CPU tasks) and ``ScoreProducts``
+    (actors) split the same work in two."""
 
     def __init__(self, model, data_dir, images, top, device, precision, batch_size, id_column):
         self.panel, self.fitted = load_candidate(model, data_dir, device, precision, batch_size)
@@ -234,10 +287,129 @@ class CatalogPredictor:
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         chunk = chunk.reset_index(drop=True)
         out = _classify_products(self.panel, self.fitted, chunk, self.images, self.top)
-        if "image" in self.fitted.candidate.reads:
-            out.insert(0, "image", chunk["image"].fillna("").astype(str).to_numpy())
-        out.insert(0, "id", chunk[self.id_column].astype(str).to_numpy())
-        return out
+        return _with_ids(out, chunk, self.fitted, self.id_column)
+
+
+def _with_ids(out: pd.DataFrame, chunk: pd.DataFrame, fitted, id_column: str) -> pd.DataFrame:
+    if "image" in fitted.candidate.reads:
+        out.insert(0, "image", chunk["image"].fillna("").astype(str).to_numpy())
+    out.insert(0, "id", chunk[id_column].astype(str).to_numpy())
+    return out
+
+
+IMAGE_SOURCES = ("clip-image", "vgg16-image", "pixels")
+
+
+def image_inputs(panel: Panel, fitted: families.Fitted) -> list[str]:
+    """The photo inputs a CPU task can prepare for ``fitted`` (the frozen encoders' and the
+    classical features'); a fine-tuned candidate decodes its own photos in the actor."""
+    members = getattr(fitted, "members", None)
+    if members:
+        return sorted({s for m in members for s in image_inputs(panel, m)})
+    if type(fitted).infer is not families.Fitted.infer:
+        return []
+    return [s for s in fitted.candidate.inputs if s in IMAGE_SOURCES]
+
+
+def prepare_products(
+    chunk: pd.DataFrame,
+    reads: Reads,
+    images: str | None,
+    id_column: str,
+    decoders: dict,
+    done=None,
+) -> dict:
+    """Ray's first stage, in CPU tasks: a chunk of catalog rows checked (``check_products``:
+    names, files, hashes, texts) and the readable photos decoded into what each image input reads
+    (``decoders``: source -> (the encoder's preprocessing, its decode size); its resized and
+    cropped uint8 pixels go to the actor; ``"pixels"``: the classical feature vector itself).
+    Rows whose id is in ``done`` (sorted: already written, a resumed run) are left out."""
+    from .models import features
+
+    chunk = chunk.reset_index(drop=True)
+    if done is not None and len(done):
+        chunk = chunk[~np.isin(chunk[id_column].astype(str).to_numpy(), done)]
+        chunk = chunk.reset_index(drop=True)
+    checked = check_products(reads, chunk, images)
+    out = {c: checked[c].astype(str).to_numpy() for c in checked.columns}
+    out["id"] = chunk[id_column].astype(str).to_numpy()
+    out["image"] = (
+        chunk["image"].fillna("").astype(str).to_numpy() if "image" in chunk else out["id"]
+    )
+    ok = np.flatnonzero(checked["status"].to_numpy() == "ok")
+    for source, (preprocess, decode_min_side) in decoders.items():
+        arrays = []
+        for i in ok:
+            path = checked.loc[i, "file"]
+            image = features.load_model_input(path, decode_min_side)
+            arrays.append(
+                features.pixel_vector(image) if preprocess is None else preprocess.geometry(image)
+            )
+        if source == "pixels":
+            block = np.zeros((len(chunk), features.pixel_dim()), np.float32)
+        else:
+            block = np.zeros((len(chunk), 224, 224, 3), np.uint8)
+        if arrays:
+            block = np.zeros((len(chunk), *arrays[0].shape), arrays[0].dtype)
+            block[ok] = np.stack(arrays)
+        out[f"input:{source}"] = block
+    return out
+
+
+class _Prepared:
+    """A panel whose photo inputs were prepared by ``PrepareProducts``: ``raw`` gives them for
+    those inputs (the encoder run on the pixels, in the panel's batches), the panel's own
+    otherwise."""
+
+    def __init__(self, panel: Panel, prepared: dict) -> None:
+        self._panel, self._prepared = panel, prepared
+
+    def __getattr__(self, name):
+        return getattr(self._panel, name)
+
+    def raw(self, source: str, rows: pd.DataFrame):
+        if source not in self._prepared:
+            return self._panel.raw(source, rows)
+        arrays = self._prepared[source]
+        if source == "pixels":
+            return arrays
+        encoder, size = self._panel.encoder(source.split("-")[0]), self._panel.settings.batch_size
+        return np.concatenate(
+            [
+                encoder(encoder.preprocess.normalise_batch(arrays[b : b + size])).numpy()
+                for b in range(0, len(arrays), size)
+            ]
+        )
+
+    def raw_inputs(self, sources: tuple[str, ...], rows: pd.DataFrame):
+        parts = [self.raw(s, rows) for s in sources]
+        return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
+class ScoreProducts:
+    """Ray's second stage, in actors: the candidate loaded once, each chunk's readable products
+    classified from what ``PrepareProducts`` made: ``predict``'s table with ``id`` (and
+    ``image``) first. ``fail``: a planted failure (tests, ``distributed.Failure``)."""
+
+    def __init__(self, model, data_dir, top, device, precision, batch_size, fail=None) -> None:
+        self.panel, self.fitted = load_candidate(model, data_dir, device, precision, batch_size)
+        self.top, self.fail = top, distributed.Failure(fail)
+
+    def __call__(self, batch: dict) -> pd.DataFrame:
+        self.fail()
+        ok = batch["status"] == "ok"
+        prepared = {
+            key.split(":", 1)[1]: np.asarray(value)[ok]
+            for key, value in batch.items()
+            if key.startswith("input:")
+        }
+        checked = pd.DataFrame(
+            {c: batch[c] for c in ("file", "status", "detail", "sha256", *TEXT_COLUMNS)}
+        )
+        panel = _Prepared(self.panel, prepared)
+        out = score_products(panel, self.fitted, checked, self.top)
+        chunk = pd.DataFrame({"id": batch["id"], "image": batch["image"]})
+        return _with_ids(out, chunk, self.fitted, "id")
 
 
 def columns_read(model: str, id_column: str = "uniq_id") -> list[str]:
@@ -288,23 +460,26 @@ def predict_catalog(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 16,
-    actors: int | None = None,
+    actors: int | tuple[int, int] | None = None,
+    resume: bool = False,
+    fail: str | None = None,
 ) -> dict:
     """Every row of a catalog (``source``: a folder holding the CSV, with ``Images/`` beside it
     when ``model`` reads photos, or the CSV) classified by ``model`` into Parquet files under
-    ``out`` (a folder; its old ``*.parquet`` removed): ``id``, ``image`` (photo candidates), then
-    ``predict``'s columns. Returns rows, statuses and seconds."""
+    ``out`` (a folder or, on Ray, a URI; its old ``*.parquet`` removed unless ``resume``): ``id``,
+    ``image`` (photo candidates), then ``predict``'s columns. Every path is resolved here, on the
+    driver. Returns rows, statuses, seconds and ``skipped`` (ids already written, ``resume``)."""
     _trained(model, data_dir)  # one sentence now rather than in every worker
     columns = columns_read(model, id_column)
     csv, images = _catalog_files(source, columns)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.parquet"):
-        old.unlink()
-    images = str(images) if images else None
-    args = (model, str(data_dir), images, top, device, precision, batch_size, id_column)
+    images = location(images) if images else None
+    args = (model, location(data_dir), images, top, device, precision, batch_size, id_column)
     start = time.perf_counter()
     if distributed.is_local(engine):
+        out = Path(location(out))
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.parquet"):
+            old.unlink()
         predictor = CatalogPredictor(*args)
         read = pd.read_csv(
             csv,
@@ -315,37 +490,91 @@ def predict_catalog(
         )
         for i, chunk in enumerate(read):
             predictor(chunk.reset_index(drop=True)).to_parquet(out / f"part-{i:05d}.parquet")
+        written = {"rows": None, "skipped": 0}
     else:
-        import pyarrow as pa
-        from pyarrow import csv as pcsv
-
         with distributed.cluster(engine) as ray, distributed.configured(ray):
-            n_actors, reserve, _ = distributed.actor_pool(ray, actors)
-            ray.data.read_csv(
-                str(csv),
-                parse_options=pcsv.ParseOptions(newlines_in_values=True),
-                convert_options=pcsv.ConvertOptions(
-                    include_columns=columns,
-                    column_types={c: pa.string() for c in columns},
-                    strings_can_be_null=False,
-                ),
-            ).map_batches(
-                CatalogPredictor,
-                batch_size=chunk_rows,
-                batch_format="pandas",
-                compute=ray.data.ActorPoolStrategy(size=n_actors),
-                fn_constructor_args=args,
-                **reserve,
-            ).write_parquet(str(out))
+            written = _predict_on_ray(
+                ray, location(csv), location(out), args, columns, chunk_rows, actors, resume, fail
+            )
+        out = written["out"]
     seconds = time.perf_counter() - start
-    statuses = pd.read_parquet(out, columns=["status"])["status"].value_counts()
+    statuses = distributed.shard_table(str(out), ["status"]).to_pandas()["status"].value_counts()
     return {
         "rows": int(statuses.sum()),
         "statuses": statuses.to_dict(),
         "seconds": round(seconds, 2),
         "engine": engine,
         "out": str(out),
+        "skipped": written["skipped"],
     }
+
+
+def location(path) -> str:
+    """``distributed.location``: a URI as it is, a local path absolute (resolved here, on the
+    driver, never on a worker)."""
+    return distributed.location(path)
+
+
+def _predict_on_ray(ray, csv, out, args, columns, chunk_rows, actors, resume, fail) -> dict:
+    """The catalog through Ray Data in two stages: CPU tasks check the rows and decode the photos
+    (``prepare_products``), actors classify them (``ScoreProducts``: one GPU each, or a CPU
+    slot, ``actor_pool``'s sizes); the workers write Parquet shards of rows keyed by product id.
+    ``resume`` skips the ids already under ``out`` (else the old shards are removed first). The
+    driver counts the rows in the CSV and in the shards: ``distributed.RowsMismatch`` if they
+    differ."""
+    import pyarrow as pa
+    from pyarrow import csv as pcsv
+
+    model, data_dir, images, top, device, precision, batch_size, id_column = args
+    panel, fitted = load_candidate(model, data_dir, "cpu", precision, batch_size)
+    decoders = {
+        s: (None, panel.settings.decode_min_side)
+        if s == "pixels"
+        else (
+            panel.encoder(s.split("-")[0]).preprocess,
+            panel.encoder(s.split("-")[0]).decode_min_side,
+        )
+        for s in image_inputs(panel, fitted)
+    }
+    if not resume:
+        distributed.clear(out)
+    done = distributed.shard_ids(out, "id").astype(str) if resume else np.zeros(0, str)
+    rows = ray.data.read_csv(
+        csv,
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            include_columns=columns,
+            column_types={c: pa.string() for c in columns},
+            strings_can_be_null=False,
+        ),
+    )
+    total = rows.count()
+    sizes, reserve, _ = distributed.actor_pool(ray, actors)
+    loaded = [e for e in panel.loaded().values() if hasattr(e, "n_parameters")]
+    reserve["memory"] = distributed.actor_memory(sum(e.n_parameters() for e in loaded))
+    prepared = rows.map_batches(
+        prepare_products,
+        batch_size=chunk_rows,
+        batch_format="pandas",
+        num_cpus=1,
+        fn_kwargs={
+            "reads": Reads.of(fitted),
+            "images": images,
+            "id_column": id_column,
+            "decoders": decoders,
+            "done": done,
+        },
+    )
+    prepared.map_batches(
+        ScoreProducts,
+        batch_size=chunk_rows,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(**sizes),
+        fn_constructor_args=(model, data_dir, top, device, precision, batch_size, fail),
+        **reserve,
+    ).write_parquet(out, ray_remote_args={"num_cpus": 0.25})  # I/O: a quarter slot
+    distributed.check_rows(out, total, "prediction")
+    return {"out": out, "skipped": len(done)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -371,6 +600,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="--catalog on Ray: keep the shards under --out and skip the ids already written",
+    )
+    parser.add_argument(
+        "--actors",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="--catalog on Ray: model actors, a number or MIN MAX (default 1 to one per GPU, or "
+        "per two CPUs)",
+    )
     args = parser.parse_args(argv)
     if bool(args.photos) == bool(args.catalog):
         parser.error("give photos, or --catalog (not both)")
@@ -386,13 +628,17 @@ def main(argv: list[str] | None = None) -> None:
                 args.engine,
                 id_column=args.id_column,
                 device=args.device,
+                actors=tuple(args.actors)
+                if args.actors and len(args.actors) > 1
+                else (args.actors[0] if args.actors else None),
+                resume=args.resume,
             )
             print(
                 f"{done['rows']} rows in {done['seconds']} s -> {done['out']}: {done['statuses']}"
             )
             return
         table = predict(args.photos, args.model, args.data_dir, args.top, args.device)
-    except (*errors, distributed.EngineUnavailable) as exc:
+    except (*errors, distributed.EngineUnavailable, distributed.RowsMismatch) as exc:
         raise SystemExit(f"error: {exc}") from None
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(table.drop(columns=["category", "probability"]).to_string(index=False))

@@ -20,7 +20,7 @@ from ..core import parallel
 from ..core.paths import REPORTS
 from ..models import runtime
 from ..models.distributed import EngineUnavailable
-from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_ray
+from .distributed import TARGET_RAY_RATIO, bench_dedup, bench_identical, bench_ray
 from .encoding import (
     TARGET_FINETUNE,
     TARGET_RATIO,
@@ -104,6 +104,14 @@ def main(argv: list[str] | None = None) -> dict:
         "--dedup-exact-up-to", type=int, default=20_000, help="dedup: exact method too up to"
     )
     parser.add_argument(
+        "--dedup-identical",
+        type=int,
+        nargs=2,
+        default=[1_000_000, 10_000],
+        metavar=("ROWS", "COPIES"),
+        help="dedup: photo hashes, of which COPIES identical (0 0: skip)",
+    )
+    parser.add_argument(
         "--weights",
         default="random",
         choices=["random", "tiny-random"],
@@ -175,7 +183,10 @@ def main(argv: list[str] | None = None) -> dict:
             args.ray_threads,
             repeats=args.ray_repeats,
         ),
-        "dedup": lambda: bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source),
+        "dedup": lambda: (
+            bench_dedup(args.dedup_sizes, args.dedup_exact_up_to, args.source)
+            + ([bench_identical(*args.dedup_identical)] if args.dedup_identical[0] else [])
+        ),
     }
     for name in SECTIONS:
         if name in args.sections:

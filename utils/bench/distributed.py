@@ -16,6 +16,8 @@
   index (FAISS, inverted index): time and peak resident memory of each step, the planted pairs
   found and the decoys (5-6 bits) left out; the exact all-pairs method too on the smallest size
   (``--dedup-exact-up-to``), for the same groups; and both methods on the real data when given.
+  Then ``bench_identical`` (``--dedup-identical ROWS COPIES``, 10^6 and 10^4 by default): photo
+  hashes of which COPIES are identical, collapsed before the index.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def _ray_against_local(
             trace=trace,
         )
         t_ray.append(time.perf_counter() - start)
-        firsts.append(trace["first_result_s"])
+        firsts.append(trace["first_shard_s"] or 0.0)
         # what the Ray run left in its cache, read back the local path's way
         cached, again = features.extract(encoder, rows, folder / f"ray{rep}", batch_size, 0, False)
         equal.append(s_local["computed"] == s_ray["computed"] == len(rows))
@@ -149,7 +151,6 @@ def _ray_against_local(
         max_diff = max(max_diff, float(np.abs(local - remote).max()))
         load.append(round(os.getloadavg()[0], 2))
     best_local, best = min(t_local), int(np.argmin(t_ray))
-    rest = len(rows) - batch_size
     return {
         "encoder": label,
         "load_average_1min": load,  # other work on the machine, before and after each run
@@ -165,10 +166,7 @@ def _ray_against_local(
         "local_img_per_s": round(len(rows) / best_local, 2),
         "ray_img_per_s": round(len(rows) / t_ray[best], 2),
         "ratio": round(best_local / t_ray[best], 3),
-        "ray_first_result_s": round(firsts[best], 2),
-        "ray_after_first_img_per_s": (
-            round(rest / (t_ray[best] - firsts[best]), 2) if rest > 0 else None
-        ),
+        "ray_first_shard_s": round(firsts[best], 2),
         "target_ratio": TARGET_RAY_RATIO,
         "embeddings_equal": all(equal),
         "cache_equal": all(cache_equal),
@@ -354,4 +352,40 @@ def bench_dedup(sizes: list[int], exact_up_to: int = 20_000, source: str | None 
             row["same_groups_as_exact"] = bool(g_index.equals(g_exact))
             row.update({f"exact_{k}": v for k, v in exact.items()})
         out.append(row)
+    return out
+
+
+def bench_identical(rows: int = 1_000_000, identical: int = 10_000, seed: int = 0) -> dict:
+    """Photo grouping when ``identical`` of ``rows`` random 64-bit hashes are one and the same
+    (placeholder images, reused shots): identical hashes collapsed before the index (one search,
+    ``identical - 1`` edges) against every pair of rows (``identical^2 / 2`` pairs), the latter only
+    up to 3,000 copies (it grows with their square). Same groups, time and peak memory of each."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**64 - 1, rows, dtype=np.uint64)
+    copies = rng.choice(rows, identical, replace=False)
+    codes[copies] = codes[copies[0]]
+    hashes = [f"{int(c):016x}" for c in codes]
+    with _Peak() as collapsed:
+        edges = dedup.photo_pairs(hashes, 4, "index")
+        groups = dedup.components(rows, edges)
+    sizes = np.bincount(groups)
+    out = {
+        "data": "identical hashes",
+        "rows": rows,
+        "identical": identical,
+        "distinct_hashes": len(set(hashes)),
+        "edges": len(edges),
+        "largest_group": int(sizes.max()),
+        "groups_of_2_plus": int((sizes > 1).sum()),
+        **collapsed.row("collapsed"),
+    }
+    if identical <= 3000:
+        with _Peak() as every_pair:
+            pairs = dedup.hamming_pairs_index(hashes, 4)
+            before = dedup.components(rows, pairs)
+        out.update(every_pair.row("every_pair"), every_pair_pairs=len(pairs))
+        out["same_groups"] = bool(
+            pd.Series(groups).groupby(before).nunique().eq(1).all()
+            and pd.Series(before).groupby(groups).nunique().eq(1).all()
+        )
     return out

@@ -50,10 +50,16 @@ def _faiss():
 
 
 def _ordered_pairs(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Unique pairs ``(min, max)`` of ``i``, ``j`` without self pairs, sorted."""
+    """Unique pairs ``(min, max)`` of ``i``, ``j`` without self pairs, sorted. One 64-bit key per
+    pair (``min * 2^32 + max``): ``np.unique`` on a 1-D array, not on rows (several times
+    faster)."""
+    i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
     keep = i != j
-    pairs = np.stack([np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])], axis=1)
-    return np.unique(pairs.astype(np.int64), axis=0) if len(pairs) else NO_PAIRS
+    if not keep.any():
+        return NO_PAIRS
+    lo, hi = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+    keys = np.unique((lo << 32) | hi)
+    return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1)
 
 
 # --------------------------------------------------------------------------- near-identical photos
@@ -104,6 +110,32 @@ def multi_hash_plan(max_distance: int) -> tuple[int, int, int]:
     return tables, 64 // tables, max_distance // tables
 
 
+def collapse_identical(hashes: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The distinct hashes (in order of first appearance), each row's distinct hash
+    (``inverse``) and each distinct hash's first row (``first``): k identical hashes (placeholder
+    images, reused shots) are searched once."""
+    hashes = list(hashes)
+    _, first, inverse = np.unique(pack_hashes(hashes), return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # distinct hashes in order of first appearance
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    first = first[order].astype(np.int64)
+    return [hashes[k] for k in first], rank[inverse.ravel()], first
+
+
+def expand_edges(pairs: np.ndarray, inverse: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Edges between rows from ``pairs`` of distinct hashes (``collapse_identical``): each row
+    joined to the first row of its hash (k copies: k - 1 edges, not k^2 pairs), and one edge
+    between the first rows of each pair of near-identical distinct hashes. The same connected
+    components as every pair of rows."""
+    rows = np.arange(len(inverse), dtype=np.int64)
+    copies = first[inverse] != rows
+    return _ordered_pairs(
+        np.concatenate([first[inverse[copies]], first[pairs[:, 0]]]),
+        np.concatenate([rows[copies], first[pairs[:, 1]]]),
+    )
+
+
 def hamming_pairs_index(hashes: list[str], max_distance: int) -> np.ndarray:
     """``hamming_pairs`` through a FAISS binary multi-hash index (``multi_hash_plan``); every
     candidate's distance is then computed exactly (``range_search``, whose radius is exclusive).
@@ -139,6 +171,28 @@ def tfidf(texts: list[str]):
         return None
 
 
+CANDIDATE_MARGIN = 1e-4  # candidates from float32 products: a margin far above their rounding
+TOLERANCE = 1e-6  # a pair at cosine >= threshold - TOLERANCE (float64) is kept
+
+
+def cosines(X, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Cosines of the pairs ``(i[k], j[k])`` of L2-normalised rows of ``X`` (sparse or dense), in
+    float64, one pair at a time in the same order whatever asks: every method verifies its
+    candidates through here, so the same pair gets the same number."""
+    i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+    if hasattr(X, "multiply"):
+        a, b = X[i].astype(np.float64), X[j].astype(np.float64)
+        return np.asarray(a.multiply(b).sum(axis=1)).ravel()
+    X = np.asarray(X)
+    return np.einsum("kd,kd->k", X[i].astype(np.float64), X[j].astype(np.float64))
+
+
+def similar(X, i: np.ndarray, j: np.ndarray, threshold: float) -> np.ndarray:
+    """Which candidate pairs are at cosine >= ``threshold`` (within ``TOLERANCE``), by
+    ``cosines``: the one check of the exact method, the inverted index and ``vector_pairs``."""
+    return cosines(X, i, j) >= threshold - TOLERANCE
+
+
 def text_pairs(
     texts: list[str], threshold: float, chunk_elements: int = CHUNK_ELEMENTS
 ) -> np.ndarray:
@@ -156,9 +210,11 @@ def text_pairs(
     step = max(1, chunk_elements // n)
     found = []
     for start in range(0, n, step):
-        sims = (X[start : start + step] @ X.T).tocoo()
-        keep = (sims.data >= threshold - 1e-6) & (sims.col > sims.row + start)
-        found.append(np.stack([sims.row[keep] + start, sims.col[keep]], axis=1).astype(np.int64))
+        sims = (X[start : start + step] @ X.T).tocoo()  # float32: candidates, with a margin
+        keep = (sims.data >= threshold - CANDIDATE_MARGIN) & (sims.col > sims.row + start)
+        i, j = sims.row[keep].astype(np.int64) + start, sims.col[keep].astype(np.int64)
+        good = similar(X, i, j, threshold)
+        found.append(np.stack([i[good], j[good]], axis=1))
     return np.concatenate(found)
 
 
@@ -198,9 +254,9 @@ def text_pairs_index(
     texts: list[str], threshold: float, chunk_rows: int = 20_000, chunk_pairs: int = 2_000_000
 ) -> np.ndarray:
     """``text_pairs`` through an inverted index of each description's prefix (``prefix_terms``):
-    candidates are the pairs sharing a prefix term, then their cosine is computed exactly (with
-    ``text_pairs``' tolerance). The same pairs as ``text_pairs``; memory bounded by ``chunk_rows``
-    and ``chunk_pairs``."""
+    candidates are the pairs sharing a prefix term, then verified as ``text_pairs`` verifies its
+    own (``similar``: float64, the same function). The same pairs as ``text_pairs``; memory
+    bounded by ``chunk_rows`` and ``chunk_pairs``."""
     texts = ["" if t is None else str(t) for t in texts]
     n = len(texts)
     X = tfidf(texts) if n >= 2 and threshold <= 1 else None
@@ -216,8 +272,7 @@ def text_pairs_index(
         i, j = i[keep], j[keep]
         for b in range(0, len(i), chunk_pairs):
             a, c = i[b : b + chunk_pairs], j[b : b + chunk_pairs]
-            sims = np.asarray(X[a].multiply(X[c]).sum(axis=1)).ravel()
-            good = sims >= threshold - 1e-6
+            good = similar(X, a, c, threshold)
             found.append(np.stack([a[good], c[good]], axis=1))
     return _ordered_pairs(*np.concatenate(found).T) if found else NO_PAIRS
 
@@ -225,7 +280,8 @@ def text_pairs_index(
 def vector_pairs(vectors, threshold: float, chunk_rows: int = 4096) -> np.ndarray:
     """Pairs ``(i, j)``, ``i < j``, of L2-normalised dense ``vectors`` (embeddings; a sparse
     matrix is made dense) whose inner product (cosine) is at least ``threshold``: a FAISS
-    inner-product index (exact, flat), range-searched ``chunk_rows`` queries at a time."""
+    inner-product index (exact, flat), range-searched ``chunk_rows`` queries at a time; its
+    candidates verified as every method verifies them (``similar``, float64)."""
     faiss = _faiss()
     X = vectors.toarray() if hasattr(vectors, "toarray") else np.asarray(vectors)
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -235,9 +291,13 @@ def vector_pairs(vectors, threshold: float, chunk_rows: int = 4096) -> np.ndarra
     index.add(X)
     found = []
     for start in range(0, len(X), chunk_rows):
-        lims, sims, j = index.range_search(X[start : start + chunk_rows], threshold - 1e-6)
+        lims, _, j = index.range_search(X[start : start + chunk_rows], threshold - CANDIDATE_MARGIN)
         i = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims.astype(np.int64)))
-        found.append(np.stack([i, j.astype(np.int64)], axis=1)[sims >= threshold - 1e-6])
+        j = j.astype(np.int64)
+        keep = i < j
+        i, j = i[keep], j[keep]
+        good = similar(vectors, i, j, threshold)  # the caller's own rows, in float64
+        found.append(np.stack([i[good], j[good]], axis=1))
     return _ordered_pairs(*np.concatenate(found).T)
 
 
@@ -261,10 +321,13 @@ def near_duplicate_groups(
 
 
 def photo_pairs(hashes: list[str], max_distance: int, method: str = "index") -> np.ndarray:
+    """Edges between rows whose hashes are within ``max_distance`` bits: identical hashes collapsed
+    first (``collapse_identical``), the distinct ones searched (``method``), the edges expanded
+    (``expand_edges``). Both methods give the same edges."""
     _check(method)
-    if method == "index":
-        return hamming_pairs_index(hashes, max_distance)
-    return hamming_pairs(hashes, max_distance)
+    distinct, inverse, first = collapse_identical(hashes)
+    search = hamming_pairs_index if method == "index" else hamming_pairs
+    return expand_edges(search(distinct, max_distance), inverse, first)
 
 
 def description_pairs(texts: list[str], threshold: float, method: str = "index") -> np.ndarray:

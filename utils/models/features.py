@@ -9,6 +9,9 @@
   ``<activations_dir>/<kind>-<identity>-<precision>-k<blocks>-s<decode size>/<image sha256>-v0.npy``
   (the photo itself) and ``...-a<augmentation key>-v<view>.npy`` (augmented views), float16.
 
+On Ray (``distributed``), the workers write the same vectors as Parquet shards keyed by sha256
+and this cache is filled from them (``fill_from_shards``, one filtered read).
+
 A changed model, precision or image gets new keys, so only what changed is recomputed. Files are
 written atomically (temporary name, then rename) and checked when read (shape, dtype, finite
 values); a partial or corrupt file is recomputed, never used. Images stream through a
@@ -147,16 +150,19 @@ def cache_dir(encoder: Encoder, features_dir: str | os.PathLike) -> Path:
     return Path(features_dir) / encoder.input_key
 
 
-def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
-    """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
+def activation_shape(encoder: Encoder, k: int) -> tuple[int, ...]:
+    """The shape of one image's activations entering ``encoder``'s last ``k`` blocks."""
     prefix, _ = blocks.split_at(encoder, k)
     with torch.inference_mode():
-        shape = tuple(
-            prefix.to(encoder.device)(torch.zeros(1, 3, 224, 224, device=encoder.device)).shape[1:]
-        )
+        zeros = torch.zeros(1, 3, 224, 224, device=encoder.device)
+        return tuple(prefix.to(encoder.device)(zeros).shape[1:])
+
+
+def activation_cache(encoder: Encoder, k: int, activations_dir: str | os.PathLike) -> VectorCache:
+    """Float16 activations entering ``encoder``'s last ``k`` blocks, per image (and view)."""
     return VectorCache(
         Path(activations_dir) / f"{encoder.key}-k{k}-{decode_tag(encoder.decode_min_side)}",
-        shape,
+        activation_shape(encoder, k),
         np.float16,
         label={**encoders.describe(encoder), "blocks_after": k},
     )
@@ -196,6 +202,73 @@ def cached_part(encoder, rows: pd.DataFrame, features_dir, also_activations=None
             set(todo) | {i for i, sha in enumerate(shas) if not acts.path(f"{sha}-v0").exists()}
         )
     return cache, acts, out, shas, todo
+
+
+def read_shards(uri: str, shas: list[str], columns: list[str] | None = None):
+    """The rows of the Parquet shards under ``uri`` (a folder or URI, written by
+    ``distributed.write_features``) whose ``sha256`` is in ``shas``: a pyarrow table, read with
+    a filter (only those rows' data, ``columns`` if given)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pds
+    import pyarrow.fs
+
+    fs, root = pyarrow.fs.FileSystem.from_uri(uri)
+    if fs.get_file_info(root).type == pyarrow.fs.FileType.NotFound:
+        raise FileNotFoundError(f"{uri}: no feature shards")
+    files = [
+        f.path
+        for f in fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=True))
+        if f.path.endswith(".parquet")
+    ]
+    data = pds.dataset(files, format="parquet", filesystem=fs)
+    wanted = pc.field("sha256").isin(pyarrow.array(list(dict.fromkeys(shas)), pyarrow.string()))
+    return data.to_table(columns=columns, filter=wanted)
+
+
+def fill_from_shards(
+    uri: str,
+    rows: pd.DataFrame,
+    cache: VectorCache,
+    acts: VectorCache | None,
+    out: np.ndarray,
+    positions: list[int],
+) -> tuple[list[tuple[str, str, str]], dict]:
+    """The single-machine cache filled from the shards under ``uri``: for each of ``rows``
+    (``path``, ``sha256``), its vector into ``cache`` and ``out[positions[k]]`` (and its
+    activations into ``acts``). Every sha256 must be in the shards exactly once (else
+    ``RuntimeError``). Returns the rows that failed (path, status, detail) and ``processes``
+    (decoding and encoding process ids) and ``batches`` read from the shards."""
+    columns = ["sha256", "status", "detail", "vector", "decoder_pid", "encoder_pid", "batch"]
+    table = read_shards(uri, rows["sha256"].tolist(), columns + (["activations"] * bool(acts)))
+    ids = table.column("sha256").to_pylist()
+    index = {sha: k for k, sha in enumerate(ids)}
+    if len(index) != len(ids):
+        raise RuntimeError(f"{uri}: {len(ids) - len(index)} image ids appear twice in the shards")
+    missing = sorted(set(rows["sha256"]) - set(index))
+    if missing:
+        raise RuntimeError(f"{uri}: {len(missing)} images are not in the shards, e.g. {missing[0]}")
+    flat = table.column("vector").combine_chunks().flatten().to_numpy()
+    vectors = flat.reshape(len(ids), -1).astype(np.float32, copy=False)
+    status, detail = table.column("status").to_pylist(), table.column("detail").to_pylist()
+    act = None
+    if acts is not None:
+        act = table.column("activations").combine_chunks().flatten().to_numpy(False)
+        act = act.reshape(len(ids), -1)
+    failed = []
+    for position, path, sha in zip(positions, rows["path"], rows["sha256"]):
+        k = index[sha]
+        if status[k] != "ok":
+            failed.append((path, status[k], detail[k]))
+            continue
+        out[position] = vectors[k]
+        cache.write(sha, vectors[k])
+        if acts is not None:
+            acts.write(f"{sha}-v0", act[k].reshape(acts.shape))
+    pids = zip(table.column("decoder_pid").to_pylist(), table.column("encoder_pid").to_pylist())
+    return failed, {
+        "processes": sorted(set(pids)),
+        "batches": len(set(table.column("batch").to_pylist())),
+    }
 
 
 def extract(
