@@ -131,10 +131,11 @@ def measure_precision(forward: Callable[[str], torch.Tensor], items: int) -> dic
     Returns both throughputs, their ratio, the embeddings' lowest cosine and the faster one."""
     seconds: dict[str, list[float]] = {"float32": [], "bfloat16": []}
     out = {}
+    warm = 0.0
     for p in seconds:  # warm-up: kernels chosen, memory allocated
         start = time.perf_counter()
         out[p] = forward(p)
-        warm = time.perf_counter() - start
+        warm = max(warm, time.perf_counter() - start)
     repeats = AUTO_REPEATS if warm <= AUTO_SLOW_PASS_S else 2
     for r in range(repeats):
         for p in ("float32", "bfloat16") if r % 2 == 0 else ("bfloat16", "float32"):
