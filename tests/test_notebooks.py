@@ -700,6 +700,29 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert lab["audit"]["per_candidate"]["text-tfidf"]["planted"]["confusion"]["draws"] >= 3
 
 
+def test_suggest_labels_ranks_a_pool_for_the_weight_free_runs_recommended_candidate(
+    weight_free_run: tuple[Path, str], full_dataset_dir: Path, real_csv: pd.DataFrame, tmp_path
+) -> None:
+    """`make suggest-labels ARGS='--pool ...'` on the run most readers get: the recommended
+    candidate (text-tfidf here), by the strategy notebook 07 chose on its held-out fold."""
+    from utils.labels import suggest
+
+    run, _ = weight_free_run
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "Images").symlink_to(full_dataset_dir / "Images")
+    rows = real_csv[real_csv["present"]].sample(30, random_state=0)
+    rows[["image", "product_name", "description"]].to_csv(own / "new.csv", index=False)
+    out = tmp_path / "ranked.csv"
+    where = ["--data-dir", str(run / "data"), "--reports-dir", str(run / "reports")]
+    suggest.main(["--pool", str(own / "new.csv"), "--batch", "10", "--out", str(out), *where])
+    table = pd.read_csv(out)
+    chosen = metrics_of(run)["evaluation"]["recommendation"]["candidate"]
+    assert len(table) == 30 and table["in_batch"].sum() == 10
+    assert set(table["candidate"]) == {chosen}
+    assert table["rank"].tolist() == list(range(1, 31))
+
+
 def test_own_unbalanced_catalog_runs_through_the_chain(own_catalog: Path, tmp_path: Path) -> None:
     """A same-schema catalog with extra columns, faulty rows and a long tail of small categories,
     through the notebooks that read the categories: validation and rare categories (01), the
