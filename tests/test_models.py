@@ -181,6 +181,7 @@ def test_auto_measures_both_precisions_and_keeps_the_faster_one_that_agrees(
     chosen, decision = runtime.choose_precision("auto", "cpu", forward, "arch", items=4)
     assert chosen == picks == decision["choice"] and why in decision["why"]
     assert decision["how"] == "measured" and calls.count("float32") == calls.count("bfloat16") >= 3
+    assert decision["load_average"] is None or decision["load_average"] >= 0
     fast, slow = sorted((decision["float32_per_s"], decision["bfloat16_per_s"]))
     assert slow > 3 * fast, "both throughputs recorded, each from its own timings"
     assert (decision["cosine_min"] > 0.99) == agree

@@ -125,6 +125,14 @@ def _write_cache(path: Path, key: str, decision: dict) -> None:
         pass
 
 
+def _load_average() -> float | None:
+    """The machine's 1-minute load average when a decision was timed (None where unknown)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def measure_precision(forward: Callable[[str], torch.Tensor], items: int) -> dict:
     """Time ``forward(precision)`` (one batch of ``items``, float32 output on the CPU) in each
     precision: a warm-up pass each, then passes alternating in order, the median of each.
@@ -202,6 +210,8 @@ def choose_precision(
         "how": "measured",
         "key": key,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # a decision timed on a busy machine is remembered too: delete the file to re-measure
+        "load_average": _load_average(),
     }
     if use_cache:
         _write_cache(path, key, decision)
