@@ -232,7 +232,8 @@ def label_noise(m: dict, name: str | None) -> list[str]:
     split_kinds = (
         f": {kinds.get('likely error', 0)} likely errors and "
         f"{kinds.get('taxonomy boundary', 0)} on a taxonomy boundary (a category path that "
-        "supports the label, on a pair of categories flagged both ways)"
+        "supports the label, naming what the product is with a word that the suggested category "
+        "files products under too)"
         if kinds
         else " as likely wrong"
     )
