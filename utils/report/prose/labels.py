@@ -211,8 +211,9 @@ def suggest_text(lab: dict, choice: str = "the chosen candidate") -> str:
         f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}.{instead} As a "
         f"demonstration, this run's {_n(s['pool'])} pool products are ranked as if only "
         f"{_n(s['labelled'])} were labelled (`reports/{s['csv']}`): the first batch of "
-        f"{s['batch']} spans {plural(s['batch_categories'], 'category', 'categories')}, and the "
-        f"current model misclassifies {s['batch_wrong']} of them.\n"
+        f"{s['batch']} spans {plural(s['batch_categories'], 'category', 'categories')} by their "
+        f"given labels, and the candidate fitted on those {_n(s['labelled'])} labels "
+        f"misclassifies {s['batch_wrong']} of them.\n"
     )
 
 
