@@ -578,7 +578,6 @@ def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str
     and what the command printed."""
     import contextlib
     import io
-    import os
 
     run = tmp_path_factory.mktemp("weight-free")
     env = {
@@ -586,8 +585,6 @@ def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str
         "HF_HOME": str(run / "hf"),
         "TORCH_HOME": str(run / "torch"),
     }
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     argv = ["--profile", "full", "--output-dir", str(run / "reports")]
     for name, value in {
         "data_dir": run / "data",
@@ -597,15 +594,8 @@ def weight_free_run(full_dataset_dir: Path, tmp_path_factory) -> tuple[Path, str
     }.items():
         argv += ["-p", name, str(value)]
     printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            report.main(argv)  # no SystemExit: status 0
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with report._environment(env), contextlib.redirect_stdout(printed):
+        report.main(argv)  # no SystemExit: status 0
     (run / "reports" / "run.log").write_text(printed.getvalue())  # each notebook's time
     return run, printed.getvalue()
 
