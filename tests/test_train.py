@@ -31,6 +31,18 @@ def test_learns_a_separable_problem(kind) -> None:
     ]
 
 
+def test_bfloat16_autocast_trains_in_mixed_precision_and_says_so() -> None:
+    """Fine-tuning runs its forward passes at the encoder's precision: under bfloat16 autocast the
+    weights stay float32, the problem is still learned, and the result records the precision."""
+    config = train.head_config("clip", 8, 3, epochs=40, patience=40, lr=1e-2, hidden=16)
+    result = train.fit(config, _blobs(150, 0), _blobs(60, 1), precision="bfloat16")
+    assert result.summary()["precision"] == "bfloat16"
+    assert all(p.dtype == torch.float32 for p in result.head.parameters())
+    X, y = _blobs(200, 2)
+    assert (train.predict_proba(result.head, X).argmax(1) == y).mean() > 0.95
+    assert train.fit(config, _blobs(150, 0), _blobs(60, 1)).summary()["precision"] == "float32"
+
+
 def test_the_designs_of_the_note() -> None:
     clip = train.make_head(train.head_config("clip", 512, 7))
     vgg = train.make_head(train.head_config("vgg16", 512, 7))

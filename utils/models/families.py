@@ -21,7 +21,7 @@ from scipy.special import softmax
 from torch import nn
 
 from ..core import runs
-from . import blocks, encoders, features, train
+from . import blocks, encoders, features, runtime, train
 from .candidates import Candidate
 
 if TYPE_CHECKING:  # annotations only: the module above imports this one
@@ -351,12 +351,19 @@ class FinetuneModel(Fitted):
 
     def embed(self, acts: np.ndarray, batch_size: int = 64) -> np.ndarray:
         out = []
-        with torch.inference_mode():
+        # in the precision it was trained in (fine-tuning runs at its encoder's precision), where
+        # this CPU computes bfloat16 natively (a tail trained on a GPU may be read on any CPU)
+        precision = self.info.get("precision", "float32")
+        if not runtime.bfloat16_allowed("cpu")[0]:
+            precision = "float32"
+        with torch.inference_mode(), runtime.autocast(torch.device("cpu"), precision):
             for b in range(0, len(acts), batch_size):
                 out.append(
                     self.tail(
                         torch.from_numpy(np.asarray(acts[b : b + batch_size], dtype=np.float32))
-                    ).numpy()
+                    )
+                    .float()
+                    .numpy()
                 )
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

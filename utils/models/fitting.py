@@ -292,6 +292,7 @@ def _fit_finetune(
         model=model,
         encoder_params=list(tail.parameters()),
         device=encoder.device,
+        precision=encoder.precision,
     )
     info = {
         **result.summary(),
@@ -374,6 +375,7 @@ def training_summary(
         n: {
             "objective": f.info.get("objective", "head"),
             "seconds_per_epoch": f.info["seconds_per_epoch"],
+            "precision": f.info.get("precision", "float32"),
             "train_samples": f.info["train_samples"],
             "epochs_run": f.info["epochs_run"],
             "trainable_encoder_parameters": f.info.get("trainable_encoder_parameters", 0),
