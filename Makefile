@@ -12,7 +12,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export DATA_SOURCE STRICT
 
 .DEFAULT_GOAL := help
-.PHONY: help env ray data report smoke test test-full lint bench lab predict suggest-labels figures-table figures-sheet strip clean
+.PHONY: help env ray data report publish smoke test test-full lint bench lab predict suggest-labels figures-table figures-sheet strip clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ data: $(STAMP) ## get the dataset (DATA_SOURCE, else download) and write data/pr
 
 report: $(STAMP) ## execute every notebook in order into reports/ (figures into figures/); ARGS: -p name value
 	$(PY) -m utils.report --profile $(PROFILE) --output-dir $(REPORT_DIR) $(ARGS)
+
+publish: $(STAMP) ## copy the finished run (notebooks, note, figures, model card) into reports/reference/, committed
+	$(PY) -m utils.report.publish --reports-dir $(REPORT_DIR) $(ARGS)
 
 smoke: ## the whole notebook chain in the fast offline smoke profile (every candidate, tiny models)
 	$(MAKE) report PROFILE=smoke
