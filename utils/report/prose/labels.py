@@ -27,6 +27,9 @@ def _strategy_name(r: dict) -> str:
     return r["strategy"] + ("" if r["start"] == "labels" else " from zero-shot pseudo-labels")
 
 
+LIKELY_SHOWN = 5  # likely errors named in the text (all are in the CSV)
+
+
 def _median(r: dict, random: bool = False) -> str:
     """The median labels over seeds; censored seeds count at the schedule's end (a floor), so
     with half of them censored the median is a floor ("at least"), with more "more than" the
@@ -48,7 +51,7 @@ def _labels_finding(name: str, mine: list[dict], lab: dict) -> str:
     full = lab["full"][name]["accuracy"]
     target = (
         f"{pct(r0['target'])} test accuracy ({pct(lab['share'], 0)} of the {pct(full)} it "
-        f"reaches with all {_n(lab['full'][name]['labels'])} pool labels)"
+        f"reaches with all {_n(lab['full'][name]['labels'])} training and validation labels)"
     )
     if r0["random_reached"] * 2 < r0["seeds"]:
         random = (
@@ -142,7 +145,10 @@ def savings_text(lab: dict) -> str:
         f"across the {plural(r0['comparisons'], 'comparison')} of each candidate at "
         f"{pct(1 - lab['level'], 0)}; a strategy is called better or worse only where its "
         "adjusted p-value is below that, otherwise the comparison is not resolved. Intervals: "
-        "percentile bootstrap over seeds of the geometric-mean ratio (a description, not the test)."
+        "percentile bootstrap over seeds of the geometric-mean ratio (a description, not the "
+        "test). The ratio is the geometric mean of each seed's own ratio to random, so it can say "
+        "more labels than random while the strategy's median says fewer: the two summarise "
+        "different things, and only the paired test gives a verdict."
     )
     return "In one sentence: " + finding + "\n\n" + "\n\n".join(detail) + "\n\n" + how + "\n"
 
@@ -176,8 +182,9 @@ def _suggest_why(s: dict) -> str:
         return (
             "its curves have the largest mean area on the fold held out of the pool "
             + (f"({said}); " if said else "; ")
-            + "a choice, not a finding (the tests above say which differences are resolved), "
-            "made without the test split"
+            + "a choice, not a finding, made without the test split: the test curves above "
+            "may rank the strategies otherwise, and the tests compare each strategy with random "
+            "only, not the strategies with one another"
         )
     if basis == "suggest_strategy":
         return "set by the labels notebook's `suggest_strategy`, not chosen from measurements"
@@ -209,8 +216,9 @@ def suggest_text(lab: dict, choice: str = "the chosen candidate") -> str:
         "rank, whether it is in the batch to label next, the product id, the current prediction, "
         "its probability and the margin to the second most probable category. For "
         f"`{s['candidate']}` that is **{s['strategy']}**: {_suggest_why(s)}.{instead} As a "
-        f"demonstration, this run's {_n(s['pool'])} pool products are ranked as if only "
-        f"{_n(s['labelled'])} were labelled (`reports/{s['csv']}`): the first batch of "
+        f"demonstration, this run's training and validation products are ranked as if only "
+        f"{_n(s['labelled'])} were labelled ({_n(s['pool'])} ranked, `reports/{s['csv']}`): the "
+        f"first batch of "
         f"{s['batch']} spans {plural(s['batch_categories'], 'category', 'categories')} by their "
         f"given labels, and the candidate fitted on those {_n(s['labelled'])} labels "
         f"misclassifies {s['batch_wrong']} of them.\n"
@@ -275,6 +283,21 @@ def audit_text(lab: dict) -> str:
             + (f"; both categories file {listing(words)} products" if words else "")
             + f"; for example {examples}."
         )
+    for n in [n for n in names if n not in (a.get("apart") or [])]:
+        likely = [i for i in per[n].get("issues") or [] if i.get("kind") == "likely error"]
+        if likely:
+            shown = likely[:LIKELY_SHOWN]
+            parts.append(
+                f"The likely errors (`{n}`"
+                + (f", the first {len(shown)} of {len(likely)}" if len(likely) > len(shown) else "")
+                + "): "
+                + listing(
+                    f"“{i['product_name']}” (filed under {i['given']}, suggested "
+                    f"{i['suggested']}, product `{i['uniq_id']}`)"
+                    for i in shown
+                )
+                + "."
+            )
     apart = a.get("apart") or []
     if apart:
         parts.append(
@@ -309,7 +332,12 @@ def audit_text(lab: dict) -> str:
                 if easy
                 else ""
             )
-            + "."
+            + (
+                f" A candidate that flags {plural(per[n]['flagged'], 'product')} finds planted "
+                "flips among its own many disagreements: its recall is not a better audit."
+                if n in (a.get("apart") or [])
+                else "."
+            )
         )
     g = lab.get("gallery") or {}
     if g:
@@ -418,7 +446,10 @@ def section_labels(m: dict) -> str:
         f"{plural(plan.get('rechoose', 1), 'round')}) count like training labels"
         + (
             f" (random draws keep about the pool's mix, {_n(parts['train'])} training to "
-            f"{_n(parts['val'])} validation products)"
+            f"{_n(parts['val'])} validation products). Random labelling here is therefore not "
+            "the label budget's curve above, where half of each refit's labels (k per category "
+            "from validation) only choose its settings: here most random labels train, so the "
+            "same number of labels reaches a higher accuracy"
             if parts.get("train") and parts.get("val")
             else ""
         )
