@@ -96,6 +96,82 @@ def _outputs(path: Path) -> list[tuple[int, dict]]:
     return [(i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.outputs]
 
 
+# ------------------------------------------------------------ what the executed notebooks say
+NOT_RAN = re.compile(r"(?i)did not run|\bnot run\b|(was|were) not among|not among this run|skipped")
+WHY_NOT = re.compile(
+    r"(?i)not run|did not|need|download|weights|not on this machine|skipped|missing|would|claim"
+    r"|original note|asked|not in this run|absent|without|rerun|had run"
+)
+
+
+def _said(path: Path) -> tuple[list[str], list[str]]:
+    """An executed notebook's sentences: of its markdown cells, and of what its cells printed or
+    displayed (the run's own words)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    source, written = [], []
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            source.append(c.source)
+        for o in c.get("outputs", []):
+            text = o.get("data", {}).get("text/markdown") or (
+                o.get("text", "") if o.get("output_type") == "stream" else ""
+            )
+            written.append(text)
+
+    def split(parts: list[str]) -> list[str]:
+        text = re.sub(r"\s+", " ", " ".join(parts))
+        return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*`(])", text) if s.strip()]
+
+    return split(source), split(written)
+
+
+def _named(text: str) -> set[str]:
+    return {c for c in ALL if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", text)}
+
+
+def false_about_what_ran(run: Path) -> list[str]:
+    """Sentences of the executed notebooks that are false for the run: a candidate that ran said
+    not to have run (clause by clause), a candidate that did not run named in the run's own words
+    without the reason, and the phrase "when they ran"."""
+    ran = set(metrics_of(run)["evaluation"]["table"])
+    found = []
+    for nb in sorted((run / "reports").glob("*.ipynb")):
+        source, written = _said(nb)
+        for sentence in source + written:
+            for clause in sentence.split(";"):
+                named = _named(clause)
+                if NOT_RAN.search(clause) and named & ran and not named - ran:
+                    found.append(f"{nb.name}: said not to run: {clause[:160]}")
+            if "when they ran" in sentence:
+                found.append(f"{nb.name}: {sentence[:160]}")
+        for sentence in written:
+            if _named(sentence) - ran and not WHY_NOT.search(sentence):
+                found.append(f"{nb.name}: names what did not run as if it ran: {sentence[:160]}")
+    return found
+
+
+def test_the_checker_of_what_ran_finds_a_false_sentence(smoke_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import nbformat
+
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run / "reports", run / "reports")
+    path = run / "reports" / "05_evaluate.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell("Here `clip-head` was not among this run's models.")
+    )
+    nbformat.write(nb, path)
+    assert any("said not to run" in f for f in false_about_what_ran(run))
+
+
+def test_the_smoke_notebooks_say_nothing_false_of_what_ran(smoke_run: Path) -> None:
+    assert false_about_what_ran(smoke_run) == []
+
+
 def test_every_notebook_executed(smoke_run: Path) -> None:
     assert sorted(p.name for p in (smoke_run / "reports").glob("*.ipynb")) == [
         nb.name for nb in NOTEBOOKS
@@ -688,6 +764,13 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert "In one sentence: For `text-tfidf`, random labelling " in text
     assert lab["gallery"]["shown"] > 0
     assert lab["audit"]["per_candidate"]["text-tfidf"]["planted"]["confusion"]["draws"] >= 3
+
+
+def test_the_weight_free_notebooks_say_nothing_false_of_what_ran(
+    weight_free_run: tuple[Path, str],
+) -> None:
+    """The run most readers get: two candidates ran, fourteen did not."""
+    assert false_about_what_ran(weight_free_run[0]) == []
 
 
 def test_suggest_labels_ranks_a_pool_for_the_weight_free_runs_recommended_candidate(
