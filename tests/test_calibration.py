@@ -220,3 +220,13 @@ def test_the_card_states_the_threshold_and_who_reviews_the_rest() -> None:
     ev["threshold"]["validation"] = calibration.choose_threshold(conf, right, 1.0, 6)
     assert "every product goes to a person" in card_facts.automation(ev)
     assert "every answer is reviewed" in card_facts.intended_use(ev)
+
+
+def test_no_error_among_the_accepted_gets_an_exact_interval_not_a_degenerate_one() -> None:
+    conf = np.linspace(0.5, 1.0, 200)
+    right = conf > 0.6  # every accepted product right: every resample gives 100%
+    out = calibration.selective(conf, right, 0.8, np.arange(200) // 2, n_boot=300)
+    assert out["accuracy"] == 1.0 and out["accuracy_high"] == 1.0
+    assert 0.9 < out["accuracy_low"] < 1.0  # Clopper-Pearson for 0 errors
+    assert out["accuracy_interval"].startswith("Clopper-Pearson")
+    assert out["coverage_interval"] == "cluster bootstrap"

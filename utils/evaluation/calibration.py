@@ -31,10 +31,9 @@ from . import metrics
 
 BINNING = "equal-width"
 RULE = (
-    "the lowest threshold on the highest class probability at which the validation products "
-    "accepted (probability at or above it) reach the target accuracy, with at least the minimum "
-    "number of products accepted: the largest share classified automatically that meets the "
-    "target on validation"
+    "the lowest value of the highest class probability at which the validation products at or "
+    "above it reach the target accuracy, with at least the minimum number of them: the largest "
+    "share classified automatically that meets the target on validation"
 )
 EPS = 1e-12
 
@@ -198,8 +197,10 @@ def selective(
     seed: int = 0,
 ) -> dict:
     """On the test products: how many are ``accepted`` at ``threshold`` (None: none), their
-    ``accuracy`` and the ``coverage``, each with a cluster-bootstrap interval, and how many go to
-    a person (``to_person``) and how many accepted are wrong (``errors``)."""
+    ``accuracy`` and the ``coverage``, each with a cluster-bootstrap interval (exact binomial,
+    Clopper-Pearson, where every resample agrees, e.g. no accepted product wrong: as
+    ``metrics.compare``), and how many go to a person (``to_person``) and how many accepted are
+    wrong (``errors``)."""
     conf, ok = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=bool)
     accepted = conf >= threshold if threshold is not None else np.zeros(len(conf), bool)
     n_acc = int(accepted.sum())
@@ -218,9 +219,15 @@ def selective(
         "coverage": n_acc / len(conf),
         "accuracy": float(ok[accepted].mean()) if n_acc else None,
     }
+    counts = {"coverage": (n_acc, len(conf)), "accuracy": (int((ok & accepted).sum()), n_acc)}
     for key in ("coverage", "accuracy"):
         values = dist[key][~np.isnan(dist[key])]
         lo, hi = metrics.percentile(values) if len(values) and out[key] is not None else (None,) * 2
+        out[f"{key}_interval"] = "cluster bootstrap"
+        if lo is not None and lo == hi:  # every resample agrees (all right, all accepted)
+            ci = binomtest(*counts[key]).proportion_ci(metrics.LEVEL, method="exact")
+            lo, hi = float(ci.low), float(ci.high)
+            out[f"{key}_interval"] = "Clopper-Pearson (the bootstrap is degenerate)"
         out[f"{key}_low"], out[f"{key}_high"] = lo, hi
     return out
 

@@ -12,6 +12,7 @@ import json
 import numpy as np
 
 from .formatting import interval, listing, pct, plural, points_interval
+from .prose.automation import intervals_words
 
 
 def _value(v) -> str:
@@ -31,7 +32,8 @@ def hyperparameters(ev: dict, name: str) -> str:
     if not hp:
         return "- **Hyperparameters:** not recorded by this run (notebook 05 predates them)."
     lines = [
-        "- **Hyperparameters** (as fitted; chosen on the validation split where a sweep is named):"
+        "- **Hyperparameters** (as fitted; a value listed beside the values tried was chosen "
+        "among them on the validation split):"
     ]
 
     def add(d: dict, depth: int) -> None:
@@ -123,8 +125,8 @@ def automation(ev: dict) -> str:
     lines += [
         f"- **Threshold:** highest probability ≥ {val['threshold']:.3f} (validation: "
         f"{val['accepted']} of {val['products']} accepted, {pct(val['accuracy'])} right).",
-        f"- **On the test split ({test['products']} products, {level} cluster-bootstrap "
-        "intervals):** coverage "
+        f"- **On the test split ({test['products']} products; {level} intervals: "
+        f"{intervals_words(test)}):** coverage "
         + (
             f"{interval(test['coverage'], test['coverage_low'], test['coverage_high'])}, accuracy"
             " among the accepted "
@@ -245,8 +247,10 @@ def _boundaries(m: dict, name: str, top: int = 3) -> str:
         )
         items.append(f"*{b['pair'][0]}* / *{b['pair'][1]}*: {plural(b['flags'], 'flag')}{shared}")
     return (
-        "- **Taxonomy boundaries** (products whose own category path supports both, flagged by "
-        f"the label audit on training and validation products): {'; '.join(items)}."
+        "- **Taxonomy boundaries** (label-audit flags on training and validation products where "
+        "the product's own category path supports its given label and a word of that path also "
+        "names products of the suggested category: both categories file such products): "
+        f"{'; '.join(items)}."
     )
 
 

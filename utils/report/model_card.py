@@ -54,6 +54,15 @@ def _yaml(m: dict, name: str) -> str:
         if repeats
         else []
     )
+    test = (ev.get("threshold") or {}).get("test") or {}
+    if test.get("threshold") is not None and test.get("accuracy") is not None:
+        steadier += [
+            f"    - {{type: coverage, value: {test['coverage']:.4f}, name: share of test products "
+            f"classified automatically at highest probability >= {test['threshold']:.4f} "
+            f"(95% CI {test['coverage_low']:.4f}-{test['coverage_high']:.4f})}}",
+            f"    - {{type: accuracy, value: {test['accuracy']:.4f}, name: test accuracy among "
+            f"them (95% CI {test['accuracy_low']:.4f}-{test['accuracy_high']:.4f})}}",
+        ]
     return "\n".join(
         [
             "---",
@@ -185,8 +194,8 @@ def card(m: dict) -> str:
         card_facts.intended_use(ev),
         "**Out of scope.** Categories it was not trained on (it always answers one of the "
         "above); catalogues written or photographed differently without re-evaluating it (the "
-        "limits below); decisions about people; any use of its probabilities as calibrated risks "
-        "without a calibration check.\n",
+        "failure modes below); decisions about people; its probabilities read as risks on "
+        "another catalogue (their calibration, below, was measured on this one only).\n",
         "## Training data\n",
         f"{upper_first((m.get('data') or {}).get('source', 'the Flipkart sample'))}: "
         f"{(m.get('data') or {}).get('usable', '?')} usable products"

@@ -13,57 +13,67 @@ from .style import describe
 RAW, SCALED, TEST, VALIDATION = "#1f77b4", "#d62728", "#1f77b4", "#ff7f0e"
 
 
-def _panel(ax, rel: dict, scaled: dict | None, title: str) -> None:
+def _panel(ax, rel: dict, title: str, color: str) -> None:
     bins = rel["bins"]
     width = bins[0]["high"] - bins[0]["low"]
     mids = [(b["low"] + b["high"]) / 2 for b in bins]
     acc = [b["accuracy"] if b["count"] else 0.0 for b in bins]
-    ax.bar(mids, acc, width=width * 0.92, color=RAW, alpha=0.35, edgecolor=RAW, label="accuracy")
+    ax.bar(
+        mids,
+        acc,
+        width=width * 0.92,
+        color=color,
+        alpha=0.3,
+        edgecolor=color,
+        label="accuracy of the bin's products (count at the foot)",
+    )
     filled = [b for b in bins if b["count"]]
     ax.plot(
         [b["confidence"] for b in filled],
         [b["accuracy"] for b in filled],
         "o-",
-        color=RAW,
+        color=color,
         ms=4,
         lw=1,
-        label="as given: mean probability → accuracy",
+        label="mean probability → accuracy",
     )
-    if scaled is not None:
-        s_filled = [b for b in scaled["bins"] if b["count"]]
-        ax.plot(
-            [b["confidence"] for b in s_filled],
-            [b["accuracy"] for b in s_filled],
-            "s--",
-            color=SCALED,
-            ms=4,
-            lw=1,
-            label="temperature-scaled",
-        )
     ax.plot([0, 1], [0, 1], color="#555555", ls=":", lw=1.2, label="perfect calibration")
     for m, b in zip(mids, bins, strict=True):
         if b["count"]:  # the bin's product count, at the foot of its bar
             ax.text(
                 m, 0.015, str(b["count"]), ha="center", va="bottom", fontsize=7, color="#333333"
             )
-    ece = f"ECE {rel['ece']:.3f}" + (f" → {scaled['ece']:.3f} scaled" if scaled else "")
-    ax.set_title(f"{title}: {rel['products']} products, {ece}", fontsize=9)
-    ax.set(xlim=(0, 1), ylim=(0, 1.1), xlabel="highest class probability (equal-width bins)")
+    ax.set_title(f"{title}: {rel['products']} products, ECE {rel['ece']:.3f}", fontsize=9)
+    ax.set(xlim=(0, 1), ylim=(0, 1.05))
 
 
 def reliability_diagram(cal: dict) -> plt.Figure:
     """Validation and test reliability of the chosen candidate's highest probability: per bin the
-    accuracy (bars, product count at their foot), the mean probability against the accuracy, the
-    temperature-scaled probabilities where scaling was kept, and the diagonal."""
+    accuracy (bars, product count at their foot), the mean probability against the accuracy and
+    the diagonal; a second row at the temperature fitted on validation when scaling was kept."""
     if not cal or "reliability" not in cal:
         raise ValueError("reliability_diagram needs the evaluation's calibration record")
     rel, kept = cal["reliability"], cal["kept"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True, layout="constrained")
-    _panel(axes[0], rel["validation"], rel["validation_scaled"] if kept else None, "validation")
-    _panel(axes[1], rel["test"], rel["test_scaled"] if kept else None, "test")
-    axes[0].set_ylabel("accuracy of the products in the bin")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    rows = [("as given", "", RAW)]
+    if kept:
+        rows.append((f"scaled (T = {cal['fitted_temperature']:.3f})", "_scaled", SCALED))
+    fig, axes = plt.subplots(
+        len(rows),
+        2,
+        figsize=(10, 3.6 * len(rows) + 0.6),
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+        squeeze=False,
+    )
+    for r, (words, suffix, color) in enumerate(rows):
+        for c, part in enumerate(("validation", "test")):
+            _panel(axes[r, c], rel[part + suffix], f"{part}, {words}", color)
+        axes[r, 0].set_ylabel("accuracy in the bin")
+    for ax in axes[-1]:
+        ax.set_xlabel("highest class probability (equal-width bins)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return describe(
         fig,
         name=cal["candidate"],

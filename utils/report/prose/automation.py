@@ -24,17 +24,15 @@ def calibration_sentence(cal: dict) -> str:
     out = (
         f"On the {plural(rel['products'], 'validation product')}, the expected calibration error "
         f"of `{cal['candidate']}`'s highest probability is {v['raw']['ece']:.3f} "
-        f"({rel['n_bins']} {rel['binning']} bins; its mean highest probability "
-        f"{pct(rel['mean_confidence'])} against an accuracy of {pct(rel['accuracy'])}: "
+        f"({rel['n_bins']} {rel['binning']} bins; mean highest probability "
+        f"{pct(rel['mean_confidence'])}, accuracy {pct(rel['accuracy'])}). Temperature scaling "
+        f"fitted there gives T = {cal['fitted_temperature']:.3f} ("
         + (
-            "under-confident"
-            if rel["mean_confidence"] < rel["accuracy"]
-            else "over-confident"
-            if rel["mean_confidence"] > rel["accuracy"]
-            else "level"
+            "below one: it sharpens the probabilities"
+            if cal["fitted_temperature"] < 1
+            else "above one: it softens the probabilities"
         )
-        + "). Temperature scaling fitted there gives "
-        f"T = {cal['fitted_temperature']:.3f}: validation NLL {v['raw']['nll']:.3f} → "
+        + f"): validation NLL {v['raw']['nll']:.3f} → "
         f"{v['scaled']['nll']:.3f}, ECE {v['raw']['ece']:.3f} → {v['scaled']['ece']:.3f}; "
     )
     if cal["kept"]:
@@ -63,6 +61,24 @@ def _verdict(test: dict, target: float) -> str:
     return (
         f"whether it reaches the target of {pct(target)} is not resolved at this sample size "
         "(the interval contains it)"
+    )
+
+
+def intervals_words(test: dict) -> str:
+    """How the test intervals were made: resampling near-duplicate groups, or exact binomial
+    where every resample agrees."""
+    exact = [
+        k for k in ("coverage", "accuracy") if test.get(f"{k}_interval", "").startswith("Clopper")
+    ]
+    if not exact:
+        return "both resample near-duplicate groups"
+    if len(exact) == 2:
+        return "exact binomial (Clopper-Pearson) for both, as every resample agrees"
+    other = "accuracy" if exact == ["coverage"] else "coverage"
+    why = "no accepted product is wrong" if exact == ["accuracy"] else "every product is accepted"
+    return (
+        f"the {other}'s resamples near-duplicate groups; the {exact[0]}'s is exact binomial "
+        f"(Clopper-Pearson), as {why} and every resample agrees"
     )
 
 
@@ -100,9 +116,9 @@ def threshold_sentence(auto: dict) -> str:
         f"On the {plural(test['products'], 'test product')}, read once, it classifies "
         f"{test['accepted']} automatically: coverage "
         f"{interval(test['coverage'], test['coverage_low'], test['coverage_high'])}, accuracy "
-        f"among them {interval(test['accuracy'], test['accuracy_low'], test['accuracy_high'])} "
-        f"({level} intervals, resampling near-duplicate groups; "
-        f"{plural(test['errors'], 'error')} among them); {_verdict(test, target)}. "
+        f"among them {interval(test['accuracy'], test['accuracy_low'], test['accuracy_high'])}, "
+        f"{plural(test['errors'], 'error')} ({level} intervals: {intervals_words(test)}); "
+        f"{_verdict(test, target)}. "
         f"The other {plural(test['to_person'], 'product')} ({pct(1 - test['coverage'])}) go to a "
         f"person. Without abstention the test accuracy is {pct(full['test'])} "
         f"({_fig('risk_coverage')})."
@@ -123,6 +139,6 @@ def section_automation(m: dict) -> str:
     return (
         f"{upper_first(called(m))} gives each product a probability per category. Can the "
         f"highest one say which answers need no review? Its calibration first "
-        f"({_fig('reliability')}): {calibration_sentence(cal)}\n\n"
+        f"({_fig('reliability')}). {calibration_sentence(cal)}\n\n"
         f"{threshold_sentence(auto)}\n"
     )

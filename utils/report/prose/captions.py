@@ -276,7 +276,7 @@ def _disagreements(f: dict) -> str:
 
 def _reliability(f: dict) -> str:
     scaled = (
-        f"; dashed, the probabilities at the temperature fitted on validation (T = "
+        "; second row, the same at the temperature fitted on validation (T = "
         f"{f['temperature']:.3f}, kept)"
         if f["kept"]
         else ""
