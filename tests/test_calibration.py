@@ -230,3 +230,61 @@ def test_no_error_among_the_accepted_gets_an_exact_interval_not_a_degenerate_one
     assert 0.9 < out["accuracy_low"] < 1.0  # Clopper-Pearson for 0 errors
     assert out["accuracy_interval"].startswith("Clopper-Pearson")
     assert out["coverage_interval"] == "cluster bootstrap"
+
+
+def _automation_record(n: int = 120, seed: int = 3) -> tuple[dict, dict]:
+    """The calibration and threshold records of a synthetic candidate, as notebook 05 makes them."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2.5, size=(2 * n, 4))
+    y = np.array([rng.choice(4, p=p) for p in softmax(logits, axis=1)])
+    proba = softmax(0.6 * logits, axis=1)  # under-confident: T below one helps
+    pv, yv, pt, yt = proba[:n], y[:n], proba[n:], y[n:]
+    cal = calibration.calibrate(pv, yv)
+    t = cal["fitted_temperature"]
+    cal["candidate"] = "m"
+    cal["reliability"] = {
+        "validation": calibration.reliability(pv, yv),
+        "validation_scaled": calibration.reliability(calibration.scale(pv, t), yv),
+        "test": calibration.reliability(pt, yt),
+        "test_scaled": calibration.reliability(calibration.scale(pt, t), yt),
+    }
+    sv, st = calibration.scale(pv, cal["temperature"]), calibration.scale(pt, cal["temperature"])
+    ok_v, ok_t = sv.argmax(1) == yv, st.argmax(1) == yt
+    val = calibration.choose_threshold(sv.max(1), ok_v, 0.9, 10)
+    auto = {
+        "candidate": "m",
+        "probabilities": "temperature-scaled",
+        "validation": val,
+        "test": calibration.selective(st.max(1), ok_t, val["threshold"], None, 200),
+        "no_abstention": {"validation": ok_v.mean(), "test": ok_t.mean()},
+        "intervals": metrics.intervals_method(200),
+        "curves": {
+            "validation": calibration.risk_coverage(sv.max(1), ok_v),
+            "test": calibration.risk_coverage(st.max(1), ok_t),
+        },
+    }
+    return cal, auto
+
+
+def test_the_two_figures_say_what_they_drew() -> None:
+    import matplotlib.pyplot as plt
+
+    from utils.report import plots
+    from utils.report.prose import automation_text, caption
+
+    cal, auto = _automation_record()
+    assert cal["kept"] and auto["validation"]["threshold"] is not None
+    fig = plots.reliability_diagram(cal)
+    assert len(fig.axes) == 4  # as given and scaled, validation and test
+    text = caption("reliability", plots.facts_of(fig))
+    assert "in each of 10 equal-width bins" in text and "120 validation and 120 test" in text
+    assert f"T = {cal['fitted_temperature']:.3f}, kept" in text
+    fig2 = plots.risk_coverage(auto)
+    text2 = caption("risk_coverage", plots.facts_of(fig2))
+    assert f"({auto['validation']['threshold']:.3f})" in text2 and "(90%)" in text2
+    words = automation_text(cal, auto)
+    assert f"classifies {auto['test']['accepted']} automatically" in words
+    assert f"{auto['test']['to_person']} products" in words
+    plt.close("all")
+    with pytest.raises(ValueError, match="calibration record"):
+        plots.reliability_diagram({})
