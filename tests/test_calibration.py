@@ -288,3 +288,27 @@ def test_the_two_figures_say_what_they_drew() -> None:
     plt.close("all")
     with pytest.raises(ValueError, match="calibration record"):
         plots.reliability_diagram({})
+
+
+def test_a_probe_states_the_settings_it_was_fitted_with_not_its_scores() -> None:
+    from utils.models import train
+    from utils.models.candidates import CANDIDATES
+    from utils.models.families import ProbeModel
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    est = train.logistic_probe(10.0, seed=5).fit(X, y)
+    info = {"C": 10.0, "val_loss": 0.1, "val_accuracy": 0.9, "sweep": [{"C": 1.0}, {"C": 10.0}]}
+    info |= {"train_seconds": 0.2, "precision": "auto", "decode_min_side": 512}
+    probe = ProbeModel(CANDIDATES["clip-probe"], ["a", "b"], info, {}, "", estimator=est)
+    hp = probe.hyperparameters()
+    assert hp["C"] == 10.0 and hp["C_tried"] == [1.0, 10.0]
+    assert not {"val_loss", "val_accuracy", "sweep", "train_seconds"} & set(hp)
+    assert "precision" not in hp  # no encoder recorded: nothing ran at a precision
+    steps = hp["steps"]
+    assert steps["logisticregression (LogisticRegression)"] == {
+        "C": 10.0,
+        "max_iter": 3000,
+        "random_state": 5,
+    }
+    assert steps["standardscaler (StandardScaler)"] == {}  # every setting at its default
