@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..core import parallel, runs
+from ..core import parallel, runs, timing
 from ..data import split as splits
 from ..data.acquire import dataset_checksum
 from ..models.candidates import HEADLINE, REFERENCE
@@ -224,6 +224,10 @@ class Evaluation:
         (``calibration.choose_threshold``, at least ``min_accepted`` products), then on the
         test products already scored: accuracy among the accepted and coverage with
         cluster-bootstrap intervals, and how many go to a person. Returns the threshold record."""
+        with timing.step("automation threshold"):
+            return self._automation()
+
+    def _automation(self) -> dict:
         s, name = self.settings, self.chosen
         val = self.split.val
         y_val = self.panel.y(val)
