@@ -22,6 +22,7 @@ from utils.data import acquire, split
 from utils.models import candidates
 from utils.report import figures
 from utils.report import runner as report
+from utils.report.formatting import pct
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = report.notebooks()
@@ -293,6 +294,57 @@ def test_05_every_candidate_with_intervals_paired_tests_claims_and_a_recommendat
     assert rec["candidate"] in ("text-tfidf", "pixels-classic")  # the only real numbers here
     assert set(rec["excluded"]) == set(ALL) - {"text-tfidf", "pixels-classic"}
     assert set(ev["errors"]["models"]) == {"clip-head", rec["candidate"]}
+
+
+def check_deployment_card(card: str, m: dict) -> None:
+    """The model card of a run states its library versions, the data's checksums, the threshold
+    and its coverage, as ``metrics.json`` recorded them."""
+    from importlib import metadata
+
+    ev = m["evaluation"]
+    for library in ("torch", "transformers", "scikit-learn", "numpy"):
+        assert ev["versions"][library] == metadata.version(library)
+        assert f"| {library} | {metadata.version(library)} |" in card, library
+    assert ev["data_checksum"]["images_sha256"] in card
+    assert ev["data_checksum"]["csv_sha256"] in card
+    th = ev["threshold"]
+    assert "## Automation threshold" in card and f"{pct(th['validation']['target'])}" in card
+    if th["validation"]["threshold"] is None:
+        assert "every product goes to a person" in card
+    else:
+        assert f"highest probability ≥ {th['validation']['threshold']:.3f}" in card
+        assert f"{th['test']['to_person']} products go to a person" in card
+        if th["test"]["accepted"]:
+            assert f"coverage {pct(th['test']['coverage'])} (" in card
+    assert "## Citation" in card and m["run"]["id"] in card
+
+
+def test_05_the_chosen_candidate_is_calibrated_and_gets_an_automation_threshold(
+    smoke_run: Path,
+) -> None:
+    m = metrics_of(smoke_run)
+    ev = m["evaluation"]
+    the_split = split.load_split(Layout(smoke_run / "data").split)
+    n_val, n_test = len(the_split.val), len(the_split.test_for_final_evaluation())
+    chosen = ev["recommendation"]["candidate"]
+    cal, th = ev["calibration"], ev["threshold"]
+    assert cal["candidate"] == th["candidate"] == chosen
+    rel = cal["reliability"]
+    assert sum(b["count"] for b in rel["validation"]["bins"]) == rel["validation"]["products"]
+    assert rel["validation"]["products"] == n_val and rel["test"]["products"] == n_test
+    assert cal["temperature"] == (cal["fitted_temperature"] if cal["kept"] else 1.0)
+    val, test = th["validation"], th["test"]
+    assert val["products"] == n_val and test["products"] == n_test
+    assert test["accepted"] + test["to_person"] == n_test
+    if val["threshold"] is None:
+        assert test["accepted"] == 0
+    if test["accepted"]:
+        assert test["accuracy_low"] <= test["accuracy"] <= test["accuracy_high"]
+        assert test["coverage_low"] <= test["coverage"] <= test["coverage_high"]
+    assert len(th["curves"]["test"]["coverage"]) == n_test
+    assert ev["data_checksum"]["images"] == len(the_split)
+    assert chosen in ev["hyperparameters"]
+    check_deployment_card((smoke_run / "reports" / "model_card.md").read_text(), m)
 
 
 def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_run: Path) -> None:
@@ -749,8 +801,11 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     card = (run / "reports" / "model_card.md").read_text()
     assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card
     assert "make predict ARGS='--catalog products.csv --model text-tfidf'" in card
-    for part in ("## Uses", "## Training data", "## Evaluation", "## Limits and biases"):
+    for part in ("## Uses", "## Training data", "## Evaluation", "## Failure modes measured"):
         assert part in card, part
+    check_deployment_card(card, m)
+    assert m["evaluation"]["data_checksum"]["csv_sha256"] == acquire.CSV_SHA256
+    assert "Template dependence" in card and "Taxonomy boundaries" in card
     assert cited_in_order(text) and every_figure_cited(text)
     lab = m["labels"]  # active learning and the label audit on real numbers
     assert lab["candidates"] == ["text-tfidf", "pixels-classic"] and lab["plan"]["seeds"] >= 20

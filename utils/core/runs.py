@@ -53,6 +53,36 @@ def code_version() -> str:
         return "unknown"
 
 
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "transformers",
+    "tokenizers",
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "Pillow",
+    "lime",
+    "shap",
+)
+
+
+def library_versions() -> dict:
+    """The Python version and the installed version of each of ``LIBRARIES`` (importlib.metadata,
+    read at run time; "not installed" where absent)."""
+    import platform
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 def jsonable(obj):
     """JSON for numpy scalars and arrays (everything else as its string)."""
     if isinstance(obj, np.integer):
@@ -90,6 +120,7 @@ def start(path: str | os.PathLike, profile: str, seed: int, **facts) -> dict:
         "seed": seed,
         "started": now.isoformat(timespec="seconds"),
         "code_version": version,
+        "versions": library_versions(),
         **facts,
     }
     _write(Path(path), {"run": run})

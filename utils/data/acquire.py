@@ -372,3 +372,24 @@ def acquire(
         raise DataUnavailableError(f"{dest} holds no catalog CSV beside an Images/ folder.")
     verify_dataset(folder, strict=downloaded)
     return folder
+
+
+def dataset_checksum(rows: pd.DataFrame) -> dict:
+    """The data a run used, as checksums: the sha256 of the catalog CSV beside the rows' photos
+    (``csv_sha256``), and the sha256 of the rows' photo sha256s, sorted and one per line
+    (``images_sha256``, over ``images`` photos: the same photos give the same digest in any order
+    or folder). ``rows`` need ``path`` and ``sha256`` (a split's ``inputs()``)."""
+    if not len(rows) or not {"path", "sha256"} <= set(rows.columns):
+        raise ValueError("dataset_checksum needs rows with 'path' and 'sha256' columns")
+    folders = {Path(p).parent.parent for p in rows["path"]}
+    csvs = {find_csv(f) for f in folders}
+    csv = next(iter(csvs)) if len(csvs) == 1 else None
+    digest = hashlib.sha256("\n".join(sorted(map(str, rows["sha256"]))).encode()).hexdigest()
+    return {
+        "csv": csv.name if csv else None,
+        "csv_sha256": _sha256(csv) if csv else None,
+        "note_dataset": bool(csv) and _sha256(csv) == CSV_SHA256,
+        "images": len(rows),
+        "images_sha256": digest,
+        "images_digest": "sha256 of the photos' sha256 hex digests, sorted, one per line",
+    }

@@ -119,6 +119,35 @@ def bootstrap(
     return out
 
 
+def bootstrap_shares(
+    shares: dict[str, tuple[np.ndarray, np.ndarray]],
+    groups: np.ndarray | None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Bootstrap distributions of shares ``sum(numerator) / sum(denominator)`` (``shares[name] =
+    (numerator flags, denominator flags)``, one per product), on the same group resamples as
+    ``bootstrap`` (the coverage of a threshold, the accuracy among the products it accepts). A
+    resample with an empty denominator gives NaN."""
+    names = list(shares)
+    if not names:
+        return {}
+    n = len(shares[names[0]][0])
+    with timing.step("bootstrap"):
+        W, codes = resample_weights(groups, n, n_boot, seed)
+        n_groups = W.shape[1]
+        out = {}
+        for name, (num, den) in shares.items():
+            if len(num) != n or len(den) != n:
+                raise ValueError(f"share {name!r}: one numerator and denominator flag per product")
+            per_num = np.bincount(codes, weights=np.asarray(num, float), minlength=n_groups)
+            per_den = np.bincount(codes, weights=np.asarray(den, float), minlength=n_groups)
+            top, bottom = W @ per_num, W @ per_den
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1), np.nan)
+    return out
+
+
 def percentile(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     alpha = (1 - level) / 2
     return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..core import parallel
+from ..core import parallel, runs, timing
 from ..data import split as splits
+from ..data.acquire import dataset_checksum
 from ..models.candidates import HEADLINE, REFERENCE
-from . import decision, metrics, refits, results
+from . import calibration, decision, metrics, refits, results
 from .costs import panel_costs, panel_predictions, precision_agreement
 
 KNOBS = (
@@ -29,6 +30,9 @@ KNOBS = (
     "budget_ks",
     "budget_draws",
     "n_jobs",
+    "target_accuracy",
+    "min_accepted",
+    "calibration_bins",
 )
 
 
@@ -80,6 +84,9 @@ class Evaluation:
         self.budget: pd.DataFrame = pd.DataFrame()
         self.budget_summary: pd.DataFrame | None = None
         self.budget_names: list[str] = []
+        self.calibration_: dict = {}
+        self.threshold_: dict = {}
+        self.curves: dict = {}
 
     @property
     def n_boot(self) -> int:
@@ -208,6 +215,78 @@ class Evaluation:
             self.log_loss_ = metrics.log_loss_stats(self.reference, p, self.y)
         return self.log_loss_
 
+    # ---- an automation threshold
+    def automation(self) -> dict:
+        """Calibration and selective classification of the chosen candidate: its validation
+        probabilities (the fitted candidate on the validation products; no test product is
+        read again), temperature scaling fitted there and kept where it helps
+        (``calibration.calibrate``), the threshold for ``target_accuracy`` chosen on validation
+        (``calibration.choose_threshold``, at least ``min_accepted`` products), then on the
+        test products already scored: accuracy among the accepted and coverage with
+        cluster-bootstrap intervals, and how many go to a person. Returns the threshold record."""
+        with timing.step("automation threshold"):
+            return self._automation()
+
+    def _automation(self) -> dict:
+        s, name = self.settings, self.chosen
+        val = self.split.val
+        y_val = self.panel.y(val)
+        raw_val, raw_test = self.fitted[name].predict_proba(self.panel, val), self.proba[name]
+        cal = calibration.calibrate(raw_val, y_val, s["calibration_bins"])
+        t = cal["temperature"]
+        p_val, p_test = (
+            (calibration.scale(raw_val, t), calibration.scale(raw_test, t))
+            if cal["kept"]
+            else (raw_val, raw_test)
+        )
+        bins = s["calibration_bins"]
+        cal["candidate"] = name
+        cal["reliability"] = {
+            "validation": calibration.reliability(raw_val, y_val, bins),
+            "validation_scaled": calibration.reliability(
+                calibration.scale(raw_val, cal["fitted_temperature"]), y_val, bins
+            ),
+            "test": calibration.reliability(raw_test, self.y, bins),
+            "test_scaled": calibration.reliability(
+                calibration.scale(raw_test, cal["fitted_temperature"]), self.y, bins
+            ),
+        }
+        cal["test"] = {
+            "raw": {"nll": calibration.nll(raw_test, self.y)},
+            "scaled": {
+                "nll": calibration.nll(
+                    calibration.scale(raw_test, cal["fitted_temperature"]), self.y
+                )
+            },
+        }
+        self.calibration_ = cal
+        conf_val, ok_val = p_val.max(1), p_val.argmax(1) == y_val
+        conf_test, ok_test = p_test.max(1), p_test.argmax(1) == self.y
+        chosen = calibration.choose_threshold(
+            conf_val, ok_val, s["target_accuracy"], s["min_accepted"]
+        )
+        test = calibration.selective(
+            conf_test, ok_test, chosen["threshold"], self.test["group"], self.n_boot, self.seed
+        )
+        self.curves = {
+            "validation": calibration.risk_coverage(conf_val, ok_val),
+            "test": calibration.risk_coverage(conf_test, ok_test),
+        }
+        self.threshold_ = {
+            "candidate": name,
+            "probabilities": "temperature-scaled" if cal["kept"] else "as the candidate gives them",
+            "temperature": t,
+            "validation": chosen,
+            "test": test,
+            "no_abstention": {
+                "validation": float(ok_val.mean()),
+                "test": float(ok_test.mean()),
+            },
+            "intervals": metrics.intervals_method(self.n_boot),
+            "curves": self.curves,
+        }
+        return self.threshold_
+
     # ---- refits
     def repeated_splits(self, info: dict) -> pd.DataFrame:
         """Every refittable candidate on ``repeat_seeds`` other group-aware splits made with the
@@ -299,6 +378,11 @@ class Evaluation:
                 else [],
             },
             "missing_descriptions": self.missing_descriptions_,
+            "hyperparameters": {self.chosen: self.fitted[self.chosen].hyperparameters()},
+            "calibration": self.calibration_,
+            "threshold": self.threshold_,
+            "versions": runs.library_versions(),
+            "data_checksum": dataset_checksum(self.split.inputs()),
             "zeroshot": self.zeroshot_,
             "log_loss": self.log_loss_,
             "errors": {

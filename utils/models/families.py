@@ -86,6 +86,23 @@ class Fitted:
         """Trained parameters (head weights, probe coefficients...)."""
         return 0
 
+    # what fitting recorded that is not a setting: scores, timings, curves, row counts
+    NOT_SETTINGS = frozenset(
+        {"sweep", "history", "val_loss", "val_accuracy", "train_seconds", "labelled_train"}
+        | {"labelled_val", "train_samples", "encoder_names", "prompts_embedded"}
+    )
+
+    def hyperparameters(self) -> dict:
+        """The settings of this candidate as fitted (the model card): what fitting chose on
+        validation and the settings it was fitted with, from its record (``info``), without
+        scores, timings and curves."""
+        skip = set(self.NOT_SETTINGS)
+        if "image" not in self.candidate.reads:
+            skip.add("decode_min_side")  # photos are not read
+        if not self.encoders:
+            skip.add("precision")  # no encoder runs
+        return {k: v for k, v in self.info.items() if k not in skip}
+
     def weights(self) -> list[np.ndarray]:
         """The fitted numbers (for the fingerprint)."""
         return []
@@ -207,6 +224,24 @@ class ProbeModel(Fitted):
         lr = self.estimator[-1]
         return [lr.coef_, lr.intercept_]
 
+    def hyperparameters(self) -> dict:
+        """The record's settings, then each step of the estimator with the parameters it sets
+        away from scikit-learn's defaults (``steps``: ``{step: {parameter: value}}``), and the
+        values ``C`` was chosen from on validation (``C_tried``)."""
+        steps = getattr(self.estimator, "steps", None) or [("estimator", self.estimator)]
+        out = {}
+        for name, step in steps:
+            params, defaults = step.get_params(deep=False), type(step)().get_params(deep=False)
+            out[f"{name} ({type(step).__name__})"] = {
+                k: v
+                if isinstance(v, (str, int, float, bool, type(None), tuple))
+                else getattr(v, "__name__", str(v))
+                for k, v in params.items()
+                if str(v) != str(defaults.get(k))
+            }
+        tried = [r["C"] for r in self.info.get("sweep") or []]
+        return {**super().hyperparameters(), "C_tried": tried, "steps": out}
+
     def _save_payload(self, folder: Path) -> None:
         import joblib
 
@@ -284,6 +319,11 @@ class LateFusionModel(Fitted):
 
     def weights(self) -> list[np.ndarray]:
         return [np.array([self.weight])] + [w for m in self.members for w in m.weights()]
+
+    def hyperparameters(self) -> dict:
+        """The mixing weight, and each member's settings."""
+        members = {m.name: m.hyperparameters() for m in self.members}
+        return {**super().hyperparameters(), "members": members}
 
     def check(self, panel: Panel) -> None:
         super().check(panel)

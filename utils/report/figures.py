@@ -343,6 +343,26 @@ FIGURES: list[Figure] = [
         "deployed",
         encoders=True,
     ),
+    # --- which products the chosen candidate classifies alone (notebook 05)
+    Figure(
+        "reliability",
+        "How far the chosen candidate's probabilities can be trusted: per equal-width bin of the "
+        "highest class probability, the accuracy of its products (bars, product count at their "
+        "foot) against their mean probability, on validation and test; dotted, the diagonal of "
+        "perfect calibration.",
+        "05",
+        "automation",
+        encoders=True,
+    ),
+    Figure(
+        "risk_coverage",
+        "Accuracy among the products classified automatically against their share (coverage), "
+        "most confident first: test solid, validation dotted; the target accuracy dashed; the "
+        "threshold chosen on validation on each curve; the no-abstention point.",
+        "05",
+        "automation",
+        encoders=True,
+    ),
 ]
 
 NUMBERS = {f.key: i + 1 for i, f in enumerate(FIGURES)}

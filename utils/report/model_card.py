@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..core import runs
 from ..models.candidates import CANDIDATES
-from . import prose
+from . import card_facts, prose
 from .formatting import interval, listing, markdown_table, ms, pct, points_interval, upper_first
 
 FITTED_BY = {
@@ -54,6 +54,15 @@ def _yaml(m: dict, name: str) -> str:
         if repeats
         else []
     )
+    test = (ev.get("threshold") or {}).get("test") or {}
+    if test.get("threshold") is not None and test.get("accuracy") is not None:
+        steadier += [
+            f"    - {{type: coverage, value: {test['coverage']:.4f}, name: share of test products "
+            f"classified automatically at highest probability >= {test['threshold']:.4f} "
+            f"(95% CI {test['coverage_low']:.4f}-{test['coverage_high']:.4f})}}",
+            f"    - {{type: accuracy, value: {test['accuracy']:.4f}, name: test accuracy among "
+            f"them (95% CI {test['accuracy_low']:.4f}-{test['accuracy_high']:.4f})}}",
+        ]
     return "\n".join(
         [
             "---",
@@ -178,16 +187,15 @@ def card(m: dict) -> str:
         f"- **Labels:** {rec['labelled']} labelled products"
         f"{prose.fitted_on(name, prose.context(m))}, "
         f"{len(ev['classes'])} categories: {', '.join(ev['classes'])}.",
+        card_facts.hyperparameters(ev, name),
         f"- **Developed by:** the clip-poc project; code version "
         f"`{m['run'].get('code_version')}`.\n",
         "## Uses\n",
-        "**Intended use.** Assigning a product of a catalogue like the Flipkart sample to one of "
-        "the categories above, from what the candidate reads, as a first pass whose answers a "
-        "person reviews.\n",
+        card_facts.intended_use(ev),
         "**Out of scope.** Categories it was not trained on (it always answers one of the "
         "above); catalogues written or photographed differently without re-evaluating it (the "
-        "limits below); decisions about people; any use of its probabilities as calibrated risks "
-        "without a calibration check.\n",
+        "failure modes below); decisions about people; its probabilities read as risks on "
+        "another catalogue (their calibration, below, was measured on this one only).\n",
         "## Training data\n",
         f"{upper_first((m.get('data') or {}).get('source', 'the Flipkart sample'))}: "
         f"{(m.get('data') or {}).get('usable', '?')} usable products"
@@ -199,6 +207,7 @@ def card(m: dict) -> str:
         )
         + f". Split {split.get('fractions', '?')} (training / validation / test), stratified by "
         "category, near-duplicate photos and descriptions kept on one side (notebook 02).\n",
+        card_facts.checksum(ev),
         f"**Provenance and licence.** {DATA_LICENCE}\n",
         "## Evaluation\n",
         f"On the locked test split ({ev['n_test']} products, scored by notebook 05; nothing was "
@@ -229,13 +238,21 @@ def card(m: dict) -> str:
         )
         + "\n",
         _per_class(ev, name),
-        "## Limits and biases found by this run\n",
-        "\n".join(f"- {_in_the_card(item)}" for item in prose.limits(m, stand))
-        or "- None recorded.",
+        "## Automation threshold: which answers need no review\n",
+        card_facts.automation(ev),
+        "## Failure modes measured by this run\n",
+        "Of the model, on this catalogue (the run's own limits, such as candidates it could not "
+        "run or its sample size, are in the note's summary and section on limits):\n",
+        card_facts.failure_modes(m, name),
         "",
         "## How to use it\n",
         _how_to_use(name),
         "",
+        "## Environment\n",
+        "The libraries that scored it (read at run time):\n",
+        card_facts.versions(m),
+        "## Citation\n",
+        card_facts.citation(m, name),
     ]
     return "\n".join(line for line in lines if line is not None)
 

@@ -2,11 +2,12 @@
 
 ``style`` (shared look: chance lines, colour bars, stand-in mark, saving), ``catalog``
 (notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos`` and ``words`` (06),
-``labels`` (07).
+``labels`` (07), ``calibration`` (05's automation threshold).
 Every drawing function is reachable here (``plots.split_figure(...)``); which figure is which
 lives in the registry, ``utils.report.figures``.
 """
 
+from .calibration import reliability_diagram, risk_coverage
 from .catalog import (
     category_counts,
     duplicate_groups,

@@ -8,6 +8,7 @@ maps each note section (``sections.SECTIONS``) to its writer. Imports: ``utils.r
 ``figures``, ``formatting``, ``sections`` and the stages below ``report``.
 """
 
+from .automation import automation_text, section_automation
 from .banners import (
     banner,
     decode_sentence,
@@ -86,4 +87,5 @@ SECTION_WRITERS = {
     "beyond": section_beyond,
     "labels": section_labels,
     "deployed": section_deployed,
+    "automation": section_automation,
 }

@@ -274,6 +274,37 @@ def _disagreements(f: dict) -> str:
     )
 
 
+def _reliability(f: dict) -> str:
+    scaled = (
+        "; second row, the same at the temperature fitted on validation (T = "
+        f"{f['temperature']:.3f}, kept)"
+        if f["kept"]
+        else ""
+    )
+    return (
+        f"How far {f['name']}'s probabilities can be trusted: in each of {f['bins']} equal-width "
+        "bins of the highest class probability, the accuracy of its products (bars, product "
+        "count at their foot) and their mean probability against that accuracy (dots), on the "
+        f"{f['validation']} validation and {f['test']} test products{scaled}; dotted, the "
+        "diagonal of perfect calibration."
+    )
+
+
+def _risk_coverage(f: dict) -> str:
+    where = (
+        f"the threshold chosen on validation ({f['threshold']:.3f}) on each curve, on test with "
+        "its intervals"
+        if f["threshold"] is not None
+        else "no threshold reached the target on validation"
+    )
+    return (
+        f"{f['name']}: accuracy among the products classified automatically against their share "
+        f"(coverage), most confident first: test solid ({f['test']} products), validation dotted "
+        f"({f['validation']}); the target accuracy ({f['target']:.0%}) dashed; {where}; the "
+        f"diamond, no abstention. The accuracy axis starts at {f['bottom']:.0%}."
+    )
+
+
 def _results(f: dict) -> str:
     return (
         f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split (left: "
@@ -309,6 +340,8 @@ CAPTIONS = {
     "text_trust": _text_trust,
     "modality": _modality,
     "disagreements": _disagreements,
+    "reliability": _reliability,
+    "risk_coverage": _risk_coverage,
 }
 
 
