@@ -32,6 +32,7 @@ SECTIONS = [
     Section("beyond", "9. Beyond the note: a panel of candidates", True),
     Section("labels", "10. Which products to label next, and which labels look wrong", True),
     Section("deployed", "11. What {choice} looks at", True),
+    Section("template", "12. What the text candidates read besides the product", True),
     Section("reproducibility", "Reproducibility", False),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}
