@@ -243,6 +243,14 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
     assert set(ex["fusion"]) == {"fusion-late", "fusion-early"}
     for f in ex["fusion"].values():
         assert 0 <= f["photo_share"] <= 1 and f["products"] == len(test)
+    # the template phrases and every candidate that reads text refitted without them
+    template = ex["template"]
+    assert set(template) == {"text-tfidf", "clip-text", "fusion-late", "fusion-early"}
+    for r in template.values():
+        assert r["phrases"] and set(r["phrases"][0]["rate"]) == set(categories)
+        assert r["difference_low"] <= r["difference"] <= r["difference_high"]
+        assert r["difference"] == pytest.approx(r["accuracy_without"] - r["accuracy"])
+        assert r["n_test"] == len(test) and r["intervals"]["resamples"] == SMOKE["n_boot"]
 
 
 def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
@@ -669,6 +677,12 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert "through the encoder" not in text.split("## 7.")[1].split("\n## ")[0]
     missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
     assert missing["accuracy_low"] <= missing["accuracy"] <= missing["accuracy_high"]
+    template = m["explanations"]["template"]["text-tfidf"]  # the template phrases, measured
+    assert template["accuracy"] == acc and len(template["phrases"]) > 0
+    assert template["difference_low"] <= template["difference"] <= template["difference_high"]
+    assert figures.state(figures.get("template"), run / "figures", m["run"]["id"]) == "drawn"
+    assert "## 12. What the text candidates read besides the product" in text
+    assert "of its top words are generic words" not in text  # the measured result replaces it
     assert "**Against the original note.**" in text
     card = (run / "reports" / "model_card.md").read_text()
     assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card

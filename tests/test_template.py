@@ -135,9 +135,10 @@ def tiny(tmp_path_factory):
 
 def test_refit_without_the_template_loses_what_only_the_template_told(tiny) -> None:
     panel, fitted, the_split = tiny
-    rule = template.Rule(min_products=3, min_categories=2)
+    params = {"template_min_products": 3, "template_min_categories": 2, "n_boot": 300, "seed": 0}
+    rule = template.Rule.from_params(params)
     phrases, records = template.study(
-        panel, fitted, the_split, ["text-tfidf", "pixels-classic"], rule, n_boot=300, seed=0
+        panel, fitted, the_split, ["text-tfidf", "pixels-classic"], params
     )
     assert set(phrases.shown) == {PLANTED, OTHER}
     r = records["text-tfidf"]  # the photo candidate reads no text: not refitted
@@ -152,8 +153,8 @@ def test_refit_without_the_template_loses_what_only_the_template_told(tiny) -> N
     lost = template.losses(r)
     assert lost and all(d < 0 for _, d in lost)
     # the run's own model on the full text is what the refit reproduces when nothing is removed
-    none = template.Rule(min_products=3, min_categories=3, min_share=1.0)
-    phrases, same = template.study(panel, fitted, the_split, ["text-tfidf"], none, 300, 0)
+    none = {**params, "template_min_categories": 3, "template_min_share": 1.0}
+    phrases, same = template.study(panel, fitted, the_split, ["text-tfidf"], none)
     assert phrases.shown == [] and phrases.removed == []
     assert same["text-tfidf"]["accuracy_without"] == same["text-tfidf"]["accuracy"]
     assert same["text-tfidf"]["changed_predictions"] == 0
@@ -171,5 +172,7 @@ def test_refit_without_the_template_loses_what_only_the_template_told(tiny) -> N
     (limit,) = prose.template_limit(m)
     assert limit.startswith("`text-tfidf` partly reads") and "would lose about that much" in limit
     assert prose.template_limit({"explanations": {"template": same}}) == []
+    with pytest.raises(KeyError, match="n_boot"):
+        template.study(panel, fitted, the_split, ["text-tfidf"], {"seed": 0})
     with pytest.raises(ValueError, match="no template phrase"):
         plots.template_rates(pd.DataFrame(), shown=5)

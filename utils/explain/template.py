@@ -355,12 +355,16 @@ def compare_without(
     }
 
 
-def study(
-    panel, fitted: dict, split, names: Sequence[str], rule: Rule, n_boot: int, seed: int
-) -> tuple[Phrases, dict]:
-    """Notebook 06's template study: the phrases (found on ``split.train``) and, for each text
-    candidate of ``names`` that ``fitted`` holds, the accuracy without them
-    (``explanations.template``'s record, one entry per candidate)."""
+def study(panel, fitted: dict, split, names: Sequence[str], params: dict) -> tuple[Phrases, dict]:
+    """Notebook 06's template study: the phrases (found on ``split.train`` with the rule of
+    ``params``, the notebook's ``template_*`` parameters) and, for each text candidate of ``names``
+    that ``fitted`` holds, the accuracy without them, its paired interval drawn with
+    ``params["n_boot"]`` resamples and ``params["seed"]`` (``explanations.template``'s record,
+    one entry per candidate)."""
+    missing = [k for k in ("n_boot", "seed") if k not in params]
+    if missing:
+        raise KeyError(f"the template study needs the notebook parameters {missing}")
+    rule, n_boot, seed = Rule.from_params(params), int(params["n_boot"]), int(params["seed"])
     train, val = split.train, split.val
     test = split.test_for_final_evaluation()
     phrases = find(train, rule)

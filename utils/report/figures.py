@@ -327,14 +327,6 @@ FIGURES: list[Figure] = [
         encoders=True,
     ),
     Figure(
-        "template",
-        "The catalogue's template phrases found on the training text (shared by several "
-        "categories at very different rates): the share of each category's training products "
-        "whose name and description hold each phrase.",
-        "06",
-        "template",
-    ),
-    Figure(
         "modality",
         "How much the photo and the text weigh per category: the exact split of late fusion's "
         "probability (w·p_photo + (1−w)·p_text) and Shapley values of early fusion's image and "
@@ -350,6 +342,14 @@ FIGURES: list[Figure] = [
         "06",
         "deployed",
         encoders=True,
+    ),
+    Figure(
+        "template",
+        "The catalogue's template phrases found on the training text (shared by several "
+        "categories at very different rates): the share of each category's training products "
+        "whose name and description hold each phrase.",
+        "06",
+        "template",
     ),
 ]
 
