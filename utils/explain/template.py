@@ -334,6 +334,8 @@ def compare_without(
                 "recall_without": float(np.mean(without[mask] == i)),
                 "predicted_without": int(np.sum(without == i)),
                 "predicted": int(np.sum(with_ == i)),
+                "drawn_wrongly": int(np.sum((with_ == i) & ~mask)),  # other categories' products
+                "drawn_wrongly_without": int(np.sum((without == i) & ~mask)),
             }
     return {
         "accuracy": float(table.loc[name, "accuracy"]),
@@ -403,6 +405,18 @@ def losses(record: dict, k: int = 3) -> list[tuple[str, float]]:
     per = record.get("per_category") or {}
     changes = [(c, v["recall_without"] - v["recall"]) for c, v in per.items()]
     return [(c, d) for c, d in sorted(changes, key=lambda x: (x[1], x[0])) if d < 0][:k]
+
+
+def pulls(record: dict) -> list[tuple[str, int, int]]:
+    """The categories that draw other categories' products (wrong predictions into them) with
+    or without the template, most changed first: ``(category, with, without)``."""
+    per = record.get("per_category") or {}
+    rows = [
+        (c, v["drawn_wrongly"], v["drawn_wrongly_without"])
+        for c, v in per.items()
+        if "drawn_wrongly" in v and v["drawn_wrongly"] != v["drawn_wrongly_without"]
+    ]
+    return sorted(rows, key=lambda r: (-abs(r[1] - r[2]), r[0]))
 
 
 def table(records: dict) -> pd.DataFrame:

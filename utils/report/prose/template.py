@@ -5,6 +5,7 @@ written without them would give."""
 from __future__ import annotations
 
 from ...explain.template import losses as _losses
+from ...explain.template import pulls as _pulls
 from ..formatting import listing, pct, plural, points, points_interval
 from .common import _fig, _section
 
@@ -34,6 +35,10 @@ def candidate_sentence(name: str, r: dict) -> str:
         if lost
         else "; no category's recall falls"
     )
+    drawn = _pulls(r)[:2]
+    if drawn:
+        moves = listing(f"{c} ({a} with the template, {b} without)" for c, a, b in drawn)
+        where += f"; other categories' test products predicted as {moves}"
     return (
         f"`{name}`: accuracy {pct(r['accuracy'])} on the full text, {pct(r['accuracy_without'])} "
         f"without the template phrases, a difference of "
@@ -121,16 +126,16 @@ def template_limit(m: dict) -> list[str]:
         if hi < 0:
             meaning = "a catalogue written differently would lose about that much"
         elif lo > 0:
-            meaning = "the template does not help it"
+            meaning = "higher without them: the template misleads it"
         else:
             meaning = (
-                "not resolved: the interval includes zero, so this run cannot say whether a "
+                "not resolved (the interval includes zero): this run cannot say whether a "
                 "catalogue written differently would lose accuracy"
             )
         items.append(
-            f"`{name}` partly reads the catalogue's template ({_section('template')}, "
-            f"{_fig('template')}): refitted without its template phrases, its test accuracy "
-            f"moves from {pct(r['accuracy'])} to {pct(r['accuracy_without'])}, "
-            f"{points_interval(r['difference'], lo, hi)}; {meaning}."
+            f"`{name}` refitted without the catalogue's template phrases ({_section('template')}, "
+            f"{_fig('template')}; they are in {pct(r['test_texts_changed'], 0)} of the test "
+            f"texts): test accuracy {pct(r['accuracy'])} with them, {pct(r['accuracy_without'])} "
+            f"without, {points_interval(r['difference'], lo, hi)}; {meaning}."
         )
     return items
