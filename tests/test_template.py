@@ -170,7 +170,8 @@ def test_refit_without_the_template_loses_what_only_the_template_told(tiny) -> N
     assert figures.get("template").label in section
     assert f"{100 * r['accuracy_without']:.1f}%" in section and "interval excludes zero" in section
     (limit,) = prose.template_limit(m)
-    assert limit.startswith("`text-tfidf` refitted without") and "lose about that much" in limit
+    assert limit.startswith("Refitted without the catalogue's template phrases")
+    assert "`text-tfidf` " in limit and "cost `text-tfidf` about that much accuracy" in limit
     assert prose.template_limit({"explanations": {"template": same}}) == []
     with pytest.raises(KeyError, match="n_boot"):
         template.study(panel, fitted, the_split, ["text-tfidf"], {"seed": 0})

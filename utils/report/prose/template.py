@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...explain.template import losses as _losses
 from ...explain.template import pulls as _pulls
-from ..formatting import listing, pct, plural, points, points_interval
+from ..formatting import listing, pct, plural, points, points_interval, upper_first
 from .common import _fig, _section
 
 
@@ -114,28 +114,48 @@ def section_template(m: dict) -> str:
     return out
 
 
+def _short_verdict(r: dict) -> str:
+    if r["difference_high"] < 0:
+        return "lower without them"
+    if r["difference_low"] > 0:
+        return "higher without them"
+    return "not resolved"
+
+
 def template_limit(m: dict) -> list[str]:
-    """The summary's limit on the template: per text candidate, the measured accuracy without
-    it (``[]`` when not measured)."""
-    records = (m.get("explanations") or {}).get("template") or {}
-    items = []
-    for name, r in records.items():
-        if not r.get("phrases"):
-            continue
-        lo, hi = r["difference_low"], r["difference_high"]
-        if hi < 0:
-            meaning = "a catalogue written differently would lose about that much"
-        elif lo > 0:
-            meaning = "higher without them: the template misleads it"
-        else:
-            meaning = (
-                "not resolved (the interval includes zero): this run cannot say whether a "
-                "catalogue written differently would lose accuracy"
-            )
-        items.append(
-            f"`{name}` refitted without the catalogue's template phrases ({_section('template')}, "
-            f"{_fig('template')}; they are in {pct(r['test_texts_changed'], 0)} of the test "
-            f"texts): test accuracy {pct(r['accuracy'])} with them, {pct(r['accuracy_without'])} "
-            f"without, {points_interval(r['difference'], lo, hi)}; {meaning}."
+    """The summary's limit on the template, one item: each text candidate's test accuracy with
+    and without the catalogue's template phrases, the paired interval and what it says (``[]``
+    when no phrase was found or nothing was measured)."""
+    records = {
+        n: r
+        for n, r in ((m.get("explanations") or {}).get("template") or {}).items()
+        if r.get("phrases")
+    }
+    if not records:
+        return []
+    first = next(iter(records.values()))
+    parts = [
+        f"`{n}` {pct(r['accuracy'])} with them, {pct(r['accuracy_without'])} without, "
+        f"{points_interval(r['difference'], r['difference_low'], r['difference_high'])}, "
+        f"{_short_verdict(r)}"
+        for n, r in records.items()
+    ]
+    lower = [n for n, r in records.items() if r["difference_high"] < 0]
+    if lower:
+        meaning = (
+            f"a catalogue written differently would cost {listing(f'`{n}`' for n in lower)} "
+            "about that much accuracy"
         )
-    return items
+    else:
+        meaning = (
+            "the intervals do not show a loss: this run cannot say that a catalogue written "
+            "differently would cost accuracy"
+            if len(records) > 1
+            else "the interval does not show a loss: this run cannot say that a catalogue "
+            "written differently would cost accuracy"
+        )
+    return [
+        f"Refitted without the catalogue's template phrases ({_section('template')}, "
+        f"{_fig('template')}; they are in {pct(first['test_texts_changed'], 0)} of the test "
+        f"texts), test accuracy: {'; '.join(parts)}. {upper_first(meaning)}."
+    ]
