@@ -373,7 +373,10 @@ def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
             assert "*Stand-in weights (CLIP and VGG16)" in body, title
     # the limits once (the summary), the template-words paragraph once (section 10)
     assert text.count("**The limits of this run.**") == 1
-    assert text.count("partly reads each category's description template: ") == 2  # + pointer
+    assert text.count("partly reads each category's description template: ") == 1
+    # the summary's limit on the template is the measured one (section 12), said once
+    assert summary.count("Refitted without the catalogue's template phrases") == 1
+    assert text.count("Refitted without the catalogue's template phrases") == 1
     assert text.count("which tell categories apart only through") == 1
     html = (smoke_run / "reports" / "note.html").read_text()
     assert html.count("data:image/png;base64,") == len(figures.FIGURES)

@@ -155,7 +155,7 @@ def template_limit(m: dict) -> list[str]:
             "written differently would cost accuracy"
         )
     return [
-        f"Refitted without the catalogue's template phrases ({_section('template')}, "
-        f"{_fig('template')}; they are in {pct(first['test_texts_changed'], 0)} of the test "
-        f"texts), test accuracy: {'; '.join(parts)}. {upper_first(meaning)}."
+        f"Refitted without the catalogue's template phrases ({_section('template')}; they are "
+        f"in {pct(first['test_texts_changed'], 0)} of the test texts), test accuracy: "
+        f"{'; '.join(parts)}. {upper_first(meaning)}."
     ]
