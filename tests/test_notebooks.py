@@ -371,6 +371,14 @@ def test_06_explanations_of_photos_words_and_fusions_record_their_checks(smoke_r
     assert set(ex["fusion"]) == {"fusion-late", "fusion-early"}
     for f in ex["fusion"].values():
         assert 0 <= f["photo_share"] <= 1 and f["products"] == len(test)
+    # the template phrases and every candidate that reads text refitted without them
+    template = ex["template"]
+    assert set(template) == {"text-tfidf", "clip-text", "fusion-late", "fusion-early"}
+    for r in template.values():
+        assert r["phrases"] and set(r["phrases"][0]["rate"]) == set(categories)
+        assert r["difference_low"] <= r["difference"] <= r["difference_high"]
+        assert r["difference"] == pytest.approx(r["accuracy_without"] - r["accuracy"])
+        assert r["n_test"] == len(test) and r["intervals"]["resamples"] == SMOKE["n_boot"]
 
 
 def test_07_labels_simulates_strategies_ranks_a_pool_and_audits_the_labels(
@@ -493,7 +501,10 @@ def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
             assert "*Stand-in weights (CLIP and VGG16)" in body, title
     # the limits once (the summary), the template-words paragraph once (section 10)
     assert text.count("**The limits of this run.**") == 1
-    assert text.count("partly reads each category's description template: ") == 2  # + pointer
+    assert text.count("partly reads each category's description template: ") == 1
+    # the summary's limit on the template is the measured one (section 12), said once
+    assert summary.count("Refitted without the catalogue's template phrases") == 1
+    assert text.count("Refitted without the catalogue's template phrases") == 1
     assert text.count("which tell categories apart only through") == 1
     html = (smoke_run / "reports" / "note.html").read_text()
     assert html.count("data:image/png;base64,") == len(figures.FIGURES)
@@ -797,6 +808,12 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert "through the encoder" not in text.split("## 7.")[1].split("\n## ")[0]
     missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
     assert missing["accuracy_low"] <= missing["accuracy"] <= missing["accuracy_high"]
+    template = m["explanations"]["template"]["text-tfidf"]  # the template phrases, measured
+    assert template["accuracy"] == acc and len(template["phrases"]) > 0
+    assert template["difference_low"] <= template["difference"] <= template["difference_high"]
+    assert figures.state(figures.get("template"), run / "figures", m["run"]["id"]) == "drawn"
+    assert "## 12. What the text candidates read besides the product" in text
+    assert "of its top words are generic words" not in text  # the measured result replaces it
     assert "**Against the original note.**" in text
     card = (run / "reports" / "model_card.md").read_text()
     assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card

@@ -343,6 +343,14 @@ FIGURES: list[Figure] = [
         "deployed",
         encoders=True,
     ),
+    Figure(
+        "template",
+        "The catalogue's template phrases found on the training text (shared by several "
+        "categories at very different rates): the share of each category's training products "
+        "whose name and description hold each phrase.",
+        "06",
+        "template",
+    ),
     # --- which products the chosen candidate classifies alone (notebook 05)
     Figure(
         "reliability",

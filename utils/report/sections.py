@@ -32,7 +32,8 @@ SECTIONS = [
     Section("beyond", "9. Beyond the note: a panel of candidates", True),
     Section("labels", "10. Which products to label next, and which labels look wrong", True),
     Section("deployed", "11. What {choice} looks at", True),
-    Section("automation", "12. Which products {choice} can classify without a person", True),
+    Section("template", "12. What the text candidates read besides the product", True),
+    Section("automation", "13. Which products {choice} can classify without a person", True),
     Section("reproducibility", "Reproducibility", False),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}

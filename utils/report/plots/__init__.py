@@ -1,8 +1,8 @@
 """The figures' drawing functions, by the part of the report they serve.
 
 ``style`` (shared look: chance lines, colour bars, stand-in mark, saving), ``catalog``
-(notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos`` and ``words`` (06),
-``labels`` (07), ``calibration`` (05's automation threshold).
+(notebooks 01-02), ``training`` (03-04), ``results`` (05), ``photos``, ``words`` and
+``template`` (06), ``labels`` (07), ``calibration`` (05's automation threshold).
 Every drawing function is reachable here (``plots.split_figure(...)``); which figure is which
 lives in the registry, ``utils.report.figures``.
 """
@@ -43,6 +43,7 @@ from .style import (
     shown_categories,
 )
 from .summary import headline
+from .template import template_rates
 from .training import (
     architecture,
     augmentation_views,

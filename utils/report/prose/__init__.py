@@ -2,10 +2,12 @@
 
 ``banners`` (notebooks' first outputs and in-notebook sentences), ``summary`` (the answer),
 ``original`` (sections 1-8, the original note's order), ``panel`` (sections 9 and 11),
-``labels`` (section 10: which products to label next, which labels look wrong), ``common``
-(shared helpers). Every writer is reachable here (``prose.banner(...)``); ``SECTION_WRITERS``
-maps each note section (``sections.SECTIONS``) to its writer. Imports: ``utils.report``'s
-``figures``, ``formatting``, ``sections`` and the stages below ``report``.
+``labels`` (section 10: which products to label next, which labels look wrong), ``template``
+(section 12: the catalogue's template phrases and the accuracy without them), ``automation``
+(section 13: calibration and the automation threshold), ``common`` (shared helpers). Every
+writer is reachable here (``prose.banner(...)``); ``SECTION_WRITERS`` maps each note section
+(``sections.SECTIONS``) to its writer. Imports: ``utils.report``'s ``figures``, ``formatting``,
+``sections`` and the stages below ``report``.
 """
 
 from .automation import automation_text, section_automation
@@ -73,6 +75,7 @@ from .summary import (
     recommendation_lines,
     section_summary,
 )
+from .template import section_template, template_limit, template_line
 
 SECTION_WRITERS = {
     "summary": section_summary,
@@ -87,5 +90,6 @@ SECTION_WRITERS = {
     "beyond": section_beyond,
     "labels": section_labels,
     "deployed": section_deployed,
+    "template": section_template,
     "automation": section_automation,
 }

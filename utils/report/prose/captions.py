@@ -274,6 +274,20 @@ def _disagreements(f: dict) -> str:
     )
 
 
+def _template(f: dict) -> str:
+    shown = (
+        f"the {f['phrases']} of {f['found']} phrases most present"
+        if f["phrases"] < f["found"]
+        else plural(f["found"], "phrase")
+    )
+    of = f" (of {f['train_products']})" if f.get("train_products") else ""
+    return (
+        "The catalogue's template phrases found on the training text (shared by several "
+        f"categories at very different rates; {shown}): the share of each category's training "
+        f"products{of} whose name and description hold each phrase."
+    )
+
+
 def _reliability(f: dict) -> str:
     scaled = (
         "; second row, the same at the temperature fitted on validation (T = "
@@ -340,6 +354,7 @@ CAPTIONS = {
     "text_trust": _text_trust,
     "modality": _modality,
     "disagreements": _disagreements,
+    "template": _template,
     "reliability": _reliability,
     "risk_coverage": _risk_coverage,
 }

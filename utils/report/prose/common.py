@@ -144,6 +144,6 @@ def boilerplate_sentence(name: str, bp: dict) -> str:
         f"top-{bp['top_k']} words per category are generic words, found in more than "
         f"{pct(bp['threshold'], 0)} of all the test products' texts (e.g. "
         f"{listing(f'“{w}”' for w in bp['examples'])}), which tell categories apart only through "
-        "how often each category's template uses them; a catalogue written differently would "
-        "lose that signal."
+        "how often each category's template uses them. What a catalogue written differently would "
+        f"lose is measured in {_section('template')}."
     )

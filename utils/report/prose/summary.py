@@ -20,6 +20,7 @@ from ..formatting import (
 )
 from .banners import subsample_sentence
 from .common import READS_WORDS, _choice, _fig, _section, called
+from .template import template_limit
 
 
 # --------------------------------------------------------------------------- summary
@@ -297,15 +298,7 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
             f"The loaded CLIP does not behave like a pretrained one ({_section('clip')}): its "
             "numbers say nothing about CLIP."
         )
-    for name, t in ((m.get("explanations", {}).get("text") or {}).get("text") or {}).items():
-        bp = t.get("boilerplate")
-        if bp and bp.get("share", 0) > 0:
-            items.append(
-                f"{name} partly reads each category's description template: "
-                f"{pct(bp['share'], 0)} of its top words are generic words found across "
-                f"categories ({_section('deployed')}); a catalogue written differently would "
-                "lose that signal."
-            )
+    items += template_limit(m)
     items += label_noise(m, (ev.get("recommendation") or {}).get("candidate"))
     image = m.get("explanations", {}).get("image", {})
     if image.get("stability") and not image["stability"].get("reached"):
