@@ -346,6 +346,16 @@ FIGURES: list[Figure] = [
 ]
 
 NUMBERS = {f.key: i + 1 for i, f in enumerate(FIGURES)}
+COST_MIN_CANDIDATES = 3  # fewer: the accuracy-cost chart would restate the panel's table
+
+
+def not_drawn_by_design(m: dict) -> set[str]:
+    """The figures this run leaves out on purpose (not for want of weights): the cost chart when
+    fewer than ``COST_MIN_CANDIDATES`` candidates ran (the table says the same)."""
+    table = (m.get("evaluation") or {}).get("table") or {}
+    return {"cost"} if table and len(table) < COST_MIN_CANDIDATES else set()
+
+
 BY_KEY = {f.key: f for f in FIGURES}
 
 

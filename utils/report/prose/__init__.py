@@ -21,7 +21,6 @@ from .banners import (
     precision_sentence,
     pretrained_sentence,
     pretrained_warning,
-    stand_in_mark,
     stand_in_warning,
     subsample_sentence,
 )
@@ -58,7 +57,14 @@ from .original import (
     section_results,
     section_split,
 )
-from .panel import budget_text, section_beyond, section_deployed, text_verdict, text_verdicts
+from .panel import (
+    budget_text,
+    cost_line,
+    section_beyond,
+    section_deployed,
+    text_verdict,
+    text_verdicts,
+)
 from .summary import (
     against_original,
     answer,
@@ -71,6 +77,7 @@ from .summary import (
     question_part,
     recommendation_lines,
     section_summary,
+    title,
 )
 
 SECTION_WRITERS = {

@@ -26,6 +26,28 @@ def _left_out(facts: dict) -> str:
 
 def _headline(f: dict) -> str:
     stand = f.get("stand_in") or []
+    photo, other = f.get("photo"), f.get("other")
+    if photo is None:  # a figure drawn before the panels were split
+        photo, other = f["names"], []
+    where = (
+        (
+            "; shaded beside the candidates that read the photo, the original note's accuracy "
+            f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with"
+            if photo and f.get("claims")
+            else ""
+        )
+        + (
+            f"; the candidates that read the text ({listing(other)}) in a panel of their own, "
+            "without the photo claims"
+            if photo and other
+            else ""
+        )
+        + (
+            "; no candidate read the photo, so the original note's photo claims are not drawn"
+            if not photo
+            else ""
+        )
+    )
     return (
         f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split: "
         "accuracy with its interval (cluster bootstrap"
@@ -34,9 +56,9 @@ def _headline(f: dict) -> str:
             if f.get("exact")
             else ""
         )
-        + "); shaded, the original note's accuracy "
-        f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with; "
-        "dotted, chance"
+        + ")"
+        + where
+        + "; dotted, chance"
         + (f"; in bold, {f['called']} ({f['chosen']})" if f.get("chosen") else "")
         + (f"; †, stand-in weights ({listing(stand)})" if stand else "")
         + "."

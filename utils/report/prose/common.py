@@ -80,9 +80,13 @@ def called(m: dict) -> str:
     return f"{rec['called']} (`{rec['candidate']}`)" if rec else "the chosen candidate"
 
 
-def _section(key: str) -> str:
-    """``section 9``: a note section by its key (its number comes from ``note.SECTIONS``)."""
-    return "section " + BY_KEY[key].title.split(".")[0]
+def _section(key: str, m: dict | None = None) -> str:
+    """``section 9``: a note section by its key, numbered as in the run's note (``m``: its
+    metrics; sections that could not run are left out, ``sections.numbers``)."""
+    from ..sections import numbers
+
+    number = numbers(m).get(key)
+    return f"section {number}" if number else f"the section '{BY_KEY[key].title}'"
 
 
 def _fig(key: str) -> str:

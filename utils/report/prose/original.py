@@ -288,7 +288,7 @@ def headline(ev: dict) -> str:
         missing = [n for n in (a, b) if n not in t]
         return (
             f"The note's comparison of {a} and {b} is not in this run: {listing(missing)} did not "
-            f"run (the panel in {_section('beyond')} has what did)."
+            f"run (the panel in {_section('beyond', {'evaluation': ev})} has what did)."
         )
     mc = pair["mcnemar"]
     diff, lo, hi = -pair["accuracy_difference"], -pair["difference_high"], -pair["difference_low"]
@@ -357,8 +357,8 @@ def errors_text(ev: dict, m: dict | None = None) -> str:
     if (m or {}).get("labels", {}).get("audit"):
         text += (
             " Some of these errors may be the catalogue's labels rather than the model's: the "
-            f"label audit ({_section('labels')}) flags likely wrong labels among the training and "
-            "validation products; the test labels are neither audited nor changed."
+            f"label audit ({_section('labels', m)}) flags likely wrong labels among the training "
+            "and validation products; the test labels are neither audited nor changed."
         )
     return text + "\n"
 
@@ -453,7 +453,7 @@ def pixels_against_clip(m: dict) -> str:
             "rerun notebook 06 with `explain_model` set to `clip-head` to compare the two maps."
             if ran
             else "that expectation is not tested here: CLIP's weights are not on this machine "
-            "(the table after the summary says what to download)."
+            "(the note's list of what did not run says what to download)."
         )
     )
 
