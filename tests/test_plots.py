@@ -514,6 +514,16 @@ def test_photo_figures_are_readable_at_the_notes_width() -> None:
     drawn = texts(figures["shap"])
     assert not [t for t in drawn if "said" in t]
     assert "true: Watches\npredicted: Baby Care" in drawn
+    # with the probability of each prediction, the SHAP map drawn over the photo it explains
+    probs = list(np.linspace(0.3, 0.9, 7))
+    fig = plots.shap_figure(shap_values, FLIPKART, FLIPKART[::-1], probs)
+    assert "true: Watches\npredicted: Baby Care\nprobability 0.30" in texts(fig)
+    heat = fig.axes[1]
+    assert len(heat.images) == 2  # the photo, then its map over it
+    assert heat.images[1].get_extent() == heat.images[0].get_extent()
+    assert plots.facts_of(fig)["probabilities"][0] == 0.3
+    caption = prose.caption("shap", plots.facts_of(fig))
+    assert "with the probability of the prediction" in caption and "over it" in caption
     assert_nothing_cut(figures["lime"], ["Home Decor & Festive Needs", "Watches"])
 
 

@@ -164,9 +164,13 @@ def _shap(f: dict) -> str:
     return _photo(
         f,
         "SHAP{who} (Partition explainer, blur masker) on {images} test photos, one per category, "
-        "for the predicted class: the photo and its SHAP map side by side (values per pixel: "
-        "together they make up the change in probability from the blurred photo to the photo, "
-        "so each one is small).",
+        "for the predicted class: each photo beside the same photo with its SHAP map over it "
+        "(red: towards the predicted class, blue: away; values per pixel: together they make up "
+        "the change in probability from the blurred photo to the photo, so each one is small; "
+        "the blocks are the explainer's finest split at its evaluation budget), above each pair "
+        "the true and the predicted category"
+        + (" with the probability of the prediction" if f.get("probabilities") else "")
+        + ".",
     )
 
 

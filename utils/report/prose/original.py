@@ -491,6 +491,51 @@ def global_text(ex: dict) -> str:
         )
     if ex.get("global_left_out"):
         text += f" Categories not drawn: {', '.join(ex['global_left_out'])}."
+    reading = global_reading_text(ex)
+    return text + ("\n\n" + reading if reading else "")
+
+
+def global_reading_text(ex: dict) -> str:
+    """Each panel of the per-category figure read from its numbers (``global_reading``, notebook
+    06): how much of the weight towards the class lies on the product, against the share of the
+    photo the product covers (what an even spread would give it), and where the averaged map
+    peaks; then the categories whose weight leans on the product and those leaning on the
+    background."""
+    reading = ex.get("global_reading") or {}
+    rows = {c: r for c, r in reading.items() if r.get("on_product") is not None}
+    if not rows:
+        return ""
+    items = []
+    for c, r in rows.items():
+        items.append(
+            f"{c}, {pct(r['on_product'], 0)} on the product, which covers "
+            f"{pct(r['product_area'], 0)} of the photo; strongest in the {r['peak']} "
+            f"({pct(r['peak_share'], 0)} of the averaged weight towards the class)"
+        )
+    product = [c for c, r in rows.items() if r["on_product"] > r["product_area"] + 0.05]
+    background = [c for c, r in rows.items() if r["on_product"] < r["product_area"] - 0.05]
+    text = (
+        f"**Reading each panel of {_fig('global_importance')}** (the share of each image's weight "
+        "towards its class that lies on the product, pixels that are not the near-white "
+        "background, averaged over the category's images; an even spread would put on the "
+        "product the share of the photo it covers): " + "; ".join(items) + "."
+    )
+    if product:
+        text += (
+            f" The weight leans on the product (more than 5 points above its area) for "
+            f"{listing(product)}"
+        )
+    if background:
+        text += (
+            ("; " if product else " ")
+            + "on the background around it (more than 5 points below) for "
+            + listing(background)
+        )
+    if product or background:
+        text += "."
+    even = [c for c in rows if c not in product and c not in background]
+    if even:
+        text += f" {listing(even)}: within 5 points of an even spread."
     return text
 
 
