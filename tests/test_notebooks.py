@@ -680,6 +680,9 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     )
     headline = figures.caption_of(run / "figures" / f"{figures.get('headline').name}.png")
     assert "the candidates that read the text (text-tfidf) in a panel of their own" in headline
+    # the note's heads did not run: the best photo candidate's confusions and errors are shown
+    assert m["evaluation"]["confusions_shown"] == ["text-tfidf", "pixels-classic"]
+    assert set(m["evaluation"]["errors"]["models"]) == {"text-tfidf", "pixels-classic"}
     # two candidates: no cost chart, one line says why, and nothing lists it as not run
     assert figures.state(figures.get("cost"), run / "figures") == "missing"
     assert "No accuracy-cost chart: with 2 candidates (fewer than 3)" in text

@@ -604,6 +604,19 @@ def test_the_forest_marks_stand_ins_and_keeps_its_notes_off_the_chance_line() ->
     box = note.get_window_extent(renderer)
     chance_x = right.transData.transform((1 / 7, 0))[0]
     assert not box.x0 <= chance_x <= box.x1
+    # the two panel titles never run into each other (the smoke run's did, with its 16
+    # candidates' long labels narrowing the left panel)
+    from utils.models.candidates import CANDIDATES
+
+    every = list(CANDIDATES)
+    wide = pd.DataFrame({c: table.iloc[0] for c in every}).T
+    crowded = plots.results_forest(
+        wide, repeats, "clip-head", {n: "image" for n in every}, 7, stand_in=every
+    )
+    crowded.canvas.draw()
+    drawn = crowded.canvas.get_renderer()
+    left_title, right_title = (ax.title.get_window_extent(drawn) for ax in crowded.axes[:2])
+    assert not boxes_overlap(left_title, right_title)
     facts = plots.facts_of(fig)
     assert facts["stand_in"] == ["clip-head", "vgg16-finetune"]
     assert facts["not_refitted"] == ["vgg16-finetune"]
