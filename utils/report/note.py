@@ -271,10 +271,11 @@ def markdown_text(metrics: dict, figures_dir: Path, link_dir: Path) -> str:
     ]
     top = prose.banner("08", metrics, stand, metrics.get("evaluation", {}).get("models"), False)
     if top:
-        if stand:
-            top += (
-                f"\n>\n> Sections marked {STAND_IN_MARK} hold numbers that read these stand-in "
-                "encoders."
+        if stand:  # the warning comes first (``banner``): the mark is explained with it
+            first, _, rest = top.partition("\n\n")
+            top = (
+                f"{first} Sections marked {STAND_IN_MARK} hold numbers that read these stand-in "
+                "encoders." + (f"\n\n{rest}" if rest else "")
             )
         out.append(top + "\n")
     present = {s.key for s in shown(metrics)}
