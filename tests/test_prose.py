@@ -387,6 +387,7 @@ def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
     reading = {
         "Watches": {
             "on_product": 0.8, "product_area": 0.4, "peak": "centre", "peak_share": 0.3,
+            "even_margin": 0.05,
         },
         "Home Furnishing": {
             "on_product": 0.5, "product_area": 0.9, "peak": "top left", "peak_share": 0.2,

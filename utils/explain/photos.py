@@ -368,6 +368,7 @@ def global_importance(maps: list[np.ndarray]) -> np.ndarray:
 
 WHITE = 235  # a pixel with every channel at or above this is the studio background
 REGIONS = (("top", "middle", "bottom"), ("left", "centre", "right"))
+EVEN_MARGIN = 0.05  # within this of the product's area, the weight is read as evenly spread
 
 
 def map_reading(maps: list[np.ndarray], images: list[np.ndarray], white: int = WHITE) -> dict:
@@ -405,6 +406,7 @@ def map_reading(maps: list[np.ndarray], images: list[np.ndarray], white: int = W
         "positive_share": float(positive.sum() / (np.abs(mean).sum() or 1.0)),
         "peak": peak,
         "peak_share": float(cells.max() / (cells.sum() or 1.0)),
+        "even_margin": EVEN_MARGIN,
     }
 
 

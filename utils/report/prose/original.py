@@ -512,8 +512,10 @@ def global_reading_text(ex: dict) -> str:
             f"{pct(r['product_area'], 0)} of the photo; strongest in the {r['peak']} "
             f"({pct(r['peak_share'], 0)} of the averaged weight towards the class)"
         )
-    product = [c for c, r in rows.items() if r["on_product"] > r["product_area"] + 0.05]
-    background = [c for c, r in rows.items() if r["on_product"] < r["product_area"] - 0.05]
+    margin = next(iter(rows.values())).get("even_margin", 0.0)
+    points = f"{100 * margin:.0f} points"
+    product = [c for c, r in rows.items() if r["on_product"] > r["product_area"] + margin]
+    background = [c for c, r in rows.items() if r["on_product"] < r["product_area"] - margin]
     text = (
         f"**Reading each panel of {_fig('global_importance')}** (the share of each image's weight "
         "towards its class that lies on the product, pixels that are not the near-white "
@@ -521,21 +523,20 @@ def global_reading_text(ex: dict) -> str:
         "product the share of the photo it covers): " + "; ".join(items) + "."
     )
     if product:
-        text += (
-            f" The weight leans on the product (more than 5 points above its area) for "
-            f"{listing(product)}"
+        text += f" The weight leans on the product (more than {points} above its area) for " + (
+            listing(product)
         )
     if background:
         text += (
             ("; " if product else " ")
-            + "on the background around it (more than 5 points below) for "
+            + f"on the background around it (more than {points} below) for "
             + listing(background)
         )
     if product or background:
         text += "."
     even = [c for c in rows if c not in product and c not in background]
     if even:
-        text += f" {listing(even)}: within 5 points of an even spread."
+        text += f" {listing(even)}: within {points} of an even spread."
     return text
 
 

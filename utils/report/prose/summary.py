@@ -455,23 +455,29 @@ def against_original(m: dict) -> str:
         return ""  # nothing here to set beside the note's claims (question_part says why)
     name, low, high = rec["candidate"], rec["test_low"], rec["test_high"]
     reads = ev.get("reads", {})
-    text = (
-        f"**Against the original note.** {upper_first(called(m))}, which reads the "
-        f"{READS_WORDS.get(reads.get(name), '')}, reaches "
-        f"{interval(rec['test_accuracy'], low, high)} on this split: its interval "
-        f"{listing(_against_claims(low, high))} accuracy claim."
-    )
-    if reads.get(name) != "image":
+    if reads.get(name) == "image":
+        text = (
+            f"**Against the original note.** {upper_first(called(m))}, which reads the "
+            f"photo, reaches {interval(rec['test_accuracy'], low, high)} on this split: its "
+            f"interval {listing(_against_claims(low, high))} accuracy claim."
+        )
+    else:  # the claims are about photos: a text candidate is never set against them
+        text = (
+            f"**Against the original note.** Its claims are about photos; {called(m)} reads the "
+            f"{READS_WORDS.get(reads.get(name), '')} ({interval(rec['test_accuracy'], low, high)}"
+            " on this split), so it is not set against them."
+        )
         table, stand = ev.get("table", {}), set(ev.get("stand_in") or [])
         photo = [n for n, r in reads.items() if r == "image" and n not in stand and n in table]
-        text += " The claims are about photos, on another split: this is not a test of them. "
+        text += " "
         if photo:
             best = max(photo, key=lambda n: table[n]["accuracy"])
             t = table[best]
             text += (
                 f"The best photo candidate of this run, {best}, reaches "
                 f"{interval(t['accuracy'], t['accuracy_low'], t['accuracy_high'])}: its interval "
-                f"{listing(_against_claims(t['accuracy_low'], t['accuracy_high']))} claim."
+                f"{listing(_against_claims(t['accuracy_low'], t['accuracy_high']))} claim "
+                "(the note's numbers come from another split)."
             )
     missing = (ev.get("missing_descriptions") or {}).get(name)
     if missing:
@@ -480,7 +486,8 @@ def against_original(m: dict) -> str:
         drop = points_interval(missing["difference"], lo, hi)
         resolved = "resolved" if hi < 0 or lo > 0 else "not resolved: the interval includes zero"
         text += (
-            f" Without the product descriptions (the same test products, the name alone) it gets "
+            f" Without the product descriptions (the same test products, the name alone) "
+            f"{name} gets "
             f"{acc}, {drop} against the full text ({resolved}). For a team: on a catalogue "
             "written like this one, the product text carries the category"
             + (
