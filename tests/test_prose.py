@@ -391,6 +391,7 @@ def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
         },
         "Home Furnishing": {
             "on_product": 0.5, "product_area": 0.9, "peak": "top left", "peak_share": 0.2,
+            "positive_share": 0.25,
         },
         "Computers": {
             "on_product": 0.52, "product_area": 0.5, "peak": "bottom right", "peak_share": 0.25,
@@ -404,4 +405,6 @@ def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
     assert "leans on the product (more than 5 points above its area) for Watches" in text
     assert "on the background around it (more than 5 points below) for Home Furnishing" in text
     assert "Computers: within 5 points of an even spread." in text
+    assert "Mostly against the class on average" in text and "Home Furnishing (25% of it" in text
+    assert "Watches (" not in text.split("Mostly against")[1]
     assert global_reading_text({}) == ""

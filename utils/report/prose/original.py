@@ -537,6 +537,13 @@ def global_reading_text(ex: dict) -> str:
     even = [c for c in rows if c not in product and c not in background]
     if even:
         text += f" {listing(even)}: within {points} of an even spread."
+    against = {c: r["positive_share"] for c, r in rows.items() if r.get("positive_share", 1) < 0.5}
+    if against:
+        text += (
+            " Mostly against the class on average (most of the averaged map's weight is blue): "
+            + listing(f"{c} ({pct(v, 0)} of it towards the class)" for c, v in against.items())
+            + "."
+        )
     return text
 
 
