@@ -20,7 +20,7 @@ from utils.core import runs
 from utils.core.paths import Layout
 from utils.data import acquire, split
 from utils.models import candidates
-from utils.report import figures, note
+from utils.report import figures, note, sections
 from utils.report import runner as report
 from utils.report.formatting import interval
 
@@ -706,7 +706,7 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     row = rf"text-tfidf\s+labels as given\s+\d+\s+{acc}\s+{low}\s+{high}\s"
     assert re.search(row, executed), "notebook 07's table shows the recorded interval"
     assert "**What pixels-classic looks at, and what CLIP would.**" in text
-    explained = note.section_title(note.BY_KEY["explanations"], m)
+    explained = note.section_title(sections.BY_KEY["explanations"], m)
     assert "through the encoder" not in text.split(f"## {explained}\n")[1].split("\n## ")[0]
     missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
     assert missing["accuracy_low"] <= missing["accuracy"] <= missing["accuracy_high"]
