@@ -521,3 +521,25 @@ def test_lime_time_is_measured_afresh_not_read_from_the_cache(explained) -> None
     assert t["images"] == 1 and t["num_samples"] == STUDY["num_samples"] and len(t["runs"]) == 1
     assert t["device"] == "cpu" and t["fresh_pipeline"] and not t["disk_cache"]
     assert t["seconds_per_image"] == pytest.approx(t["runs"][0], abs=1e-3)
+
+
+def test_a_category_panel_is_read_from_its_maps_and_photos() -> None:
+    """map_reading: the share of the weight towards the class on the product (not the white
+    background) against the product's area, and where the averaged weight peaks."""
+    image = np.full((30, 30, 3), 255, np.uint8)
+    image[10:20, 10:20] = 90  # a product in the centre, 1/9 of the photo
+    on = np.zeros((30, 30))
+    on[10:20, 10:20] = 1.0  # every positive weight on the product
+    off = np.zeros((30, 30))
+    off[:10, :10] = 1.0  # on the background, top left
+    off[10:20, 10:20] = -0.5
+    r = photos.map_reading([on], [image])
+    assert r["on_product"] == 1.0 and abs(r["product_area"] - 1 / 9) < 1e-9
+    assert r["peak"] == "centre" and r["peak_share"] == 1.0 and r["positive_share"] == 1.0
+    r = photos.map_reading([off], [image])
+    assert r["on_product"] == 0.0 and r["peak"] == "top left"
+    assert abs(r["positive_share"] - 100 / 150) < 1e-9
+    both = photos.map_reading([on, off], [image, image])
+    assert both["on_product"] == 0.5 and both["images"] == 2
+    with pytest.raises(ValueError, match="one photo per map"):
+        photos.map_reading([on], [])

@@ -390,6 +390,18 @@ def test_cleaning_scores_the_test_split_with_paired_intervals() -> None:
     assert set(out["table"]) == {"labels as given", "flagged dropped", "flagged relabelled"}
     assert set(out["paired"]) == {"flagged dropped", "flagged relabelled"}
     assert test["label"].tolist() == rows.iloc[::5]["label"].tolist()  # never changed
+    assert out["as_given_interval"] == "this refit (cluster bootstrap)"
+    # notebook 05's recorded row for the same quantity: its interval is read, not estimated again
+    given = out["table"]["labels as given"]
+    recorded = {"accuracy": given["accuracy"], "accuracy_low": 0.123, "accuracy_high": 0.987}
+    again = audit.cleaning(
+        panel, "pixels-classic", rows, test, flagged, n_boot=100, recorded=recorded
+    )
+    assert again["table"]["labels as given"] == recorded
+    assert again["as_given_interval"] == "notebook 05's recorded interval"
+    other = dict(recorded, accuracy=given["accuracy"] + 0.01)  # another model's accuracy
+    third = audit.cleaning(panel, "pixels-classic", rows, test, flagged, n_boot=100, recorded=other)
+    assert third["table"]["labels as given"] == given
 
 
 def test_the_simulation_refits_a_registry_candidate_and_counts_both_parts() -> None:

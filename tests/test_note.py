@@ -52,7 +52,7 @@ def test_note_from_partial_metrics_names_missing_figures(tmp_path) -> None:
     split = figures.get("split")
     assert f"](../figures/{split.name}.png)" in text and f"{split.label}. How the images" in text
     lime = figures.get("lime")
-    assert "*Not drawn in this run" in text and f"{lime.label}, LIME on two test images" in text
+    assert "## What did not run here" in text and f"{lime.label}, LIME on two test images" in text
     assert ".png` is missing" not in text, "no file names in the note's prose"
     page = html.read_text()
     assert page.count("data:image/png;base64,") == 1 and "dataset.imagesBroken" in page
@@ -105,14 +105,14 @@ def test_the_stand_in_warning_comes_once_then_a_short_mark(tmp_path) -> None:
     text = note.markdown_text(metrics, tmp_path / "figures", tmp_path)
     warning = "**Stand-in weights** (CLIP: tiny random weights; VGG16: tiny random weights)"
     assert text.count(warning) == 1 and text.index(warning) < text.index("## Summary")
-    mark = "Stand-in weights (CLIP and VGG16): the numbers here that read them are stand-ins"
+    # said once, at the top; each section whose numbers read them carries a brief mark (†)
+    assert "Sections marked † hold numbers that read these stand-in encoders." in text
+    assert "the numbers here that read them are stand-ins" not in text  # no line per section
     flagged = [s for s in note.SECTIONS if s.encoders and s.key != "summary"]
     for section in flagged:
         title = note.section_title(section, metrics)
-        body = text.split(f"## {title}\n")[1].split("\n## ")[0]
-        assert mark in body and warning not in body, title
-    data = text.split("## 1. The dataset\n")[1].split("\n## ")[0]
-    assert mark not in data
+        assert title.endswith(" †") and f"## {title}\n" in text, title
+    assert "## 1. The dataset\n" in text  # reads no encoder: no mark
 
 
 def test_unregistered_figures_cannot_be_saved(tmp_path) -> None:
@@ -172,3 +172,55 @@ def test_the_header_says_which_weights_were_not_on_this_machine() -> None:
         and "not run)" not in text.split("VGG16")[1]
     )
     assert "not run" not in note.header({"run": run, "features": {"models": ["clip-head"]}})
+
+
+def _ran(names: list[str], skipped: list[str], stand: bool = False) -> dict:
+    """A metrics dict of a run where ``names`` ran and ``skipped`` could not (no weights)."""
+    from utils.models.candidates import CANDIDATES
+
+    reads = {"text-tfidf": "text", "pixels-classic": "image", "clip-head": "image"}
+    table = {n: {"accuracy": 0.9, "accuracy_low": 0.85, "accuracy_high": 0.95} for n in names}
+    assert set(names) | set(skipped) <= set(CANDIDATES)
+    weights = {"clip": "tiny-random", "vgg16": "tiny-random"} if stand else {}
+    return {
+        "run": {"weights": weights},
+        "features": {"models": names + skipped, "skipped": {n: "no weights" for n in skipped}},
+        "evaluation": {"table": table, "reads": {n: reads.get(n, "image") for n in names}},
+    }
+
+
+def test_the_title_and_first_lines_say_what_the_run_answers() -> None:
+    """The weight-free run (text-tfidf and pixels-classic, no photo encoder) is not titled as the
+    CLIP note and opens with what it does answer; the CLIP title needs both heads."""
+    from utils.report import prose
+
+    free = _ran(["text-tfidf", "pixels-classic"], ["clip-head", "vgg16-head", "clip-probe"])
+    title = prose.title(free)
+    assert "CLIP against" not in title and "VGG16" not in title
+    assert title.startswith("What this catalogue's text and classical pixels give")
+    assert "the CLIP question needs the pretrained weights" in title
+    part = prose.question_part(free)
+    assert part.startswith("**What this run answers.** What `text-tfidf` (text) and ")
+    assert "whether CLIP beats VGG16 is not answered here" in part
+    both = _ran(["clip-head", "vgg16-head", "text-tfidf"], [])
+    assert prose.title(both) == prose.summary.TITLE_BOTH
+    assert "CLIP against a VGG16 baseline" in prose.title(both)
+    one = prose.title(_ran(["clip-head", "text-tfidf"], ["vgg16-head"]))
+    assert "with CLIP and the other candidates" in one and "needs both" in one
+    stand = prose.title(_ran(["clip-head", "vgg16-head"], [], stand=True))
+    assert "stand-in weights" in stand
+
+
+def test_sections_that_could_not_run_are_left_out_and_the_rest_numbered_without_a_gap() -> None:
+    from utils.report import sections
+
+    free = _ran(["text-tfidf", "pixels-classic"], ["clip-head", "clip-zeroshot"])
+    keys = [s.key for s in sections.shown(free)]
+    assert "clip" not in keys and keys[0] == "summary" and keys[-1] == "reproducibility"
+    numbers = sections.numbers(free)
+    assert sorted(numbers.values()) == list(range(1, len(numbers) + 1))
+    assert numbers["data"] == 1 and numbers["split"] == 2  # no gap where CLIP's section was
+    assert sections.numbers({})["split"] == 3 and sections.numbers({})["clip"] == 2
+    from utils.report.prose.common import _section
+
+    assert _section("labels", free) == f"section {numbers['labels']}"

@@ -20,9 +20,9 @@ from utils.core import runs
 from utils.core.paths import Layout
 from utils.data import acquire, split
 from utils.models import candidates
-from utils.report import figures
+from utils.report import figures, note, sections
 from utils.report import runner as report
-from utils.report.formatting import pct
+from utils.report.formatting import interval, pct
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = report.notebooks()
@@ -492,13 +492,17 @@ def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
     rec = ev["recommendation"]
     assert rec["status"] == "provisional" and rec["called"] == "the best candidate of this run"
     assert f"{100 * rec['test_accuracy']:.1f}%" in summary
-    assert re.search(r"^## \d+\. What the best candidate of this run looks at$", text, re.M)
+    assert re.search(r"^## \d+\. What the best candidate of this run looks at †$", text, re.M)
+    # a stand-in run is not titled as if it answered the CLIP question
+    assert text.startswith("# Classifying e-commerce product photos: the CLIP against VGG16 ")
+    assert "run on stand-in weights" in text.splitlines()[0]
     assert text.count("**Stand-in weights**") == 1, "the warning once, then a short mark"
+    assert "Sections marked † hold numbers that read these stand-in encoders." in text
+    assert "the numbers here that read them are stand-ins" not in text, "said once, at the top"
     for section in note.SECTIONS:
         if section.encoders and section.key != "summary":
             title = note.section_title(section, metrics_of(smoke_run))
-            body = text.split(f"## {title}\n")[1].split("\n## ")[0]
-            assert "*Stand-in weights (CLIP and VGG16)" in body, title
+            assert title.endswith(" †") and f"## {title}\n" in text, title
     # the limits once (the summary), the template-words paragraph once (section 10)
     assert text.count("**The limits of this run.**") == 1
     assert text.count("partly reads each category's description template: ") == 1
@@ -513,7 +517,11 @@ def test_08_note_answers_first_and_shows_every_figure_once_in_reading_order(
 
 
 def _prose(text: str) -> str:
-    """The note without figures, captions and the "not drawn" lines: the text that cites."""
+    """The note without figures, captions and the list of what did not run (which names the
+    figures not drawn): the text that cites."""
+    if "\n## What did not run here\n" in text:
+        before, after = text.split("\n## What did not run here\n", 1)
+        text = before + ("\n## " + after.split("\n## ", 1)[1] if "\n## " in after else "")
     keep = [
         line for line in text.splitlines() if not line.startswith(("![", "*Figure", "*Not drawn"))
     ]
@@ -754,9 +762,10 @@ def test_without_weights_make_report_runs_what_it_can_and_lists_the_rest(
     assert set(m["features"]["skipped"]) == set(ALL) - {"text-tfidf", "pixels-classic"}
     assert set(m["evaluation"]["table"]) == {"text-tfidf", "pixels-classic"}
     text = (run / "reports" / "note.md").read_text()
-    summary = text.split("## Summary")[1].split("\n## ")[0]
-    assert "Not run" not in text.split("## Summary")[0], "the list follows the summary"
-    table = summary.split(f"**Not run here: {len(ALL) - 2} candidates.**")[1]
+    assert "Not run" not in text.split("## Summary")[0], "what ran comes first"
+    listed = text.split("\n## What did not run here\n")[1].split("\n## ")[0]
+    assert text.index("## What did not run here") > text.index("## 1. The dataset")
+    table = listed.split(f"**Not run here: {len(ALL) - 2} candidates.**")[1]
     row = "| CLIP `openai/clip-vit-base-patch32` (image and text towers) | `clip-head`"
     assert row in table and "`hf download openai/clip-vit-base-patch32" in table
     # where the loader looks: this run's data folder (outside the project here, so written whole;
@@ -800,19 +809,50 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert m["explanations"]["text"]["text"]["text-tfidf"]["coefficients"]["overall"]["spearman"]
     text = (run / "reports" / "note.md").read_text()
     assert f"{100 * acc:.1f}%" in text and "Stand-in weights" not in text
-    assert (
-        "**Not run here: 14 candidates.**" in text
-        and "**What this run answers.** Neither part fully" in text
+    assert "**Not run here: 14 candidates.**" in text
+    # what ran leads: the title and the first lines say what this run answers, not the CLIP note's
+    title = text.splitlines()[0]
+    assert title.startswith("# What this catalogue's text and classical pixels give")
+    assert "CLIP against" not in title
+    summary = text.split("## Summary: the answer first\n")[1].split("\n## ")[0]
+    assert summary.lstrip().startswith(
+        "**What this run answers.** What `text-tfidf` (text) and `pixels-classic` (classical "
+        "pixels) give on this catalogue"
     )
+    assert (
+        "## 2. Split and architecture" in text
+        and "CLIP, and what it knows" not in (text.split("## What did not run here")[0])
+    )
+    headline = figures.caption_of(run / "figures" / f"{figures.get('headline').name}.png")
+    assert "the candidates that read the text (text-tfidf) in a panel of their own" in headline
+    # the note's heads did not run: the best photo candidate's confusions and errors are shown
+    assert m["evaluation"]["confusions_shown"] == ["text-tfidf", "pixels-classic"]
+    assert set(m["evaluation"]["errors"]["models"]) == {"text-tfidf", "pixels-classic"}
+    # two candidates: no cost chart, one line says why, and nothing lists it as not run
+    assert figures.state(figures.get("cost"), run / "figures") == "missing"
+    assert "No accuracy-cost chart: with 2 candidates (fewer than 3)" in text
+    assert figures.get("cost").label not in text
+    # one interval per quantity: notebook 07's "labels as given" is notebook 05's recorded one
+    recorded = m["evaluation"]["table"]["text-tfidf"]
+    given = m["labels"]["cleaning"]["text-tfidf"]["table"]["labels as given"]
+    assert given == {k: recorded[k] for k in given}
+    shown = interval(recorded["accuracy"], recorded["accuracy_low"], recorded["accuracy_high"])
+    assert shown in text
+    low, high = (f"{100 * recorded[k]:.1f}%" for k in ("accuracy_low", "accuracy_high"))
+    acc = f"{100 * recorded['accuracy']:.1f}%"
+    executed = (run / "reports" / "07_labels.ipynb").read_text()
+    row = rf"text-tfidf\s+labels as given\s+\d+\s+{acc}\s+{low}\s+{high}\s"
+    assert re.search(row, executed), "notebook 07's table shows the recorded interval"
     assert "**What pixels-classic looks at, and what CLIP would.**" in text
-    assert "through the encoder" not in text.split("## 7.")[1].split("\n## ")[0]
+    explained = note.section_title(sections.BY_KEY["explanations"], m)
+    assert "through the encoder" not in text.split(f"## {explained}\n")[1].split("\n## ")[0]
     missing = m["evaluation"]["missing_descriptions"]["text-tfidf"]
     assert missing["accuracy_low"] <= missing["accuracy"] <= missing["accuracy_high"]
     template = m["explanations"]["template"]["text-tfidf"]  # the template phrases, measured
     assert template["accuracy"] == acc and len(template["phrases"]) > 0
     assert template["difference_low"] <= template["difference"] <= template["difference_high"]
     assert figures.state(figures.get("template"), run / "figures", m["run"]["id"]) == "drawn"
-    assert "## 12. What the text candidates read besides the product" in text
+    assert f"## {note.section_title(sections.BY_KEY['template'], m)}\n" in text
     assert "of its top words are generic words" not in text  # the measured result replaces it
     assert "**Against the original note.**" in text
     card = (run / "reports" / "model_card.md").read_text()

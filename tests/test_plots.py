@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from utils.report import plots  # noqa: E402
+from utils.report import plots, prose  # noqa: E402
 from utils.report.plots import style  # noqa: E402
 from utils.report.plots.training import panel_grid  # noqa: E402
 
@@ -409,24 +409,56 @@ def test_the_headline_legend_shows_what_the_plot_draws() -> None:
     fig = plots.headline(_evaluation())
     (legend,) = fig.legends
     entries = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
-    ax = fig.axes[0]
+    photo, text = fig.axes  # the photo candidates' panel, then the others'
     # shapes for what a candidate reads, in a neutral colour, whatever colour its row is drawn in
     for what in ("reads the photo", "reads the text", "reads the photo + text"):
         assert to_rgb(entries[what].get_color()) == to_rgb(plots.summary.NEUTRAL)
     # each colour drawn has its entry, in that colour
-    drawn = {to_rgb(line.get_color()) for line in ax.lines if line.get_marker() not in ("", "None")}
+    drawn = {
+        to_rgb(line.get_color())
+        for ax in fig.axes
+        for line in ax.lines
+        if line.get_marker() not in ("", "None")
+    }
     assert to_rgb(entries["the recommendation (bold)"].get_color()) in drawn
     assert to_rgb(entries["† stand-in weights"].get_color()) in drawn
     assert to_rgb(entries["other candidates (no stand-in weights)"].get_color()) in drawn
-    # each band with its own colour and name
-    spans = [p for p in ax.patches if p.get_width() < 1]
+    # each band with its own colour and name, in the photo panel only
+    spans = [p for p in photo.patches if p.get_width() < 1]
     bands = [h for t, h in entries.items() if t.startswith("original note: ")]
     assert len(bands) == len(spans) == 2
     assert {to_rgb(h.get_facecolor()) for h in bands} == {to_rgb(p.get_facecolor()) for p in spans}
     assert "original note: CLIP head 90% ± 5 points" in entries
     assert plots.facts_of(fig)["legend"] == list(entries)
-    low, high = ax.get_xlim()
+    low, high = text.get_xlim()
     assert low < 0 and high > 1  # a marker at 0% shows whole
+
+
+def test_the_headline_never_draws_a_text_candidate_against_the_photo_claims() -> None:
+    """The original note's claims are about photos: they are shaded beside the candidates that
+    read the photo, never behind a text candidate; with no photo candidate they are not drawn."""
+    ev = _evaluation()
+    fig = plots.headline(ev)
+    photo, text = fig.axes
+    assert [t.get_text() for t in photo.get_yticklabels()] == ["pixels-classic [photo]"]
+    assert {t.get_text().split(" ")[0] for t in text.get_yticklabels()} == {
+        "text-tfidf",
+        "fusion-late",
+    }
+    assert [p for p in photo.patches if p.get_width() < 1]
+    assert not [p for p in text.patches if p.get_width() < 1]
+    facts = plots.facts_of(fig)
+    assert facts["photo"] == ["pixels-classic"] and facts["other"] == ["text-tfidf", "fusion-late"]
+    caption = prose.caption("headline", facts)
+    assert "in a panel of their own, without the photo claims" in caption
+    only_text = {**ev, "table": {"text-tfidf": ev["table"]["text-tfidf"]}}
+    fig = plots.headline(only_text)
+    (ax,) = fig.axes
+    assert not [p for p in ax.patches if p.get_width() < 1]
+    assert not [t for t in fig.legends[0].get_texts() if "original" in t.get_text()]
+    assert "the original note's photo claims are not drawn" in prose.caption(
+        "headline", plots.facts_of(fig)
+    )
 
 
 def test_the_loss_legend_sits_outside_the_data_and_counts_products() -> None:
@@ -482,6 +514,16 @@ def test_photo_figures_are_readable_at_the_notes_width() -> None:
     drawn = texts(figures["shap"])
     assert not [t for t in drawn if "said" in t]
     assert "true: Watches\npredicted: Baby Care" in drawn
+    # with the probability of each prediction, the SHAP map drawn over the photo it explains
+    probs = list(np.linspace(0.3, 0.9, 7))
+    fig = plots.shap_figure(shap_values, FLIPKART, FLIPKART[::-1], probs)
+    assert "true: Watches\npredicted: Baby Care\nprobability 0.30" in texts(fig)
+    heat = fig.axes[1]
+    assert len(heat.images) == 2  # the photo, then its map over it
+    assert heat.images[1].get_extent() == heat.images[0].get_extent()
+    assert plots.facts_of(fig)["probabilities"][0] == 0.3
+    caption = prose.caption("shap", plots.facts_of(fig))
+    assert "with the probability of the prediction" in caption and "over it" in caption
     assert_nothing_cut(figures["lime"], ["Home Decor & Festive Needs", "Watches"])
 
 
@@ -562,6 +604,19 @@ def test_the_forest_marks_stand_ins_and_keeps_its_notes_off_the_chance_line() ->
     box = note.get_window_extent(renderer)
     chance_x = right.transData.transform((1 / 7, 0))[0]
     assert not box.x0 <= chance_x <= box.x1
+    # the two panel titles never run into each other (the smoke run's did, with its 16
+    # candidates' long labels narrowing the left panel)
+    from utils.models.candidates import CANDIDATES
+
+    every = list(CANDIDATES)
+    wide = pd.DataFrame({c: table.iloc[0] for c in every}).T
+    crowded = plots.results_forest(
+        wide, repeats, "clip-head", {n: "image" for n in every}, 7, stand_in=every
+    )
+    crowded.canvas.draw()
+    drawn = crowded.canvas.get_renderer()
+    left_title, right_title = (ax.title.get_window_extent(drawn) for ax in crowded.axes[:2])
+    assert not boxes_overlap(left_title, right_title)
     facts = plots.facts_of(fig)
     assert facts["stand_in"] == ["clip-head", "vgg16-finetune"]
     assert facts["not_refitted"] == ["vgg16-finetune"]

@@ -379,3 +379,32 @@ def test_a_section_with_nothing_to_show_says_why_its_candidates_did_not_run() ->
     recorded = nothing_here("augmented views", ["clip-head"], {"features": {"skipped": skipped}})
     assert "could not run here" in recorded
     assert "not among this run's models" in nothing_here("augmented views", ["clip-head"], {})
+
+
+def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
+    from utils.report.prose.original import global_reading_text
+
+    reading = {
+        "Watches": {
+            "on_product": 0.8, "product_area": 0.4, "peak": "centre", "peak_share": 0.3,
+            "even_margin": 0.05,
+        },
+        "Home Furnishing": {
+            "on_product": 0.5, "product_area": 0.9, "peak": "top left", "peak_share": 0.2,
+            "positive_share": 0.25,
+        },
+        "Computers": {
+            "on_product": 0.52, "product_area": 0.5, "peak": "bottom right", "peak_share": 0.25,
+        },
+    }  # fmt: skip
+    text = global_reading_text({"global_reading": reading})
+    assert (
+        "Watches, 80% on the product, which covers 40% of the photo; strongest in the centre"
+        in (text)
+    )
+    assert "leans on the product (more than 5 points above its area) for Watches" in text
+    assert "on the background around it (more than 5 points below) for Home Furnishing" in text
+    assert "Computers: within 5 points of an even spread." in text
+    assert "Mostly against the class on average" in text and "Home Furnishing (25% of it" in text
+    assert "Watches (" not in text.split("Mostly against")[1]
+    assert global_reading_text({}) == ""

@@ -68,6 +68,9 @@ class Evaluation:
             for n, f in fitted.items()
         }
         self.headline = [n for n in HEADLINE if n in fitted] or [self.reference]
+        self.best_photo = self._best_photo(fitted)
+        if self.best_photo and not any(n in fitted for n in HEADLINE):
+            self.headline.append(self.best_photo)  # the note's photo models stand in for it
         infos = {m.name: m.info for f in fitted.values() for m in getattr(f, "members", [])}
         infos.update({n: f.info for n, f in fitted.items()})
         tuning = decision.validation_tuning(infos)  # fusion members: their own choices too
@@ -155,10 +158,20 @@ class Evaluation:
     def paired_table(self) -> pd.DataFrame:
         return results.paired_table(self.paired, self.reference)
 
+    def _best_photo(self, fitted: dict) -> str | None:
+        """The candidate reading the photo alone with the highest validation accuracy (None: no
+        such candidate other than the reference)."""
+        photo = [n for n in fitted if self.reads[n] == "image" and n != self.reference]
+        if not photo:
+            return None
+        return max(photo, key=lambda n: (fitted[n].info.get("val_accuracy") or 0, n))
+
     def errors(self) -> dict[str, pd.DataFrame]:
         """The most confident errors and most confused pairs of the reference and the chosen
-        candidate (fastai's top losses and most confused)."""
-        names = list(dict.fromkeys([self.reference, self.chosen]))
+        candidate (fastai's top losses and most confused), and of the best photo candidate when
+        the note's photo heads did not run."""
+        extra = [n for n in self.headline if n not in HEADLINE]
+        names = list(dict.fromkeys([self.reference, self.chosen, *extra]))
         self.errors_ = results.errors(self.test, self.proba, self.y, self.classes, names)
         self.confused = {
             n: results.most_confused(self.details[n]["confusion"], self.classes) for n in names

@@ -16,6 +16,7 @@ from .photos import (
     faithfulness,
     global_importance,
     lime_map,
+    map_reading,
     per_category,
     pick_examples,
     prepare_image,
@@ -189,15 +190,22 @@ class ImageStudy:
             self.test, self.picks, self.examples_note, self.examples, self.classes
         )
 
-    def shap_examples(self) -> tuple[object, list[str], list[str]]:
-        """SHAP on one image per shown category: ``(values, predicted, true categories)``."""
+    def shap_examples(self) -> tuple[object, list[str], list[str], list[float]]:
+        """SHAP on one image per shown category: ``(values, predicted, true categories,
+        probability of each prediction)``."""
         import time
 
         reps = [idx[0] for idx in self.chosen.values() if idx]
         start = time.perf_counter()
         values = self.shap(reps)
         self.shap_seconds = (time.perf_counter() - start) / max(len(reps), 1)
-        return values, self.predicted(reps), self.test.loc[reps, "label"].tolist()
+        probs = self.pipeline(np.stack([self.image(i) for i in reps]))
+        return (
+            values,
+            [self.classes[k] for k in probs.argmax(1)],
+            self.test.loc[reps, "label"].tolist(),
+            [float(p) for p in probs.max(1)],
+        )
 
     def global_maps(self) -> tuple[dict, dict, dict]:
         """Per category: ``(average LIME map, images averaged, mean photo)``; a category with
@@ -217,6 +225,15 @@ class ImageStudy:
             if idx
         }
         return maps, means, backgrounds
+
+    def global_reading(self) -> dict[str, dict]:
+        """Per category with images averaged, what its panel of the per-category figure weighs
+        (``photos.map_reading``): the share of the weight on the product against the share of the
+        photo it covers, and where the averaged weight peaks."""
+        maps, _, _ = self._maps()
+        return {
+            c: map_reading(m, [self.image(i) for i in self.chosen[c]]) for c, m in maps.items() if m
+        }
 
     def averaging(self) -> tuple | None:
         """Two images of the category with the most averaged, their LIME maps and their average
@@ -368,6 +385,7 @@ class ImageStudy:
             "global": {c: len(i) for c, i in self.chosen.items()},
             "global_correct": self.correct_counts,
             "global_left_out": self.left_out,
+            "global_reading": self.global_reading(),
             "shap": {
                 "masker": "blur masker (a blurred copy of the photo fills what is hidden)",
                 "masker_spec": SHAP_MASKER,

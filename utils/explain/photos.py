@@ -366,6 +366,50 @@ def global_importance(maps: list[np.ndarray]) -> np.ndarray:
     return np.mean(scaled, axis=0)
 
 
+WHITE = 235  # a pixel with every channel at or above this is the studio background
+REGIONS = (("top", "middle", "bottom"), ("left", "centre", "right"))
+EVEN_MARGIN = 0.05  # within this of the product's area, the weight is read as evenly spread
+
+
+def map_reading(maps: list[np.ndarray], images: list[np.ndarray], white: int = WHITE) -> dict:
+    """What one category's LIME maps weigh, read from the maps and their photos (what the
+    per-category panel shows, in numbers): ``on_product``, the mean share of an image's weight
+    towards the class (positive, after scaling to [-1, 1]) that lies on the product (pixels that
+    are not the near-white background, every channel below ``white``); ``product_area``, the
+    mean share of the photo the product covers (what an even spread would put on it);
+    ``positive_share``, the share of the averaged map's absolute weight that is positive; and
+    ``peak``, the cell of a 3 x 3 grid holding most of the averaged map's positive weight
+    (``peak_share`` of it)."""
+    if not maps or len(maps) != len(images):
+        raise ValueError("map_reading needs one photo per map, and at least one map")
+    on, area = [], []
+    for m, img in zip(maps, images):
+        positive = np.clip(m / (np.abs(m).max() or 1.0), 0, None)
+        if positive.shape != img.shape[:2]:
+            raise ValueError(f"a map of shape {positive.shape} for a photo of {img.shape[:2]}")
+        product = ~(np.asarray(img) >= white).all(axis=-1)
+        total = positive.sum()
+        if total > 0:
+            on.append(float(positive[product].sum() / total))
+        area.append(float(product.mean()))
+    mean = global_importance(maps)
+    positive = np.clip(mean, 0, None)
+    h, w = (mean.shape[0] // 3) * 3, (mean.shape[1] // 3) * 3
+    cells = positive[:h, :w].reshape(3, h // 3, 3, w // 3).sum(axis=(1, 3))
+    r, c = np.unravel_index(int(cells.argmax()), cells.shape)
+    row, col = REGIONS[0][r], REGIONS[1][c]
+    peak = "centre" if (row, col) == ("middle", "centre") else f"{row} {col}"
+    return {
+        "images": len(maps),
+        "on_product": float(np.mean(on)) if on else None,
+        "product_area": float(np.mean(area)),
+        "positive_share": float(positive.sum() / (np.abs(mean).sum() or 1.0)),
+        "peak": peak,
+        "peak_share": float(cells.max() / (cells.sum() or 1.0)),
+        "even_margin": EVEN_MARGIN,
+    }
+
+
 # --------------------------------------------------------------------------- SHAP
 SHAP_MASKER = "blur(32,32)"  # SHAP's image masker: a blurred copy of the photo fills what it hides
 

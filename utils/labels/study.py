@@ -65,6 +65,7 @@ class LabelStudy:
         self.test = self.split.test_for_final_evaluation()  # scores refits; never relabelled
         evaluation = run_metrics.get("evaluation") or {}
         self.table = evaluation.get("table") or {}
+        self.eval_seed = evaluation.get("seed", self.seed)  # notebook 05's bootstrap seed
         self.recommended = (evaluation.get("recommendation") or {}).get("candidate")
         self.val_accuracy = {
             n: i.get("val_accuracy")
@@ -333,7 +334,16 @@ class LabelStudy:
         """Each audited candidate refitted with its flagged products dropped, then relabelled,
         against the fit on the labels as given, on the test split (labels untouched)."""
         self.cleaned = {
-            n: audit.cleaning(self.panel, n, self.pool, self.test, self.flagged[n], n_boot)
+            n: audit.cleaning(
+                self.panel,
+                n,
+                self.pool,
+                self.test,
+                self.flagged[n],
+                n_boot,
+                self.eval_seed,
+                self.table.get(n),
+            )
             for n in self.audited
         }
         self.n_boot = n_boot

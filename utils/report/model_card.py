@@ -161,7 +161,9 @@ def card(m: dict) -> str:
         if rec.get("status") == "recommended"
         else f"{upper_first(rec['called'])}, not yet a recommendation: "
         + " ".join(
-            prose.recommendation_lines(rec, prose.context(m), "the note's summary says which")[2:]
+            prose.recommendation_lines(
+                rec, prose.context(m), "the note's list of what did not run names them"
+            )[2:]
         )
     )
     repeats = (ev.get("repeats") or {}).get("summary", {}).get(name)

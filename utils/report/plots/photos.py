@@ -204,12 +204,17 @@ def trust(stable: dict, deletion, k: int, n_classes: int, unit: str = "superpixe
 
 
 def shap_figure(
-    shap_values, predicted: list[str], true_labels: list[str] | None = None, per_row: int = 2
+    shap_values,
+    predicted: list[str],
+    true_labels: list[str] | None = None,
+    probabilities: list[float] | None = None,
+    per_row: int = 2,
 ) -> plt.Figure:
     """SHAP maps of the explained (predicted) class, one image per category: each photo beside
-    its SHAP map (channels summed), ``per_row`` images to a row (two: readable at the note's
-    width), the true and predicted category above each pair, one symmetric colour scale and bar.
-    """
+    the same photo with its SHAP map (channels summed) drawn over it, ``per_row`` images to a row
+    (two: readable at the note's width); above each pair the true and the predicted category with
+    the probability of the prediction (``probabilities``); one symmetric, diverging colour scale
+    and bar (red: towards the predicted class, blue: away from it)."""
     values = np.asarray(shap_values.values)[..., 0].sum(axis=-1)  # n x H x W
     data = np.asarray(shap_values.data)
     data = (
@@ -221,7 +226,8 @@ def shap_figure(
     per_row = max(1, min(per_row, n))
     rows = int(np.ceil(n / per_row))
     side, gap, bar = 1.75, 0.35, 1.3  # inches: a panel, between pairs, the colour bar
-    head = 0.3 + 0.2 * (2 if true_labels is not None else 1)  # a pair's title, in inches
+    lines = 1 + (true_labels is not None) + (probabilities is not None)
+    head = 0.3 + 0.2 * lines  # a pair's title, in inches
     width = per_row * 2 * side + (per_row - 1) * gap + bar
     fig = plt.figure(figsize=(width, rows * (side + head) + 0.2))
     ratios = []
@@ -248,18 +254,36 @@ def shap_figure(
         photo = fig.add_subplot(grid[r, 3 * c])
         heat = fig.add_subplot(grid[r, 3 * c + 1])
         title = f"predicted: {_label(predicted[j], 30)}"
+        if probabilities is not None:
+            title += f"\nprobability {probabilities[j]:.2f}"
         if true_labels is not None:
             title = f"true: {_label(true_labels[j], 30)}\n" + title
         show_array(photo, data[j])
         photo.set_title(title, fontsize=TITLE, loc="left", gid=f"shap-title:{j}")
-        grey = data[j].mean(axis=-1)
-        heat.imshow(grey, cmap="gray", alpha=0.35)
-        shown = heat.imshow(values[j], cmap=DIVERGING, vmin=-lim, vmax=lim, alpha=0.8)
+        # the map over the photo itself (its values resized to the photo), so a region reads
+        # where it is
+        heat.imshow(data[j])
+        h, w = data[j].shape[:2]
+        shown = heat.imshow(
+            values[j],
+            cmap=DIVERGING,
+            vmin=-lim,
+            vmax=lim,
+            alpha=0.6,
+            extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+            interpolation="nearest",
+        )
         heat.axis("off")
     if shown is not None:
         cax = fig.add_axes([1 - (bar - 0.2) / width, 0.15, 0.15 / width, 0.7])
         cb = fig.colorbar(shown, cax=cax)
         unit = f" (×1e{exponent})" if scale != 1.0 else ""
-        cb.set_label(f"SHAP value{unit}\n(red: towards the predicted class)", fontsize=LABEL)
+        cb.set_label(
+            f"SHAP value{unit}\n(red: towards the predicted class, blue: away)", fontsize=LABEL
+        )
         cb.ax.tick_params(labelsize=LABEL - 1)
-    return describe(fig, images=int(n))
+    return describe(
+        fig,
+        images=int(n),
+        probabilities=[round(float(p), 4) for p in probabilities] if probabilities else None,
+    )

@@ -199,7 +199,8 @@ def results_forest(
     a.set(xlim=(-0.02, 1.02), xlabel="locked test split")
     notes = [f"★ {reference}: the reference of the paired tests"] if reference else []
     notes += ["†: stand-in weights"] if stand else []
-    a.set_title("test split" + (f" ({'; '.join(notes)})" if notes else ""), fontsize=10.5)
+    # one note a line: beside the other panel's title, a long line would run into it
+    a.set_title("\n".join(["test split", *notes]), fontsize=10.5)
     fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=10)
     b.set(xlim=(-0.02, 1.02), xlabel="test accuracy on each other split")
     chance_line(b, 1 / n_classes, "x")

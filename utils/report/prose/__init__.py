@@ -2,9 +2,9 @@
 
 ``banners`` (notebooks' first outputs and in-notebook sentences), ``summary`` (the answer),
 ``original`` (sections 1-8, the original note's order), ``panel`` (sections 9 and 11),
-``labels`` (section 10: which products to label next, which labels look wrong), ``template``
-(section 12: the catalogue's template phrases and the accuracy without them), ``automation``
-(section 13: calibration and the automation threshold), ``common`` (shared helpers). Every
+``labels`` (which products to label next, which labels look wrong), ``template``
+(the catalogue's template phrases and the accuracy without them), ``automation``
+(calibration and the automation threshold), ``common`` (shared helpers). Every
 writer is reachable here (``prose.banner(...)``); ``SECTION_WRITERS`` maps each note section
 (``sections.SECTIONS``) to its writer. Imports: ``utils.report``'s ``figures``, ``formatting``,
 ``sections`` and the stages below ``report``.
@@ -24,7 +24,6 @@ from .banners import (
     precision_sentence,
     pretrained_sentence,
     pretrained_warning,
-    stand_in_mark,
     stand_in_warning,
     subsample_sentence,
 )
@@ -61,7 +60,14 @@ from .original import (
     section_results,
     section_split,
 )
-from .panel import budget_text, section_beyond, section_deployed, text_verdict, text_verdicts
+from .panel import (
+    budget_text,
+    cost_line,
+    section_beyond,
+    section_deployed,
+    text_verdict,
+    text_verdicts,
+)
 from .summary import (
     against_original,
     answer,
@@ -74,6 +80,7 @@ from .summary import (
     question_part,
     recommendation_lines,
     section_summary,
+    title,
 )
 from .template import section_template, template_limit, template_line
 

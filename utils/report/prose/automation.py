@@ -1,7 +1,7 @@
-"""Section 12 and notebook 05's automation cell: how far the chosen candidate's probabilities can
-be trusted (calibration on validation) and which products it classifies without a person (the
-threshold chosen on validation, what it gives on test). Every number from ``metrics.json``'s
-``evaluation.calibration`` and ``evaluation.threshold``.
+"""The automation section and notebook 05's automation cell: how far the chosen candidate's
+probabilities can be trusted (calibration on validation) and which products it classifies without
+a person (the threshold chosen on validation, what it gives on test). Every number from
+``metrics.json``'s ``evaluation.calibration`` and ``evaluation.threshold``.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def automation_text(cal: dict, auto: dict) -> str:
 
 
 def section_automation(m: dict) -> str:
-    """Section 12: the calibration, the threshold and who reviews what."""
+    """The automation section: the calibration, the threshold and who reviews what."""
     ev = m.get("evaluation") or {}
     cal, auto = ev.get("calibration") or {}, ev.get("threshold") or {}
     if not auto:

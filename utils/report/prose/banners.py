@@ -40,16 +40,6 @@ def stand_in_warning(
     return text
 
 
-def stand_in_mark(stand: dict[str, str]) -> str:
-    """The short mark of a note section whose numbers read stand-in encoders (the full warning is
-    at the top of the note, once)."""
-    names = {"clip": "CLIP", "vgg16": "VGG16"}
-    return (
-        f"Stand-in weights ({listing(names.get(k, k) for k in stand)}): the numbers here that "
-        "read them are stand-ins, see the top."
-    )
-
-
 def banner(
     number: str,
     metrics: dict,
@@ -79,8 +69,8 @@ def banner(
     if skipped and not_run:
         lines.append(
             f"**Not run: {plural(len(skipped), 'candidate')}** (their pretrained weights are not "
-            "on this machine; notebook 03 and the note's summary say what to download and where "
-            "to put it)."
+            "on this machine; notebook 03 and the note's list of what did not run say what to "
+            "download and where to put it)."
         )
     check = metrics.get("features", {}).get("pretrained_check")
     if check and check.get("warning"):

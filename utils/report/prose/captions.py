@@ -26,6 +26,28 @@ def _left_out(facts: dict) -> str:
 
 def _headline(f: dict) -> str:
     stand = f.get("stand_in") or []
+    photo, other = f.get("photo"), f.get("other")
+    if photo is None:  # a figure drawn before the panels were split
+        photo, other = f["names"], []
+    where = (
+        (
+            "; shaded beside the candidates that read the photo, the original note's accuracy "
+            f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with"
+            if photo and f.get("claims")
+            else ""
+        )
+        + (
+            f"; the candidates that read the text ({listing(other)}) in a panel of their own, "
+            "without the photo claims"
+            if photo and other
+            else ""
+        )
+        + (
+            "; no candidate read the photo, so the original note's photo claims are not drawn"
+            if not photo
+            else ""
+        )
+    )
     return (
         f"The {plural(len(f['names']), 'candidate')} of this run on the locked test split: "
         "accuracy with its interval (cluster bootstrap"
@@ -34,9 +56,9 @@ def _headline(f: dict) -> str:
             if f.get("exact")
             else ""
         )
-        + "); shaded, the original note's accuracy "
-        f"claims ({listing(f.get('claims') or [])}) with the tolerance they are read with; "
-        "dotted, chance"
+        + ")"
+        + where
+        + "; dotted, chance"
         + (f"; in bold, {f['called']} ({f['chosen']})" if f.get("chosen") else "")
         + (f"; †, stand-in weights ({listing(stand)})" if stand else "")
         + "."
@@ -142,9 +164,13 @@ def _shap(f: dict) -> str:
     return _photo(
         f,
         "SHAP{who} (Partition explainer, blur masker) on {images} test photos, one per category, "
-        "for the predicted class: the photo and its SHAP map side by side (values per pixel: "
-        "together they make up the change in probability from the blurred photo to the photo, "
-        "so each one is small).",
+        "for the predicted class: each photo beside the same photo with its SHAP map over it "
+        "(red: towards the predicted class, blue: away; values per pixel: together they make up "
+        "the change in probability from the blurred photo to the photo, so each one is small; "
+        "the blocks are the explainer's finest split at its evaluation budget), above each pair "
+        "the true and the predicted category"
+        + (" with the probability of the prediction" if f.get("probabilities") else "")
+        + ".",
     )
 
 

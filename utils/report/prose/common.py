@@ -80,9 +80,13 @@ def called(m: dict) -> str:
     return f"{rec['called']} (`{rec['candidate']}`)" if rec else "the chosen candidate"
 
 
-def _section(key: str) -> str:
-    """``section 9``: a note section by its key (its number comes from ``note.SECTIONS``)."""
-    return "section " + BY_KEY[key].title.split(".")[0]
+def _section(key: str, m: dict | None = None) -> str:
+    """``section 9``: a note section by its key, numbered as in the run's note (``m``: its
+    metrics; sections that could not run are left out, ``sections.numbers``)."""
+    from ..sections import numbers
+
+    number = numbers(m).get(key)
+    return f"section {number}" if number else f"the section '{BY_KEY[key].title}'"
 
 
 def _fig(key: str) -> str:
@@ -138,12 +142,12 @@ def faithfulness_words(deletion: dict, unit: str, alpha: float, items: str) -> l
     return [p for p in parts if p]
 
 
-def boilerplate_sentence(name: str, bp: dict) -> str:
+def boilerplate_sentence(name: str, bp: dict, m: dict | None = None) -> str:
     return (
         f"{name} partly reads each category's description template: {pct(bp['share'], 0)} of its "
         f"top-{bp['top_k']} words per category are generic words, found in more than "
         f"{pct(bp['threshold'], 0)} of all the test products' texts (e.g. "
         f"{listing(f'“{w}”' for w in bp['examples'])}), which tell categories apart only through "
         "how often each category's template uses them. What a catalogue written differently would "
-        f"lose is measured in {_section('template')}."
+        f"lose is measured in {_section('template', m)}."
     )

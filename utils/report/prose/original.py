@@ -288,7 +288,7 @@ def headline(ev: dict) -> str:
         missing = [n for n in (a, b) if n not in t]
         return (
             f"The note's comparison of {a} and {b} is not in this run: {listing(missing)} did not "
-            f"run (the panel in {_section('beyond')} has what did)."
+            f"run (the panel in {_section('beyond', {'evaluation': ev})} has what did)."
         )
     mc = pair["mcnemar"]
     diff, lo, hi = -pair["accuracy_difference"], -pair["difference_high"], -pair["difference_low"]
@@ -357,8 +357,8 @@ def errors_text(ev: dict, m: dict | None = None) -> str:
     if (m or {}).get("labels", {}).get("audit"):
         text += (
             " Some of these errors may be the catalogue's labels rather than the model's: the "
-            f"label audit ({_section('labels')}) flags likely wrong labels among the training and "
-            "validation products; the test labels are neither audited nor changed."
+            f"label audit ({_section('labels', m)}) flags likely wrong labels among the training "
+            "and validation products; the test labels are neither audited nor changed."
         )
     return text + "\n"
 
@@ -453,7 +453,7 @@ def pixels_against_clip(m: dict) -> str:
             "rerun notebook 06 with `explain_model` set to `clip-head` to compare the two maps."
             if ran
             else "that expectation is not tested here: CLIP's weights are not on this machine "
-            "(the table after the summary says what to download)."
+            "(the note's list of what did not run says what to download)."
         )
     )
 
@@ -491,6 +491,59 @@ def global_text(ex: dict) -> str:
         )
     if ex.get("global_left_out"):
         text += f" Categories not drawn: {', '.join(ex['global_left_out'])}."
+    reading = global_reading_text(ex)
+    return text + ("\n\n" + reading if reading else "")
+
+
+def global_reading_text(ex: dict) -> str:
+    """Each panel of the per-category figure read from its numbers (``global_reading``, notebook
+    06): how much of the weight towards the class lies on the product, against the share of the
+    photo the product covers (what an even spread would give it), and where the averaged map
+    peaks; then the categories whose weight leans on the product and those leaning on the
+    background."""
+    reading = ex.get("global_reading") or {}
+    rows = {c: r for c, r in reading.items() if r.get("on_product") is not None}
+    if not rows:
+        return ""
+    items = []
+    for c, r in rows.items():
+        items.append(
+            f"{c}, {pct(r['on_product'], 0)} on the product, which covers "
+            f"{pct(r['product_area'], 0)} of the photo; strongest in the {r['peak']} "
+            f"({pct(r['peak_share'], 0)} of the averaged weight towards the class)"
+        )
+    margin = next(iter(rows.values())).get("even_margin", 0.0)
+    points = f"{100 * margin:.0f} points"
+    product = [c for c, r in rows.items() if r["on_product"] > r["product_area"] + margin]
+    background = [c for c, r in rows.items() if r["on_product"] < r["product_area"] - margin]
+    text = (
+        f"**Reading each panel of {_fig('global_importance')}** (the share of each image's weight "
+        "towards its class that lies on the product, pixels that are not the near-white "
+        "background, averaged over the category's images; an even spread would put on the "
+        "product the share of the photo it covers): " + "; ".join(items) + "."
+    )
+    if product:
+        text += f" The weight leans on the product (more than {points} above its area) for " + (
+            listing(product)
+        )
+    if background:
+        text += (
+            ("; " if product else " ")
+            + f"on the background around it (more than {points} below) for "
+            + listing(background)
+        )
+    if product or background:
+        text += "."
+    even = [c for c in rows if c not in product and c not in background]
+    if even:
+        text += f" {listing(even)}: within {points} of an even spread."
+    against = {c: r["positive_share"] for c, r in rows.items() if r.get("positive_share", 1) < 0.5}
+    if against:
+        text += (
+            " Mostly against the class on average (most of the averaged map's weight is blue): "
+            + listing(f"{c} ({pct(v, 0)} of it towards the class)" for c, v in against.items())
+            + "."
+        )
     return text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..figures import COST_MIN_CANDIDATES, not_drawn_by_design
 from ..formatting import (
     interval,
     listing,
@@ -30,6 +31,15 @@ from .common import (
     called,
     faithfulness_words,
 )
+
+
+def cost_line(n: int) -> str:
+    """Why this run draws no accuracy-cost chart: with ``n`` candidates it restates the table."""
+    return (
+        f"No accuracy-cost chart: with {plural(n, 'candidate')} (fewer than "
+        f"{COST_MIN_CANDIDATES}) it would restate the panel's table, whose columns give each "
+        "one's accuracy and its cost per product."
+    )
 
 
 def section_beyond(m: dict) -> str:
@@ -71,7 +81,13 @@ def section_beyond(m: dict) -> str:
             if len(paired) > 1
             else "; with one comparison, Holm's adjustment leaves its p-value unchanged"
         )
-        + f" ({_fig('results')}, {_fig('cost')}).\n\n"
+        + (
+            f" ({_fig('results')})."
+            if "cost" in not_drawn_by_design(m)
+            else f" ({_fig('results')}, {_fig('cost')})."
+        )
+        + ("\n\n" + cost_line(len(t)) if "cost" in not_drawn_by_design(m) else "")
+        + "\n\n"
     )
     text += markdown_table(_marked(pd.DataFrame(rows).T, m)) + _dagger_note(m)
     text += budget_text(ev)
@@ -242,9 +258,9 @@ def section_deployed(m: dict) -> str:
             + (f", with {listing(others)}" if others else ""),
             "image+text": "reads the photo and the text: how much each weighs is below",
             "image": (
-                f"reads the photo: {_section('explanations')} explains its pixels"
+                f"reads the photo: {_section('explanations', m)} explains its pixels"
                 if photo == rec["candidate"]
-                else f"reads the photo; {_section('explanations')} explains another photo "
+                else f"reads the photo; {_section('explanations', m)} explains another photo "
                 f"candidate, {photo}"
                 if photo
                 else "reads the photo, which no explanation of this run covers"
@@ -274,5 +290,5 @@ def section_deployed(m: dict) -> str:
     for name, t in (text_part.get("text") or {}).items():
         bp = t.get("boilerplate")
         if bp and bp.get("share", 0) > 0:
-            out += "\n" + boilerplate_sentence(name, bp) + "\n"
+            out += "\n" + boilerplate_sentence(name, bp, m) + "\n"
     return out

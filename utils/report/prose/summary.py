@@ -148,7 +148,9 @@ CAVEATS = {
 }
 
 
-def recommendation_lines(rec: dict, ctx: dict, where: str = "see the table below") -> list[str]:
+def recommendation_lines(
+    rec: dict, ctx: dict, where: str = "the note's list of what did not run names them"
+) -> list[str]:
     """At most three lines: the choice and why, what it needs and its test accuracy (reported
     once), and the caveat that keeps it from being a recommendation (``rec["caveat"]``, decided
     by ``decision.recommend``)."""
@@ -243,7 +245,7 @@ def label_noise(m: dict, name: str | None) -> list[str]:
         f"{a['flagged']} of the {pool} training and validation labels"
         + (f" ({cats})" if cats else "")
         + split_kinds
-        + f"; {_section('labels')} shows them."
+        + f"; {_section('labels', m)} shows them."
     )
     cleaning = ((m.get("labels") or {}).get("cleaning") or {}).get(who) or {}
     moves = [
@@ -281,7 +283,8 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
         run = len(m.get("features", {}).get("models") or [])
         items.append(
             f"{plural(len(skipped), 'candidate')} of {run + len(skipped)} did not run (their "
-            "weights are not on this machine; the table below says what to download)."
+            "weights are not on this machine; the note's list of what did not run says what to "
+            "download)."
         )
     if ev.get("table"):
         widths = [t["accuracy_high"] - t["accuracy_low"] for t in ev["table"].values()]
@@ -295,7 +298,7 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
     check = m.get("features", {}).get("pretrained_check")
     if check and check.get("warning"):
         items.append(
-            f"The loaded CLIP does not behave like a pretrained one ({_section('clip')}): its "
+            f"The loaded CLIP does not behave like a pretrained one ({_section('clip', m)}): its "
             "numbers say nothing about CLIP."
         )
     items += template_limit(m)
@@ -309,6 +312,56 @@ def limits(m: dict, stand: dict[str, str]) -> list[str]:
     return items
 
 
+# --------------------------------------------------------------------------- the note's title
+TITLE_BOTH = (
+    "Classifying e-commerce product photos: CLIP against a VGG16 baseline, and what to deploy"
+)
+RAN_WORDS = {"text": "text", "image": "classical pixels", "image+text": "text and photo"}
+
+
+def _ran(m: dict) -> list[str]:
+    features = m.get("features") or {}
+    skipped = features.get("skipped") or {}
+    names = features.get("models") or list((m.get("evaluation") or {}).get("table") or {})
+    return [n for n in names if n not in skipped]
+
+
+def title(m: dict) -> str:
+    """The note's title: the question this run can answer. The original note's (CLIP against
+    VGG16) only when both its heads ran; on stand-in weights, a check of that pipeline; when no
+    pretrained photo encoder ran, what the candidates that did run read, and that the CLIP
+    question needs the weights; with one of the two encoders, that the comparison needs both."""
+    from ...core.runs import run_stand_ins
+    from ...models.candidates import HEADLINE, encoder_kinds
+
+    ran = _ran(m)
+    if not ran:
+        return TITLE_BOTH
+    kinds = encoder_kinds(ran)
+    if run_stand_ins(m) and kinds:
+        return (
+            "Classifying e-commerce product photos: the CLIP against VGG16 pipeline, run on "
+            "stand-in weights (its numbers answer nothing)"
+        )
+    if all(h in ran for h in HEADLINE):
+        return TITLE_BOTH
+    if not kinds:
+        reads = (m.get("evaluation") or {}).get("reads") or {}
+        what = listing(
+            dict.fromkeys(RAN_WORDS.get(reads.get(n), "their inputs") for n in ran if n in reads)
+        )
+        return (
+            f"What this catalogue's {what or 'product data'} give; the CLIP question needs the "
+            "pretrained weights"
+        )
+    names = {"clip": "CLIP", "vgg16": "VGG16"}
+    have = listing(names[k] for k in sorted(kinds))
+    return (
+        f"Classifying e-commerce product photos with {have} and the other candidates that ran; "
+        "CLIP against VGG16 needs both pretrained encoders"
+    )
+
+
 # --------------------------------------------------------------------------- the note's sections
 QUESTION = (
     "**The question.** Does a frozen CLIP encoder with a small head classify these product photos "
@@ -319,7 +372,7 @@ QUESTION = (
 def question_part(m: dict) -> str:
     """Which part of the question this run answers: both, only what to deploy among the
     candidates that ran, or neither (the bundled sample, a subsample, stand-in weights)."""
-    from ...models.candidates import HEADLINE
+    from ...models.candidates import HEADLINE, encoder_kinds
 
     ev, rec = m.get("evaluation") or {}, _choice(m)
     if not ev:
@@ -348,10 +401,24 @@ def question_part(m: dict) -> str:
             "**What this run answers.** The first part, CLIP against VGG16 (both heads ran on "
             "pretrained weights); what to deploy stays provisional, for the reason below."
         )
+    ran = _ran(m)
+    if not encoder_kinds(ran):
+        reads = ev.get("reads") or {}
+        what = listing(
+            f"`{n}` ({RAN_WORDS.get(reads.get(n), 'its inputs')})" for n in ran if n in reads
+        )
+        return (
+            f"**What this run answers.** What {what} give on this catalogue, and which is best on "
+            "validation. Not the note's question below: no pretrained photo encoder ran, so "
+            "whether CLIP beats VGG16 is not answered here, and no number below is CLIP's or "
+            "VGG16's; the note's list of what did not run (at its end) says which weights to "
+            "download."
+        )
     return (
         f"**What this run answers.** Neither part fully: it names the best of the "
         f"{plural(run, 'candidate')} that ran, but the photo question (CLIP against VGG16) and a "
-        "deployment answer need the pretrained weights listed at the end of this summary."
+        "deployment answer need the pretrained weights the note's list of what did not run names "
+        "(at its end)."
     )
 
 
@@ -381,23 +448,29 @@ def against_original(m: dict) -> str:
         return ""  # nothing here to set beside the note's claims (question_part says why)
     name, low, high = rec["candidate"], rec["test_low"], rec["test_high"]
     reads = ev.get("reads", {})
-    text = (
-        f"**Against the original note.** {upper_first(called(m))}, which reads the "
-        f"{READS_WORDS.get(reads.get(name), '')}, reaches "
-        f"{interval(rec['test_accuracy'], low, high)} on this split: its interval "
-        f"{listing(_against_claims(low, high))} accuracy claim."
-    )
-    if reads.get(name) != "image":
+    if reads.get(name) == "image":
+        text = (
+            f"**Against the original note.** {upper_first(called(m))}, which reads the "
+            f"photo, reaches {interval(rec['test_accuracy'], low, high)} on this split: its "
+            f"interval {listing(_against_claims(low, high))} accuracy claim."
+        )
+    else:  # the claims are about photos: a text candidate is never set against them
+        text = (
+            f"**Against the original note.** Its claims are about photos; {called(m)} reads the "
+            f"{READS_WORDS.get(reads.get(name), '')} ({interval(rec['test_accuracy'], low, high)}"
+            " on this split), so it is not set against them."
+        )
         table, stand = ev.get("table", {}), set(ev.get("stand_in") or [])
         photo = [n for n, r in reads.items() if r == "image" and n not in stand and n in table]
-        text += " The claims are about photos, on another split: this is not a test of them. "
+        text += " "
         if photo:
             best = max(photo, key=lambda n: table[n]["accuracy"])
             t = table[best]
             text += (
                 f"The best photo candidate of this run, {best}, reaches "
                 f"{interval(t['accuracy'], t['accuracy_low'], t['accuracy_high'])}: its interval "
-                f"{listing(_against_claims(t['accuracy_low'], t['accuracy_high']))} claim."
+                f"{listing(_against_claims(t['accuracy_low'], t['accuracy_high']))} claim "
+                "(the note's numbers come from another split)."
             )
     missing = (ev.get("missing_descriptions") or {}).get(name)
     if missing:
@@ -406,7 +479,8 @@ def against_original(m: dict) -> str:
         drop = points_interval(missing["difference"], lo, hi)
         resolved = "resolved" if hi < 0 or lo > 0 else "not resolved: the interval includes zero"
         text += (
-            f" Without the product descriptions (the same test products, the name alone) it gets "
+            f" Without the product descriptions (the same test products, the name alone) "
+            f"{name} gets "
             f"{acc}, {drop} against the full text ({resolved}). For a team: on a catalogue "
             "written like this one, the product text carries the category"
             + (
@@ -450,15 +524,24 @@ def section_summary(m: dict) -> str:
 
     ev = m.get("evaluation", {})
     stand = run_stand_ins(m)
-    text = QUESTION + "\n\n" + question_part(m) + "\n\n"
+    part = question_part(m)
+    # what this run answers comes first, unless it answers the question (then the question does)
+    both = part.startswith("**What this run answers.** Both parts")
+    text = (QUESTION + "\n\n" + part if both else part + "\n\n" + QUESTION) + "\n\n"
     text += claims_text(ev.get("claims") or [], markdown_table)
     rec = ev.get("recommendation")
     if ev:
         text += (
             "**What to deploy.** "
             + " ".join(recommendation_lines(rec or {}, context(m)))
-            + f" {_fig('headline')} sets every candidate of the run beside the original note's "
-            "claims.\n\n"
+            + f" {_fig('headline')} sets every candidate of the run on the test split"
+            + (
+                ", the original note's photo claims beside the candidates that read the photo "
+                "only.\n\n"
+                if "image" in (ev.get("reads") or {}).values()
+                else " (no candidate read the photo: the original note's photo claims are not "
+                "drawn).\n\n"
+            )
         )
         versus = against_original(m)
         text += versus + "\n\n" if versus else ""
@@ -466,4 +549,4 @@ def section_summary(m: dict) -> str:
     items = limits(m, stand)
     if items:
         text += "**The limits of this run.**\n\n" + "\n".join(f"- {i}" for i in items) + "\n\n"
-    return text + not_run_table(m)
+    return text

@@ -1,6 +1,6 @@
-"""Section 12 and the summary's limit on the template: what the text candidates read besides the
-product (the catalogue's template phrases, ``explanations.template``), and the accuracy a catalogue
-written without them would give."""
+"""The template section and the summary's limit on the template: what the text candidates read
+besides the product (the catalogue's template phrases, ``explanations.template``), and the accuracy
+a catalogue written without them would give."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def _phrase_facts(r: dict, k: int = 3) -> str:
 
 
 def section_template(m: dict) -> str:
-    """Section 12: the template phrases, their rates per category, and each text candidate's
-    accuracy without them."""
+    """The template section: the template phrases, their rates per category, and each text
+    candidate's accuracy without them."""
     records = (m.get("explanations") or {}).get("template") or {}
     if not records:
         return "No candidate that reads text ran, so the template phrases were not measured.\n"
@@ -155,7 +155,7 @@ def template_limit(m: dict) -> list[str]:
             "written differently would cost accuracy"
         )
     return [
-        f"Refitted without the catalogue's template phrases ({_section('template')}; they are "
+        f"Refitted without the catalogue's template phrases ({_section('template', m)}; they are "
         f"in {pct(first['test_texts_changed'], 0)} of the test texts), test accuracy: "
         f"{'; '.join(parts)}. {upper_first(meaning)}."
     ]
