@@ -325,8 +325,17 @@ def test_a_catalog_to_parquet_gives_predict_s_results_row_for_row(
     ray = engine != "local"
     out = f"file://{tmp_path}/out" if ray else "predictions"  # relative: the driver's folder
     fail = f"exit:1:{tmp_path / 'killed'}" if ray else None
+    operating = predict.Operating(0.5, 0.4)  # the model card's options: scaled, `automatic`
     done = predict.predict_catalog(
-        os.path.relpath(shop), out, "clip-head", trained, 3, engine, 8, fail=fail
+        os.path.relpath(shop),
+        out,
+        "clip-head",
+        trained,
+        3,
+        engine,
+        8,
+        fail=fail,
+        operating=operating,
     )
     assert done["out"] == (out if ray else str(nodes["driver_dir"] / out))
     assert (tmp_path / "killed").exists() == ray  # the actor did die
@@ -343,13 +352,17 @@ def test_a_catalog_to_parquet_gives_predict_s_results_row_for_row(
     ]
     readable = [i for i in range(len(catalog)) if i not in (7, 8)]
     expected = predict.predict(
-        [shop / "Images" / catalog.loc[i, "image"] for i in readable], "clip-head", trained, top=3
+        [shop / "Images" / catalog.loc[i, "image"] for i in readable],
+        "clip-head",
+        trained,
+        top=3,
+        operating=operating,
     )
     mine = got.loc[readable].reset_index(drop=True)
     assert mine["file"].map(os.path.isabs).all()
     mine["file"] = mine["file"].map(lambda f: str(Path(f).relative_to(shop.resolve())))
     expected["file"] = expected["file"].map(lambda f: str(Path(f).relative_to(shop)))
-    columns = ["file", "status", "detail", "top1", "top2", "top3", "category"]
+    columns = ["file", "status", "detail", "top1", "top2", "top3", "category", "automatic"]
     pd.testing.assert_frame_equal(mine[columns], expected[columns])
     np.testing.assert_allclose(mine["probability"], expected["probability"], rtol=0, atol=1e-6)
     assert expected["category"].ne("").sum() == 30  # the 30 photos were classified

@@ -20,7 +20,7 @@ from utils.core import runs
 from utils.core.paths import Layout
 from utils.data import acquire, split
 from utils.models import candidates
-from utils.report import figures, note, sections
+from utils.report import card_facts, figures, note, sections
 from utils.report import runner as report
 from utils.report.formatting import interval, pct
 
@@ -312,11 +312,32 @@ def check_deployment_card(card: str, m: dict) -> None:
     if th["validation"]["threshold"] is None:
         assert "every product goes to a person" in card
     else:
-        assert f"highest probability ≥ {th['validation']['threshold']:.3f}" in card
+        written = card_facts.threshold_text(th["validation"]["threshold"])
+        assert f"highest probability ≥ {written}" in card and f"--threshold {written}" in card
         assert f"{th['test']['to_person']} products go to a person" in card
         if th["test"]["accepted"]:
             assert f"coverage {pct(th['test']['coverage'])} (" in card
     assert "## Citation" in card and m["run"]["id"] in card
+
+
+def card_s_operating_point_gives_the_recorded_coverage(card: str, m: dict, data: Path) -> None:
+    """The model card's command, as a team would run it: its ``--temperature`` and
+    ``--threshold`` given to ``predict`` on the test products mark as ``automatic`` as many
+    products as notebook 05 recorded, with as many errors."""
+    from utils import predict
+
+    point = re.search(r"--temperature ([\d.]+) --threshold ([\d.]+)", card)
+    assert point, "the card's command carries the operating point"
+    th = m["evaluation"]["threshold"]
+    test = split.load_split(Layout(data).split).test_for_final_evaluation()
+    rows = test[["product_name", "description", "path", "label"]].reset_index(drop=True)
+    operating = predict.Operating(float(point[1]), float(point[2]))
+    got = predict.predict_products(
+        rows.assign(image=rows["path"]), th["candidate"], data, top=1, operating=operating
+    )
+    auto = got["automatic"]
+    assert int(auto.sum()) == th["test"]["accepted"]
+    assert int((got.loc[auto, "category"] != rows.loc[auto, "label"]).sum()) == th["test"]["errors"]
 
 
 def test_05_the_chosen_candidate_is_calibrated_and_gets_an_automation_threshold(
@@ -691,6 +712,21 @@ def test_predict_products_with_text_and_fusion_candidates(smoke_run: Path, tmp_p
     card = ["--catalog", str(shop / "products.csv"), "--model", "text-tfidf"]
     predict.main([*card, "--data-dir", str(data), "--out", str(tmp_path / "cli")])
     assert pd.read_parquet(tmp_path / "cli")["category"].tolist() == got["category"].tolist()
+    # ... with its operating point: sharper probabilities (T < 1), the same categories, and
+    # `automatic` where the highest one reaches the threshold (never for an unreadable row)
+    scaled = predict.predict_products(rows, "text-tfidf", data, operating=predict.Operating(0.5))
+    ok = scaled["status"] == "ok"
+    cut = f"{np.median(scaled.loc[ok, 'probability']):.6f}"
+    point = ["--temperature", "0.5", "--threshold", cut]
+    predict.main([*card, *point, "--data-dir", str(data), "--out", str(tmp_path / "op")])
+    op = pd.read_parquet(tmp_path / "op")
+    assert op["category"].tolist() == got["category"].tolist()
+    assert (op.loc[ok, "probability"] >= got.loc[ok, "probability"] - 1e-12).all()
+    assert (op.loc[ok, "probability"] > got.loc[ok, "probability"]).any()
+    assert op["automatic"].tolist() == (ok & (op["probability"] >= float(cut))).tolist()
+    assert op["automatic"].any() and not op.loc[~ok, "automatic"].any()
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        predict.Operating(0.0)
     with pytest.raises(FileNotFoundError, match="Images/"):
         predict.predict_catalog(shop, tmp_path / "out", "fusion-late", data)
 
@@ -861,6 +897,7 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     for part in ("## Uses", "## Training data", "## Evaluation", "## Failure modes measured"):
         assert part in card, part
     check_deployment_card(card, m)
+    card_s_operating_point_gives_the_recorded_coverage(card, m, run / "data")
     assert m["evaluation"]["data_checksum"]["csv_sha256"] == acquire.CSV_SHA256
     assert "Template dependence" in card and "Taxonomy boundaries" in card
     assert cited_in_order(text) and every_figure_cited(text)

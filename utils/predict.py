@@ -15,6 +15,10 @@ cluster's address: the CSV read by Ray, chunks of rows checked and their photos 
 tasks, classified in actors (one per GPU or CPU slot), Parquet shards keyed by product id written
 by the workers, counted by the driver, ``resume`` skipping the ids already written) or in process
 (``engine="local"``), the same rows either way. Every path is resolved on the driver.
+
+The operating point the model card gives (``Operating``: ``--temperature`` and ``--threshold``)
+turns the probabilities into the temperature-scaled ones the threshold was chosen on, and adds
+``automatic``: True for a product classified without a person, False for one a person reviews.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pandas as pd
 
 from .core.paths import Layout
 from .data import acquire, catalog
+from .evaluation import calibration
 from .models import candidates, distributed, families
 from .models.panel import Panel, Settings
 
@@ -86,17 +91,41 @@ TEXT_COLUMNS = ("product_name", "description")
 NO_TEXT = "no_text"  # a product whose name and description are both empty (text candidates)
 
 
+@dataclasses.dataclass(frozen=True)
+class Operating:
+    """A deployed candidate's operating point (notebook 05; the model card states it): its
+    probabilities at ``temperature`` (``calibration.scale``; 1: as fitted) and, with
+    ``threshold``, the column ``automatic``: the highest (scaled) probability at or above it
+    (classified without a person), or not (to a person; unreadable rows too)."""
+
+    temperature: float = 1.0
+    threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"the temperature must be positive, got {self.temperature}")
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise ValueError(f"the threshold is a probability in [0, 1], got {self.threshold}")
+
+    def apply(self, proba: np.ndarray) -> np.ndarray:
+        return proba if self.temperature == 1 else calibration.scale(proba, self.temperature)
+
+
+AS_FITTED = Operating()
+
+
 def classify(
     panel: Panel,
     fitted: families.Fitted,
     paths: list[str | Path] | None = None,
     top: int = 3,
     texts: pd.DataFrame | None = None,
+    operating: Operating = AS_FITTED,
 ) -> pd.DataFrame:
     """``predict``'s table with a loaded candidate (``load_candidate``): ``paths`` are the photos
     (for a candidate that reads them), ``texts`` the products' ``product_name`` and
     ``description`` (for one that reads text), row for row with ``paths`` when both are read."""
-    return score(panel, fitted, *check(Reads.of(fitted), paths, texts), top)
+    return score(panel, fitted, *check(Reads.of(fitted), paths, texts), top, operating)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,13 +187,17 @@ def score(
     shas: list[str],
     words: pd.DataFrame,
     top: int = 3,
+    operating: Operating = AS_FITTED,
 ) -> pd.DataFrame:
-    """``check``'s table with each readable product's top categories: the model's part."""
+    """``check``'s table with each readable product's top categories: the model's part (at the
+    ``operating`` point: its temperature, and ``automatic`` when it has a threshold)."""
     table = table.copy()
     ok = table["status"] == "ok"
     for k in range(1, top + 1):
         table[f"top{k}"] = ""
     table["category"], table["probability"] = "", np.nan
+    if operating.threshold is not None:
+        table["automatic"] = False
     if ok.any():
         rows = pd.DataFrame(
             {
@@ -174,13 +207,15 @@ def score(
                 "description": words.loc[ok, "description"],
             }
         )
-        proba = fitted.infer(panel, rows)
+        proba = operating.apply(fitted.infer(panel, rows))
         order = np.argsort(-proba, axis=1)[:, :top]
         for j, (i, best) in enumerate(zip(table.index[ok], order)):
             for k, c_id in enumerate(best, start=1):
                 table.loc[i, f"top{k}"] = f"{fitted.classes[c_id]} ({proba[j, c_id]:.2f})"
             table.loc[i, "category"] = fitted.classes[best[0]]
             table.loc[i, "probability"] = float(proba[j, best[0]])
+        if operating.threshold is not None:
+            table.loc[ok, "automatic"] = proba.max(axis=1) >= operating.threshold
     return table
 
 
@@ -192,10 +227,12 @@ def predict(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 16,
+    operating: Operating = AS_FITTED,
 ) -> pd.DataFrame:
     """One row per photo: ``file``, ``status``, ``detail``, then ``top1`` ... ``top{top}`` as
     "category (p)", and ``category`` / ``probability`` of the best one (empty for photos that cannot
-    be read). ``model`` reads the photo alone; ``predict_products`` takes any candidate."""
+    be read), at the ``operating`` point (``automatic`` when it has a threshold). ``model`` reads
+    the photo alone; ``predict_products`` takes any candidate."""
     if _reads(model) != "image":
         raise ValueError(
             f"{model} reads {_reads(model)}; predict() classifies photos alone: give products "
@@ -203,7 +240,7 @@ def predict(
             "predict_products(), or a CSV to --catalog."
         )
     panel, fitted = load_candidate(model, data_dir, device, precision, batch_size)
-    return classify(panel, fitted, paths, top)
+    return classify(panel, fitted, paths, top, operating=operating)
 
 
 def predict_products(
@@ -215,17 +252,21 @@ def predict_products(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 16,
+    operating: Operating = AS_FITTED,
 ) -> pd.DataFrame:
     """``predict``'s table for products (one row each) with whatever ``model`` reads: the columns
     ``product_name`` and ``description`` for text, ``image`` (a file name under ``images``, or a
     path) for the photo. A row whose image name is empty or leaves ``images`` is said so, never
     opened."""
     panel, fitted = load_candidate(model, data_dir, device, precision, batch_size)
-    return _classify_products(panel, fitted, rows.reset_index(drop=True), images, top)
+    return _classify_products(panel, fitted, rows.reset_index(drop=True), images, top, operating)
 
 
-def _classify_products(panel, fitted, rows: pd.DataFrame, images, top: int) -> pd.DataFrame:
-    return score_products(panel, fitted, check_products(Reads.of(fitted), rows, images), top)
+def _classify_products(
+    panel, fitted, rows: pd.DataFrame, images, top: int, operating: Operating = AS_FITTED
+) -> pd.DataFrame:
+    checked = check_products(Reads.of(fitted), rows, images)
+    return score_products(panel, fitted, checked, top, operating)
 
 
 def check_products(fitted: Reads, rows: pd.DataFrame, images) -> pd.DataFrame:
@@ -263,14 +304,16 @@ def check_products(fitted: Reads, rows: pd.DataFrame, images) -> pd.DataFrame:
     return out
 
 
-def score_products(panel, fitted, checked: pd.DataFrame, top: int) -> pd.DataFrame:
+def score_products(
+    panel, fitted, checked: pd.DataFrame, top: int, operating: Operating = AS_FITTED
+) -> pd.DataFrame:
     """``check_products``' rows classified: ``predict``'s table."""
     checked = checked.reset_index(drop=True)
     words = checked[list(TEXT_COLUMNS)]
-    table = score(
-        panel, fitted, checked[["file", "status", "detail"]], checked["sha256"].tolist(), words, top
-    )
-    return table.astype({"probability": float})
+    files = checked[["file", "status", "detail"]]
+    table = score(panel, fitted, files, checked["sha256"].tolist(), words, top, operating)
+    types = {"probability": float} | ({"automatic": bool} if "automatic" in table else {})
+    return table.astype(types)
 
 
 # --------------------------------------------------------------------- a whole catalog to Parquet
@@ -280,13 +323,27 @@ class CatalogPredictor:
     local loop's one instance); on Ray, ``PrepareProducts`` (CPU tasks) and ``ScoreProducts``
     (actors) split the same work in two."""
 
-    def __init__(self, model, data_dir, images, top, device, precision, batch_size, id_column):
+    def __init__(
+        self,
+        model,
+        data_dir,
+        images,
+        top,
+        device,
+        precision,
+        batch_size,
+        id_column,
+        operating: Operating = AS_FITTED,
+    ):
         self.panel, self.fitted = load_candidate(model, data_dir, device, precision, batch_size)
         self.images, self.top, self.id_column = images, top, id_column
+        self.operating = operating
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         chunk = chunk.reset_index(drop=True)
-        out = _classify_products(self.panel, self.fitted, chunk, self.images, self.top)
+        out = _classify_products(
+            self.panel, self.fitted, chunk, self.images, self.top, self.operating
+        )
         return _with_ids(out, chunk, self.fitted, self.id_column)
 
 
@@ -391,9 +448,19 @@ class ScoreProducts:
     classified from what ``PrepareProducts`` made: ``predict``'s table with ``id`` (and
     ``image``) first. ``fail``: a planted failure (tests, ``distributed.Failure``)."""
 
-    def __init__(self, model, data_dir, top, device, precision, batch_size, fail=None) -> None:
+    def __init__(
+        self,
+        model,
+        data_dir,
+        top,
+        device,
+        precision,
+        batch_size,
+        fail=None,
+        operating: Operating = AS_FITTED,
+    ) -> None:
         self.panel, self.fitted = load_candidate(model, data_dir, device, precision, batch_size)
-        self.top, self.fail = top, distributed.Failure(fail)
+        self.top, self.fail, self.operating = top, distributed.Failure(fail), operating
 
     def __call__(self, batch: dict) -> pd.DataFrame:
         self.fail()
@@ -407,7 +474,7 @@ class ScoreProducts:
             {c: batch[c] for c in ("file", "status", "detail", "sha256", *TEXT_COLUMNS)}
         )
         panel = _Prepared(self.panel, prepared)
-        out = score_products(panel, self.fitted, checked, self.top)
+        out = score_products(panel, self.fitted, checked, self.top, self.operating)
         chunk = pd.DataFrame({"id": batch["id"], "image": batch["image"]})
         return _with_ids(out, chunk, self.fitted, "id")
 
@@ -463,6 +530,7 @@ def predict_catalog(
     actors: int | tuple[int, int] | None = None,
     resume: bool = False,
     fail: str | None = None,
+    operating: Operating = AS_FITTED,
 ) -> dict:
     """Every row of a catalog (``source``: a folder holding the CSV, with ``Images/`` beside it
     when ``model`` reads photos, or the CSV) classified by ``model`` into Parquet files under
@@ -473,7 +541,17 @@ def predict_catalog(
     columns = columns_read(model, id_column)
     csv, images = _catalog_files(source, columns)
     images = location(images) if images else None
-    args = (model, location(data_dir), images, top, device, precision, batch_size, id_column)
+    args = (
+        model,
+        location(data_dir),
+        images,
+        top,
+        device,
+        precision,
+        batch_size,
+        id_column,
+        operating,
+    )
     start = time.perf_counter()
     if distributed.is_local(engine):
         out = Path(location(out))
@@ -525,7 +603,7 @@ def _predict_on_ray(ray, csv, out, args, columns, chunk_rows, actors, resume, fa
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
-    model, data_dir, images, top, device, precision, batch_size, id_column = args
+    model, data_dir, images, top, device, precision, batch_size, id_column, operating = args
     panel, fitted = load_candidate(model, data_dir, "cpu", precision, batch_size)
     decoders = {
         s: (None, panel.settings.decode_min_side)
@@ -570,7 +648,7 @@ def _predict_on_ray(ray, csv, out, args, columns, chunk_rows, actors, resume, fa
         batch_size=chunk_rows,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(**sizes),
-        fn_constructor_args=(model, data_dir, top, device, precision, batch_size, fail),
+        fn_constructor_args=(model, data_dir, top, device, precision, batch_size, fail, operating),
         **reserve,
     ).write_parquet(out, ray_remote_args={"num_cpus": 0.25})  # I/O: a quarter slot
     distributed.check_rows(out, total, "prediction")
@@ -599,6 +677,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--data-dir", default=str(Layout().data_dir))
     parser.add_argument("--top", type=int, default=3)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="the probabilities at this temperature (the model card's; default 1: as fitted)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="adds `automatic`: the highest probability at or above it (the model card's); "
+        "the rest go to a person",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--resume",
@@ -618,6 +708,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give photos, or --catalog (not both)")
     errors = (FileNotFoundError, ValueError, families.CandidateMismatch)
     try:
+        operating = Operating(args.temperature, args.threshold)
         if args.catalog:
             done = predict_catalog(
                 args.catalog,
@@ -632,12 +723,15 @@ def main(argv: list[str] | None = None) -> None:
                 if args.actors and len(args.actors) > 1
                 else (args.actors[0] if args.actors else None),
                 resume=args.resume,
+                operating=operating,
             )
             print(
                 f"{done['rows']} rows in {done['seconds']} s -> {done['out']}: {done['statuses']}"
             )
             return
-        table = predict(args.photos, args.model, args.data_dir, args.top, args.device)
+        table = predict(
+            args.photos, args.model, args.data_dir, args.top, args.device, operating=operating
+        )
     except (*errors, distributed.EngineUnavailable, distributed.RowsMismatch) as exc:
         raise SystemExit(f"error: {exc}") from None
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):

@@ -8,6 +8,7 @@ to cite. A fact the run did not measure is said to be not measured, never left o
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -66,6 +67,24 @@ def checksum(ev: dict) -> str:
     )
 
 
+def threshold_text(t: float) -> str:
+    """The threshold as the card writes it, everywhere: rounded down to 4 decimals, so that a
+    product the recorded threshold accepts is accepted at the written one too."""
+    return f"{math.floor(t * 10_000) / 10_000:.4f}"
+
+
+def operating_args(ev: dict) -> str:
+    """``predict``'s options for the run's operating point (``--temperature``, ``--threshold``):
+    empty when notebook 05 chose no threshold and kept no temperature."""
+    auto, cal = ev.get("threshold") or {}, ev.get("calibration") or {}
+    args = []
+    if cal.get("kept"):
+        args.append(f"--temperature {cal['temperature']:.6f}")
+    if auto and auto["validation"]["threshold"] is not None:
+        args.append(f"--threshold {threshold_text(auto['validation']['threshold'])}")
+    return " ".join(args)
+
+
 def intended_use(ev: dict) -> str:
     """Who decides what: the threshold's share classified automatically, the rest to a person."""
     auto = ev.get("threshold") or {}
@@ -85,9 +104,12 @@ def intended_use(ev: dict) -> str:
         )
     return (
         "**Intended use.** Assigning a product of a catalogue like the Flipkart sample to one of "
-        f"the categories above: a product whose highest probability is at least "
-        f"{val['threshold']:.3f} is classified automatically, every other product goes to a "
-        f"person (on the test split, {pct(test['coverage'])} classified automatically, "
+        "the categories above: a product whose highest "
+        + ("temperature-scaled " if (ev.get("calibration") or {}).get("kept") else "")
+        + f"probability is at least {threshold_text(val['threshold'])} is classified "
+        "automatically, every other product goes to a person (`make predict` with "
+        f"`{operating_args(ev)}` marks each product so, column `automatic`; on the test split, "
+        f"{pct(test['coverage'])} classified automatically, "
         f"{test['to_person']} of {test['products']} products to a person; the threshold section "
         "below).\n"
     )
@@ -108,7 +130,7 @@ def automation(ev: dict) -> str:
         f"gives {v['scaled']['ece']:.3f}, NLL {v['raw']['nll']:.3f} → {v['scaled']['nll']:.3f}: "
         + (
             "kept, the threshold reads the scaled probabilities "
-            f"(softmax(log p / {cal['temperature']:.3f}))."
+            f"(softmax(log p / {cal['temperature']:.6f}); `predict`'s `--temperature`)."
             if cal["kept"]
             else "not kept, the threshold reads the probabilities as given."
         ),
@@ -123,7 +145,7 @@ def automation(ev: dict) -> str:
         )
         return "\n".join(lines) + "\n"
     lines += [
-        f"- **Threshold:** highest probability ≥ {val['threshold']:.3f} (validation: "
+        f"- **Threshold:** highest probability ≥ {threshold_text(val['threshold'])} (validation: "
         f"{val['accepted']} of {val['products']} accepted, {pct(val['accuracy'])} right).",
         f"- **On the test split ({test['products']} products; {level} intervals: "
         f"{intervals_words(test)}):** coverage "
@@ -156,7 +178,11 @@ def _confused_pairs(ev: dict, name: str, top: int = 3) -> str:
     off.sort(key=lambda r: (-r[0], r[1], r[2]))
     if not off:
         return "- **Most-confused pairs:** none: no test product was misclassified."
-    items = [f"{n} of {s} *{a}* taken for *{b}*" for n, a, b, s in off[:top]]
+    repeated = [r for r in off if r[0] > 1]
+    items = [f"{n} of {s} *{a}* taken for *{b}*" for n, a, b, s in repeated[:top]]
+    singles = len(off) - len(repeated)
+    if len(repeated) < top and singles:  # ties of one error each: counted, none picked
+        items.append(f"{plural(singles, 'other pair')} with one error each")
     errors = int(cm.sum() - np.trace(cm))
     return f"- **Most-confused pairs** (test, {plural(errors, 'error')} in all): {listing(items)}."
 
@@ -221,7 +247,8 @@ def _template(m: dict, name: str) -> str:
         f"- **Template dependence:** with the catalogue's template phrases removed from training "
         f"and test text, test accuracy {pct(t['accuracy_without'])} against "
         f"{pct(t['accuracy'])} ({diff}, paired): what a catalogue written without this "
-        "marketplace's template would lose."
+        "marketplace's template would lose with the candidate refitted on it (this fit, trained "
+        "with the template, was not scored on text without it)."
         + (f" Phrases such as {listing(shown)}." if shown else "")
     )
 

@@ -49,7 +49,7 @@ def _yaml(m: dict, name: str) -> str:
         [
             f"    - {{type: accuracy, value: {repeats['mean']:.4f}, name: mean test accuracy "
             f"over {ev['repeats']['n_splits']} other group-aware splits "
-            f"({repeats['min']:.4f}-{repeats['max']:.4f})}}"
+            f"(range over the splits {repeats['min']:.4f} to {repeats['max']:.4f})}}"
         ]
         if repeats
         else []
@@ -58,7 +58,8 @@ def _yaml(m: dict, name: str) -> str:
     if test.get("threshold") is not None and test.get("accuracy") is not None:
         steadier += [
             f"    - {{type: coverage, value: {test['coverage']:.4f}, name: share of test products "
-            f"classified automatically at highest probability >= {test['threshold']:.4f} "
+            "classified automatically at highest probability >= "
+            f"{card_facts.threshold_text(test['threshold'])} "
             f"(95% CI {test['coverage_low']:.4f}-{test['coverage_high']:.4f})}}",
             f"    - {{type: accuracy, value: {test['accuracy']:.4f}, name: test accuracy among "
             f"them (95% CI {test['accuracy_low']:.4f}-{test['accuracy_high']:.4f})}}",
@@ -106,14 +107,16 @@ def _per_class(ev: dict, name: str) -> str:
     return "Per category, on the test split:\n\n" + markdown_table(frame)
 
 
-def _how_to_use(name: str) -> str:
+def _how_to_use(name: str, ev: dict | None = None) -> str:
     reads = CANDIDATES[name].reads if name in CANDIDATES else ""
+    operating = card_facts.operating_args(ev or {})
+    point = f" {operating}" if operating else ""
     if reads == "image":
-        example = f"make predict ARGS='photo1.jpg photo2.jpg --model {name}'"
+        example = f"make predict ARGS='photo1.jpg photo2.jpg --model {name}{point}'"
         what = "Each photo gets its top categories with their probabilities"
         python = f'`predict.predict(["photo1.jpg"], "{name}")`'
     else:
-        example = f"make predict ARGS='--catalog products.csv --model {name}'"
+        example = f"make predict ARGS='--catalog products.csv --model {name}{point}'"
         what = (
             "Each product of the CSV (columns `uniq_id`, `product_name`, `description`"
             + (", `image`, with an `Images/` folder beside the CSV" if "image" in reads else "")
@@ -126,6 +129,15 @@ def _how_to_use(name: str) -> str:
         + (["a product with neither name nor description"] if "text" in reads else []),
         "or",
     )
+    if operating:
+        what += (
+            f"; `{operating}` is the operating point of the threshold section above: the "
+            "probabilities are the ones the threshold reads, and the column `automatic` is True "
+            "for a product classified without a person, False for one a person reviews"
+        )
+        python = python.replace(
+            ")`", f", operating=predict.Operating({_operating_values(operating)}))`", 1
+        )
     return (
         "```bash\n"
         f"{example}\n"
@@ -136,6 +148,12 @@ def _how_to_use(name: str) -> str:
         f"`data/models/candidates/{name}/` (with the encoders and split it was trained on, "
         "checked when it is loaded)."
     )
+
+
+def _operating_values(args: str) -> str:
+    """``--temperature 0.6933 --threshold 0.9446`` -> ``temperature=0.6933, threshold=0.9446``."""
+    words = args.split()
+    return ", ".join(f"{k.lstrip('-')}={v}" for k, v in zip(words[::2], words[1::2]))
 
 
 def _in_the_card(line: str) -> str:
@@ -248,7 +266,7 @@ def card(m: dict) -> str:
         card_facts.failure_modes(m, name),
         "",
         "## How to use it\n",
-        _how_to_use(name),
+        _how_to_use(name, ev),
         "",
         "## Environment\n",
         "The libraries that scored it (read at run time):\n",

@@ -121,7 +121,10 @@ def publish(
     for path in shown:
         shutil.copy2(path, dest / "figures" / path.name)
     (dest / "note.md").write_text(note)
-    shutil.copy2(reports_dir / "model_card.md", dest / "model_card.md")
+    card = (reports_dir / "model_card.md").read_text()
+    (dest / "model_card.md").write_text(
+        card.replace("(`reports/note.html`)", "([note.md](note.md))")
+    )
     (dest / "README.md").write_text(_header(run, shown))
     return dest
 
