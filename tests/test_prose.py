@@ -349,6 +349,13 @@ def test_errors_cite_the_confusion_figure_for_the_candidates_it_draws() -> None:
     label = get("confusion").label
     assert f"confused more than once ({label})" in errors_text(ev)
     assert label not in errors_text({**ev, "confusions_shown": ["clip-head"]})
+    # the record keeps the top pairs only: with more pairs confused more than once in the
+    # confusion matrix than it lists, the sentence says "most often", not all of them
+    details = {"text-tfidf": {"confusion": [[5, 2, 2], [3, 6, 0], [0, 2, 4]]}}
+    top = {"errors": 9, "most_confused": [pair, {**pair, "true": "Watches"}]}
+    grid = {**ev, "classes": ["Baby Care", "Watches", "Toys"], "details": details}
+    crowded = errors_text({**grid, "errors": {"models": {"text-tfidf": top}}})
+    assert f"most often confused ({label}): " in crowded and "more than once" not in crowded
 
 
 def test_the_per_category_maps_say_which_images_they_average() -> None:
@@ -405,6 +412,6 @@ def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
     assert "leans on the product (more than 5 points above its area) for Watches" in text
     assert "on the background around it (more than 5 points below) for Home Furnishing" in text
     assert "Computers: within 5 points of an even spread." in text
-    assert "Mostly against the class on average" in text and "Home Furnishing (25% of it" in text
+    assert "Mostly against the class on average" in text and "Home Furnishing (red: 25% of all its weight)" in text
     assert "Watches (" not in text.split("Mostly against")[1]
     assert global_reading_text({}) == ""

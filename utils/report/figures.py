@@ -356,8 +356,8 @@ FIGURES: list[Figure] = [
     Figure(
         "reliability",
         "How far the chosen candidate's probabilities can be trusted: per equal-width bin of the "
-        "highest class probability, the accuracy of its products (bars, product count at their "
-        "foot) against their mean probability, on validation and test; dotted, the diagonal of "
+        "highest class probability, the accuracy of its products (bars, product count under them)"
+        " against their mean probability, on validation and test; dotted, the diagonal of "
         "perfect calibration.",
         "05",
         "automation",

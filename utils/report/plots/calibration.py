@@ -7,6 +7,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from .style import describe
 
@@ -25,7 +26,7 @@ def _panel(ax, rel: dict, title: str, color: str) -> None:
         color=color,
         alpha=0.3,
         edgecolor=color,
-        label="accuracy of the bin's products (count at the foot)",
+        label="accuracy of the bin's products (count under the bar)",
     )
     filled = [b for b in bins if b["count"]]
     ax.plot(
@@ -38,13 +39,14 @@ def _panel(ax, rel: dict, title: str, color: str) -> None:
         label="mean probability → accuracy",
     )
     ax.plot([0, 1], [0, 1], color="#555555", ls=":", lw=1.2, label="perfect calibration")
+    ax.axhline(0, color="#999999", lw=0.8)
     for m, b in zip(mids, bins, strict=True):
-        if b["count"]:  # the bin's product count, at the foot of its bar
+        if b["count"]:  # the bin's product count, in a strip under its bar (clear of a dot at 0)
             ax.text(
-                m, 0.015, str(b["count"]), ha="center", va="bottom", fontsize=7, color="#333333"
+                m, -0.06, str(b["count"]), ha="center", va="center", fontsize=7, color="#333333"
             )
     ax.set_title(f"{title}: {rel['products']} products, ECE {rel['ece']:.3f}", fontsize=9)
-    ax.set(xlim=(0, 1), ylim=(0, 1.05))
+    ax.set(xlim=(0, 1), ylim=(-0.11, 1.05), yticks=np.linspace(0, 1, 6))
 
 
 def reliability_diagram(cal: dict) -> plt.Figure:
@@ -73,6 +75,11 @@ def reliability_diagram(cal: dict) -> plt.Figure:
     for ax in axes[-1]:
         ax.set_xlabel("highest class probability (equal-width bins)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles += [
+        Patch(facecolor=color, alpha=0.6, label=f"probabilities {words.split(' (')[0]}")
+        for words, _, color in rows
+    ]
+    labels += [h.get_label() for h in handles[len(labels) :]]
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return describe(
         fig,

@@ -75,7 +75,7 @@ def active_learning(
             if line["count"].max() > 1:
                 ax.fill_between(x, line["min"], line["max"], color=colour, alpha=0.13, lw=0)
         if name in full:
-            ax.axhline(full[name], color="k", lw=1.0, label="full data (every pool label)")
+            ax.axhline(full[name], color="k", lw=1.0, label="all training and validation labels")
             ax.axhline(share * full[name], color="k", lw=1.0, ls="--", label=f"{share:.0%} of it")
         chance_line(ax, 1 / n_classes, "y", label=f"chance (1/{n_classes})")
         ticks = apart(sorted({int(round(v)) for v in part["labels"] if v > 0}))

@@ -196,7 +196,7 @@ def results_forest(
 
     a.set_yticks(y, [row_label(n) for n in order])
     chance_line(a, 1 / n_classes, "x", label=f"chance accuracy (1/{n_classes})")
-    a.set(xlim=(-0.02, 1.02), xlabel="locked test split")
+    a.set(xlim=(-0.02, 1.02), xlabel="accuracy and macro-F1 on the locked test split")
     notes = [f"★ {reference}: the reference of the paired tests"] if reference else []
     notes += ["†: stand-in weights"] if stand else []
     # one note a line: beside the other panel's title, a long line would run into it

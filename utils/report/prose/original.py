@@ -341,9 +341,12 @@ def errors_text(ev: dict, m: dict | None = None) -> str:
         drawn = ev.get("confusions_shown", ev.get("headline", []))
         where = f" ({_fig('confusion')})" if name in drawn else ""
         if pairs:
-            s += f"; confused more than once{where}: " + listing(
-                f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs
-            )
+            grid = np.asarray((ev.get("details", {}).get(name) or {}).get("confusion") or [])
+            off = grid[~np.eye(len(grid), dtype=bool)] if grid.size else grid
+            more = int((off > 1).sum()) > len(pairs)  # the record keeps the top pairs only
+            s += (
+                f"; most often confused{where}: " if more else f"; confused more than once{where}: "
+            ) + listing(f"{p['true']} taken for {p['predicted']} ({p['count']})" for p in pairs)
         elif e["errors"]:
             s += f"; no pair of categories is confused more than once{where}"
         confusion = np.asarray((ev.get("details", {}).get(name) or {}).get("confusion") or [])
@@ -510,7 +513,7 @@ def global_reading_text(ex: dict) -> str:
         items.append(
             f"{c}, {pct(r['on_product'], 0)} on the product, which covers "
             f"{pct(r['product_area'], 0)} of the photo; strongest in the {r['peak']} "
-            f"({pct(r['peak_share'], 0)} of the averaged weight towards the class)"
+            f"({pct(r['peak_share'], 0)} of the averaged map's red weight lies there)"
         )
     margin = next(iter(rows.values())).get("even_margin", 0.0)
     points = f"{100 * margin:.0f} points"
@@ -540,8 +543,9 @@ def global_reading_text(ex: dict) -> str:
     against = {c: r["positive_share"] for c, r in rows.items() if r.get("positive_share", 1) < 0.5}
     if against:
         text += (
-            " Mostly against the class on average (most of the averaged map's weight is blue): "
-            + listing(f"{c} ({pct(v, 0)} of it towards the class)" for c, v in against.items())
+            " Mostly against the class on average (most of the averaged map's weight, red and blue "
+            "together, is blue): "
+            + listing(f"{c} (red: {pct(v, 0)} of all its weight)" for c, v in against.items())
             + "."
         )
     return text

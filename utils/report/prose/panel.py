@@ -82,9 +82,10 @@ def section_beyond(m: dict) -> str:
             else "; with one comparison, Holm's adjustment leaves its p-value unchanged"
         )
         + (
-            f" ({_fig('results')})."
+            f" (the table below; {_fig('results')} draws each candidate's own interval)."
             if "cost" in not_drawn_by_design(m)
-            else f" ({_fig('results')}, {_fig('cost')})."
+            else f" (the table below; {_fig('results')} draws each candidate's own interval, "
+            f"{_fig('cost')} its accuracy against its cost)."
         )
         + ("\n\n" + cost_line(len(t)) if "cost" in not_drawn_by_design(m) else "")
         + "\n\n"

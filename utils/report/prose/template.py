@@ -75,6 +75,11 @@ def _phrase_facts(r: dict, k: int = 3) -> str:
     return listing(parts)
 
 
+def _shortest(removed: list[str], n: int = 3) -> str:
+    """The ``n`` shortest of the removed n-grams, quoted: the generic ones a reader should see."""
+    return listing(f"“{p}”" for p in sorted(removed, key=lambda p: (len(p), p))[:n])
+
+
 def section_template(m: dict) -> str:
     """The template section: the template phrases, their rates per category, and each text
     candidate's accuracy without them."""
@@ -84,6 +89,7 @@ def section_template(m: dict) -> str:
     first = next(iter(records.values()))
     rule = first["rule"]
     phrases = first.get("phrases") or []
+    removed = first.get("removed") or [p["phrase"] for p in phrases]
     out = (
         "Part of each description is written by the marketplace, not about the product (sales "
         "lines such as “only genuine products” and the spec sheet's headings such as “sales "
@@ -96,8 +102,12 @@ def section_template(m: dict) -> str:
     )
     if phrases:
         out += (
-            f"It finds {plural(len(phrases), 'phrase')} ({_fig('template')}), among them "
-            f"{_phrase_facts(first)}; removing them changes "
+            "Joined where they occur in nearly the same products (Jaccard ≥ "
+            f"{rule['join']:g}) into longer phrases, its n-grams make "
+            f"{plural(len(phrases), 'phrase')} ({_fig('template')}), among them "
+            f"{_phrase_facts(first)}. All {len(removed)} n-grams and joined phrases are removed "
+            f"wherever they appear, the shortest among them too (e.g. {_shortest(removed)}); "
+            "that changes "
             f"{pct(first['test_texts_changed'], 0)} of the test texts. A template phrase that "
             "only one category uses looks like that category's own words to this rule and "
             "stays, so this measures the shared template only.\n\n"
@@ -108,7 +118,9 @@ def section_template(m: dict) -> str:
         "Each text candidate is refitted with the phrases removed from its training and "
         "validation text and scored on the locked test split with them removed, against the "
         "same candidate on the full text (paired cluster-bootstrap interval of the difference, "
-        "without minus with): what a catalogue written differently would lose.\n\n"
+        "without minus with): what a catalogue written differently would lose with a model "
+        "trained on it. The deployed fit, trained with the template, is not scored on text "
+        "without it here.\n\n"
     )
     out += "\n".join(f"- {candidate_sentence(n, r)}" for n, r in records.items()) + "\n"
     return out
