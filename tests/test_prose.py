@@ -412,6 +412,9 @@ def test_each_per_category_panel_is_read_from_the_runs_numbers() -> None:
     assert "leans on the product (more than 5 points above its area) for Watches" in text
     assert "on the background around it (more than 5 points below) for Home Furnishing" in text
     assert "Computers: within 5 points of an even spread." in text
-    assert "Mostly against the class on average" in text and "Home Furnishing (red: 25% of all its weight)" in text
+    assert (
+        "Mostly against the class on average" in text
+        and "Home Furnishing (red: 25% of all its weight)" in text
+    )
     assert "Watches (" not in text.split("Mostly against")[1]
     assert global_reading_text({}) == ""
