@@ -875,9 +875,9 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     shown = interval(recorded["accuracy"], recorded["accuracy_low"], recorded["accuracy_high"])
     assert shown in text
     low, high = (f"{100 * recorded[k]:.1f}%" for k in ("accuracy_low", "accuracy_high"))
-    acc = f"{100 * recorded['accuracy']:.1f}%"
+    acc_shown = f"{100 * recorded['accuracy']:.1f}%"
     executed = (run / "reports" / "07_labels.ipynb").read_text()
-    row = rf"text-tfidf\s+labels as given\s+\d+\s+{acc}\s+{low}\s+{high}\s"
+    row = rf"text-tfidf\s+labels as given\s+\d+\s+{acc_shown}\s+{low}\s+{high}\s"
     assert re.search(row, executed), "notebook 07's table shows the recorded interval"
     assert "**What pixels-classic looks at, and what CLIP would.**" in text
     explained = note.section_title(sections.BY_KEY["explanations"], m)
@@ -893,7 +893,7 @@ def test_with_the_full_data_and_no_weights_make_report_writes_a_note_of_real_num
     assert "**Against the original note.**" in text
     card = (run / "reports" / "model_card.md").read_text()
     assert card.startswith("---\n") and "# Model card: `text-tfidf`" in card
-    assert "make predict ARGS='--catalog products.csv --model text-tfidf'" in card
+    assert "make predict ARGS='--catalog products.csv --model text-tfidf --temperature " in card
     for part in ("## Uses", "## Training data", "## Evaluation", "## Failure modes measured"):
         assert part in card, part
     check_deployment_card(card, m)
