@@ -10,13 +10,15 @@ from ..formatting import listing, pct, plural, points, points_interval, upper_fi
 from .common import _fig, _section
 
 
-def _verdict(r: dict) -> str:
-    """What the paired interval says about the difference (without minus with)."""
-    if r["difference_high"] < 0:
-        return "lower without the template: the interval excludes zero"
-    if r["difference_low"] > 0:
-        return "higher without the template: the interval excludes zero"
-    return "not resolved: the interval includes zero"
+def _verdict(r: dict, short: bool = False) -> str:
+    """What the paired interval says about the difference (without minus with); ``short``: the
+    summary's words."""
+    side = "lower" if r["difference_high"] < 0 else "higher" if r["difference_low"] > 0 else None
+    if side is None:
+        return "not resolved" if short else "not resolved: the interval includes zero"
+    if short:
+        return f"{side} without them"
+    return f"{side} without the template: the interval excludes zero"
 
 
 def _errors(r: dict) -> str:
@@ -126,14 +128,6 @@ def section_template(m: dict) -> str:
     return out
 
 
-def _short_verdict(r: dict) -> str:
-    if r["difference_high"] < 0:
-        return "lower without them"
-    if r["difference_low"] > 0:
-        return "higher without them"
-    return "not resolved"
-
-
 def template_limit(m: dict) -> list[str]:
     """The summary's limit on the template, one item: each text candidate's test accuracy with
     and without the catalogue's template phrases, the paired interval and what it says (``[]``
@@ -149,7 +143,7 @@ def template_limit(m: dict) -> list[str]:
     parts = [
         f"`{n}` {pct(r['accuracy'])} with them, {pct(r['accuracy_without'])} without, "
         f"{points_interval(r['difference'], r['difference_low'], r['difference_high'])}, "
-        f"{_short_verdict(r)}"
+        f"{_verdict(r, short=True)}"
         for n, r in records.items()
     ]
     lower = [n for n, r in records.items() if r["difference_high"] < 0]
