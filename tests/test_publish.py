@@ -41,6 +41,8 @@ def test_the_reference_run_is_whole_and_names_its_run() -> None:
     assert all((ref / f"{n}.ipynb").exists() for n in NOTEBOOKS)
     card = (ref / "model_card.md").read_text()
     assert card.startswith("---") and "note.html" not in card  # the note published beside it
+    too_large = [p.name for p in ref.rglob("*") if p.stat().st_size > 2_000_000]
+    assert not too_large, f"over 2 MB in git: {too_large}"
 
 
 def _fake_run(folder: Path, version: str = "abc1234") -> tuple[Path, Path]:
