@@ -73,16 +73,21 @@ def threshold_text(t: float) -> str:
     return f"{math.floor(t * 10_000) / 10_000:.4f}"
 
 
-def operating_args(ev: dict) -> str:
-    """``predict``'s options for the run's operating point (``--temperature``, ``--threshold``):
-    empty when notebook 05 chose no threshold and kept no temperature."""
+def operating_point(ev: dict) -> dict[str, str]:
+    """The run's operating point as ``predict`` takes it (``temperature``, ``threshold``, as the
+    card writes them): empty when notebook 05 chose no threshold and kept no temperature."""
     auto, cal = ev.get("threshold") or {}, ev.get("calibration") or {}
-    args = []
+    point = {}
     if cal.get("kept"):
-        args.append(f"--temperature {cal['temperature']:.6f}")
+        point["temperature"] = f"{cal['temperature']:.6f}"
     if auto and auto["validation"]["threshold"] is not None:
-        args.append(f"--threshold {threshold_text(auto['validation']['threshold'])}")
-    return " ".join(args)
+        point["threshold"] = threshold_text(auto["validation"]["threshold"])
+    return point
+
+
+def operating_args(ev: dict) -> str:
+    """``predict``'s options for the run's operating point (``--temperature``, ``--threshold``)."""
+    return " ".join(f"--{k} {v}" for k, v in operating_point(ev).items())
 
 
 def intended_use(ev: dict) -> str:

@@ -136,7 +136,7 @@ def _how_to_use(name: str, ev: dict | None = None) -> str:
             "for a product classified without a person, False for one a person reviews"
         )
         python = python.replace(
-            ")`", f", operating=predict.Operating({_operating_values(operating)}))`", 1
+            ")`", f", operating=predict.Operating({_keywords(card_facts.operating_point(ev))}))`", 1
         )
     return (
         "```bash\n"
@@ -150,10 +150,8 @@ def _how_to_use(name: str, ev: dict | None = None) -> str:
     )
 
 
-def _operating_values(args: str) -> str:
-    """``--temperature 0.6933 --threshold 0.9446`` -> ``temperature=0.6933, threshold=0.9446``."""
-    words = args.split()
-    return ", ".join(f"{k.lstrip('-')}={v}" for k, v in zip(words[::2], words[1::2]))
+def _keywords(point: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in point.items())
 
 
 def _in_the_card(line: str) -> str:
